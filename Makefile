@@ -1,0 +1,33 @@
+# Every target bootstraps .venv from the pinned requirements.txt when it is missing or stale.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast serve probe lint clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the quick demo: one probe per worker model
+	$(BIN)/python -m loadtests.probe
+
+probe: demo
+
+test: $(STAMP)  ## every test, slow fixture numbers included
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## skip the slow fixture numbers
+	$(BIN)/python -m pytest -m "not slow"
+
+serve: $(STAMP)  ## gunicorn with WORKER_CLASS, WORKERS, THREADS, ... from the environment
+	$(BIN)/gunicorn -c gunicorn.conf.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache reports

@@ -1,0 +1,92 @@
+"""One gunicorn config for every worker model of the lab.
+
+    gunicorn -c gunicorn.conf.py                      # sync, 1 worker, 127.0.0.1:8000
+    WORKER_CLASS=gevent gunicorn -c gunicorn.conf.py  # choose by environment ...
+    gunicorn -c gunicorn.conf.py -k gthread -w 2 --threads 8   # ... or by gunicorn's flags
+
+Environment variables set the defaults below; gunicorn's command-line flags
+override them, as they override any config file.
+"""
+
+import os
+import sys
+
+MODELS = ("sync", "gthread", "gevent")
+
+
+def _fail(message: str) -> None:
+    """A usage error: one line on stderr and exit status 2, not a traceback."""
+    print(f"gunicorn.conf.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        _fail(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _check_worker_class(name: str, source: str) -> None:
+    """Exit with one clear line, not gunicorn's traceback, on an unknown worker class."""
+    from gunicorn.util import load_class
+
+    try:
+        load_class(name, section="gunicorn.workers")
+    except Exception:
+        _fail(f"unknown worker class {name!r} ({source}); the lab's models are {', '.join(MODELS)}")
+
+
+def _cli_worker_class() -> str | None:
+    """The -k/--worker-class given on gunicorn's command line, read with gunicorn's parser."""
+    if "gunicorn" not in os.path.basename(sys.argv[0]) + sys.argv[0]:
+        return None
+    from gunicorn.config import Config
+
+    args, _ = Config().parser().parse_known_args(sys.argv[1:])
+    return args.worker_class
+
+
+worker_class = _env("WORKER_CLASS", "sync")
+if worker_class not in MODELS:
+    _check_worker_class(worker_class, "WORKER_CLASS")
+if (_cli_class := _cli_worker_class()) and _cli_class not in MODELS:
+    _check_worker_class(_cli_class, "-k")
+
+wsgi_app = "webapp.wsgi:app"
+bind = [_env("BIND", "127.0.0.1:8000")]
+workers = _env_int("WORKERS", 1)
+# More than one thread turns gunicorn's sync worker into gthread, so only
+# gthread gets a pool by default.
+threads = _env_int("THREADS", 4 if worker_class == "gthread" else 1)
+worker_connections = _env_int("WORKER_CONNECTIONS", 1000)
+timeout = _env_int("TIMEOUT", 30)
+graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
+loglevel = _env("LOG_LEVEL", "info")
+accesslog = os.environ.get("ACCESS_LOG") or None
+proc_name = "worker-lab"
+# gunicorn 23+ opens a control socket at a fixed path; several lab servers on
+# one machine (tests, the matrix) would fight over it, and the lab needs none.
+control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Tell the app which model serves it, and log one line per worker."""
+    from webapp import runtime
+
+    model = runtime.record_worker(worker)
+    cfg = worker.cfg
+    detail = {
+        "sync": "1 request at a time",
+        "gthread": f"threads={cfg.threads}",
+        "gevent": f"worker_connections={cfg.worker_connections}",
+    }.get(model, "")
+    worker.log.info("worker ready: model=%s pid=%s %s", model, worker.pid, detail)

@@ -1,0 +1,50 @@
+"""What each worker model *should* achieve: the lab's theoretical bounds.
+
+Pure arithmetic, no servers: the probe and the matrix put every measurement
+beside one of these numbers.
+
+* Blocking I/O that yields (``time.sleep`` under threads or gevent): a server
+  holding ``slots`` requests at once serves a batch in waves, and in steady
+  state obeys Little's law, X = L / W, so X <= min(users, slots) / delay.
+* Pure-Python CPU work holds the GIL: only processes run it in parallel, and
+  no more of them than there are cores, so X <= min(workers, cores, users) / S.
+  Threads and greenlets add nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def cpu_parallelism(workers: int, cores: int) -> int:
+    """How many pure-Python CPU jobs can run at once: processes, capped by cores."""
+    return max(1, min(workers, cores))
+
+
+def batch_wall(jobs: int, parallel: int, service_time: float) -> float:
+    """Wall time of ``jobs`` equal jobs started together, ``parallel`` at a time.
+
+    >>> batch_wall(8, 1, 0.5), batch_wall(8, 8, 0.5), batch_wall(4, 2, 0.3)
+    (4.0, 0.5, 0.6)
+    """
+    if jobs <= 0:
+        return 0.0
+    return math.ceil(jobs / max(1, min(jobs, parallel))) * service_time
+
+
+def io_bound_rps(users: int, slots: int, delay: float) -> float:
+    """Little's law for a closed loop of ``users`` with no think time.
+
+    >>> io_bound_rps(100, 16, 0.1)
+    160.0
+    """
+    return min(users, slots) / delay
+
+
+def cpu_bound_rps(users: int, workers: int, cores: int, service_time: float) -> float:
+    """Throughput ceiling for GIL-holding work: cores ÷ service time, at most.
+
+    >>> round(cpu_bound_rps(8, 4, 2, 0.2), 6)
+    10.0
+    """
+    return min(users, cpu_parallelism(workers, cores)) / service_time

@@ -1,0 +1,209 @@
+"""Start a real gunicorn for one worker model, wait until it serves, always stop it.
+
+The probe, the matrix runner and the integration tests all launch servers
+through :class:`GunicornServer`, so readiness and clean-up live in one place:
+
+* readiness is polled with a deadline (``/health`` answers and every worker
+  has logged ``worker ready``), never a fixed sleep;
+* stopping sends SIGTERM to the master (gunicorn's graceful stop), then
+  SIGKILLs the whole session after a deadline, and reaps every process that
+  belonged to the server, workers and their children included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "gunicorn.conf.py"
+READY_LINE = "worker ready:"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """A worker model and its knobs, as gunicorn flags."""
+
+    worker_class: str = "sync"
+    workers: int = 1
+    threads: int = 1
+    worker_connections: int = 1000
+    timeout: int = 30
+    env: tuple[tuple[str, str], ...] = field(default=())
+    #: True: choose the model with gunicorn's flags; False: with environment variables only.
+    flags: bool = True
+
+    @property
+    def label(self) -> str:
+        text = f"{self.worker_class} -w{self.workers}"
+        if self.worker_class == "gthread":
+            text += f" --threads {self.threads}"
+        return text
+
+    @property
+    def slots(self) -> int:
+        """How many requests the server can hold in progress at once."""
+        per_worker = {"sync": 1, "gthread": self.threads, "gevent": self.worker_connections}
+        return self.workers * per_worker[self.worker_class]
+
+    def argv(self, port: int) -> list[str]:
+        command = [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)]
+        if not self.flags:
+            return command
+        return [
+            *command,
+            "-k", self.worker_class,
+            "-w", str(self.workers),
+            "--threads", str(self.threads),
+            "--worker-connections", str(self.worker_connections),
+            "-t", str(self.timeout),
+            "-b", f"127.0.0.1:{port}",
+        ]
+
+    def environment(self, port: int) -> dict[str, str]:
+        """Variables for the child: the model (when not given as flags), then the spec's own."""
+        env = {}
+        if not self.flags:
+            env.update(
+                WORKER_CLASS=self.worker_class, WORKERS=str(self.workers),
+                THREADS=str(self.threads), WORKER_CONNECTIONS=str(self.worker_connections),
+                TIMEOUT=str(self.timeout), BIND=f"127.0.0.1:{port}",
+            )
+        return env | dict(self.env)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerError(RuntimeError):
+    """The server did not come up; the message carries the tail of its log."""
+
+
+class GunicornServer:
+    """Context manager around one gunicorn master and its workers."""
+
+    def __init__(self, spec: ServerSpec, *, port: int | None = None, log_path: Path | None = None,
+                 ready_timeout: float = 30.0):
+        self.spec = spec
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ready_timeout = ready_timeout
+        self._own_log = log_path is None
+        self.log_path = Path(log_path or tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
+        self.proc: subprocess.Popen | None = None
+        self._known: dict[int, psutil.Process] = {}
+
+    # -- lifecycle ---------------------------------------------------------
+    def __enter__(self) -> GunicornServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        env = {**os.environ, **self.spec.environment(self.port), "PYTHONUNBUFFERED": "1"}
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.spec.argv(self.port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                raise ServerError(f"gunicorn exited with {code}:\n{self.log_tail()}")
+            self._remember_processes()
+            if self.log_text().count(READY_LINE) >= self.spec.workers and self._healthy():
+                return
+            time.sleep(0.05)  # polling interval, not synchronisation
+        raise ServerError(f"gunicorn not ready after {self.ready_timeout:g} s:\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _remember_processes(self) -> None:
+        try:
+            master = psutil.Process(self.proc.pid)
+            for proc in [master, *master.children(recursive=True)]:
+                self._known.setdefault(proc.pid, proc)
+        except psutil.NoSuchProcess:
+            pass
+
+    def processes(self) -> list[psutil.Process]:
+        """The master and its live descendants (workers, pools)."""
+        self._remember_processes()
+        return [p for p in self._known.values() if p.is_running()]
+
+    def worker_pids(self) -> list[int]:
+        try:
+            return [p.pid for p in psutil.Process(self.proc.pid).children()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Graceful SIGTERM, SIGKILL after ``grace`` seconds; reap everything."""
+        if self.proc is None:
+            return
+        self._remember_processes()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=grace)
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        leftovers = [p for p in self._known.values() if p.is_running()]
+        for proc in leftovers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(leftovers, timeout=5)
+        if self._own_log:
+            self.log_path.unlink(missing_ok=True)
+        self.proc = None
+
+    # -- logs ----------------------------------------------------------------
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so ``with``/``finally`` blocks stop the servers."""
+    def _handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _handler)

@@ -1,0 +1,115 @@
+"""Every endpoint through Flask's test client, and every kind of bad input."""
+
+import sys
+
+import pytest
+
+from webapp import create_app
+from webapp.params import DEFAULT_DELAY, MAX_DELAY, MAX_N
+from webapp.primes import FIXTURE
+
+
+def _json_error(response, status):
+    assert response.status_code == status
+    assert response.is_json
+    body = response.get_json()
+    assert isinstance(body["error"], str) and body["error"]
+    return body
+
+
+def test_health(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_info_outside_gunicorn(client):
+    body = client.get("/info").get_json()
+    assert body["worker_class"] == "dev"
+    assert body["gevent_patched"] is False
+    assert body["greenlet"] is None
+    assert body["switch_interval"] == sys.getswitchinterval()
+    assert body["cpu_count"] >= 1
+    assert body["thread"]["ident"] > 0
+    assert {"pid", "python"} <= body.keys()
+
+
+def test_io_sleeps_the_requested_delay(client):
+    body = client.get("/io?delay=0.05").get_json()
+    assert body["delay"] == 0.05
+    assert body["elapsed"] >= 0.05
+
+
+def test_io_default_delay(client):
+    assert client.get("/io").get_json()["delay"] == DEFAULT_DELAY
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 97, 561, 7919])
+def test_prime_small(client, n):
+    body = client.get(f"/prime/{n}").get_json()
+    assert body["n"] == n
+    assert body["prime"] is (n in {2, 3, 97, 7919})
+    assert body["elapsed"] >= 0
+
+
+def test_prime_fixture_number(client):
+    n = min(n for n in FIXTURE if n > 2)
+    assert client.get(f"/prime/{n}").get_json()["prime"] is FIXTURE[n]
+
+
+def test_every_fixture_number_is_under_the_cap():
+    assert max(FIXTURE) <= MAX_N
+
+
+BAD_DELAYS = [
+    "abc", "-1", "-0.5", "1e-3", "nan", "NaN", "inf", "-inf", "", " ", "1_0", "0x10",
+    "\u0663",  # ARABIC-INDIC DIGIT THREE, which float() would accept
+    "1.2.3", f"{MAX_DELAY + 0.001}", "11", "9" * 400, "0.1; drop",
+]
+
+
+@pytest.mark.parametrize("raw", BAD_DELAYS)
+def test_io_bad_delay(client, raw):
+    _json_error(client.get("/io", query_string={"delay": raw}), 400)
+
+
+BAD_NS = [
+    "abc", "-5", "1.5", "nan", "inf", "0x10", "1e5", "+7", " 7", "\u0663", "1_000",
+    str(MAX_N + 1), "9" * 100, "9" * 5000,
+]
+
+
+@pytest.mark.parametrize("raw", BAD_NS)
+def test_prime_bad_n(client, raw):
+    _json_error(client.get(f"/prime/{raw}"), 400)
+
+
+def test_cap_edges_are_admitted(client):
+    assert client.get(f"/io?delay={0:g}").status_code == 200
+    assert client.get(f"/prime/{MAX_N}").get_json()["prime"] is False
+
+
+@pytest.mark.parametrize("path", ["/nope", "/prime/", "/prime/7/8", "/io/1", "/" + "x" * 3000])
+def test_unknown_route_is_json_404(client, path):
+    _json_error(client.get(path), 404)
+
+
+@pytest.mark.parametrize("path", ["/health", "/info", "/io", "/prime/7"])
+def test_wrong_method_is_json_405(client, path):
+    response = client.post(path)
+    _json_error(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_unexpected_error_is_json_500_without_traceback():
+    app = create_app()
+
+    @app.get("/boom")
+    def boom():
+        raise ZeroDivisionError("secret internal detail")
+
+    response = app.test_client().get("/boom")
+    body = _json_error(response, 500)
+    text = response.get_data(as_text=True)
+    assert "secret" not in text and "Traceback" not in text and ".py" not in text
+    assert body["status"] == 500

@@ -1,0 +1,64 @@
+"""gunicorn.conf.py: models from the environment or from flags, clear errors otherwise."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from loadtests.client import get
+from loadtests.server import CONFIG, ROOT, GunicornServer, ServerError, ServerSpec, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _gunicorn(*args, **env):
+    """Run gunicorn to completion (it is expected to refuse to start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), *args],
+        cwd=ROOT, env={**os.environ, **env, "BIND": f"127.0.0.1:{free_port()}"},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        ((), {"WORKER_CLASS": "tornado-ish"}, "unknown worker class 'tornado-ish'"),
+        (("-k", "nosuchworker"), {}, "unknown worker class 'nosuchworker'"),
+        ((), {"WORKERS": "zero"}, "WORKERS must be a positive integer"),
+        ((), {"THREADS": "-3"}, "THREADS must be a positive integer"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_clear_line(args, env, needle):
+    result = _gunicorn(*args, **env)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("model", ["sync", "gthread", "gevent"])
+def test_environment_alone_chooses_the_model(model):
+    spec = ServerSpec(model, workers=1, threads=3 if model == "gthread" else 1, flags=False)
+    with GunicornServer(spec) as server:
+        body = get(server.url + "/info").body
+    assert body["worker_class"] == model
+
+
+def test_flags_override_the_environment():
+    spec = ServerSpec("sync", env=(("WORKER_CLASS", "gevent"), ("WORKERS", "3")))
+    with GunicornServer(spec) as server:
+        body = get(server.url + "/info").body
+        assert len(server.worker_pids()) == 1
+    assert body["worker_class"] == "sync"
+
+
+def test_failed_start_raises_and_leaves_no_process():
+    server = GunicornServer(ServerSpec("sync", env=(("TIMEOUT", "nope"),), flags=False))
+    try:
+        with pytest.raises(ServerError, match="TIMEOUT must be a positive integer"):
+            server.start()
+        assert server.proc is None
+    finally:
+        server.stop()

@@ -1,0 +1,52 @@
+"""Parse and cap request parameters before any work starts.
+
+Every bad value raises :class:`BadParam` (a 400), so a client never gets a
+500, and a worker is never tied up by a request it should have refused.
+The caps are documented in the README ("Caps").
+"""
+
+from __future__ import annotations
+
+import re
+
+from werkzeug.exceptions import BadRequest
+
+#: Longest `/io` sleep, in seconds.
+MAX_DELAY = 10.0
+#: Default `/io` sleep, in seconds.
+DEFAULT_DELAY = 0.1
+#: Largest `n` for `/prime/<n>`: admits every fixture number (the largest is
+#: 9_999_999_999_999_999, about 1.6 s of trial division).
+MAX_N = 10**16
+
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+_INTEGER = re.compile(r"[0-9]+")
+# Far more characters than any admissible value has; longer input is refused unparsed.
+_MAX_CHARS = 32
+
+
+class BadParam(BadRequest):
+    """A parameter that is malformed or outside its cap (HTTP 400)."""
+
+
+def parse_delay(raw: str | None) -> float:
+    """Seconds to sleep: a plain decimal in [0, MAX_DELAY]; None means the default."""
+    if raw is None:
+        return DEFAULT_DELAY
+    text = raw.strip()
+    if len(text) > _MAX_CHARS or not _DECIMAL.fullmatch(text):
+        raise BadParam(f"delay must be a plain decimal number of seconds, got {raw[:_MAX_CHARS]!r}")
+    delay = float(text)
+    if delay > MAX_DELAY:
+        raise BadParam(f"delay must be at most {MAX_DELAY:g} s, got {delay:g}")
+    return delay
+
+
+def parse_n(raw: str) -> int:
+    """A non-negative integer written in ASCII digits, at most MAX_N."""
+    if len(raw) > _MAX_CHARS or not _INTEGER.fullmatch(raw):
+        raise BadParam(f"n must be a non-negative integer, got {raw[:_MAX_CHARS]!r}")
+    n = int(raw)
+    if n > MAX_N:
+        raise BadParam(f"n must be at most {MAX_N}, got {n}")
+    return n

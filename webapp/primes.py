@@ -1,0 +1,60 @@
+"""Trial-division primality check: the CPU-bound workload of the lab.
+
+This is the ``is_prime`` of *Fluent Python* 2e, chapter 19 (``primes.py``),
+and the book's 20-number fixture.  It is pure Python that never releases the
+GIL, which is exactly why threads cannot run two of these at once while
+processes can.
+
+>>> is_prime(2), is_prime(9), is_prime(142702110479723)
+(True, False, True)
+>>> [n for n, prime in FIXTURE.items() if n < 10**15]
+[2, 142702110479723, 299593572317531]
+"""
+
+import math
+
+#: The book's fixture: number -> whether it is prime (see ``shared/chapter/facts.md``).
+FIXTURE: dict[int, bool] = {
+    2: True,
+    142702110479723: True,
+    299593572317531: True,
+    3333333333333301: True,
+    3333333333333333: False,
+    3333335652092209: False,
+    4444444444444423: True,
+    4444444444444444: False,
+    4444444488888889: False,
+    5555553133149889: False,
+    5555555555555503: True,
+    5555555555555555: False,
+    6666666666666666: False,
+    6666666666666719: True,
+    6666667141414921: False,
+    7777777536340681: False,
+    7777777777777753: True,
+    7777777777777777: False,
+    9999999999999917: True,
+    9999999999999999: False,
+}
+
+#: A fixture prime that takes roughly 0.2 s of pure Python on a 2020s x86 core.
+QUICK_PRIME = 142702110479723
+#: A fixture prime that takes roughly 0.3 s (used by the probe).
+MEDIUM_PRIME = 299593572317531
+#: A fixture prime that takes roughly 1.6 s (the slowest of the fixture).
+SLOW_PRIME = 9999999999999917
+
+
+def is_prime(n: int) -> bool:
+    """Return True when ``n`` is prime, by odd trial division up to isqrt(n)."""
+    if n < 2:
+        return False
+    if n == 2:
+        return True
+    if n % 2 == 0:
+        return False
+    root = math.isqrt(n)
+    for i in range(3, root + 1, 2):  # noqa: SIM110 (the book's loop)
+        if n % i == 0:
+            return False
+    return True

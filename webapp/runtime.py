@@ -1,0 +1,79 @@
+"""What is running this code: which gunicorn worker model, thread, greenlet.
+
+The worker model is *detected*, not echoed from a setting: gunicorn's
+``post_worker_init`` hook (see ``gunicorn.conf.py``) hands us the worker object
+and we look at its class.  When that hook did not run (the app served by
+another config, or by the Flask dev server) we infer the model from the WSGI
+environ and from whether gevent has monkey-patched the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import threading
+
+# gunicorn's worker classes, by class name, as the short names users pass to -k.
+_WORKER_NAMES = {
+    "SyncWorker": "sync",
+    "ThreadWorker": "gthread",
+    "GeventWorker": "gevent",
+    "GeventPyWSGIWorker": "gevent",
+}
+
+_worker_model: str | None = None
+
+
+def record_worker(worker: object) -> str:
+    """Remember the model of the gunicorn ``worker`` serving this process."""
+    global _worker_model
+    name = type(worker).__name__
+    _worker_model = _WORKER_NAMES.get(name, name)
+    return _worker_model
+
+
+def gevent_patched() -> bool:
+    """True when gevent has monkey-patched the standard library in this process."""
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("time") or monkey.is_module_patched("socket"))
+
+
+def current_greenlet_id() -> int | None:
+    """Identity of the running greenlet under gevent, else None."""
+    if not gevent_patched():
+        return None
+    import greenlet
+
+    return id(greenlet.getcurrent())
+
+
+def worker_model(environ: dict | None = None) -> str:
+    """The worker model serving this process: sync, gthread, gevent or dev."""
+    if _worker_model is not None:
+        return _worker_model
+    environ = environ or {}
+    if not str(environ.get("SERVER_SOFTWARE", "")).startswith("gunicorn"):
+        return "dev"
+    if gevent_patched():
+        return "gevent"
+    return "gthread" if environ.get("wsgi.multithread") else "sync"
+
+
+def info(environ: dict | None = None) -> dict:
+    """A snapshot of the process, thread and scheduler serving this request."""
+    thread = threading.current_thread()
+    return {
+        "pid": os.getpid(),
+        "worker_class": worker_model(environ),
+        "thread": {"name": thread.name, "ident": thread.ident},
+        "greenlet": current_greenlet_id(),
+        "gevent_patched": gevent_patched(),
+        "switch_interval": sys.getswitchinterval(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "cpu_count": os.cpu_count(),
+    }
