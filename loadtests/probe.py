@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     exit_on_sigterm()
     console = Console()
+    if not console.is_terminal:  # a pipe or CI log: room for the lesson column
+        console.width = max(console.width, 140)
     cores = os.cpu_count() or 1
     s = service_time(args.n)
     common = dict(io_requests=args.io_requests, delay=args.delay,
