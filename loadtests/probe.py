@@ -27,7 +27,8 @@ from webapp.primes import MEDIUM_PRIME, is_prime
 
 from .client import get_many
 from .model import batch_wall, cpu_parallelism
-from .server import GunicornServer, ServerSpec, exit_on_sigterm
+from .procs import run_main
+from .server import GunicornServer, ServerSpec
 
 CASES = (
     (ServerSpec("sync", workers=1), "one request at a time: I/O waits in line"),
@@ -101,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-requests", type=int, default=4)
     parser.add_argument("--n", type=int, default=MEDIUM_PRIME, help="number for /prime")
     args = parser.parse_args(argv)
-    exit_on_sigterm()
     console = Console()
     if not console.is_terminal:  # a pipe or CI log: room for the lesson column
         console.width = max(console.width, 140)
@@ -119,4 +119,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)

@@ -12,9 +12,7 @@ through :class:`GunicornServer`, so readiness and clean-up live in one place:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from .procs import stop_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
@@ -169,23 +169,11 @@ class GunicornServer:
             return []
 
     def stop(self, grace: float = 10.0) -> None:
-        """Graceful SIGTERM, SIGKILL after ``grace`` seconds; reap everything."""
+        """Graceful SIGTERM to the master, SIGKILL after ``grace`` seconds; reap everything."""
         if self.proc is None:
             return
         self._remember_processes()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=grace)
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        leftovers = [p for p in self._known.values() if p.is_running()]
-        for proc in leftovers:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(leftovers, timeout=5)
+        stop_tree(self.proc, grace=grace, whole_group=False, known=self._known.values())
         if self._own_log:
             self.log_path.unlink(missing_ok=True)
         self.proc = None
@@ -199,11 +187,3 @@ class GunicornServer:
 
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
-
-
-def exit_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit so ``with``/``finally`` blocks stop the servers."""
-    def _handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _handler)

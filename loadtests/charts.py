@@ -1,0 +1,87 @@
+"""PNG charts of a matrix run, drawn with matplotlib (no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _ok(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if "error" not in r]
+
+
+def _by_scenario(rows: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for row in _ok(rows):
+        groups.setdefault(row["scenario"], []).append(row)
+    return groups
+
+
+def _bars(ax, labels, series: dict[str, list[float]], *, log=False):
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        ax.bar(xs, [v or 0 for v in values], width, label=name)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _save(fig, out: Path, name: str, charts: list[str]) -> None:
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    plt.close(fig)
+    charts.append(name)
+
+
+def write_charts(rows: list[dict], out: Path) -> list[str]:
+    """Write the charts that the rows support; return their file names."""
+    charts: list[str] = []
+    groups = _by_scenario(rows)
+    if not groups:
+        return charts
+
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    for ax, (scenario, cells) in zip(axes[0], groups.items(), strict=True):
+        labels = [r["label"] for r in cells]
+        _bars(ax, labels, {"measured rps": [r["rps"] for r in cells],
+                           "bound rps": [r["bound_rps"] for r in cells]})
+        ax.set_title(f"{scenario}: throughput vs model bound")
+        ax.set_ylabel("requests / s")
+    _save(fig, out, "throughput.png", charts)
+
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    for ax, (scenario, cells) in zip(axes[0], groups.items(), strict=True):
+        labels = [r["label"] for r in cells]
+        _bars(ax, labels, {p: [r[f"{p}_ms"] for r in cells] for p in ("p50", "p95", "p99")},
+              log=True)
+        ax.set_title(f"{scenario}: latency percentiles")
+        ax.set_ylabel("ms (log)")
+    _save(fig, out, "latency.png", charts)
+
+    beats = groups.get("heartbeat", [])
+    if beats:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        _bars(ax, [r["label"] for r in beats],
+              {"p50": [r["heartbeat_p50_ms"] for r in beats],
+               "p99": [r["heartbeat_p99_ms"] for r in beats],
+               "max": [r["heartbeat_max_ms"] for r in beats]}, log=True)
+        ax.set_title("/health latency while 2 users keep /prime busy")
+        ax.set_ylabel("ms (log)")
+        _save(fig, out, "heartbeat.png", charts)
+
+    cells = _ok(rows)
+    fig, ax = plt.subplots(figsize=(max(7, 0.6 * len(cells)), 4))
+    _bars(ax, [f"{r['scenario']}: {r['label']}" for r in cells],
+          {"server": [r["server_cpu_pct"] for r in cells],
+           "locust": [r["locust_cpu_pct"] for r in cells]})
+    ax.set_title("CPU per process group (% of one core)")
+    ax.set_ylabel("% of one core")
+    _save(fig, out, "cpu.png", charts)
+    return charts

@@ -1,0 +1,135 @@
+"""Locust scenarios for the lab: one user class per behaviour, chosen by tag or class name.
+
+    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000          # web UI
+    locust -f loadtests/locustfile.py --headless -u 100 -t 30s --tags io     # one scenario
+    locust -f loadtests/locustfile.py --headless -u 3 -t 30s CpuUser HeartbeatUser
+
+Tags (scenarios):
+
+* ``io``        -- IoUser: ``/io?delay=D`` in a closed loop, no think time.
+* ``cpu``       -- CpuUser: ``/prime/<n>`` in a closed loop.
+* ``heartbeat`` -- CpuUser plus exactly one HeartbeatUser hitting ``/health``
+  every 50 ms: can a busy worker still answer?
+* ``mixed``     -- IoUser and CpuUser together.
+
+Parameters are Locust custom arguments (also settable by environment):
+``--delay`` (LAB_DELAY), ``--prime-n`` (LAB_PRIME_N), ``--heartbeat-interval``
+(LAB_HEARTBEAT_INTERVAL) and ``--warmup`` (LAB_WARMUP: seconds after which the
+statistics are reset, so the summary covers steady state only).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+
+import gevent
+from locust import FastHttpUser, constant_pacing, events, tag, task
+from locust.runners import WorkerRunner
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+#: webapp.primes.QUICK_PRIME (about 0.2 s); a test keeps the two equal.
+DEFAULT_PRIME_N = 142702110479723
+RESET_MESSAGE = "lab: warm-up over, statistics reset"
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser):
+    parser.add_argument("--delay", type=float, default=0.1, env_var="LAB_DELAY",
+                       include_in_web_ui=True, help="seconds each /io request sleeps")
+    parser.add_argument("--prime-n", type=int, default=DEFAULT_PRIME_N, env_var="LAB_PRIME_N",
+                       include_in_web_ui=True, help="number each /prime request checks")
+    parser.add_argument("--heartbeat-interval", type=float, default=0.05,
+                       env_var="LAB_HEARTBEAT_INTERVAL", include_in_web_ui=True,
+                       help="seconds between heartbeat requests")
+    parser.add_argument("--warmup", type=float, default=0.0, env_var="LAB_WARMUP",
+                       help="seconds after the start after which statistics are reset")
+    parser.add_argument("--summary", default="", env_var="LAB_SUMMARY",
+                        help="write the final statistics to SUMMARY_stats.csv and the "
+                             "measured window to SUMMARY_window.json")
+
+
+@events.init.add_listener
+def _select_scenario(environment, **_kwargs):
+    """Locust's --tags filters tasks, not users: keep only the users with a task so tagged."""
+    tags = set(getattr(environment.parsed_options, "tags", None) or ())
+    if tags and environment.user_classes:
+        environment.user_classes[:] = [
+            user for user in environment.user_classes
+            if any(getattr(t, "locust_tag_set", set()) & tags for t in user.tasks)
+        ]
+
+
+@events.test_start.add_listener
+def _schedule_warmup_reset(environment, **_kwargs):
+    warmup = environment.parsed_options.warmup if environment.parsed_options else 0
+    if warmup <= 0 or isinstance(environment.runner, WorkerRunner):
+        return
+
+    def reset():
+        environment.runner.stats.reset_all()
+        logging.info(RESET_MESSAGE)
+
+    gevent.spawn_later(warmup, reset)
+
+
+_window: dict[str, float] = {}
+
+
+@events.test_stop.add_listener
+def _note_window(environment, **_kwargs):
+    _window["started"] = environment.stats.total.start_time  # the start, or the warm-up reset
+    _window["stopped"] = time.time()
+
+
+@events.init.add_listener
+def _summary_on_quit(environment, **_kwargs):
+    """Write the final statistics with Locust's own StatsCSV after every user has stopped.
+
+    (``--csv`` rewrites ``_stats.csv`` once a second, so its last copy can miss
+    the final second of a short run.)
+    """
+    prefix = environment.parsed_options and environment.parsed_options.summary
+    if not prefix or isinstance(environment.runner, WorkerRunner):
+        return
+
+    @events.quit.add_listener
+    def _write(**_kwargs):
+        with open(f"{prefix}_stats.csv", "w", newline="") as handle:
+            StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(handle))
+        with open(f"{prefix}_window.json", "w") as handle:
+            json.dump(_window, handle)
+
+
+class IoUser(FastHttpUser):
+    """Blocking I/O on the server: each request sleeps ``--delay`` seconds."""
+
+    @tag("io", "mixed")
+    @task
+    def io(self):
+        self.client.get(f"/io?delay={self.environment.parsed_options.delay}", name="/io")
+
+
+class CpuUser(FastHttpUser):
+    """Pure-Python CPU work on the server: ``is_prime(--prime-n)``."""
+
+    @tag("cpu", "heartbeat", "mixed")
+    @task
+    def prime(self):
+        self.client.get(f"/prime/{self.environment.parsed_options.prime_n}", name="/prime")
+
+
+class HeartbeatUser(FastHttpUser):
+    """One paced user asking ``/health`` every ``--heartbeat-interval`` seconds."""
+
+    fixed_count = 1
+
+    def wait_time(self):
+        return constant_pacing(self.environment.parsed_options.heartbeat_interval)(self)
+
+    @tag("heartbeat")
+    @task
+    def heartbeat(self):
+        self.client.get("/health", name="heartbeat")

@@ -1,0 +1,375 @@
+"""The matrix: every (worker model, scenario) cell under Locust, beside its theoretical bound.
+
+    python -m loadtests.matrix            # --quick preset (the demo, about 2 min on 2 cores)
+    python -m loadtests.matrix --full     # every cell, longer windows (about 10 min)
+    python -m loadtests.matrix --scenarios cpu --models sync,gevent --duration 10
+
+For each cell it starts gunicorn on a free port, runs Locust headless (warm-up,
+then a measured window), samples CPU of the server and of Locust with psutil,
+stops and reaps everything, and computes fidelity = measured rps ÷ bound.
+Results go to ``reports/<timestamp>/`` (results.json, report.md, PNG charts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from webapp.primes import QUICK_PRIME, is_prime
+
+from .cpu import CpuMeter
+from .locustrun import Load, run_locust
+from .model import cpu_bound_rps, io_bound_rps
+from .procs import run_main, tree
+from .server import ROOT, GunicornServer, ServerSpec
+
+SCENARIOS = ("io", "cpu", "heartbeat", "mixed")
+MODELS = ("sync", "gthread", "gevent")
+#: The Locust request name whose throughput a scenario is judged by.
+PRIMARY = {"io": "/io", "cpu": "/prime", "heartbeat": "/prime", "mixed": "Aggregated"}
+FIDELITY_BAND = (0.85, 1.05)
+#: A Locust process busier than this (percent of one core) may itself be the limit.
+LOCUST_CPU_LIMIT = 85.0
+
+
+@dataclass(frozen=True)
+class Cell:
+    scenario: str
+    spec: ServerSpec
+    users: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario} | {self.spec.label} | {self.users} users"
+
+    @property
+    def slug(self) -> str:
+        text = f"{self.scenario}-{self.spec.label}-u{self.users}"
+        return text.replace(" ", "").replace("--", "-")
+
+
+def _spec(model: str, workers: int = 1, threads: int = 1) -> ServerSpec:
+    return ServerSpec(model, workers=workers, threads=threads)
+
+
+QUICK_CELLS = (
+    Cell("io", _spec("sync", 2), 100),
+    Cell("io", _spec("gthread", 2, 8), 100),
+    Cell("io", _spec("gevent", 1), 100),
+    Cell("io", _spec("gevent", 2), 100),
+    Cell("cpu", _spec("sync", 1), 8),
+    Cell("cpu", _spec("sync", 2), 8),
+    Cell("cpu", _spec("gthread", 1, 1), 8),
+    Cell("cpu", _spec("gthread", 1, 4), 8),
+    Cell("cpu", _spec("gevent", 1), 8),
+    Cell("cpu", _spec("gevent", 2), 8),
+    Cell("heartbeat", _spec("sync", 1), 3),
+    Cell("heartbeat", _spec("sync", 2), 3),
+    Cell("heartbeat", _spec("gthread", 1, 4), 3),
+    Cell("heartbeat", _spec("gevent", 1), 3),
+    Cell("heartbeat", _spec("gevent", 2), 3),
+)
+FULL_CELLS = (
+    Cell("io", _spec("sync", 1), 100),
+    *QUICK_CELLS[:4],
+    Cell("io", _spec("gthread", 1, 4), 100),
+    *QUICK_CELLS[4:10],
+    Cell("cpu", _spec("sync", 4), 8),
+    Cell("cpu", _spec("gthread", 2, 4), 8),
+    *QUICK_CELLS[10:],
+    Cell("mixed", _spec("sync", 2), 20),
+    Cell("mixed", _spec("gthread", 2, 8), 20),
+    Cell("mixed", _spec("gevent", 1), 20),
+    Cell("mixed", _spec("gevent", 2), 20),
+)
+PRESETS = {
+    "quick": {"cells": QUICK_CELLS, "warmup": 1.0, "duration": 5.0},
+    "full": {"cells": FULL_CELLS, "warmup": 2.0, "duration": 12.0},
+}
+
+ASSUMPTIONS = {
+    "io": "Little's law for a closed loop without think time: X = min(users, slots) / delay, "
+          "slots = workers (sync), workers × threads (gthread), workers × worker_connections "
+          "(gevent); assumes the server's own CPU per request is small beside the delay.",
+    "cpu": "Pure-Python is_prime holds the GIL: X = min(users, workers, cores) / S, whatever the "
+           "threads or greenlets; S is one is_prime(n) timed in the runner's process; assumes "
+           "nothing else competes for the cores.",
+    "heartbeat": "The /prime users follow the cpu bound with users − 1 (one user is the "
+                 "heartbeat); the heartbeat's latency is reported apart.",
+    "mixed": "No single-resource bound: I/O and CPU requests share the workers, so no "
+             "fidelity is computed.",
+}
+
+
+def bound(cell: Cell, *, delay: float, service_time: float, cores: int) -> float | None:
+    """The model's ceiling on the cell's primary throughput, in requests per second."""
+    if cell.scenario == "io":
+        return io_bound_rps(cell.users, cell.spec.slots, delay)
+    if cell.scenario in ("cpu", "heartbeat"):
+        cpu_users = cell.users - (cell.scenario == "heartbeat")
+        return cpu_bound_rps(cpu_users, cell.spec.workers, cores, service_time)
+    return None
+
+
+def measure_service_time(n: int, repeats: int = 3) -> float:
+    """S: the median time of one ``is_prime(n)`` in this process (a pure-Python core's speed)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        is_prime(n)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine_info() -> dict:
+    versions = {name: metadata.version(name) for name in ("gunicorn", "gevent", "locust", "flask")}
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "versions": versions,
+    }
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Settings:
+    warmup: float
+    duration: float
+    delay: float
+    n: int
+    locust_processes: int
+    service_time: float
+    cores: int
+
+
+def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
+    """Serve, load, measure and stop one cell; return its results row."""
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    load = Load(tag=cell.scenario, users=cell.users, duration=settings.duration,
+                warmup=settings.warmup, delay=settings.delay, prime_n=settings.n,
+                processes=settings.locust_processes)
+    locust_pids: list[int] = []
+    with GunicornServer(cell.spec, log_path=cell_dir / "gunicorn.log") as server:
+        meter = CpuMeter({
+            "server": server.processes,
+            "locust": lambda: [p for pid in locust_pids for p in tree(pid)],
+        })
+        summary = run_locust(load, server.url, cell_dir / "locust", cell_dir / "locust.log",
+                             meter, locust_pids)
+    primary = summary.rows.get(PRIMARY[cell.scenario], {})
+    requests = int(primary.get("Request Count", 0))
+    rps = requests / summary.window_s
+    limit = bound(cell, delay=settings.delay, service_time=settings.service_time,
+                  cores=settings.cores)
+    row = {
+        "scenario": cell.scenario,
+        "label": cell.spec.label,
+        "worker_class": cell.spec.worker_class,
+        "workers": cell.spec.workers,
+        "threads": cell.spec.threads,
+        "worker_connections": cell.spec.worker_connections,
+        "users": cell.users,
+        "duration_s": summary.window_s,
+        "warmup_s": settings.warmup,
+        "requests": requests,
+        "failures": int(primary.get("Failure Count", 0)),
+        "rps": rps,
+        "p50_ms": _number(primary.get("50%")),
+        "p95_ms": _number(primary.get("95%")),
+        "p99_ms": _number(primary.get("99%")),
+        "max_ms": _number(primary.get("100%")),
+        "bound_rps": limit,
+        "fidelity": rps / limit if limit else None,
+        "server_cpu_pct": meter.percent("server"),
+        # CPU the server spent per request: for cpu cells, compare with S.
+        "server_cpu_ms_per_request": (meter.percent("server") * 10 / rps) if rps else None,
+        "locust_cpu_pct": meter.percent("locust"),
+        "locust_max_process_cpu_pct": meter.max_process_percent("locust"),
+        "locust_processes": settings.locust_processes,
+        "heartbeat_requests": None,
+        "heartbeat_p50_ms": None,
+        "heartbeat_p99_ms": None,
+        "heartbeat_max_ms": None,
+    }
+    row["locust_limited"] = row["locust_max_process_cpu_pct"] > LOCUST_CPU_LIMIT
+    if cell.scenario == "heartbeat":
+        beat = summary.rows.get("heartbeat", {})
+        row.update(
+            heartbeat_requests=int(beat.get("Request Count", 0)),
+            heartbeat_p50_ms=_number(beat.get("50%")),
+            heartbeat_p99_ms=_number(beat.get("99%")),
+            heartbeat_max_ms=_number(beat.get("100%")),
+        )
+    return row
+
+
+def select_cells(cells, scenarios: set[str], models: set[str], users: int | None) -> list[Cell]:
+    chosen = [c for c in cells if c.scenario in scenarios and c.spec.worker_class in models]
+    if users is not None:
+        chosen = [
+            Cell(c.scenario, c.spec, users + (c.scenario == "heartbeat")) for c in chosen
+        ]
+    return chosen
+
+
+def _csv_choice(allowed: tuple[str, ...]):
+    def parse(text: str) -> set[str]:
+        chosen = {part.strip() for part in text.split(",") if part.strip()}
+        unknown = chosen - set(allowed)
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"choose from {', '.join(allowed)} (comma-separated), got {text!r}")
+        return chosen
+    return parse
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        return value
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.matrix",
+                                     description=__doc__.splitlines()[0])
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--quick", dest="preset", action="store_const", const="quick",
+                        help="one cell per lesson, short windows (default)")
+    preset.add_argument("--full", dest="preset", action="store_const", const="full",
+                        help="every cell, longer windows")
+    parser.set_defaults(preset="quick")
+    parser.add_argument("--scenarios", type=_csv_choice(SCENARIOS), default=set(SCENARIOS),
+                        help="comma-separated subset of: " + ", ".join(SCENARIOS))
+    parser.add_argument("--models", type=_csv_choice(MODELS), default=set(MODELS),
+                        help="comma-separated subset of: " + ", ".join(MODELS))
+    parser.add_argument("--users", type=_positive(int),
+                        help="users per cell (heartbeat cells add their one heartbeat user)")
+    parser.add_argument("--duration", type=_positive(float), help="measured seconds per cell")
+    parser.add_argument("--warmup", type=_positive(float), help="warm-up seconds per cell")
+    parser.add_argument("--n", type=_positive(int), default=QUICK_PRIME,
+                        help="number for /prime (default %(default)s, about 0.2 s)")
+    parser.add_argument("--delay", type=_positive(float), default=0.1,
+                        help="seconds per /io request (default %(default)s)")
+    parser.add_argument("--locust-processes", type=_positive(int), default=1,
+                        help="Locust --processes: more load generators when one is the limit")
+    parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
+    return parser.parse_args(argv)
+
+
+def render_table(rows: list[dict]) -> Table:
+    table = Table(title="Worker-model matrix: measured throughput beside the model's bound")
+    table.add_column("scenario")
+    table.add_column("model")
+    for name in ("users", "rps", "bound", "fidelity", "p50 ms", "p99 ms",
+                 "heartbeat p99/max ms", "server CPU", "locust CPU", "fail"):
+        table.add_column(name, justify="right")
+    low, high = FIDELITY_BAND
+    for row in rows:
+        if "error" in row:
+            table.add_row(row["scenario"], row["label"], str(row["users"]), "[red]error[/]",
+                          *[""] * 7, "")
+            continue
+        fidelity = row["fidelity"]
+        fid = "—" if fidelity is None else f"{fidelity:.2f}"
+        if fidelity is not None and not low <= fidelity <= high:
+            fid = f"[yellow]{fid}[/]"
+        beat = ("—" if row["heartbeat_p99_ms"] is None
+                else f"{row['heartbeat_p99_ms']:.0f} / {row['heartbeat_max_ms']:.0f}")
+        locust = f"{row['locust_cpu_pct']:.0f}%" + (" [red]![/]" if row["locust_limited"] else "")
+        table.add_row(
+            row["scenario"], row["label"], str(row["users"]), f"{row['rps']:.1f}",
+            "—" if row["bound_rps"] is None else f"{row['bound_rps']:.1f}", fid,
+            _fmt(row["p50_ms"]), _fmt(row["p99_ms"]), beat,
+            f"{row['server_cpu_pct']:.0f}%", locust, str(row["failures"]),
+        )
+    table.caption = (f"fidelity = rps ÷ bound (expected {low}–{high}); CPU in % of one core; "
+                     f"'!' = a Locust process above {LOCUST_CPU_LIMIT:.0f}% of a core")
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    preset = PRESETS[args.preset]
+    cells = select_cells(preset["cells"], args.scenarios, args.models, args.users)
+    if not cells:
+        print("no cell matches those --scenarios and --models", file=sys.stderr)
+        return 2
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 150)
+    cores = os.cpu_count() or 1
+    settings = Settings(
+        warmup=args.warmup or preset["warmup"], duration=args.duration or preset["duration"],
+        delay=args.delay, n=args.n, locust_processes=args.locust_processes,
+        service_time=measure_service_time(args.n), cores=cores,
+    )
+    out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]{len(cells)} cells[/], {settings.warmup:g} s warm-up + "
+                  f"{settings.duration:g} s each; S = {settings.service_time * 1000:.0f} ms for "
+                  f"is_prime({args.n}); {cores} cores; report in {out}")
+    rows: list[dict] = []
+    started = time.monotonic()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("cell {task.completed}/{task.total}"), TimeElapsedColumn(),
+                        console=console)
+    with progress:
+        task = progress.add_task("starting", total=len(cells))
+        for index, cell in enumerate(cells, 1):
+            progress.update(task, description=cell.label)
+            try:
+                row = run_cell(cell, settings, out / "cells" / f"{index:02d}-{cell.slug}")
+            except (RuntimeError, TimeoutError, OSError) as error:
+                row = {"scenario": cell.scenario, "label": cell.spec.label,
+                       "users": cell.users, "error": str(error)}
+                progress.console.print(f"[red]{cell.label}: {error}[/]")
+            rows.append(row)
+            progress.advance(task)
+    from .report import write_report
+
+    results = {
+        "machine": machine_info(),
+        "settings": {
+            "preset": args.preset, "warmup_s": settings.warmup, "duration_s": settings.duration,
+            "delay_s": settings.delay, "n": settings.n, "service_time_s": settings.service_time,
+            "locust_processes": settings.locust_processes,
+            "fidelity_band": list(FIDELITY_BAND), "assumptions": ASSUMPTIONS,
+        },
+        "elapsed_s": time.monotonic() - started,
+        "cells": rows,
+    }
+    write_report(results, out)
+    console.print(render_table(rows))
+    console.print(f"report: {out / 'report.md'}  ({results['elapsed_s']:.0f} s)")
+    return 1 if any("error" in row for row in rows) else 0
+
+
+if __name__ == "__main__":
+    run_main(main)

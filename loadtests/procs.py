@@ -1,0 +1,72 @@
+"""Process trees: find every descendant, stop gracefully, then make sure nothing survives.
+
+The launchers start gunicorn and Locust with ``start_new_session=True``, so
+each is the leader of its own process group: terminal Ctrl-C reaches only the
+runner, which then stops them in order, and a SIGKILL to the group catches any
+descendant that outlived its parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable
+
+import psutil
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """A process and all its descendants (empty once it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop_tree(proc: subprocess.Popen, *, grace: float = 10.0, whole_group: bool = True,
+              known: Iterable[psutil.Process] = ()) -> None:
+    """Stop ``proc`` (a session leader) and everything it started; reap them all.
+
+    SIGTERM goes to the leader alone (``whole_group=False``: gunicorn's master
+    stops its own workers gracefully) or to its whole group; whatever still
+    runs after ``grace`` seconds is SIGKILLed, group and ``known`` stragglers alike.
+    """
+    family = {p.pid: p for p in [*known, *tree(proc.pid)]}
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            if whole_group:
+                os.killpg(proc.pid, signal.SIGTERM)
+            else:
+                proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    survivors = [p for p in family.values() if p.pid != proc.pid and p.is_running()]
+    for survivor in survivors:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            survivor.kill()
+    psutil.wait_procs(survivors, timeout=5)
+
+
+def run_main(main) -> None:
+    """Run a command-line ``main()`` so that every ``finally`` gets to stop its processes.
+
+    SIGTERM becomes SystemExit(143) and Ctrl-C exits with 130 and one line,
+    instead of a traceback; both unwind the ``with`` blocks that own servers.
+    """
+    def _on_sigterm(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("interrupted; every server and load generator was stopped", file=sys.stderr)
+        code = 130
+    raise SystemExit(code)

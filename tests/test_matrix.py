@@ -1,0 +1,152 @@
+"""The matrix runner: bounds per cell, presets, and a tiny end-to-end run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from loadtests.matrix import FULL_CELLS, QUICK_CELLS, Cell, bound, select_cells
+from loadtests.server import ROOT, ServerSpec
+
+S = ServerSpec
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (Cell("io", S("sync", workers=2), 100), 20.0),               # 2 slots / 0.1 s
+        (Cell("io", S("gthread", workers=2, threads=8), 100), 160.0),
+        (Cell("io", S("gevent", workers=1), 100), 1000.0),          # users, not 1000 slots
+        (Cell("io", S("gevent", workers=2), 10), 100.0),
+        (Cell("cpu", S("sync", workers=1), 8), 5.0),                 # 1 core / 0.2 s
+        (Cell("cpu", S("sync", workers=2), 8), 10.0),
+        (Cell("cpu", S("sync", workers=4), 8), 10.0),                # only 2 cores
+        (Cell("cpu", S("gthread", workers=1, threads=4), 8), 5.0),   # threads add nothing
+        (Cell("cpu", S("gevent", workers=2), 1), 5.0),               # one user, one at a time
+        (Cell("heartbeat", S("sync", workers=2), 3), 10.0),          # 2 cpu users + heartbeat
+        (Cell("heartbeat", S("sync", workers=2), 2), 5.0),
+    ],
+)
+def test_bound_per_cell(cell, expected):
+    assert bound(cell, delay=0.1, service_time=0.2, cores=2) == pytest.approx(expected)
+
+
+def test_mixed_has_no_single_bound():
+    assert bound(Cell("mixed", S("sync"), 20), delay=0.1, service_time=0.2, cores=2) is None
+
+
+REQUIRED_QUICK = {
+    ("io", "sync -w2", 100), ("io", "gthread -w2 --threads 8", 100), ("io", "gevent -w1", 100),
+    ("io", "gevent -w2", 100),
+    ("cpu", "sync -w1", 8), ("cpu", "sync -w2", 8), ("cpu", "gthread -w1 --threads 1", 8),
+    ("cpu", "gthread -w1 --threads 4", 8), ("cpu", "gevent -w1", 8), ("cpu", "gevent -w2", 8),
+    ("heartbeat", "sync -w1", 3), ("heartbeat", "sync -w2", 3),
+    ("heartbeat", "gthread -w1 --threads 4", 3), ("heartbeat", "gevent -w1", 3),
+    ("heartbeat", "gevent -w2", 3),
+}
+
+
+@pytest.mark.parametrize("cells", [QUICK_CELLS, FULL_CELLS], ids=["quick", "full"])
+def test_presets_hold_the_required_cells(cells):
+    keys = {(c.scenario, c.spec.label, c.users) for c in cells}
+    assert keys >= REQUIRED_QUICK
+    assert len(keys) == len(cells)  # no cell twice
+
+
+def test_select_cells_filters_and_sets_users():
+    chosen = select_cells(QUICK_CELLS, {"heartbeat"}, {"gevent"}, users=4)
+    assert [(c.spec.label, c.users) for c in chosen] == [("gevent -w1", 5), ("gevent -w2", 5)]
+
+
+def _matrix(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "loadtests.matrix", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **kwargs)
+
+
+def _descendants(proc) -> dict[int, psutil.Process]:
+    try:
+        return {p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return {}
+
+
+def _alive(procs) -> list[psutil.Process]:
+    return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+CELL_KEYS = {
+    "scenario", "worker_class", "workers", "threads", "users", "duration_s", "requests",
+    "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "bound_rps", "fidelity",
+    "server_cpu_pct", "locust_cpu_pct", "heartbeat_p50_ms", "heartbeat_p99_ms",
+    "heartbeat_max_ms",
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("locust_processes", [1, 2])
+def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
+    proc = _matrix("--scenarios", "heartbeat", "--models", "sync", "--users", "1",
+                   "--warmup", "0.5", "--duration", "1.5", "--locust-processes",
+                   str(locust_processes), "--out", str(tmp_path))
+    seen: dict[int, psutil.Process] = {}
+    while proc.poll() is None:
+        seen |= _descendants(proc)
+        time.sleep(0.1)  # polling interval
+    output = proc.stdout.read()
+    assert proc.returncode == 0, output
+    assert not _alive(seen.values())
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {"cpu_count", "python", "platform", "versions"} <= results["machine"].keys()
+    assert {"gunicorn", "gevent", "locust"} <= results["machine"]["versions"].keys()
+    cells = results["cells"]
+    assert [(c["worker_class"], c["workers"]) for c in cells] == [("sync", 1), ("sync", 2)]
+    for cell in cells:
+        assert cell.keys() >= CELL_KEYS
+        assert cell["failures"] == 0
+        assert cell["requests"] > 0 and cell["heartbeat_p99_ms"] is not None
+        assert cell["fidelity"] == pytest.approx(cell["rps"] / cell["bound_rps"])
+        assert cell["locust_processes"] == locust_processes
+    assert (tmp_path / "report.md").read_text().startswith("# Worker-model matrix report")
+    for chart in ("throughput.png", "latency.png", "heartbeat.png", "cpu.png"):
+        assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_no_process_survives_an_interrupted_matrix(tmp_path, signum):
+    proc = _matrix("--scenarios", "io", "--models", "gevent", "--duration", "60",
+                   "--out", str(tmp_path))
+    seen: dict[int, psutil.Process] = {}
+    deadline = time.monotonic() + 60
+    # Wait until both a gunicorn and a Locust run under the runner.
+    while not ({"gunicorn", "locust"} <= {_kind(p) for p in seen.values()}):
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the matrix never started its cell"
+        seen |= _descendants(proc)
+        time.sleep(0.1)  # polling interval
+    os.kill(proc.pid, signum)
+    proc.wait(timeout=60)
+    assert proc.returncode in (130, 128 + signal.SIGTERM)
+    assert not _alive(seen.values())
+
+
+def _kind(proc: psutil.Process) -> str:
+    try:
+        line = " ".join(proc.cmdline())
+    except psutil.NoSuchProcess:
+        return ""
+    return "gunicorn" if "gunicorn" in line else "locust" if "locust" in line else ""
+
+
+def test_locustfile_default_n_is_the_quick_fixture_prime():
+    # Importing locust would monkey-patch this test process, so read the source instead.
+    from webapp.primes import QUICK_PRIME
+
+    source = (ROOT / "loadtests" / "locustfile.py").read_text()
+    assert f"DEFAULT_PRIME_N = {QUICK_PRIME}\n" in source
