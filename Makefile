@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast serve probe lint clean
+.PHONY: demo test test-fast serve probe matrix lint clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +12,14 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the quick demo: one probe per worker model
+demo: $(STAMP)  ## the quick matrix (about 2 min on 2 cores); report in reports/<timestamp>/
+	$(BIN)/python -m loadtests.matrix --quick
+
+probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker model
 	$(BIN)/python -m loadtests.probe
 
-probe: demo
+matrix: $(STAMP)  ## the full matrix (about 10 min)
+	$(BIN)/python -m loadtests.matrix --full
 
 test: $(STAMP)  ## every test, slow fixture numbers included
 	$(BIN)/python -m pytest
