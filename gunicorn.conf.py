@@ -71,11 +71,32 @@ worker_connections = _env_int("WORKER_CONNECTIONS", 1000)
 timeout = _env_int("TIMEOUT", 30)
 graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
 loglevel = _env("LOG_LEVEL", "info")
+# HTTP limits, enforced by gunicorn before the app runs (it answers 400/414/431 itself).
+limit_request_line = _env_int("LIMIT_REQUEST_LINE", 4094)  # bytes in "GET /path?query HTTP/1.1"
+limit_request_fields = _env_int("LIMIT_REQUEST_FIELDS", 50)  # header count
+limit_request_field_size = _env_int("LIMIT_REQUEST_FIELD_SIZE", 8190)  # bytes per header
 accesslog = os.environ.get("ACCESS_LOG") or None
 proc_name = "worker-lab"
 # gunicorn 23+ opens a control socket at a fixed path; several lab servers on
 # one machine (tests, the matrix) would fight over it, and the lab needs none.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Refuse an address already in use with one line and status 2 (gunicorn would retry, then
+    print a traceback-like "Can't connect"); runs once in the master, not on reload."""
+    import socket
+
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a unix socket or fd: gunicorn's own checks apply
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                _fail(f"cannot listen on {address[0]}:{address[1]}: {error.strerror}")
 
 
 def post_worker_init(worker):

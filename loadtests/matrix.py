@@ -105,7 +105,8 @@ ASSUMPTIONS = {
           "(gevent); assumes the server's own CPU per request is small beside the delay.",
     "cpu": "Pure-Python is_prime holds the GIL: X = min(users, workers, cores) / S, whatever the "
            "threads or greenlets; S is one is_prime(n) timed in the runner's process; assumes "
-           "nothing else competes for the cores.",
+           "nothing else competes for the cores and the cores keep the speed they had when S was "
+           "timed (runner_s_after_ms shows how far they drift).",
     "heartbeat": "The /prime users follow the cpu bound with users − 1 (one user is the "
                  "heartbeat); the heartbeat's latency is reported apart.",
     "mixed": "No single-resource bound: I/O and CPU requests share the workers, so no "
@@ -123,7 +124,7 @@ def bound(cell: Cell, *, delay: float, service_time: float, cores: int) -> float
     return None
 
 
-def measure_service_time(n: int, repeats: int = 3) -> float:
+def measure_service_time(n: int, repeats: int = 5) -> float:
     """S: the median time of one ``is_prime(n)`` in this process (a pure-Python core's speed)."""
     times = []
     for _ in range(repeats):
@@ -212,6 +213,9 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "heartbeat_max_ms": None,
     }
     row["locust_limited"] = row["locust_max_process_cpu_pct"] > LOCUST_CPU_LIMIT
+    # The machine's speed right after the cell, on an idle machine: drift from S shows
+    # a slower (or faster) core, not a different model.
+    row["runner_s_after_ms"] = measure_service_time(settings.n, repeats=1) * 1000
     if cell.scenario == "heartbeat":
         beat = summary.rows.get("heartbeat", {})
         row.update(

@@ -1,8 +1,6 @@
 """The matrix runner: bounds per cell, presets, and a tiny end-to-end run."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -115,33 +113,6 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
     assert (tmp_path / "report.md").read_text().startswith("# Worker-model matrix report")
     for chart in ("throughput.png", "latency.png", "heartbeat.png", "cpu.png"):
         assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG"
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_no_process_survives_an_interrupted_matrix(tmp_path, signum):
-    proc = _matrix("--scenarios", "io", "--models", "gevent", "--duration", "60",
-                   "--out", str(tmp_path))
-    seen: dict[int, psutil.Process] = {}
-    deadline = time.monotonic() + 60
-    # Wait until both a gunicorn and a Locust run under the runner.
-    while not ({"gunicorn", "locust"} <= {_kind(p) for p in seen.values()}):
-        assert proc.poll() is None, proc.stdout.read()
-        assert time.monotonic() < deadline, "the matrix never started its cell"
-        seen |= _descendants(proc)
-        time.sleep(0.1)  # polling interval
-    os.kill(proc.pid, signum)
-    proc.wait(timeout=60)
-    assert proc.returncode in (130, 128 + signal.SIGTERM)
-    assert not _alive(seen.values())
-
-
-def _kind(proc: psutil.Process) -> str:
-    try:
-        line = " ".join(proc.cmdline())
-    except psutil.NoSuchProcess:
-        return ""
-    return "gunicorn" if "gunicorn" in line else "locust" if "locust" in line else ""
 
 
 def test_locustfile_default_n_is_the_quick_fixture_prime():

@@ -1,0 +1,258 @@
+"""Reliability: reload and stop under load, worker timeouts, limits, safe defaults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+
+from loadtests.client import get
+from loadtests.server import CONFIG, ROOT, GunicornServer, ServerSpec
+
+pytestmark = pytest.mark.integration
+
+
+def _poll(condition, what: str, deadline_s: float = 30.0, interval: float = 0.05):
+    deadline = time.monotonic() + deadline_s
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)  # polling interval
+    return result
+
+
+class SteadyClient:
+    """Threads sending /io?delay=0.05 and /health back to back, recording every outcome."""
+
+    def __init__(self, url: str, threads: int = 4):
+        self.url, self.stop = url, threading.Event()
+        self.outcomes: list[tuple[str, int | str, int | None]] = []
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._loop, args=(i,)) for i in range(threads)]
+
+    def _loop(self, index: int) -> None:
+        path = "/io?delay=0.05" if index % 2 == 0 else "/health"
+        while not self.stop.is_set():
+            try:
+                reply = get(self.url + path, timeout=30)
+                outcome = (path, reply.status, reply.body.get("pid"))
+            except OSError as error:  # refused, reset, timed out: all failures
+                outcome = (path, repr(error), None)
+            with self._lock:
+                self.outcomes.append(outcome)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.outcomes)
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+SPECS = {
+    "sync": ServerSpec("sync", workers=2),
+    "gthread": ServerSpec("gthread", workers=2, threads=4),
+    "gevent": ServerSpec("gevent", workers=2),
+}
+
+
+@pytest.mark.parametrize("model", SPECS)
+def test_sighup_under_load_loses_no_request(model):
+    with GunicornServer(SPECS[model]) as server, SteadyClient(server.url) as client:
+        old = set(server.worker_pids())
+        _poll(lambda: client.count() >= 20, "traffic before the reload")
+        os.kill(server.proc.pid, signal.SIGHUP)
+        _poll(lambda: len(new := set(server.worker_pids()) - old) == 2 and new,
+              "two new workers after SIGHUP")
+        new = set(server.worker_pids())
+        _poll(lambda: server.log_text().count("worker ready:") >= 4, "the new workers' app")
+        before = client.count()
+        _poll(lambda: client.count() >= before + 40, "traffic after the reload")
+    failures = [o for o in client.outcomes if o[1] != 200]
+    assert not failures, failures[:5]
+    served_by = {o[2] for o in client.outcomes if o[2]}
+    assert served_by & old and served_by & new  # both generations answered
+
+
+GRACEFUL = {
+    "sync": ServerSpec("sync", workers=3),
+    "gthread": ServerSpec("gthread", workers=1, threads=4),
+    "gevent": ServerSpec("gevent", workers=1),
+}
+
+
+def _in_flight(server: GunicornServer) -> int:
+    """Connections the workers have accepted (a request in progress on each)."""
+    count = 0
+    for pid in server.worker_pids():
+        try:
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            continue
+        count += sum(1 for c in conns if c.status == psutil.CONN_ESTABLISHED
+                     and c.laddr and c.laddr.port == server.port)
+    return count
+
+
+@pytest.mark.parametrize("model", GRACEFUL)
+def test_sigterm_lets_in_flight_requests_finish(model):
+    server = GunicornServer(GRACEFUL[model])
+    server.start()
+    try:
+        replies = []
+        threads = [threading.Thread(target=lambda: replies.append(
+            get(server.url + "/io?delay=2", timeout=60))) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        _poll(lambda: _in_flight(server) >= 3, "three requests in progress")
+        stopped_at = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(timeout=30 + 10)  # graceful_timeout + margin
+        for thread in threads:
+            thread.join()
+        assert code == 0
+        assert [r.status for r in replies] == [200, 200, 200]
+        assert all(r.body["delay"] == 2 for r in replies)
+        assert time.monotonic() - stopped_at < 30  # well inside graceful_timeout
+    finally:
+        server.stop()
+
+
+# A prime above the default cap: about 5 s of trial division, longer than TIMEOUT=2.
+LONG_PRIME = 10**17 - 3
+
+
+@pytest.mark.parametrize(("model", "killed"), [("sync", True), ("gthread", False),
+                                               ("gevent", True)])
+def test_worker_timeout_kills_only_a_worker_that_cannot_notify(model, killed):
+    spec = ServerSpec(model, threads=2 if model == "gthread" else 1, timeout=2,
+                      env=(("PRIME_MAX_N", str(10**18)),))
+    with GunicornServer(spec) as server:
+        (pid,) = server.worker_pids()
+        try:
+            reply = get(f"{server.url}/prime/{LONG_PRIME}", timeout=60)
+            outcome = reply.status
+        except OSError:  # the connection died with the worker
+            outcome = "disconnected"
+        if killed:
+            assert outcome != 200
+            assert "WORKER TIMEOUT" in server.log_text()
+            _poll(lambda: server.worker_pids() and pid not in server.worker_pids(),
+                  "a respawned worker")
+        else:
+            assert outcome == 200
+            assert "WORKER TIMEOUT" not in server.log_text()
+            assert server.worker_pids() == [pid]
+        health = _poll(lambda: _health(server.url), "/health after the timeout")
+        assert health.status == 200
+
+
+def _health(url):
+    try:
+        reply = get(url + "/health", timeout=5)
+    except OSError:
+        return None
+    return reply if reply.status == 200 else None
+
+
+@pytest.mark.parametrize("model", ["sync", "gthread", "gevent"])
+def test_request_line_over_the_limit_is_refused_and_the_worker_survives(serve, model):
+    from .conftest import MODELS
+
+    server = serve(MODELS[model])
+    request = urllib.request.Request(server.url + "/prime/" + "9" * 5000)
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=10)
+    assert 400 <= error.value.code < 500
+    assert get(server.url + "/health").status == 200
+
+
+def test_too_many_headers_are_refused(serve):
+    from .conftest import SYNC
+
+    server = serve(SYNC)
+    headers = {f"X-Junk-{i}": "x" for i in range(60)}
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(urllib.request.Request(server.url + "/health", headers=headers),
+                               timeout=10)
+    assert 400 <= error.value.code < 500
+
+
+def test_port_in_use_is_one_line_and_exit_2():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "-b", f"127.0.0.1:{port}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 2
+    # gunicorn's own "Starting gunicorn" log line may come first; the error is one line.
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("[")]
+    assert errors == [f"gunicorn.conf.py: cannot listen on 127.0.0.1:{port}: "
+                      "Address already in use"], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_safe_defaults():
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--print-config"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in ("BIND", "WORKER_CLASS")},
+    )
+    pairs = (line.split(" = ", 1) for line in result.stdout.splitlines() if " = " in line)
+    config = {key.strip(): value.strip() for key, value in pairs}
+    assert config["bind"] == "['127.0.0.1:8000']"
+    assert config["limit_request_line"] == "4094"
+    from webapp.wsgi import app
+
+    assert app.debug is False and app.testing is False
+
+
+@pytest.mark.parametrize("command", [["loadtests.probe"],
+                                     ["loadtests.matrix", "--scenarios", "io",
+                                      "--models", "gevent", "--duration", "60"]],
+                         ids=["probe", "matrix"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
+    if command[0] == "loadtests.matrix":
+        command = [*command, "--out", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: dict[int, psutil.Process] = {}
+    wanted = {"gunicorn", "locust"} if "matrix" in command[0] else {"gunicorn"}
+
+    def started():
+        assert proc.poll() is None, proc.stdout.read()
+        seen.update({p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)})
+        return wanted <= {_kind(p) for p in seen.values()}
+
+    _poll(started, "the command's servers", deadline_s=60)
+    os.kill(proc.pid, signum)
+    proc.wait(timeout=60)
+    assert proc.returncode in (130, 128 + signal.SIGTERM)
+    assert not [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _kind(proc: psutil.Process) -> str:
+    try:
+        line = " ".join(proc.cmdline())
+    except psutil.NoSuchProcess:
+        return ""
+    return "gunicorn" if "gunicorn" in line else "locust" if "locust" in line else ""
