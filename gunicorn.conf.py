@@ -77,6 +77,24 @@ limit_request_fields = _env_int("LIMIT_REQUEST_FIELDS", 50)  # header count
 limit_request_field_size = _env_int("LIMIT_REQUEST_FIELD_SIZE", 8190)  # bytes per header
 accesslog = os.environ.get("ACCESS_LOG") or None
 proc_name = "worker-lab"
+
+
+def _env_float(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        _fail(f"{name} must be seconds in (0, 1], got {raw!r}")
+    return value
+
+
+# sys.setswitchinterval in each worker: how often a thread holding the GIL is
+# asked to hand it over (Python's default: 0.005 s).
+switch_interval = _env_float("SWITCH_INTERVAL", None)
 # gunicorn 23+ opens a control socket at a fixed path; several lab servers on
 # one machine (tests, the matrix) would fight over it, and the lab needs none.
 control_socket_disable = True
@@ -103,6 +121,8 @@ def post_worker_init(worker):
     """Tell the app which model serves it, and log one line per worker."""
     from webapp import runtime
 
+    if switch_interval is not None:
+        sys.setswitchinterval(switch_interval)
     model = runtime.record_worker(worker)
     cfg = worker.cfg
     detail = {
@@ -110,4 +130,12 @@ def post_worker_init(worker):
         "gthread": f"threads={cfg.threads}",
         "gevent": f"worker_connections={cfg.worker_connections}",
     }.get(model, "")
-    worker.log.info("worker ready: model=%s pid=%s %s", model, worker.pid, detail)
+    worker.log.info("worker ready: model=%s pid=%s %s switch_interval=%s", model, worker.pid,
+                    detail, sys.getswitchinterval())
+
+
+def worker_exit(server, worker):
+    """Shut this worker's offload pool down with it (no orphaned pool processes)."""
+    from webapp import offload
+
+    offload.shutdown()

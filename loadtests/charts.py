@@ -76,6 +76,33 @@ def write_charts(rows: list[dict], out: Path) -> list[str]:
         ax.set_ylabel("ms (log)")
         _save(fig, out, "heartbeat.png", charts)
 
+    switch = sorted(
+        [r for r in _ok(rows) if r["scenario"] in ("switch", "heartbeat")
+         and r["label"].startswith("gthread -w1 --threads 4")],
+        key=lambda r: r["switch_interval"] or 0.005)
+    if any(r["scenario"] == "switch" for r in switch):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        xs = [r["switch_interval"] or 0.005 for r in switch]
+        for key in ("p50", "p99", "max"):
+            ax.plot(xs, [r[f"heartbeat_{key}_ms"] for r in switch], marker="o", label=key)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("sys.setswitchinterval (s)")
+        ax.set_ylabel("/health latency, ms (log)")
+        ax.set_title("gthread -w1 --threads 4: heartbeat vs switch interval")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        _save(fig, out, "switch_interval.png", charts)
+
+    hub = [r for r in _ok(rows) if r.get("hub_blocked_pct") is not None]
+    if hub:
+        fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(hub)), 4))
+        _bars(ax, [f"{r['scenario']}: {r['label']}" for r in hub],
+              {"hub blocked, % of window": [r["hub_blocked_pct"] for r in hub]})
+        ax.set_title("gevent's monitor: how long the event loop was frozen")
+        ax.set_ylabel("% of the measured window")
+        _save(fig, out, "hub_blocked.png", charts)
+
     cells = _ok(rows)
     fig, ax = plt.subplots(figsize=(max(7, 0.6 * len(cells)), 4))
     _bars(ax, [f"{r['scenario']}: {r['label']}" for r in cells],

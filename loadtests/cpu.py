@@ -34,6 +34,7 @@ class CpuMeter:
         self._start: dict[str, dict[int, float]] = {}
         self._end: dict[str, dict[int, float]] = {}
         self._t0 = self._t1 = 0.0
+        self.wall_window = (0.0, 0.0)  # time.time() at open and close
 
     @property
     def is_open(self) -> bool:
@@ -46,10 +47,12 @@ class CpuMeter:
     def open(self) -> None:
         self._start = {name: _snapshot(group()) for name, group in self.groups.items()}
         self._t0, self._t1 = time.monotonic(), 0.0
+        self.wall_window = (time.time(), 0.0)
 
     def close(self) -> None:
         self._end = {name: _snapshot(group()) for name, group in self.groups.items()}
         self._t1 = time.monotonic()
+        self.wall_window = (self.wall_window[0], time.time())
 
     def _per_process(self, name: str) -> list[float]:
         wall = self._t1 - self._t0

@@ -11,9 +11,13 @@ Tags (scenarios):
 * ``heartbeat`` -- CpuUser plus exactly one HeartbeatUser hitting ``/health``
   every 50 ms: can a busy worker still answer?
 * ``mixed``     -- IoUser and CpuUser together.
+* ``gilfree``   -- HashUser: ``/hash?mb=M`` (SHA-256 in C, GIL released) in a closed loop.
+
+CpuUser's flavour: ``--nap`` asks ``/prime/<n>?nap=1`` (cooperative napping),
+``--offload`` asks ``/offload/prime/<n>`` (the worker's process pool).
 
 Parameters are Locust custom arguments (also settable by environment):
-``--delay`` (LAB_DELAY), ``--prime-n`` (LAB_PRIME_N), ``--heartbeat-interval``
+``--delay`` (LAB_DELAY), ``--prime-n`` (LAB_PRIME_N), ``--mb`` (LAB_MB), ``--heartbeat-interval``
 (LAB_HEARTBEAT_INTERVAL) and ``--warmup`` (LAB_WARMUP: seconds after which the
 statistics are reset, so the summary covers steady state only).
 """
@@ -41,6 +45,12 @@ def _add_arguments(parser):
                        include_in_web_ui=True, help="seconds each /io request sleeps")
     parser.add_argument("--prime-n", type=int, default=DEFAULT_PRIME_N, env_var="LAB_PRIME_N",
                        include_in_web_ui=True, help="number each /prime request checks")
+    parser.add_argument("--mb", type=int, default=64, env_var="LAB_MB", include_in_web_ui=True,
+                        help="MiB each /hash request hashes")
+    parser.add_argument("--nap", action="store_true", env_var="LAB_NAP",
+                        help="CpuUser asks /prime/<n>?nap=1 (napping)")
+    parser.add_argument("--offload", action="store_true", env_var="LAB_OFFLOAD",
+                        help="CpuUser asks /offload/prime/<n> (process pool)")
     parser.add_argument("--heartbeat-interval", type=float, default=0.05,
                        env_var="LAB_HEARTBEAT_INTERVAL", include_in_web_ui=True,
                        help="seconds between heartbeat requests")
@@ -118,7 +128,21 @@ class CpuUser(FastHttpUser):
     @tag("cpu", "heartbeat", "mixed")
     @task
     def prime(self):
-        self.client.get(f"/prime/{self.environment.parsed_options.prime_n}", name="/prime")
+        options = self.environment.parsed_options
+        if options.offload:
+            self.client.get(f"/offload/prime/{options.prime_n}", name="/prime")
+        else:
+            suffix = "?nap=1" if options.nap else ""
+            self.client.get(f"/prime/{options.prime_n}{suffix}", name="/prime")
+
+
+class HashUser(FastHttpUser):
+    """CPU work in C that releases the GIL: SHA-256 of ``--mb`` MiB."""
+
+    @tag("gilfree")
+    @task
+    def hash(self):
+        self.client.get(f"/hash?mb={self.environment.parsed_options.mb}", name="/hash")
 
 
 class HeartbeatUser(FastHttpUser):

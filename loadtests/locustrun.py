@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 import sys
 import time
@@ -40,15 +41,19 @@ class Load:
     prime_n: int = QUICK_PRIME
     heartbeat_interval: float = 0.05
     processes: int = 1
+    mb: int = 64
+    extra: tuple[str, ...] = ()  # more locustfile flags, e.g. ("--nap",)
 
     def argv(self, host: str, csv_prefix: Path) -> list[str]:
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
             "--host", host, "--tags", self.tag,
             "-u", str(self.users), "-r", str(self.users),
-            "-t", f"{self.warmup + self.duration:g}s",
+            # Locust takes whole seconds; the measured window is read back, not assumed.
+            "-t", f"{math.ceil(self.warmup + self.duration)}s",
             "--warmup", f"{self.warmup:g}", "--delay", f"{self.delay:g}",
-            "--prime-n", str(self.prime_n), "--heartbeat-interval", f"{self.heartbeat_interval:g}",
+            "--prime-n", str(self.prime_n), "--mb", str(self.mb),
+            "--heartbeat-interval", f"{self.heartbeat_interval:g}", *self.extra,
             "--summary", str(csv_prefix), "--only-summary", "--exit-code-on-error", "0",
         ]
         if self.processes > 1:

@@ -13,6 +13,7 @@ Results go to ``reports/<timestamp>/`` (results.json, report.md, PNG charts).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -27,7 +28,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from webapp.primes import QUICK_PRIME, is_prime
+from webapp.gilfree import sha256_megabytes
+from webapp.hubwatch import LINE as HUB_LINE
+from webapp.primes import QUICK_PRIME, is_prime, is_prime_napping
 
 from .cpu import CpuMeter
 from .locustrun import Load, run_locust
@@ -35,13 +38,36 @@ from .model import cpu_bound_rps, io_bound_rps
 from .procs import run_main, tree
 from .server import ROOT, GunicornServer, ServerSpec
 
-SCENARIOS = ("io", "cpu", "heartbeat", "mixed")
 MODELS = ("sync", "gthread", "gevent")
-#: The Locust request name whose throughput a scenario is judged by.
-PRIMARY = {"io": "/io", "cpu": "/prime", "heartbeat": "/prime", "mixed": "Aggregated"}
 FIDELITY_BAND = (0.85, 1.05)
 #: A Locust process busier than this (percent of one core) may itself be the limit.
 LOCUST_CPU_LIMIT = 85.0
+#: gevent's monitor thread checks the hub this often (GEVENT_MAX_BLOCKING_TIME).
+HUB_CHECK_S = 0.1
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How a scenario loads the server, and which bound it is judged by."""
+
+    tag: str  # the locustfile tag
+    primary: str  # the Locust request name whose throughput counts
+    bound: str | None  # io, cpu, nap, offload, gilfree, or None
+    heartbeat: bool = False  # one of the users is the heartbeat
+    extra: tuple[str, ...] = ()  # locustfile flags
+
+
+SCENARIO = {
+    "io": Scenario("io", "/io", "io"),
+    "cpu": Scenario("cpu", "/prime", "cpu"),
+    "heartbeat": Scenario("heartbeat", "/prime", "cpu", heartbeat=True),
+    "mixed": Scenario("mixed", "Aggregated", None),
+    "nap": Scenario("heartbeat", "/prime", "nap", heartbeat=True, extra=("--nap",)),
+    "offload": Scenario("heartbeat", "/prime", "offload", heartbeat=True, extra=("--offload",)),
+    "gilfree": Scenario("gilfree", "/hash", "gilfree"),
+    "switch": Scenario("heartbeat", "/prime", "cpu", heartbeat=True),
+}
+SCENARIOS = tuple(SCENARIO)
 
 
 @dataclass(frozen=True)
@@ -51,17 +77,30 @@ class Cell:
     users: int
 
     @property
+    def switch_interval(self) -> float | None:
+        value = dict(self.spec.env).get("SWITCH_INTERVAL")
+        return float(value) if value else None
+
+    @property
+    def model_label(self) -> str:
+        if self.switch_interval is None:
+            return self.spec.label
+        return f"{self.spec.label} si={self.switch_interval:g}"
+
+    @property
     def label(self) -> str:
-        return f"{self.scenario} | {self.spec.label} | {self.users} users"
+        return f"{self.scenario} | {self.model_label} | {self.users} users"
 
     @property
     def slug(self) -> str:
-        text = f"{self.scenario}-{self.spec.label}-u{self.users}"
-        return text.replace(" ", "").replace("--", "-")
+        text = f"{self.scenario}-{self.model_label}-u{self.users}"
+        return text.replace(" ", "").replace("--", "-").replace("=", "")
 
 
-def _spec(model: str, workers: int = 1, threads: int = 1) -> ServerSpec:
-    return ServerSpec(model, workers=workers, threads=threads)
+def _spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None
+          ) -> ServerSpec:
+    env = (("SWITCH_INTERVAL", f"{switch:g}"),) if switch else ()
+    return ServerSpec(model, workers=workers, threads=threads, env=env)
 
 
 QUICK_CELLS = (
@@ -80,6 +119,11 @@ QUICK_CELLS = (
     Cell("heartbeat", _spec("gthread", 1, 4), 3),
     Cell("heartbeat", _spec("gevent", 1), 3),
     Cell("heartbeat", _spec("gevent", 2), 3),
+    # one cell per deeper lesson
+    Cell("nap", _spec("gevent", 1), 3),
+    Cell("offload", _spec("gevent", 1), 3),
+    Cell("gilfree", _spec("gthread", 1, 4), 4),
+    Cell("switch", _spec("gthread", 1, 4, switch=0.0005), 3),
 )
 FULL_CELLS = (
     Cell("io", _spec("sync", 1), 100),
@@ -89,14 +133,22 @@ FULL_CELLS = (
     Cell("cpu", _spec("sync", 4), 8),
     Cell("cpu", _spec("gthread", 2, 4), 8),
     *QUICK_CELLS[10:],
+    Cell("nap", _spec("gthread", 1, 4), 3),
+    Cell("offload", _spec("gthread", 1, 4), 3),
+    Cell("gilfree", _spec("gthread", 1, 1), 4),
+    Cell("gilfree", _spec("sync", 2), 4),
+    Cell("switch", _spec("gthread", 1, 4, switch=0.005), 3),
+    Cell("switch", _spec("gthread", 1, 4, switch=0.05), 3),
     Cell("mixed", _spec("sync", 2), 20),
     Cell("mixed", _spec("gthread", 2, 8), 20),
     Cell("mixed", _spec("gevent", 1), 20),
     Cell("mixed", _spec("gevent", 2), 20),
 )
 PRESETS = {
-    "quick": {"cells": QUICK_CELLS, "warmup": 1.0, "duration": 5.0},
-    "full": {"cells": FULL_CELLS, "warmup": 2.0, "duration": 12.0},
+    # (warm-up, measured) seconds: io cells reach thousands of requests in 2 s; CPU cells
+    # complete one request per S per core, so they get the longer windows.
+    "quick": {"cells": QUICK_CELLS, "windows": {"io": (1.0, 2.0), "other": (0.5, 3.5)}},
+    "full": {"cells": FULL_CELLS, "windows": {"io": (2.0, 10.0), "other": (2.0, 12.0)}},
 }
 
 ASSUMPTIONS = {
@@ -104,32 +156,60 @@ ASSUMPTIONS = {
           "slots = workers (sync), workers × threads (gthread), workers × worker_connections "
           "(gevent); assumes the server's own CPU per request is small beside the delay.",
     "cpu": "Pure-Python is_prime holds the GIL: X = min(users, workers, cores) / S, whatever the "
-           "threads or greenlets; S is one is_prime(n) timed in the runner's process; assumes "
-           "nothing else competes for the cores and the cores keep the speed they had when S was "
-           "timed (runner_s_after_ms shows how far they drift).",
+           "threads or greenlets; S is is_prime(n) timed in the runner's process just before and "
+           "just after the cell (their mean), because this machine's speed drifts by several "
+           "per cent over minutes; assumes nothing else competes for the cores.",
     "heartbeat": "The /prime users follow the cpu bound with users − 1 (one user is the "
                  "heartbeat); the heartbeat's latency is reported apart.",
     "mixed": "No single-resource bound: I/O and CPU requests share the workers, so no "
              "fidelity is computed.",
+    "nap": "The cpu bound with S_nap, the napping check's own time in the runner (its modulo "
+           "test on every division costs more than the naps).",
+    "offload": "The cpu bound with the pool's processes as the parallelism: min(cpu users, "
+               "workers × OFFLOAD_PROCESSES, cores) / S; the gunicorn worker only waits.",
+    "gilfree": "hashlib releases the GIL, so threads count: X = min(users, parallel, cores) / "
+               "S_hash, parallel = workers × threads (gthread) or workers (sync; gevent, whose "
+               "hub still waits for the C call); assumes memory bandwidth is not the limit.",
+    "switch": "The cpu bound; what changes with SWITCH_INTERVAL is the heartbeat's latency.",
 }
 
 
-def bound(cell: Cell, *, delay: float, service_time: float, cores: int) -> float | None:
-    """The model's ceiling on the cell's primary throughput, in requests per second."""
-    if cell.scenario == "io":
-        return io_bound_rps(cell.users, cell.spec.slots, delay)
-    if cell.scenario in ("cpu", "heartbeat"):
-        cpu_users = cell.users - (cell.scenario == "heartbeat")
-        return cpu_bound_rps(cpu_users, cell.spec.workers, cores, service_time)
+def parallelism(cell: Cell, cores: int) -> int:
+    """How many of the cell's primary requests can run at once on its server."""
+    spec, kind = cell.spec, SCENARIO[cell.scenario].bound
+    if kind == "offload":
+        return spec.workers * (offload_size() or cores)
+    if kind == "gilfree" and spec.worker_class == "gthread":
+        return spec.workers * spec.threads
+    return spec.workers
+
+
+def offload_size() -> int:
+    raw = os.environ.get("OFFLOAD_PROCESSES", "").strip()
+    return int(raw) if raw.isdigit() else 0
+
+
+def bound(cell: Cell, *, delay: float, service: dict[str, float], cores: int) -> float | None:
+    """The model's ceiling on the cell's primary throughput, in requests per second.
+
+    ``service`` maps a bound kind (cpu, nap, gilfree) to its measured service time.
+    """
+    scenario = SCENARIO[cell.scenario]
+    users = cell.users - scenario.heartbeat
+    if scenario.bound == "io":
+        return io_bound_rps(users, cell.spec.slots, delay)
+    if scenario.bound in ("cpu", "nap", "offload", "gilfree"):
+        s = service["cpu" if scenario.bound == "offload" else scenario.bound]
+        return cpu_bound_rps(users, parallelism(cell, cores), cores, s)
     return None
 
 
-def measure_service_time(n: int, repeats: int = 5) -> float:
-    """S: the median time of one ``is_prime(n)`` in this process (a pure-Python core's speed)."""
+def measure_service_time(n: int, repeats: int = 5, check=is_prime) -> float:
+    """S: the median time of one ``check(n)`` in this process (a pure-Python core's speed)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        is_prime(n)
+        check(n)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -154,44 +234,90 @@ def _number(text: str | None) -> float | None:
 
 @dataclass
 class Settings:
-    warmup: float
-    duration: float
+    windows: dict[str, tuple[float, float]]  # scenario or "other" -> (warm-up, measured) s
     delay: float
     n: int
+    mb: int
     locust_processes: int
-    service_time: float
+    service: dict[str, float]  # bound kind -> measured service time, seconds
     cores: int
+
+    def window(self, cell: Cell) -> tuple[float, float]:
+        return self.windows.get(cell.scenario, self.windows["other"])
+
+    def time_service(self, kind: str | None) -> float | None:
+        """One timing, now, of the work a bound of this kind rests on (None for io, mixed)."""
+        if kind == "cpu":
+            return measure_service_time(self.n, repeats=1)
+        if kind == "nap":
+            return measure_service_time(self.n, repeats=1, check=is_prime_napping)
+        if kind == "gilfree":
+            return measure_service_time(self.mb, repeats=1, check=sha256_megabytes)
+        return None
+
+
+#: gevent's own blocked-hub monitor, collected by webapp.hubwatch (one log line per report).
+HUB_MONITOR_ENV = (("GEVENT_MONITOR_THREAD_ENABLE", "true"),
+                   ("GEVENT_MAX_BLOCKING_TIME", str(HUB_CHECK_S)),
+                   ("GEVENT_MONITOR_PRINT_BLOCKING_REPORTS", "false"))
+
+
+def hub_reports(log_text: str, start: float, end: float) -> int:
+    """How many of gevent's blocked-hub reports fall inside [start, end] (wall clock)."""
+    count = 0
+    for line in log_text.splitlines():
+        if HUB_LINE in line and " at=" in line:
+            at = float(line.split(" at=", 1)[1].split()[0])
+            count += start <= at <= end
+    return count
 
 
 def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     """Serve, load, measure and stop one cell; return its results row."""
     cell_dir.mkdir(parents=True, exist_ok=True)
-    load = Load(tag=cell.scenario, users=cell.users, duration=settings.duration,
-                warmup=settings.warmup, delay=settings.delay, prime_n=settings.n,
-                processes=settings.locust_processes)
+    scenario = SCENARIO[cell.scenario]
+    warmup, duration = settings.window(cell)
+    kind = "cpu" if scenario.bound == "offload" else scenario.bound
+    before = settings.time_service(kind)
+    load = Load(tag=scenario.tag, users=cell.users, duration=duration,
+                warmup=warmup, delay=settings.delay, prime_n=settings.n,
+                mb=settings.mb, processes=settings.locust_processes, extra=scenario.extra)
+    spec = cell.spec
+    gevent = spec.worker_class == "gevent"
+    if gevent:
+        spec = dataclasses.replace(spec, env=spec.env + HUB_MONITOR_ENV)
     locust_pids: list[int] = []
-    with GunicornServer(cell.spec, log_path=cell_dir / "gunicorn.log") as server:
+    server = GunicornServer(spec, log_path=cell_dir / "gunicorn.log")
+    server.start()
+    try:
         meter = CpuMeter({
-            "server": server.processes,
+            "server": server.processes,  # master, workers and offload pools
             "locust": lambda: [p for pid in locust_pids for p in tree(pid)],
         })
         summary = run_locust(load, server.url, cell_dir / "locust", cell_dir / "locust.log",
                              meter, locust_pids)
-    primary = summary.rows.get(PRIMARY[cell.scenario], {})
+        server_log = server.log_text()
+    finally:
+        server.stop(graceful=False)  # the load is over: gunicorn's quick shutdown (SIGQUIT)
+    primary = summary.rows.get(scenario.primary, {})
     requests = int(primary.get("Request Count", 0))
     rps = requests / summary.window_s
-    limit = bound(cell, delay=settings.delay, service_time=settings.service_time,
+    # The service time this cell's bound uses: timed right before and right after it.
+    after = settings.time_service(kind)
+    service_s = (before + after) / 2 if before and after else None
+    limit = bound(cell, delay=settings.delay, service={kind: service_s} if service_s else {},
                   cores=settings.cores)
+    hub = hub_reports(server_log, *meter.wall_window) if gevent else None
     row = {
         "scenario": cell.scenario,
-        "label": cell.spec.label,
+        "label": cell.model_label,
         "worker_class": cell.spec.worker_class,
         "workers": cell.spec.workers,
         "threads": cell.spec.threads,
         "worker_connections": cell.spec.worker_connections,
         "users": cell.users,
         "duration_s": summary.window_s,
-        "warmup_s": settings.warmup,
+        "warmup_s": warmup,
         "requests": requests,
         "failures": int(primary.get("Failure Count", 0)),
         "rps": rps,
@@ -201,7 +327,16 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "max_ms": _number(primary.get("100%")),
         "bound_rps": limit,
         "fidelity": rps / limit if limit else None,
+        "service_time_ms": service_s and service_s * 1000,
+        "service_before_ms": before and before * 1000,
+        "service_after_ms": after and after * 1000,
+        "switch_interval": cell.switch_interval,
+        "hub_blocked_reports": hub,
+        "hub_blocked_s": None if hub is None else hub * HUB_CHECK_S,
+        "hub_blocked_pct": None if hub is None else 100 * hub * HUB_CHECK_S / summary.window_s,
         "server_cpu_pct": meter.percent("server"),
+        # The busiest server process: 100% with a total of 100% means one worker did it all.
+        "server_max_process_cpu_pct": meter.max_process_percent("server"),
         # CPU the server spent per request: for cpu cells, compare with S.
         "server_cpu_ms_per_request": (meter.percent("server") * 10 / rps) if rps else None,
         "locust_cpu_pct": meter.percent("locust"),
@@ -213,10 +348,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "heartbeat_max_ms": None,
     }
     row["locust_limited"] = row["locust_max_process_cpu_pct"] > LOCUST_CPU_LIMIT
-    # The machine's speed right after the cell, on an idle machine: drift from S shows
-    # a slower (or faster) core, not a different model.
-    row["runner_s_after_ms"] = measure_service_time(settings.n, repeats=1) * 1000
-    if cell.scenario == "heartbeat":
+    if scenario.heartbeat:
         beat = summary.rows.get("heartbeat", {})
         row.update(
             heartbeat_requests=int(beat.get("Request Count", 0)),
@@ -231,7 +363,7 @@ def select_cells(cells, scenarios: set[str], models: set[str], users: int | None
     chosen = [c for c in cells if c.scenario in scenarios and c.spec.worker_class in models]
     if users is not None:
         chosen = [
-            Cell(c.scenario, c.spec, users + (c.scenario == "heartbeat")) for c in chosen
+            Cell(c.scenario, c.spec, users + SCENARIO[c.scenario].heartbeat) for c in chosen
         ]
     return chosen
 
@@ -277,6 +409,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="number for /prime (default %(default)s, about 0.2 s)")
     parser.add_argument("--delay", type=_positive(float), default=0.1,
                         help="seconds per /io request (default %(default)s)")
+    parser.add_argument("--mb", type=_positive(int), default=64,
+                        help="MiB per /hash request (default %(default)s, about 40 ms)")
     parser.add_argument("--locust-processes", type=_positive(int), default=1,
                         help="Locust --processes: more load generators when one is the limit")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
@@ -330,14 +464,17 @@ def main(argv: list[str] | None = None) -> int:
         console.width = max(console.width, 150)
     cores = os.cpu_count() or 1
     settings = Settings(
-        warmup=args.warmup or preset["warmup"], duration=args.duration or preset["duration"],
+        windows={name: (args.warmup or warmup, args.duration or duration)
+                 for name, (warmup, duration) in preset["windows"].items()},
         delay=args.delay, n=args.n, locust_processes=args.locust_processes,
-        service_time=measure_service_time(args.n), cores=cores,
+        mb=args.mb, service={"cpu": measure_service_time(args.n, repeats=3)}, cores=cores,
     )
     out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]{len(cells)} cells[/], {settings.warmup:g} s warm-up + "
-                  f"{settings.duration:g} s each; S = {settings.service_time * 1000:.0f} ms for "
+    windows = "; ".join(f"{name}: {w:g} s warm-up + {d:g} s"
+                        for name, (w, d) in settings.windows.items())
+    console.print(f"[bold]{len(cells)} cells[/] ({windows}); "
+                  f"S = {settings.service['cpu'] * 1000:.0f} ms for "
                   f"is_prime({args.n}); {cores} cores; report in {out}")
     rows: list[dict] = []
     started = time.monotonic()
@@ -361,8 +498,10 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "machine": machine_info(),
         "settings": {
-            "preset": args.preset, "warmup_s": settings.warmup, "duration_s": settings.duration,
-            "delay_s": settings.delay, "n": settings.n, "service_time_s": settings.service_time,
+            "preset": args.preset, "windows_s": settings.windows,
+            "delay_s": settings.delay, "n": settings.n, "mb": settings.mb,
+            "service_time_s": settings.service["cpu"],
+            "service_times_s": settings.service,
             "locust_processes": settings.locust_processes,
             "fidelity_band": list(FIDELITY_BAND), "assumptions": ASSUMPTIONS,
         },

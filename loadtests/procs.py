@@ -28,20 +28,21 @@ def tree(pid: int) -> list[psutil.Process]:
 
 
 def stop_tree(proc: subprocess.Popen, *, grace: float = 10.0, whole_group: bool = True,
-              known: Iterable[psutil.Process] = ()) -> None:
+              known: Iterable[psutil.Process] = (),
+              first_signal: signal.Signals = signal.SIGTERM) -> None:
     """Stop ``proc`` (a session leader) and everything it started; reap them all.
 
-    SIGTERM goes to the leader alone (``whole_group=False``: gunicorn's master
-    stops its own workers gracefully) or to its whole group; whatever still
+    ``first_signal`` (SIGTERM) goes to the leader alone (``whole_group=False``:
+    gunicorn's master stops its own workers) or to its whole group; whatever still
     runs after ``grace`` seconds is SIGKILLed, group and ``known`` stragglers alike.
     """
     family = {p.pid: p for p in [*known, *tree(proc.pid)]}
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             if whole_group:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, first_signal)
             else:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(first_signal)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
     with contextlib.suppress(ProcessLookupError, PermissionError):

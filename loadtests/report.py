@@ -98,7 +98,7 @@ def _lesson_heartbeat(rows: list[dict]) -> str:
     cells = [r for r in rows if r["scenario"] == "heartbeat" and "error" not in r]
     if not cells:
         return ""
-    lines = [
+    return "\n".join([
         "### The frozen event loop: can a busy worker still answer?",
         "",
         "Two users keep `/prime` busy while one paced user asks `/health` every 50 ms. A gevent "
@@ -107,13 +107,133 @@ def _lesson_heartbeat(rows: list[dict]) -> str:
         "whole primes. A gthread worker hands the GIL to the heartbeat's thread within a switch "
         "interval. A second process answers while the first computes, until both are busy.",
         "",
-        "| model | heartbeat p50 ms | p99 ms | max ms | /prime rps |",
-        "|---|---:|---:|---:|---:|",
+        _heartbeat_table(cells),
+    ])
+
+
+def _heartbeat_table(cells: list[dict]) -> str:
+    lines = ["| cell | heartbeat p50 ms | p99 ms | max ms | /prime rps | bound |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for row in cells:
+        bound = "—" if row["bound_rps"] is None else f"{row['bound_rps']:.1f}"
+        lines.append(f"| {row['scenario']} {row['label']} | {_ms(row['heartbeat_p50_ms'])} | "
+                     f"{_ms(row['heartbeat_p99_ms'])} | {_ms(row['heartbeat_max_ms'])} | "
+                     f"{row['rps']:.1f} | {bound} |")
+    return "\n".join(lines)
+
+
+def _lesson_nap(rows: list[dict], settings: dict) -> str:
+    naps = [r for r in rows if r["scenario"] == "nap" and "error" not in r]
+    if not naps:
+        return ""
+    plain = [_find(rows, "heartbeat", r["label"]) for r in naps]
+    s_nap = naps[0]["service_time_ms"] or 0
+    s_plain = (plain[0] or {}).get("service_time_ms") or settings["service_time_s"] * 1000
+    text = [
+        "### Power napping: `sleep(0)` when `i % 100_000 == 1`",
+        "",
+        "`/prime/<n>?nap=1` is the book's napping check: `time.sleep(0)` when "
+        "`i % 100_000 == 1`, which yields to the hub under gevent's patching and releases the "
+        "GIL under threads. The heartbeat no longer waits for whole primes:",
+        "",
+        _heartbeat_table([r for r in plain if r] + naps),
+        "",
+        f"The cost is CPU: the napping check took S_nap = {s_nap:.0f} ms against S = "
+        f"{s_plain:.0f} ms in the runner — mostly the modulo test on every division, not the "
+        "naps — and its throughput falls in the same proportion. Under gevent the heartbeat "
+        "still waits tens of naps: `sleep(0)` only queues a callback, and gevent's loop polls "
+        "for I/O once per batch of callbacks (`CALLBACK_CHECK_COUNT` = 50, checked against the "
+        "switch interval), not after each one as asyncio does.",
+    ]
+    return "\n".join(text)
+
+
+def _lesson_gilfree(rows: list[dict], settings: dict) -> str:
+    cells = [r for r in rows if r["scenario"] == "gilfree" and "error" not in r]
+    if not cells:
+        return ""
+    s_hash = cells[0]["service_time_ms"] or 0
+    lines = [
+        "### GIL-free work: threads scale when C releases the GIL",
+        "",
+        f"`/hash?mb={settings.get('mb', 64)}` hashes in C (S_hash = {s_hash:.0f} ms). The "
+        "chapter's rule: every blocking I/O call and some CPU-intensive C code — hashlib, zlib, "
+        "bz2, NumPy — releases the GIL, so threads of one process can use several cores:",
+        "",
     ]
     for row in cells:
-        lines.append(f"| {row['label']} | {row['heartbeat_p50_ms']:.0f} | "
-                     f"{row['heartbeat_p99_ms']:.0f} | {row['heartbeat_max_ms']:.0f} | "
+        lines.append(f"- {row['label']}, {row['users']} users: {_rate(row)}; server CPU "
+                     f"{row['server_cpu_pct']:.0f}% of a core.")
+    one = _find(rows, "cpu", "gthread -w1 --threads 1")
+    four = _find(rows, "cpu", "gthread -w1 --threads 4")
+    if one and four:
+        lines += ["", f"Contrast `/prime` on the same worker: {one['rps']:.1f} rps with 1 thread, "
+                  f"{four['rps']:.1f} with 4 — pure Python never leaves the GIL."]
+    return "\n".join(lines)
+
+
+def _lesson_offload(rows: list[dict]) -> str:
+    cells = [r for r in rows if r["scenario"] == "offload" and "error" not in r]
+    if not cells:
+        return ""
+    plain = [_find(rows, "heartbeat", r["label"]) for r in cells]
+    return "\n".join([
+        "### Offload to processes: one worker, every core",
+        "",
+        "`/offload/prime/<n>` runs `is_prime` in the worker's own `ProcessPoolExecutor` "
+        "(spawned after the fork, shut down with the worker). The worker only waits on the "
+        "result — cooperatively under gevent — so it keeps answering, and the pool's processes "
+        "compute on all cores: CPU throughput reaches cores ÷ S with a single gunicorn worker.",
+        "",
+        _heartbeat_table([r for r in plain if r] + cells),
+    ])
+
+
+def _lesson_switch(rows: list[dict]) -> str:
+    cells = sorted(
+        [r for r in rows if "error" not in r and r["scenario"] in ("switch", "heartbeat")
+         and r["label"].startswith("gthread -w1 --threads 4")],
+        key=lambda r: r["switch_interval"] or 0.005)
+    if not any(r["scenario"] == "switch" for r in cells):
+        return ""
+    lines = [
+        "### The switch interval: how often a thread must hand over the GIL",
+        "",
+        "`SWITCH_INTERVAL` sets `sys.setswitchinterval` in each worker (Python's default is "
+        "5 ms). A thread waiting for the GIL asks for it and gets it after at most one interval, "
+        "so the heartbeat thread of a gthread worker — which gives the GIL up at every socket "
+        "call — pays about one interval per call while two threads compute:",
+        "",
+        "| switch interval s | heartbeat p50 ms | p99 ms | max ms | /prime rps |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for row in cells:
+        lines.append(f"| {row['switch_interval'] or 0.005:g} | {_ms(row['heartbeat_p50_ms'])} | "
+                     f"{_ms(row['heartbeat_p99_ms'])} | {_ms(row['heartbeat_max_ms'])} | "
                      f"{row['rps']:.1f} |")
+    lines += ["", "A shorter interval answers sooner and costs the computing threads more "
+              "hand-offs; a longer one starves the heartbeat."]
+    return "\n".join(lines)
+
+
+def _lesson_hub(rows: list[dict]) -> str:
+    cells = [r for r in rows if "error" not in r and r.get("hub_blocked_reports") is not None]
+    if not cells:
+        return ""
+    lines = [
+        "### The blocked hub, as gevent reports it",
+        "",
+        "Every gevent cell runs with gevent's own monitor thread "
+        "(`GEVENT_MONITOR_THREAD_ENABLE=true`, `GEVENT_MAX_BLOCKING_TIME=0.1`): every 0.1 s it "
+        "checks whether the hub ran, and if not it raises `EventLoopBlocked`, which the app logs "
+        "as one line. Reports × 0.1 s ≈ how long the event loop was frozen in the window:",
+        "",
+        "| cell | reports | hub blocked ≈ s | % of the window |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in cells:
+        lines.append(f"| {row['scenario']} {row['label']} | {row['hub_blocked_reports']} | "
+                     f"{row['hub_blocked_s']:.1f} | {row['hub_blocked_pct']:.0f}% |")
     return "\n".join(lines)
 
 
@@ -149,20 +269,26 @@ def _outliers(rows: list[dict], settings: dict) -> str:
            and not low <= r["fidelity"] <= high]
     limited = [r for r in rows if "error" not in r and r["locust_limited"]]
     lines = []
-    service_ms = settings["service_time_s"] * 1000
     for row in odd:
+        service_ms = row.get("service_time_ms") or settings["service_time_s"] * 1000
         text = (f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
                 f"outside {low}–{high}; server CPU {row['server_cpu_pct']:.0f}%, "
                 f"Locust CPU {row['locust_cpu_pct']:.0f}%.")
         per_request = row.get("server_cpu_ms_per_request")
-        if row["scenario"] in ("cpu", "heartbeat") and per_request:
+        if row["scenario"] not in ("io", "mixed", "offload") and per_request:
             text += (f" The server spent {per_request:.0f} ms of CPU per request against "
-                     f"S = {service_ms:.0f} ms timed in the runner at the start, and "
-                     f"{row['runner_s_after_ms']:.0f} ms right after this cell: ")
-            text += ("the work itself ran slower than S (a slower core in this window, or "
-                     "GIL hand-offs), not a different model." if per_request > 1.05 * service_ms
-                     else "the work ran at the speed of S, so the time went elsewhere (an idle "
-                     "server: look at the load generator).")
+                     f"S = {service_ms:.0f} ms timed in the runner around the cell "
+                     f"({row['service_before_ms']:.0f} ms before, "
+                     f"{row['service_after_ms']:.0f} ms after): ")
+            if per_request > 1.05 * service_ms:
+                text += ("the work itself ran slower than S (GIL hand-offs, or a slower core "
+                         "in this window), not a different model.")
+            elif per_request < 0.95 * service_ms:
+                text += ("the server did the work faster than the runner's timing of S, so the "
+                         "bound is low: S was timed in a slow moment of this machine.")
+            else:
+                text += ("the work ran at the speed of S, so the time went elsewhere (an idle "
+                         "server: look at the load generator).")
         lines.append(text)
     for row in limited:
         lines.append(f"- {row['scenario']} | {row['label']}: a Locust process used "
@@ -182,8 +308,10 @@ def render_markdown(results: dict, charts: list[str]) -> str:
         "",
         f"Machine: {machine['cpu_count']} cores, {machine['processor']}, {machine['platform']}, "
         f"Python {machine['python']}; {versions}.",
-        f"Preset `{settings['preset']}`: {settings['warmup_s']:g} s warm-up (statistics reset "
-        f"after it) and {settings['duration_s']:g} s measured per cell; `/io` delay "
+        f"Preset `{settings['preset']}`: per cell a warm-up (statistics reset after it), then "
+        "a measured window ("
+        + "; ".join(f"{k}: {w:g} s + {d:g} s" for k, (w, d) in settings["windows_s"].items())
+        + f"); `/io` delay "
         f"{settings['delay_s']:g} s; `/prime/{settings['n']}` with S = "
         f"{settings['service_time_s'] * 1000:.0f} ms; {settings['locust_processes']} Locust "
         f"process(es); {results['elapsed_s']:.0f} s in all.",
@@ -202,7 +330,9 @@ def render_markdown(results: dict, charts: list[str]) -> str:
         "",
     ]
     for lesson in (_lesson_io(rows, settings), _lesson_gil(rows, settings),
-                   _lesson_cores(rows, machine["cpu_count"]), _lesson_heartbeat(rows)):
+                   _lesson_cores(rows, machine["cpu_count"]), _lesson_heartbeat(rows),
+                   _lesson_nap(rows, settings), _lesson_gilfree(rows, settings),
+                   _lesson_offload(rows), _lesson_switch(rows), _lesson_hub(rows)):
         if lesson:
             parts += [lesson, ""]
     parts += ["## The bounds and their assumptions", ""]

@@ -13,6 +13,7 @@ through :class:`GunicornServer`, so readiness and clean-up live in one place:
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -168,12 +169,16 @@ class GunicornServer:
         except psutil.NoSuchProcess:
             return []
 
-    def stop(self, grace: float = 10.0) -> None:
-        """Graceful SIGTERM to the master, SIGKILL after ``grace`` seconds; reap everything."""
+    def stop(self, grace: float = 10.0, *, graceful: bool = True) -> None:
+        """SIGTERM (graceful) or SIGQUIT (quick) to the master, SIGKILL after ``grace`` s.
+
+        Every process that belonged to the server is reaped either way.
+        """
         if self.proc is None:
             return
         self._remember_processes()
-        stop_tree(self.proc, grace=grace, whole_group=False, known=self._known.values())
+        stop_tree(self.proc, grace=grace, whole_group=False, known=self._known.values(),
+                  first_signal=signal.SIGTERM if graceful else signal.SIGQUIT)
         if self._own_log:
             self.log_path.unlink(missing_ok=True)
         self.proc = None

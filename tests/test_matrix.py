@@ -8,7 +8,15 @@ import time
 import psutil
 import pytest
 
-from loadtests.matrix import FULL_CELLS, QUICK_CELLS, Cell, bound, select_cells
+from loadtests.matrix import (
+    FULL_CELLS,
+    QUICK_CELLS,
+    SCENARIO,
+    Cell,
+    bound,
+    hub_reports,
+    select_cells,
+)
 from loadtests.server import ROOT, ServerSpec
 
 S = ServerSpec
@@ -31,11 +39,39 @@ S = ServerSpec
     ],
 )
 def test_bound_per_cell(cell, expected):
-    assert bound(cell, delay=0.1, service_time=0.2, cores=2) == pytest.approx(expected)
+    assert bound(cell, delay=0.1, service=SERVICE, cores=2) == pytest.approx(expected)
+
+
+SERVICE = {"cpu": 0.2, "nap": 0.4, "gilfree": 0.05}
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (Cell("nap", S("gevent", workers=1), 3), 2.5),                   # 1 process, S_nap
+        (Cell("offload", S("gevent", workers=1), 3), 10.0),              # the pool: 2 cores
+        (Cell("offload", S("gevent", workers=1), 2), 5.0),               # one cpu user
+        (Cell("gilfree", S("gthread", workers=1, threads=4), 4), 40.0),  # threads count
+        (Cell("gilfree", S("gthread", workers=1, threads=1), 4), 20.0),
+        (Cell("gilfree", S("sync", workers=2), 4), 40.0),
+        (Cell("gilfree", S("gevent", workers=1), 4), 20.0),              # one hub
+        (Cell("switch", S("gthread", workers=1, threads=4,
+                          env=(("SWITCH_INTERVAL", "0.05"),)), 3), 5.0),
+    ],
+)
+def test_bound_for_the_deeper_lessons(cell, expected, monkeypatch):
+    monkeypatch.delenv("OFFLOAD_PROCESSES", raising=False)
+    assert bound(cell, delay=0.1, service=SERVICE, cores=2) == pytest.approx(expected)
 
 
 def test_mixed_has_no_single_bound():
-    assert bound(Cell("mixed", S("sync"), 20), delay=0.1, service_time=0.2, cores=2) is None
+    assert bound(Cell("mixed", S("sync"), 20), delay=0.1, service=SERVICE, cores=2) is None
+
+
+def test_switch_cells_name_their_interval():
+    cell = next(c for c in QUICK_CELLS if c.scenario == "switch")
+    assert cell.switch_interval == 0.0005
+    assert "si=0.0005" in cell.label
 
 
 REQUIRED_QUICK = {
@@ -51,9 +87,17 @@ REQUIRED_QUICK = {
 
 @pytest.mark.parametrize("cells", [QUICK_CELLS, FULL_CELLS], ids=["quick", "full"])
 def test_presets_hold_the_required_cells(cells):
-    keys = {(c.scenario, c.spec.label, c.users) for c in cells}
+    keys = {(c.scenario, c.model_label, c.users) for c in cells}
     assert keys >= REQUIRED_QUICK
     assert len(keys) == len(cells)  # no cell twice
+    # one cell at least per deeper lesson
+    assert {"nap", "offload", "gilfree", "switch"} <= {c.scenario for c in cells}
+
+
+def test_full_preset_has_every_scenario_and_three_switch_intervals():
+    assert {c.scenario for c in FULL_CELLS} == set(SCENARIO)
+    intervals = {c.switch_interval for c in FULL_CELLS if c.scenario == "switch"}
+    assert intervals == {0.0005, 0.005, 0.05}
 
 
 def test_select_cells_filters_and_sets_users():
@@ -121,3 +165,14 @@ def test_locustfile_default_n_is_the_quick_fixture_prime():
 
     source = (ROOT / "loadtests" / "locustfile.py").read_text()
     assert f"DEFAULT_PRIME_N = {QUICK_PRIME}\n" in source
+
+
+def test_hub_reports_counts_lines_inside_the_window():
+    log = "\n".join([
+        "[x] [1] [WARNING] hub blocked: at=100.050 threshold=0.1s greenlet=<g>",
+        "[x] [1] [WARNING] hub blocked: at=101.000 threshold=0.1s greenlet=<g>",
+        "[x] [1] [INFO] worker ready: model=gevent",
+        "[x] [1] [WARNING] hub blocked: at=105.500 threshold=0.1s greenlet=<g>",
+    ])
+    assert hub_reports(log, 100.0, 102.0) == 2
+    assert hub_reports(log, 102.0, 105.0) == 0

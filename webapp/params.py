@@ -65,3 +65,28 @@ def parse_n(raw: str) -> int:
     if n > MAX_N:
         raise BadParam(f"n must be at most {MAX_N}, got {n}")
     return n
+
+
+#: Default `/hash` buffer, in MiB (about 40 ms of SHA-256).
+DEFAULT_MB = 64
+
+
+def parse_flag(raw: str | None, name: str) -> bool:
+    """An on/off switch: absent, ``0`` or ``1``."""
+    if raw is None or raw == "0":
+        return False
+    if raw == "1":
+        return True
+    raise BadParam(f"{name} must be 0 or 1, got {raw[:_MAX_CHARS]!r}")
+
+
+def parse_mb(raw: str | None, cap: int) -> int:
+    """Megabytes to hash: an integer in [1, cap]; None means DEFAULT_MB."""
+    if raw is None:
+        return DEFAULT_MB
+    if len(raw) > _MAX_CHARS or not _INTEGER.fullmatch(raw):
+        raise BadParam(f"mb must be a positive integer, got {raw[:_MAX_CHARS]!r}")
+    mb = int(raw)
+    if not 1 <= mb <= cap:
+        raise BadParam(f"mb must be between 1 and {cap}, got {mb}")
+    return mb

@@ -9,9 +9,12 @@ processes can.
 (True, False, True)
 >>> [n for n, prime in FIXTURE.items() if n < 10**15]
 [2, 142702110479723, 299593572317531]
+>>> is_prime_napping(142702110479723)
+True
 """
 
 import math
+import time
 
 #: The book's fixture: number -> whether it is prime (see ``shared/chapter/facts.md``).
 FIXTURE: dict[int, bool] = {
@@ -57,4 +60,32 @@ def is_prime(n: int) -> bool:
     for i in range(3, root + 1, 2):  # noqa: SIM110 (the book's loop)
         if n % i == 0:
             return False
+    return True
+
+
+#: :func:`is_prime_napping` naps when ``i % NAP_EVERY == 1`` (the book's test); ``i`` runs
+#: over odd numbers, so that is once per 50,000 divisions.
+NAP_EVERY = 100_000
+
+
+def is_prime_napping(n: int) -> bool:
+    """``is_prime`` that calls ``time.sleep(0)`` when ``i % 100_000 == 1``: "power napping".
+
+    The book's ``spinner_prime_async_nap`` awaits ``asyncio.sleep(0)`` when
+    ``i % 100_000 == 1``. Here ``time.sleep(0)`` is looked up at every nap, so
+    under gevent's monkey-patching it yields to the hub, and under threads it
+    releases the GIL: either way, others get to run.
+    """
+    if n < 2:
+        return False
+    if n == 2:
+        return True
+    if n % 2 == 0:
+        return False
+    root = math.isqrt(n)
+    for i in range(3, root + 1, 2):
+        if n % i == 0:
+            return False
+        if i % NAP_EVERY == 1:
+            time.sleep(0)
     return True

@@ -14,6 +14,8 @@ import platform
 import sys
 import threading
 
+from . import offload
+
 # gunicorn's worker classes, by class name, as the short names users pass to -k.
 _WORKER_NAMES = {
     "SyncWorker": "sync",
@@ -76,4 +78,5 @@ def info(environ: dict | None = None) -> dict:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "cpu_count": os.cpu_count(),
+        "offload_pool": offload.pool_pids(),
     }

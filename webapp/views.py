@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from . import runtime
-from .params import parse_delay, parse_n
-from .primes import is_prime
+from . import offload, runtime
+from .gilfree import MAX_MB, sha256_megabytes
+from .params import BadParam, parse_delay, parse_flag, parse_mb, parse_n
+from .primes import is_prime, is_prime_napping
+from .spinner import spin
 
 bp = Blueprint("lab", __name__)
 
@@ -35,10 +37,47 @@ def io():
     return jsonify(delay=delay, elapsed=time.perf_counter() - start, pid=os.getpid())
 
 
-@bp.get("/prime/<n>")
-def prime(n: str):
-    """CPU-bound work in pure Python: holds the GIL and never yields."""
+def _timed_prime(n: str, check):
     number = parse_n(n)
     start = time.perf_counter()
-    result = is_prime(number)
+    result = check(number)
     return jsonify(n=number, prime=result, elapsed=time.perf_counter() - start, pid=os.getpid())
+
+
+@bp.get("/prime/<n>")
+def prime(n: str):
+    """CPU-bound work in pure Python: holds the GIL; yields only with ``?nap=1``."""
+    nap = parse_flag(request.args.get("nap"), "nap")
+    return _timed_prime(n, is_prime_napping if nap else is_prime)
+
+
+@bp.get("/offload/prime/<n>")
+def offload_prime(n: str):
+    """The same check in this worker's process pool: the worker itself stays free."""
+    return _timed_prime(n, lambda number: offload.run(is_prime, number))
+
+
+@bp.get("/hash")
+def hash_():
+    """CPU work in C that releases the GIL: SHA-256 of ``mb`` MiB."""
+    mb = parse_mb(request.args.get("mb"), MAX_MB)
+    start = time.perf_counter()
+    digest = sha256_megabytes(mb)
+    return jsonify(mb=mb, sha256=digest, elapsed=time.perf_counter() - start, pid=os.getpid())
+
+
+@bp.get("/spin/<n>")
+def spin_(n: str):
+    """Stream a spinner while the prime check runs; ``?nap=1`` or ``?offload=1`` to vary it."""
+    number = parse_n(n)
+    nap = parse_flag(request.args.get("nap"), "nap")
+    use_pool = parse_flag(request.args.get("offload"), "offload")
+    if nap and use_pool:
+        raise BadParam("choose nap=1 or offload=1, not both")
+    if use_pool:
+        def check(k):
+            return offload.run(is_prime, k)
+    else:
+        check = is_prime_napping if nap else is_prime
+    return Response(stream_with_context(spin(number, check)), mimetype="text/plain",
+                    headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})

@@ -1,0 +1,265 @@
+"""The chapter's deeper lessons: napping, GIL-free hashing, offload, switch interval, spinner."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import signal
+import threading
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+from loadtests.client import get
+from loadtests.server import GunicornServer, ServerSpec
+from webapp import offload
+from webapp.gilfree import MAX_MB, sha256_megabytes
+from webapp.primes import FIXTURE, QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
+
+# -- pure functions ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 9, 97, 561, 7919, 200_003, QUICK_PRIME])
+def test_napping_agrees_with_is_prime(n):
+    assert is_prime_napping(n) is is_prime(n)
+
+
+def test_napping_naps(monkeypatch):
+    naps = []
+    monkeypatch.setattr(time, "sleep", naps.append)
+    assert is_prime_napping(QUICK_PRIME) is True
+    # the book's test, i % 100_000 == 1, over odd i up to isqrt(n)
+    assert len(naps) == pytest.approx(int(QUICK_PRIME**0.5) / 100_000, abs=1)
+    assert set(naps) == {0}
+
+
+@pytest.mark.parametrize("mb", [1, 3])
+def test_sha256_megabytes(mb):
+    assert sha256_megabytes(mb) == hashlib.sha256(bytes(mb << 20)).hexdigest()
+
+
+def test_sha256_megabytes_refuses_out_of_range():
+    with pytest.raises(ValueError):
+        sha256_megabytes(MAX_MB + 1)
+
+
+# -- endpoints through the test client ---------------------------------------------------
+
+
+def test_prime_nap_gives_the_same_answer(client):
+    n = next(k for k in FIXTURE if 10**14 < k < 10**15)
+    plain = client.get(f"/prime/{n}").get_json()
+    napped = client.get(f"/prime/{n}?nap=1").get_json()
+    assert plain["prime"] is napped["prime"] is FIXTURE[n]
+
+
+@pytest.mark.parametrize("raw", ["2", "-1", "yes", "true", "", "1.0", "01"])
+def test_bad_nap_flag(client, raw):
+    response = client.get(f"/prime/7?nap={raw}")
+    assert response.status_code == 400 and "nap" in response.get_json()["error"]
+
+
+def test_hash(client):
+    body = client.get("/hash?mb=2").get_json()
+    assert body["mb"] == 2
+    assert body["sha256"] == hashlib.sha256(bytes(2 << 20)).hexdigest()
+
+
+def test_hash_default(client):
+    assert client.get("/hash").get_json()["mb"] == 64
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", str(MAX_MB + 1), "1.5", "abc", "", "nan", "1e3"])
+def test_hash_bad_mb(client, raw):
+    response = client.get(f"/hash?mb={raw}")
+    assert response.status_code == 400 and response.get_json()["error"]
+
+
+@pytest.fixture
+def pool():
+    yield
+    offload.shutdown()
+
+
+def test_offload_prime_in_a_pool_process(client, pool):
+    body = client.get(f"/offload/prime/{QUICK_PRIME}").get_json()
+    assert body["prime"] is True
+    pids = offload.pool_pids()
+    assert pids and all(psutil.Process(p).ppid() == psutil.Process().pid for p in pids)
+    assert client.get("/info").get_json()["offload_pool"] == pids
+    offload.shutdown()
+    assert not [p for p in pids if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize("raw", ["-1", "x", "1.5", str(10**17)])
+def test_offload_bad_n_never_reaches_the_pool(client, raw):
+    response = client.get(f"/offload/prime/{raw}")
+    assert response.status_code == 400
+    assert offload.pool_pids() == []
+
+
+SPIN = re.compile(r"(\r[\\|/-] checking (\d+))+\r(\d+) (is prime|is not prime) "
+                  r"\(\d+\.\d\d s, (\d+) frames\)\n")
+
+
+def test_spin_stream_shape(client):
+    response = client.get("/spin/97")
+    assert response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    match = SPIN.fullmatch(text)
+    assert match, repr(text)
+    assert match.group(3) == "97" and match.group(4) == "is prime"
+
+
+def test_spin_frames_while_a_thread_computes(client):
+    n = next(k for k in FIXTURE if 10**14 < k < 10**15)  # ~0.2-0.3 s
+    text = client.get(f"/spin/{n}").get_data(as_text=True)
+    match = SPIN.fullmatch(text)
+    assert match and int(match.group(5)) >= 2  # the frames turned while it computed
+    assert text.count("\r") == int(match.group(5)) + 1
+
+
+@pytest.mark.parametrize("query", ["", "?nap=1", "?offload=1"])
+def test_spin_bad_n(client, query):
+    response = client.get(f"/spin/-5{query}")
+    assert response.status_code == 400 and response.is_json
+
+
+def test_spin_refuses_nap_and_offload_together(client):
+    assert client.get("/spin/7?nap=1&offload=1").status_code == 400
+
+
+# -- real servers ------------------------------------------------------------------------
+
+pytest_integration = pytest.mark.integration
+
+
+def _spin_frames(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        text = response.read().decode()
+    match = SPIN.fullmatch(text)
+    assert match, repr(text[-200:])
+    return int(match.group(5))
+
+
+@pytest_integration
+@pytest.mark.parametrize(("model", "query", "spins"), [
+    ("gthread", "", True),
+    ("sync", "", True),
+    ("gevent", "", False),          # the Quick Quiz: CPU work freezes the event loop
+    ("gevent", "?nap=1", True),
+    ("gevent", "?offload=1", True),
+])
+def test_spinner_spins_unless_the_event_loop_is_blocked(serve, model, query, spins):
+    from .conftest import MODELS
+
+    server = serve(MODELS[model])
+    frames = _spin_frames(f"{server.url}/spin/{SLOW_PRIME}{query}")
+    if spins:
+        assert frames >= 5  # ~1.6 s at 10 frames/s; generous
+    else:
+        assert frames == 1  # the first frame, then nothing until the answer
+
+
+@pytest_integration
+def test_offload_keeps_a_gevent_worker_answering(serve):
+    from .conftest import GEVENT
+
+    server = serve(GEVENT)
+    assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
+    (pool_pid, *_) = get(server.url + "/info").body["offload_pool"]
+    cpu0 = sum(psutil.Process(pool_pid).cpu_times()[:2])
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(
+        reply=get(f"{server.url}/offload/prime/{SLOW_PRIME}")))
+    worker.start()
+    deadline = time.monotonic() + 20
+    while sum(psutil.Process(pool_pid).cpu_times()[:2]) - cpu0 < 0.1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)  # polling interval
+    healths = []
+    while worker.is_alive():
+        healths.append(get(server.url + "/health"))
+    worker.join()
+    reply = result["reply"]
+    assert reply.status == 200 and reply.body["prime"] is True
+    finished_after = reply.sent + reply.body["elapsed"]
+    assert [h for h in healths if h.received < finished_after]  # answered meanwhile
+
+
+@pytest_integration
+@pytest.mark.parametrize("model", ["sync", "gthread", "gevent"])
+def test_offload_pool_dies_with_its_worker_on_reload_and_stop(model):
+    spec = ServerSpec(model, threads=2 if model == "gthread" else 1,
+                      env=(("OFFLOAD_PROCESSES", "2"),))
+    with GunicornServer(spec) as server:
+        assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+        first = [psutil.Process(p) for p in get(server.url + "/info").body["offload_pool"]]
+        assert first
+        old_workers = set(server.worker_pids())
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in first):
+            assert time.monotonic() < deadline, "the old worker's pool outlived the reload"
+            time.sleep(0.05)  # polling interval
+        while set(server.worker_pids()) & old_workers or not server.worker_pids():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while server.log_text().count("worker ready:") < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+        second = [psutil.Process(p) for p in get(server.url + "/info").body["offload_pool"]]
+        assert second and not {p.pid for p in second} & {p.pid for p in first}
+        master = psutil.Process(server.proc.pid)
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(timeout=40)
+    assert not [p for p in second if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not master.is_running() or master.status() == psutil.STATUS_ZOMBIE
+
+
+@pytest_integration
+@pytest.mark.parametrize("interval", [0.0005, 0.05])
+def test_switch_interval_is_applied_in_each_worker(interval):
+    spec = ServerSpec("gthread", workers=2, threads=2,
+                      env=(("SWITCH_INTERVAL", str(interval)),), flags=False)
+    with GunicornServer(spec) as server:
+        seen = {}
+        deadline = time.monotonic() + 20
+        while len(seen) < 2:  # ask until both workers have answered
+            assert time.monotonic() < deadline
+            body = get(server.url + "/info").body
+            seen[body["pid"]] = body["switch_interval"]
+    assert list(seen.values()) == pytest.approx([interval, interval])
+
+
+def test_bad_switch_interval_is_refused():
+    import subprocess
+    import sys
+
+    from loadtests.server import CONFIG, ROOT
+
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(CONFIG)], cwd=ROOT,
+                            env={"SWITCH_INTERVAL": "fast", "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "SWITCH_INTERVAL" in result.stderr
+
+
+@pytest_integration
+def test_gevent_monitor_reports_the_blocked_hub():
+    spec = ServerSpec("gevent", env=(("GEVENT_MONITOR_THREAD_ENABLE", "true"),
+                                     ("GEVENT_MAX_BLOCKING_TIME", "0.1"),
+                                     ("GEVENT_MONITOR_PRINT_BLOCKING_REPORTS", "false")))
+    with GunicornServer(spec) as server:
+        assert get(f"{server.url}/prime/{QUICK_PRIME}?nap=1").status == 200
+        napping = server.log_text().count("hub blocked:")
+        assert get(f"{server.url}/prime/{SLOW_PRIME}").status == 200
+        deadline = time.monotonic() + 10
+        while server.log_text().count("hub blocked:") - napping < 5:
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.05)  # polling interval
+    assert napping == 0  # napping never held the hub for 0.1 s
