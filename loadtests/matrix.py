@@ -148,7 +148,7 @@ PRESETS = {
     # (warm-up, measured) seconds: io cells reach thousands of requests in 2 s; CPU cells
     # complete one request per S per core, so they get the longer windows.
     "quick": {"cells": QUICK_CELLS, "windows": {"io": (1.0, 2.0), "other": (0.5, 3.5)}},
-    "full": {"cells": FULL_CELLS, "windows": {"io": (2.0, 10.0), "other": (2.0, 12.0)}},
+    "full": {"cells": FULL_CELLS, "windows": {"io": (2.0, 8.0), "other": (2.0, 10.0)}},
 }
 
 ASSUMPTIONS = {
@@ -246,13 +246,13 @@ class Settings:
         return self.windows.get(cell.scenario, self.windows["other"])
 
     def time_service(self, kind: str | None) -> float | None:
-        """One timing, now, of the work a bound of this kind rests on (None for io, mixed)."""
+        """A timing, now, of the work a bound of this kind rests on (None for io, mixed)."""
         if kind == "cpu":
-            return measure_service_time(self.n, repeats=1)
+            return measure_service_time(self.n, repeats=2)
         if kind == "nap":
-            return measure_service_time(self.n, repeats=1, check=is_prime_napping)
+            return measure_service_time(self.n, repeats=2, check=is_prime_napping)
         if kind == "gilfree":
-            return measure_service_time(self.mb, repeats=1, check=sha256_megabytes)
+            return measure_service_time(self.mb, repeats=3, check=sha256_megabytes)
         return None
 
 
