@@ -42,7 +42,10 @@ MODELS = ("sync", "gthread", "gevent")
 FIDELITY_BAND = (0.85, 1.05)
 #: A Locust process busier than this (percent of one core) may itself be the limit.
 LOCUST_CPU_LIMIT = 85.0
-#: gevent's monitor thread checks the hub this often (GEVENT_MAX_BLOCKING_TIME).
+#: gevent's monitor thread checks the hub this often (GEVENT_MAX_BLOCKING_TIME). A period
+#: holding any greenlet switch is not reported, so reports × period is a lower bound on the
+#: blocked time. Each report costs the worker CPU (gevent formats its stacks even when it
+#: prints nothing): at 0.02 s the gevent CPU cells lost about 10 % of their throughput.
 HUB_CHECK_S = 0.1
 
 
@@ -147,7 +150,9 @@ FULL_CELLS = (
 PRESETS = {
     # (warm-up, measured) seconds: io cells reach thousands of requests in 2 s; CPU cells
     # complete one request per S per core, so they get the longer windows.
-    "quick": {"cells": QUICK_CELLS, "windows": {"io": (1.0, 2.0), "other": (0.5, 3.5)}},
+    # nap completes interleaved requests in bunches every ~0.65 s: it gets a longer window.
+    "quick": {"cells": QUICK_CELLS,
+              "windows": {"io": (1.0, 2.0), "nap": (0.5, 6.5), "other": (0.5, 3.5)}},
     "full": {"cells": FULL_CELLS, "windows": {"io": (2.0, 8.0), "other": (2.0, 10.0)}},
 }
 
@@ -316,6 +321,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "threads": cell.spec.threads,
         "worker_connections": cell.spec.worker_connections,
         "users": cell.users,
+        "cpu_count": settings.cores,
         "duration_s": summary.window_s,
         "warmup_s": warmup,
         "requests": requests,
@@ -333,7 +339,9 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "switch_interval": cell.switch_interval,
         "hub_blocked_reports": hub,
         "hub_blocked_s": None if hub is None else hub * HUB_CHECK_S,
-        "hub_blocked_pct": None if hub is None else 100 * hub * HUB_CHECK_S / summary.window_s,
+        # per worker: 100% = every worker's hub frozen for the whole window
+        "hub_blocked_pct": None if hub is None else
+        100 * hub * HUB_CHECK_S / (summary.window_s * cell.spec.workers),
         "server_cpu_pct": meter.percent("server"),
         # The busiest server process: 100% with a total of 100% means one worker did it all.
         "server_max_process_cpu_pct": meter.max_process_percent("server"),

@@ -225,10 +225,14 @@ def _lesson_hub(rows: list[dict]) -> str:
         "",
         "Every gevent cell runs with gevent's own monitor thread "
         "(`GEVENT_MONITOR_THREAD_ENABLE=true`, `GEVENT_MAX_BLOCKING_TIME=0.1`): every 0.1 s it "
-        "checks whether the hub ran, and if not it raises `EventLoopBlocked`, which the app logs "
-        "as one line. Reports × 0.1 s ≈ how long the event loop was frozen in the window:",
+        "checks whether any greenlet switch happened, and if not it raises `EventLoopBlocked`, "
+        "which the app logs as one line. Reports × 0.1 s is a lower bound on how long the "
+        "event loops were frozen (a period holding any switch is not reported); the last "
+        "column divides it by the window and the number of workers. Napping switches "
+        "greenlets at every nap, so the monitor sees no block there — although I/O still "
+        "waits for gevent's next poll.",
         "",
-        "| cell | reports | hub blocked ≈ s | % of the window |",
+        "| cell | reports | hub blocked ≥ s | % of worker time |",
         "|---|---:|---:|---:|",
     ]
     for row in cells:
@@ -271,6 +275,17 @@ def _outliers(rows: list[dict], settings: dict) -> str:
     lines = []
     for row in odd:
         service_ms = row.get("service_time_ms") or settings["service_time_s"] * 1000
+        busy_cores = row["server_cpu_pct"] / 100
+        if row["workers"] > 1 and busy_cores < 0.6 * min(row["workers"], row["cpu_count"]):
+            lines.append(
+                f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
+                f"outside {low}–{high}: the server used {busy_cores:.1f} cores, and its busiest "
+                f"process {row['server_max_process_cpu_pct']:.0f}% of one — one worker did the "
+                "work of all. The users' keep-alive connections were not spread over the "
+                "workers: gevent's server accepts up to `max_accept` (100) pending connections "
+                "at once, so one worker can take all of them before it blocks in `is_prime`, "
+                "and a connection stays with the worker that accepted it.")
+            continue
         text = (f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
                 f"outside {low}–{high}; server CPU {row['server_cpu_pct']:.0f}%, "
                 f"Locust CPU {row['locust_cpu_pct']:.0f}%.")
@@ -285,10 +300,16 @@ def _outliers(rows: list[dict], settings: dict) -> str:
                          "in this window), not a different model.")
             elif per_request < 0.95 * service_ms:
                 text += ("the server did the work faster than the runner's timing of S, so the "
-                         "bound is low: S was timed in a slow moment of this machine.")
+                         "bound is low for this window (this machine's speed drifts).")
             else:
-                text += ("the work ran at the speed of S, so the time went elsewhere (an idle "
-                         "server: look at the load generator).")
+                text += ("the work ran at the speed of S, so the difference lies in the "
+                         "count or in idle server time (look at the load generator).")
+        cpu_users = row["users"] - (row.get("heartbeat_requests") is not None)
+        if row["scenario"] != "io" and row["requests"] < 40:
+            text += (f" Only {row['requests']} requests completed in the window: with up to "
+                     f"{cpu_users} in progress at once, whose completions can come together, "
+                     f"counting alone can move the fidelity by up to "
+                     f"±{cpu_users / row['requests']:.2f}.")
         lines.append(text)
     for row in limited:
         lines.append(f"- {row['scenario']} | {row['label']}: a Locust process used "

@@ -57,14 +57,22 @@ def parse_delay(raw: str | None) -> float:
     return delay
 
 
+def _parse_int(raw: str, name: str, low: int, high: int) -> int:
+    """An integer written in ASCII digits, in [low, high]."""
+    if len(raw) > _MAX_CHARS or not _INTEGER.fullmatch(raw):
+        kind = "a non-negative" if low == 0 else "a positive"
+        raise BadParam(f"{name} must be {kind} integer, got {raw[:_MAX_CHARS]!r}")
+    value = int(raw)
+    if value > high:
+        raise BadParam(f"{name} must be at most {high}, got {value}")
+    if value < low:
+        raise BadParam(f"{name} must be at least {low}, got {value}")
+    return value
+
+
 def parse_n(raw: str) -> int:
     """A non-negative integer written in ASCII digits, at most MAX_N."""
-    if len(raw) > _MAX_CHARS or not _INTEGER.fullmatch(raw):
-        raise BadParam(f"n must be a non-negative integer, got {raw[:_MAX_CHARS]!r}")
-    n = int(raw)
-    if n > MAX_N:
-        raise BadParam(f"n must be at most {MAX_N}, got {n}")
-    return n
+    return _parse_int(raw, "n", 0, MAX_N)
 
 
 #: Default `/hash` buffer, in MiB (about 40 ms of SHA-256).
@@ -82,11 +90,4 @@ def parse_flag(raw: str | None, name: str) -> bool:
 
 def parse_mb(raw: str | None, cap: int) -> int:
     """Megabytes to hash: an integer in [1, cap]; None means DEFAULT_MB."""
-    if raw is None:
-        return DEFAULT_MB
-    if len(raw) > _MAX_CHARS or not _INTEGER.fullmatch(raw):
-        raise BadParam(f"mb must be a positive integer, got {raw[:_MAX_CHARS]!r}")
-    mb = int(raw)
-    if not 1 <= mb <= cap:
-        raise BadParam(f"mb must be between 1 and {cap}, got {mb}")
-    return mb
+    return DEFAULT_MB if raw is None else _parse_int(raw, "mb", 1, cap)
