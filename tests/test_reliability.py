@@ -256,3 +256,16 @@ def _kind(proc: psutil.Process) -> str:
     except psutil.NoSuchProcess:
         return ""
     return "gunicorn" if "gunicorn" in line else "locust" if "locust" in line else ""
+
+
+@pytest.mark.parametrize(("model", "killed"), [("sync", True), ("gthread", False),
+                                               ("gevent", False)])
+def test_a_long_io_wait_times_out_only_a_sync_worker(model, killed):
+    spec = ServerSpec(model, threads=2 if model == "gthread" else 1, timeout=2)
+    with GunicornServer(spec) as server:
+        try:
+            outcome = get(f"{server.url}/io?delay=4", timeout=60).status
+        except OSError:
+            outcome = "disconnected"
+        assert (outcome != 200) is killed
+        assert ("WORKER TIMEOUT" in server.log_text()) is killed
