@@ -40,7 +40,7 @@ def _save(fig, out: Path, name: str, charts: list[str]) -> None:
     charts.append(name)
 
 
-def write_charts(rows: list[dict], out: Path) -> list[str]:
+def write_charts(rows: list[dict], out: Path, spinner: list[dict] = ()) -> list[str]:
     """Write the charts that the rows support; return their file names."""
     charts: list[str] = []
     groups = _by_scenario(rows)
@@ -65,10 +65,10 @@ def write_charts(rows: list[dict], out: Path) -> list[str]:
         ax.set_ylabel("ms (log)")
     _save(fig, out, "latency.png", charts)
 
-    beats = groups.get("heartbeat", [])
+    beats = [r for r in _ok(rows) if r.get("heartbeat_p50_ms") is not None]
     if beats:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        _bars(ax, [r["label"] for r in beats],
+        fig, ax = plt.subplots(figsize=(max(7, 0.8 * len(beats)), 4))
+        _bars(ax, [f"{r['scenario']}: {r['label']}" for r in beats],
               {"p50": [r["heartbeat_p50_ms"] for r in beats],
                "p99": [r["heartbeat_p99_ms"] for r in beats],
                "max": [r["heartbeat_max_ms"] for r in beats]}, log=True)
@@ -102,6 +102,14 @@ def write_charts(rows: list[dict], out: Path) -> list[str]:
         ax.set_title("gevent's monitor: how long the event loop was frozen")
         ax.set_ylabel("% of the measured window")
         _save(fig, out, "hub_blocked.png", charts)
+
+    if spinner:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        _bars(ax, [f"{r['label']} {r['query']}".replace(" —", "") for r in spinner],
+              {"frames per second": [r["frames_per_s"] for r in spinner]})
+        ax.set_title("/spin: spinner frames while is_prime runs (10/s = never blocked)")
+        ax.set_ylabel("frames / s")
+        _save(fig, out, "spinner.png", charts)
 
     cells = _ok(rows)
     fig, ax = plt.subplots(figsize=(max(7, 0.6 * len(cells)), 4))

@@ -30,13 +30,14 @@ from rich.table import Table
 
 from webapp.gilfree import sha256_megabytes
 from webapp.hubwatch import LINE as HUB_LINE
-from webapp.primes import QUICK_PRIME, is_prime, is_prime_napping
+from webapp.primes import QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
 
 from .cpu import CpuMeter
 from .locustrun import Load, run_locust
 from .model import cpu_bound_rps, io_bound_rps
 from .procs import run_main, tree
 from .server import ROOT, GunicornServer, ServerSpec
+from .spinwatch import watch as watch_spinner
 
 MODELS = ("sync", "gthread", "gevent")
 FIDELITY_BAND = (0.85, 1.05)
@@ -421,6 +422,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="MiB per /hash request (default %(default)s, about 40 ms)")
     parser.add_argument("--locust-processes", type=_positive(int), default=1,
                         help="Locust --processes: more load generators when one is the limit")
+    parser.add_argument("--spinner", action=argparse.BooleanOptionalAction, default=None,
+                        help="also watch /spin/<n> per model (default: on with --full)")
+    parser.add_argument("--spin-n", type=_positive(int), default=SLOW_PRIME,
+                        help="number for the spinner (default %(default)s, about 1.6 s)")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
     return parser.parse_args(argv)
 
@@ -501,6 +506,10 @@ def main(argv: list[str] | None = None) -> int:
                 progress.console.print(f"[red]{cell.label}: {error}[/]")
             rows.append(row)
             progress.advance(task)
+        spinner = []
+        if args.spinner if args.spinner is not None else args.preset == "full":
+            progress.update(task, description=f"spinner: /spin/{args.spin_n} per model")
+            spinner = watch_spinner(args.spin_n)
     from .report import write_report
 
     results = {
@@ -515,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "elapsed_s": time.monotonic() - started,
         "cells": rows,
+        "spinner": spinner,
     }
     write_report(results, out)
     console.print(render_table(rows))

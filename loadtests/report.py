@@ -241,6 +241,28 @@ def _lesson_hub(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _lesson_spinner(spinner: list[dict]) -> str:
+    if not spinner:
+        return ""
+    lines = [
+        "### The spinner: does the worker keep turning while it computes?",
+        "",
+        "`/spin/<n>` streams a frame every 0.1 s while `is_prime(n)` runs in a thread (a "
+        "greenlet under gevent). The longest gap is the longest wait between two chunks:",
+        "",
+        "| worker | query | frames | seconds | frames / s | longest gap s |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in spinner:
+        lines.append(f"| {row['label']} | {row['query']} | {row['frames']} | "
+                     f"{row['elapsed_s']:.2f} | {row['frames_per_s']:.1f} | "
+                     f"{row['longest_gap_s']:.2f} |")
+    lines += ["", "Threads hand the GIL over, so the spinner turns; a plain gevent worker "
+              "shows one frame and then nothing until the answer — the chapter's Quick Quiz; "
+              "napping and the process pool make it turn again."]
+    return "\n".join(lines)
+
+
 def _table(rows: list[dict]) -> str:
     head = ("| scenario | model | users | requests | fail | rps | bound | fidelity | p50 | p95 | "
             "p99 | heartbeat p99/max | server CPU | locust CPU |")
@@ -353,7 +375,8 @@ def render_markdown(results: dict, charts: list[str]) -> str:
     for lesson in (_lesson_io(rows, settings), _lesson_gil(rows, settings),
                    _lesson_cores(rows, machine["cpu_count"]), _lesson_heartbeat(rows),
                    _lesson_nap(rows, settings), _lesson_gilfree(rows, settings),
-                   _lesson_offload(rows), _lesson_switch(rows), _lesson_hub(rows)):
+                   _lesson_offload(rows), _lesson_switch(rows), _lesson_hub(rows),
+                   _lesson_spinner(results.get("spinner", []))):
         if lesson:
             parts += [lesson, ""]
     parts += ["## The bounds and their assumptions", ""]
@@ -366,5 +389,5 @@ def render_markdown(results: dict, charts: list[str]) -> str:
 def write_report(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    charts = write_charts(results["cells"], out)
+    charts = write_charts(results["cells"], out, results.get("spinner", []))
     (out / "report.md").write_text(render_markdown(results, charts))

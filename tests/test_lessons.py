@@ -263,3 +263,16 @@ def test_gevent_monitor_reports_the_blocked_hub():
             assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.05)  # polling interval
     assert napping == 0  # napping never held the hub for 0.1 s
+
+
+@pytest_integration
+@pytest.mark.parametrize(("model", "frozen"), [("gthread", False), ("gevent", True)])
+def test_spinwatch_sees_the_frozen_loop(serve, model, frozen):
+    from loadtests.spinwatch import watch_one
+
+    from .conftest import MODELS
+
+    row = watch_one(f"{serve(MODELS[model]).url}/spin/{SLOW_PRIME}")
+    # frozen: one wait covers most of the check; spinning: no wait comes near half of it
+    assert (row["longest_gap_s"] > 0.5 * row["elapsed_s"]) is frozen
+    assert (row["frames"] == 1) is frozen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, json
+from flask import Flask, current_app, json
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 
@@ -14,11 +14,8 @@ def _json_error(exc: HTTPException):
 
 
 def _unexpected(exc: Exception):
-    if isinstance(exc, HTTPException):
-        return _json_error(exc)
-    # Logged server-side with its traceback; the client learns nothing internal.
-    from flask import current_app
-
+    # (HTTPExceptions reach _json_error, the more specific handler.) Logged server-side
+    # with its traceback; the client learns nothing internal.
     current_app.logger.exception("unhandled error")
     return _json_error(InternalServerError("internal server error"))
 

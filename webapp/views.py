@@ -1,4 +1,5 @@
-"""The lab's endpoints: health, introspection, slow I/O and CPU-bound primes."""
+"""The lab's endpoints: health, introspection, slow I/O, CPU-bound primes (plain, napping,
+offloaded), GIL-free hashing and the spinner stream."""
 
 from __future__ import annotations
 
