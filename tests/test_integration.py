@@ -1,7 +1,5 @@
 """Real gunicorn servers, one per worker model: what each does with I/O and with CPU."""
 
-import threading
-import time
 
 import psutil
 import pytest
@@ -11,6 +9,7 @@ from loadtests.server import GunicornServer, ServerSpec
 from webapp.primes import SLOW_PRIME
 
 from .conftest import GEVENT, GTHREAD, MODELS, SYNC
+from .helpers import health_during
 
 pytestmark = pytest.mark.integration
 
@@ -56,39 +55,10 @@ def test_threads_and_greenlets_overlap_io(serve, spec):
     assert _io_batch_ratio(serve(spec)) <= 0.5  # ideal 1/REQUESTS: all at once
 
 
-def _cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
-
-
-def _wait_until_computing(pid: int, baseline: float, deadline_s: float = 20.0) -> None:
-    """Poll the worker's CPU time until the prime has visibly started (an idle worker uses ~0)."""
-    deadline = time.monotonic() + deadline_s
-    while _cpu_seconds(pid) - baseline < 0.1:
-        assert time.monotonic() < deadline, "the worker never started computing"
-        time.sleep(0.01)  # polling interval
-
-
 def _health_during_prime(server):
     """Once a long /prime is computing, send /health again and again until it ends."""
     (pid,) = server.worker_pids()
-    baseline = _cpu_seconds(pid)
-    result = {}
-    prime = threading.Thread(
-        target=lambda: result.update(prime=get(f"{server.url}/prime/{SLOW_PRIME}"))
-    )
-    prime.start()
-    _wait_until_computing(pid, baseline)
-    healths = []
-    while prime.is_alive():
-        healths.append(get(server.url + "/health"))
-    prime.join()
-    reply = result["prime"]
-    assert reply.status == 200 and reply.body["prime"] is True
-    assert healths, "no /health was sent while the prime ran"
-    # Every /health was sent after the prime started; the prime cannot have
-    # finished before the client sent it plus the time the server spent on it.
-    return healths, reply.sent + reply.body["elapsed"]
+    return health_during(server, f"/prime/{SLOW_PRIME}", pid)
 
 
 @pytest.mark.parametrize("spec", [GEVENT, SYNC], ids=["gevent", "sync"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import signal
-import threading
 import time
 import urllib.request
 
@@ -17,6 +16,8 @@ from loadtests.server import GunicornServer, ServerSpec
 from webapp import offload
 from webapp.gilfree import MAX_MB, sha256_megabytes
 from webapp.primes import FIXTURE, QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
+
+from .helpers import health_during
 
 # -- pure functions ----------------------------------------------------------------------
 
@@ -171,22 +172,7 @@ def test_offload_keeps_a_gevent_worker_answering(serve):
     server = serve(GEVENT)
     assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
     (pool_pid, *_) = get(server.url + "/info").body["offload_pool"]
-    cpu0 = sum(psutil.Process(pool_pid).cpu_times()[:2])
-    result = {}
-    worker = threading.Thread(target=lambda: result.update(
-        reply=get(f"{server.url}/offload/prime/{SLOW_PRIME}")))
-    worker.start()
-    deadline = time.monotonic() + 20
-    while sum(psutil.Process(pool_pid).cpu_times()[:2]) - cpu0 < 0.1:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)  # polling interval
-    healths = []
-    while worker.is_alive():
-        healths.append(get(server.url + "/health"))
-    worker.join()
-    reply = result["reply"]
-    assert reply.status == 200 and reply.body["prime"] is True
-    finished_after = reply.sent + reply.body["elapsed"]
+    healths, finished_after = health_during(server, f"/offload/prime/{SLOW_PRIME}", pool_pid)
     assert [h for h in healths if h.received < finished_after]  # answered meanwhile
 
 

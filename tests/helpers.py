@@ -1,0 +1,42 @@
+"""Shared test helpers: heartbeats sent while a long request keeps a process computing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psutil
+
+from loadtests.client import Reply, get
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def health_during(server, path: str, busy_pid: int, deadline_s: float = 20.0
+                  ) -> tuple[list[Reply], float]:
+    """Start ``path``; once ``busy_pid`` visibly computes, send /health until ``path`` answers.
+
+    Readiness is the busy process's CPU time (an idle one uses ~0), polled with a
+    deadline. Returns the /health replies, all sent after the work started, and the
+    earliest moment the work can have finished: the request's send time plus the
+    time the server says it spent.
+    """
+    baseline = cpu_seconds(busy_pid)
+    result: dict[str, Reply] = {}
+    request = threading.Thread(target=lambda: result.update(reply=get(server.url + path)))
+    request.start()
+    deadline = time.monotonic() + deadline_s
+    while cpu_seconds(busy_pid) - baseline < 0.1:
+        assert time.monotonic() < deadline, "the work never started"
+        time.sleep(0.01)  # polling interval
+    healths = []
+    while request.is_alive():
+        healths.append(get(server.url + "/health"))
+    request.join()
+    reply = result["reply"]
+    assert reply.status == 200 and reply.body["prime"] is True
+    assert healths, "no /health was sent while the work ran"
+    return healths, reply.sent + reply.body["elapsed"]
