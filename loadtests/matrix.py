@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import os
 import platform
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -30,11 +29,11 @@ from rich.table import Table
 
 from webapp.gilfree import sha256_megabytes
 from webapp.hubwatch import LINE as HUB_LINE
-from webapp.primes import QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
+from webapp.primes import QUICK_PRIME, SLOW_PRIME, is_prime_napping
 
 from .cpu import CpuMeter
 from .locustrun import Load, run_locust
-from .model import cpu_bound_rps, io_bound_rps
+from .model import cpu_bound_rps, io_bound_rps, measure_service_time
 from .procs import run_main, tree
 from .server import ROOT, GunicornServer, ServerSpec
 from .spinwatch import watch as watch_spinner
@@ -208,16 +207,6 @@ def bound(cell: Cell, *, delay: float, service: dict[str, float], cores: int) ->
         s = service["cpu" if scenario.bound == "offload" else scenario.bound]
         return cpu_bound_rps(users, parallelism(cell, cores), cores, s)
     return None
-
-
-def measure_service_time(n: int, repeats: int = 5, check=is_prime) -> float:
-    """S: the median time of one ``check(n)`` in this process (a pure-Python core's speed)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        check(n)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def machine_info() -> dict:

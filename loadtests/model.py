@@ -1,7 +1,7 @@
 """What each worker model *should* achieve: the lab's theoretical bounds.
 
-Pure arithmetic, no servers: the probe and the matrix put every measurement
-beside one of these numbers.
+Arithmetic, no servers, plus the one timing the CPU bounds rest on (S): the
+probe and the matrix put every measurement beside one of these numbers.
 
 * Blocking I/O that yields (``time.sleep`` under threads or gevent): a server
   holding ``slots`` requests at once serves a batch in waves, and in steady
@@ -14,6 +14,11 @@ beside one of these numbers.
 from __future__ import annotations
 
 import math
+import statistics
+import time
+from collections.abc import Callable
+
+from webapp.primes import is_prime
 
 
 def cpu_parallelism(workers: int, cores: int) -> int:
@@ -48,3 +53,18 @@ def cpu_bound_rps(users: int, workers: int, cores: int, service_time: float) -> 
     10.0
     """
     return min(users, cpu_parallelism(workers, cores)) / service_time
+
+
+def measure_service_time(arg: int, repeats: int = 5,
+                         check: Callable[[int], object] = is_prime) -> float:
+    """S: the median seconds of ``check(arg)`` in this process (default: ``is_prime``).
+
+    The one measurement the CPU bounds rest on: how fast this machine's core runs
+    the work right now.
+    """
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        check(arg)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

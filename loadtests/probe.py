@@ -17,16 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
-from webapp.primes import MEDIUM_PRIME, is_prime
+from webapp.primes import MEDIUM_PRIME
 
 from .client import get_many
-from .model import batch_wall, cpu_parallelism
+from .model import batch_wall, cpu_parallelism, measure_service_time
 from .procs import run_main
 from .server import GunicornServer, ServerSpec
 
@@ -47,13 +46,6 @@ class Row:
     cpu_wall: float
     cpu_predicted: float
     pids: int
-
-
-def service_time(n: int) -> float:
-    """Seconds for one ``is_prime(n)`` in this process: the S of the CPU bound."""
-    start = time.perf_counter()
-    is_prime(n)
-    return time.perf_counter() - start
 
 
 def _checked(replies) -> None:
@@ -106,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:  # a pipe or CI log: room for the lesson column
         console.width = max(console.width, 140)
     cores = os.cpu_count() or 1
-    s = service_time(args.n)
+    s = measure_service_time(args.n, repeats=1)
     common = dict(io_requests=args.io_requests, delay=args.delay,
                   cpu_requests=args.cpu_requests, n=args.n, s=s, cores=cores)
     rows = []
