@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from webapp import offload
 from webapp.gilfree import sha256_megabytes
 from webapp.hubwatch import LINE as HUB_LINE
 from webapp.primes import QUICK_PRIME, SLOW_PRIME, is_prime_napping
@@ -58,6 +59,11 @@ class Scenario:
     bound: str | None  # io, cpu, nap, offload, gilfree, or None
     heartbeat: bool = False  # one of the users is the heartbeat
     extra: tuple[str, ...] = ()  # locustfile flags
+
+    @property
+    def timing(self) -> str | None:
+        """Which work's service time the bound rests on (offload runs plain is_prime)."""
+        return "cpu" if self.bound == "offload" else self.bound
 
 
 SCENARIO = {
@@ -179,19 +185,14 @@ ASSUMPTIONS = {
 }
 
 
-def parallelism(cell: Cell, cores: int) -> int:
+def parallelism(cell: Cell) -> int:
     """How many of the cell's primary requests can run at once on its server."""
     spec, kind = cell.spec, SCENARIO[cell.scenario].bound
     if kind == "offload":
-        return spec.workers * (offload_size() or cores)
+        return spec.workers * offload.pool_size()
     if kind == "gilfree" and spec.worker_class == "gthread":
         return spec.workers * spec.threads
     return spec.workers
-
-
-def offload_size() -> int:
-    raw = os.environ.get("OFFLOAD_PROCESSES", "").strip()
-    return int(raw) if raw.isdigit() else 0
 
 
 def bound(cell: Cell, *, delay: float, service: dict[str, float], cores: int) -> float | None:
@@ -204,8 +205,8 @@ def bound(cell: Cell, *, delay: float, service: dict[str, float], cores: int) ->
     if scenario.bound == "io":
         return io_bound_rps(users, cell.spec.slots, delay)
     if scenario.bound in ("cpu", "nap", "offload", "gilfree"):
-        s = service["cpu" if scenario.bound == "offload" else scenario.bound]
-        return cpu_bound_rps(users, parallelism(cell, cores), cores, s)
+        s = service[scenario.timing]
+        return cpu_bound_rps(users, parallelism(cell), cores, s)
     return None
 
 
@@ -272,7 +273,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     cell_dir.mkdir(parents=True, exist_ok=True)
     scenario = SCENARIO[cell.scenario]
     warmup, duration = settings.window(cell)
-    kind = "cpu" if scenario.bound == "offload" else scenario.bound
+    kind = scenario.timing
     before = settings.time_service(kind)
     load = Load(tag=scenario.tag, users=cell.users, duration=duration,
                 warmup=warmup, delay=settings.delay, prime_n=settings.n,
