@@ -10,6 +10,26 @@ import psutil
 from loadtests.client import Reply, get
 
 
+def alive(procs) -> list[psutil.Process]:
+    """The processes that still run (a zombie, or one gone meanwhile, does not)."""
+    running = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                running.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
+def descendants(pid: int) -> dict[int, psutil.Process]:
+    """Every process below ``pid`` now, by pid (empty once it is gone)."""
+    try:
+        return {p.pid: p for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return {}
+
+
 def cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return times.user + times.system

@@ -1,7 +1,6 @@
 """Real gunicorn servers, one per worker model: what each does with I/O and with CPU."""
 
 
-import psutil
 import pytest
 
 from loadtests.client import get, get_many
@@ -9,7 +8,7 @@ from loadtests.server import GunicornServer, ServerSpec
 from webapp.primes import SLOW_PRIME
 
 from .conftest import GEVENT, GTHREAD, MODELS, SYNC
-from .helpers import health_during
+from .helpers import alive, health_during
 
 pytestmark = pytest.mark.integration
 
@@ -90,4 +89,4 @@ def test_stop_reaps_master_and_workers(model):
     procs = server.processes()
     assert len(procs) == 3  # master + 2 workers
     server.stop()
-    assert not [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive(procs)

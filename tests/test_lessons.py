@@ -17,7 +17,7 @@ from webapp import offload
 from webapp.gilfree import MAX_MB, sha256_megabytes
 from webapp.primes import FIXTURE, QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
 
-from .helpers import health_during
+from .helpers import alive, health_during
 
 # -- pure functions ----------------------------------------------------------------------
 
@@ -88,11 +88,11 @@ def test_offload_prime_in_a_pool_process(client, pool):
     body = client.get(f"/offload/prime/{QUICK_PRIME}").get_json()
     assert body["prime"] is True
     pids = offload.pool_pids()
-    assert pids and all(psutil.Process(p).ppid() == psutil.Process().pid for p in pids)
+    procs = [psutil.Process(p) for p in pids]
+    assert procs and all(p.ppid() == psutil.Process().pid for p in procs)
     assert client.get("/info").get_json()["offload_pool"] == pids
     offload.shutdown()
-    assert not [p for p in pids if psutil.pid_exists(p)
-                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive(procs)
 
 
 @pytest.mark.parametrize("raw", ["-1", "x", "1.5", str(10**17)])
@@ -188,7 +188,7 @@ def test_offload_pool_dies_with_its_worker_on_reload_and_stop(model):
         old_workers = set(server.worker_pids())
         server.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 30
-        while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in first):
+        while alive(first):
             assert time.monotonic() < deadline, "the old worker's pool outlived the reload"
             time.sleep(0.05)  # polling interval
         while set(server.worker_pids()) & old_workers or not server.worker_pids():
@@ -204,8 +204,7 @@ def test_offload_pool_dies_with_its_worker_on_reload_and_stop(model):
         master = psutil.Process(server.proc.pid)
         server.proc.send_signal(signal.SIGTERM)
         server.proc.wait(timeout=40)
-    assert not [p for p in second if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not master.is_running() or master.status() == psutil.STATUS_ZOMBIE
+    assert not alive([*second, master])
 
 
 @pytest_integration

@@ -19,6 +19,8 @@ from loadtests.matrix import (
 )
 from loadtests.server import ROOT, ServerSpec
 
+from .helpers import alive, descendants
+
 S = ServerSpec
 
 
@@ -111,17 +113,6 @@ def _matrix(*args, **kwargs):
                             **kwargs)
 
 
-def _descendants(proc) -> dict[int, psutil.Process]:
-    try:
-        return {p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return {}
-
-
-def _alive(procs) -> list[psutil.Process]:
-    return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-
-
 CELL_KEYS = {
     "scenario", "worker_class", "workers", "threads", "users", "duration_s", "requests",
     "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "bound_rps", "fidelity",
@@ -138,11 +129,11 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
                    str(locust_processes), "--out", str(tmp_path))
     seen: dict[int, psutil.Process] = {}
     while proc.poll() is None:
-        seen |= _descendants(proc)
+        seen |= descendants(proc.pid)
         time.sleep(0.1)  # polling interval
     output = proc.stdout.read()
     assert proc.returncode == 0, output
-    assert not _alive(seen.values())
+    assert not alive(seen.values())
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"cpu_count", "python", "platform", "versions"} <= results["machine"].keys()
     assert {"gunicorn", "gevent", "locust"} <= results["machine"]["versions"].keys()

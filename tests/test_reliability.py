@@ -18,6 +18,8 @@ import pytest
 from loadtests.client import get
 from loadtests.server import CONFIG, ROOT, GunicornServer, ServerSpec
 
+from .helpers import alive, descendants
+
 pytestmark = pytest.mark.integration
 
 
@@ -240,14 +242,14 @@ def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
 
     def started():
         assert proc.poll() is None, proc.stdout.read()
-        seen.update({p.pid: p for p in psutil.Process(proc.pid).children(recursive=True)})
+        seen.update(descendants(proc.pid))
         return wanted <= {_kind(p) for p in seen.values()}
 
     _poll(started, "the command's servers", deadline_s=60)
     os.kill(proc.pid, signum)
     proc.wait(timeout=60)
     assert proc.returncode in (130, 128 + signal.SIGTERM)
-    assert not [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive(seen.values())
 
 
 def _kind(proc: psutil.Process) -> str:
