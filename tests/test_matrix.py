@@ -8,20 +8,21 @@ import time
 import psutil
 import pytest
 
-from loadtests.matrix import (
-    FULL_CELLS,
-    QUICK_CELLS,
-    SCENARIO,
-    Cell,
-    bound,
-    hub_reports,
-    select_cells,
-)
+from loadtests import bounds, presets
+from loadtests.cells import Cell
+from loadtests.lessons import SCENARIO
+from loadtests.matrix import select_cells
+from loadtests.runcell import hub_reports
 from loadtests.server import ROOT, ServerSpec
 
 from .helpers import alive, descendants
 
 S = ServerSpec
+QUICK_CELLS, FULL_CELLS = presets.cells("quick"), presets.cells("full")
+
+
+def bound(cell, **kwargs):
+    return bounds.bound(cell, SCENARIO[cell.scenario], **kwargs)
 
 
 @pytest.mark.parametrize(

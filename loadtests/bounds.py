@@ -1,0 +1,46 @@
+"""Which bound judges a cell: the model's ceiling on its primary throughput.
+
+A scenario names its bound's kind (:attr:`loadtests.cells.Scenario.bound`);
+this module turns the kind, the cell and the measured service times into
+requests per second with the arithmetic of :mod:`loadtests.model`.
+
+* ``io``: Little's law, min(users, slots) ÷ delay.
+* ``cpu``: min(users, processes, cores) ÷ S -- threads and greenlets add nothing.
+* ``nap``: the same with S_nap; ``offload``: the pool's processes count instead
+  of the workers; ``gilfree``: threads count too (hashlib releases the GIL), with S_hash.
+"""
+
+from __future__ import annotations
+
+from webapp import offload
+
+from .cells import Cell, Scenario
+from .model import cpu_bound_rps, io_bound_rps
+
+#: The kinds whose ceiling is cores ÷ service time.
+CPU_KINDS = ("cpu", "nap", "offload", "gilfree")
+
+
+def parallelism(cell: Cell, scenario: Scenario) -> int:
+    """How many of the cell's primary requests can run at once on its server."""
+    spec, kind = cell.spec, scenario.bound
+    if kind == "offload":
+        return spec.workers * offload.pool_size()
+    if kind == "gilfree" and spec.worker_class == "gthread":
+        return spec.workers * spec.threads
+    return spec.workers
+
+
+def bound(cell: Cell, scenario: Scenario, *, delay: float, service: dict[str, float],
+          cores: int) -> float | None:
+    """The ceiling in requests per second, or None when no single resource bounds the cell.
+
+    ``service`` maps a timing kind (cpu, nap, gilfree) to its measured service time.
+    """
+    users = cell.users - scenario.heartbeat
+    if scenario.bound == "io":
+        return io_bound_rps(users, cell.spec.slots, delay)
+    if scenario.bound in CPU_KINDS:
+        return cpu_bound_rps(users, parallelism(cell, scenario), cores,
+                             service[scenario.timing])
+    return None

@@ -1,0 +1,106 @@
+"""What a lesson is: the cells it needs, the bound that judges them, its section and chart.
+
+A lesson module builds one :class:`Lesson`; :mod:`loadtests.lessons` lists them
+in teaching order, and everything else -- the presets, the runner, the report
+skeleton -- is derived from that list without knowing any lesson by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cells import Cell, Scenario, row_key
+
+
+class Results:
+    """A read-only view of one run's ``results.json`` for the lessons to render from."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.settings: dict = data["settings"]
+        self.machine: dict = data["machine"]
+        self.rows = [row for row in data["cells"] if "error" not in row]
+
+    def row(self, cell: Cell) -> dict | None:
+        """The row measured for ``cell`` (found by what it is, whatever its users)."""
+        return self._by_key(cell.key())
+
+    def twin(self, row: dict, scenario: str) -> dict | None:
+        """The row of the same server under another scenario."""
+        return self._by_key((scenario, *row_key(row)[1:]))
+
+    def scenario(self, *names: str) -> list[dict]:
+        return [row for row in self.rows if row["scenario"] in names]
+
+    def extra(self, name: str) -> list[dict]:
+        """What a lesson's observation recorded in this run (empty when it did not run)."""
+        return self.data.get(name) or []
+
+    def _by_key(self, key: tuple) -> dict | None:
+        return next((row for row in self.rows if row_key(row) == key), None)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Something a lesson watches once per run besides its cells (e.g. the spinner stream).
+
+    ``add_arguments`` adds its command-line options; ``run`` returns its rows, stored in
+    ``results.json`` under the lesson's name, or None when it is off this time.
+    """
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], list[dict] | None]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One lesson of the chapter, as the matrix runs and reports it."""
+
+    name: str
+    #: Its report section, rendered from its own cells ("" when the run has none).
+    section: Callable[[Results], str]
+    #: Scenarios this lesson introduces, by name: how Locust loads, which bound judges.
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    #: One line per scenario it introduces: the bound's assumptions.
+    assumptions: Mapping[str, str] = field(default_factory=dict)
+    #: Cells in the quick preset; the full preset runs these and ``full``.
+    quick: tuple[Cell, ...] = ()
+    full: tuple[Cell, ...] = ()
+    #: (warm-up, measured) seconds per preset for its scenarios, where the default won't do.
+    windows: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: Writes its charts into the folder; returns their file names.
+    chart: Callable[[Results, Path], list[str]] | None = None
+    observation: Observation | None = None
+
+
+# -- text helpers the sections share -------------------------------------------------------
+
+def ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def rate(row: dict) -> str:
+    text = f"**{row['rps']:.1f} rps**"
+    if row.get("bound_rps"):
+        text += f" against a bound of {row['bound_rps']:.1f} (fidelity {row['fidelity']:.2f})"
+    return text
+
+
+def cpu_lines(rows: list[dict]) -> list[str]:
+    """One bullet per row: its model, users, rate and server CPU."""
+    return [f"- {row['label']}, {row['users']} users: {rate(row)}; server CPU "
+            f"{row['server_cpu_pct']:.0f}% of a core." for row in rows]
+
+
+def heartbeat_table(rows: list[dict]) -> str:
+    lines = ["| cell | heartbeat p50 ms | p99 ms | max ms | /prime rps | bound |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        bound = "—" if row["bound_rps"] is None else f"{row['bound_rps']:.1f}"
+        lines.append(f"| {row['scenario']} {row['label']} | {ms(row['heartbeat_p50_ms'])} | "
+                     f"{ms(row['heartbeat_p99_ms'])} | {ms(row['heartbeat_max_ms'])} | "
+                     f"{row['rps']:.1f} | {bound} |")
+    return "\n".join(lines)

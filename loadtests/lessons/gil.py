@@ -1,0 +1,45 @@
+"""The GIL: pure-Python CPU work in threads of one process runs one core's worth."""
+
+from __future__ import annotations
+
+from ..cells import Scenario, cell
+from .base import Lesson, Results, rate
+
+SYNC = cell("cpu", "sync", 1, users=8)
+ONE = cell("cpu", "gthread", 1, 1, users=8)
+FOUR = cell("cpu", "gthread", 1, 4, users=8)
+GEVENT = cell("cpu", "gevent", 1, users=8)
+
+
+def section(results: Results) -> str:
+    one, four = results.row(ONE), results.row(FOUR)
+    if not (one and four):
+        return ""
+    text = [
+        "### The GIL: threads do not add CPU",
+        "",
+        "`is_prime` is pure Python and holds the GIL; S = "
+        f"{results.settings['service_time_s'] * 1000:.0f} ms per call in one process. One "
+        f"gthread worker with 1 thread served {rate(one)}; with 4 threads {rate(four)} — "
+        f"{four['rps'] / one['rps']:.2f}× as much, and its server CPU stayed at "
+        f"{four['server_cpu_pct']:.0f}% of a core: the threads take turns holding the GIL "
+        "(handing it over every switch interval), so a process runs one core's worth of Python.",
+    ]
+    others = [r for r in (results.row(SYNC), results.row(GEVENT)) if r]
+    if others:
+        text.append(" The same ceiling holds for " + " and ".join(
+            f"{r['label']} ({r['rps']:.1f} rps)" for r in others) + ".")
+    return "\n".join(text)
+
+
+LESSON = Lesson(
+    name="gil",
+    section=section,
+    scenarios={"cpu": Scenario("cpu", "/prime", "cpu")},
+    assumptions={"cpu": "Pure-Python is_prime holds the GIL: X = min(users, workers, cores) / "
+                        "S, whatever the threads or greenlets; S is is_prime(n) timed in the "
+                        "runner's process just before and just after the cell (their mean), "
+                        "because this machine's speed drifts by several per cent over minutes; "
+                        "assumes nothing else competes for the cores."},
+    quick=(SYNC, ONE, FOUR, GEVENT),
+)

@@ -1,0 +1,55 @@
+"""The frozen event loop: can a worker busy with CPU work still answer a heartbeat?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..cells import Scenario, cell
+from .base import Lesson, Results, heartbeat_table
+
+
+def section(results: Results) -> str:
+    cells = results.scenario("heartbeat")
+    if not cells:
+        return ""
+    return "\n".join([
+        "### The frozen event loop: can a busy worker still answer?",
+        "",
+        "Two users keep `/prime` busy while one paced user asks `/health` every 50 ms. A gevent "
+        "worker runs every request on one thread under one hub; `is_prime` never yields, so the "
+        "hub cannot accept or answer anything until the prime ends — the heartbeat waits for "
+        "whole primes. A gthread worker hands the GIL to the heartbeat's thread within a switch "
+        "interval. A second process answers while the first computes, until both are busy.",
+        "",
+        heartbeat_table(cells),
+    ])
+
+
+def chart(results: Results, out: Path) -> list[str]:
+    """Heartbeat latency of every cell that had a heartbeat user (nap, offload, switch too)."""
+    from ..charts import bars, figure, save
+
+    beats = [r for r in results.rows if r.get("heartbeat_p50_ms") is not None]
+    if not beats:
+        return []
+    fig, ax = figure(max(7, 0.8 * len(beats)))
+    bars(ax, [f"{r['scenario']}: {r['label']}" for r in beats],
+         {"p50": [r["heartbeat_p50_ms"] for r in beats],
+          "p99": [r["heartbeat_p99_ms"] for r in beats],
+          "max": [r["heartbeat_max_ms"] for r in beats]}, log=True)
+    ax.set_title("/health latency while 2 users keep /prime busy")
+    ax.set_ylabel("ms (log)")
+    return [save(fig, out, "heartbeat.png")]
+
+
+LESSON = Lesson(
+    name="heartbeat",
+    section=section,
+    scenarios={"heartbeat": Scenario("heartbeat", "/prime", "cpu", heartbeat=True)},
+    assumptions={"heartbeat": "The /prime users follow the cpu bound with users − 1 (one user "
+                              "is the heartbeat); the heartbeat's latency is reported apart."},
+    quick=(cell("heartbeat", "sync", 1, users=3), cell("heartbeat", "sync", 2, users=3),
+           cell("heartbeat", "gthread", 1, 4, users=3), cell("heartbeat", "gevent", 1, users=3),
+           cell("heartbeat", "gevent", 2, users=3)),
+    chart=chart,
+)

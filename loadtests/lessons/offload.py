@@ -1,0 +1,36 @@
+"""Offload to processes: one worker waits while its pool computes on every core."""
+
+from __future__ import annotations
+
+from ..cells import Scenario, cell
+from .base import Lesson, Results, heartbeat_table
+
+
+def section(results: Results) -> str:
+    cells = results.scenario("offload")
+    if not cells:
+        return ""
+    plain = [results.twin(r, "heartbeat") for r in cells]
+    return "\n".join([
+        "### Offload to processes: one worker, every core",
+        "",
+        "`/offload/prime/<n>` runs `is_prime` in the worker's own `ProcessPoolExecutor` "
+        "(spawned after the fork, shut down with the worker). The worker only waits on the "
+        "result — cooperatively under gevent — so it keeps answering, and the pool's processes "
+        "compute on all cores: CPU throughput reaches cores ÷ S with a single gunicorn worker.",
+        "",
+        heartbeat_table([r for r in plain if r] + cells),
+    ])
+
+
+LESSON = Lesson(
+    name="offload",
+    section=section,
+    scenarios={"offload": Scenario("heartbeat", "/prime", "offload", heartbeat=True,
+                                   extra=("--offload",))},
+    assumptions={"offload": "The cpu bound with the pool's processes as the parallelism: "
+                            "min(cpu users, workers × OFFLOAD_PROCESSES, cores) / S; the "
+                            "gunicorn worker only waits."},
+    quick=(cell("offload", "gevent", 1, users=3),),
+    full=(cell("offload", "gthread", 1, 4, users=3),),
+)

@@ -1,0 +1,36 @@
+"""The matrix's presets, derived from the lessons: which cells run, with which windows.
+
+``quick`` (``make demo``) runs each lesson's quick cells; ``full`` (``make
+matrix``) runs those and each lesson's full-only cells, with longer windows.
+A cell that two lessons need runs once.
+"""
+
+from __future__ import annotations
+
+from .cells import Cell
+from .lessons import LESSONS, SCENARIO
+
+#: (warm-up, measured) seconds for a scenario whose lesson sets no window of its own.
+#: CPU cells complete one request per S per core, so they get longer windows than io's.
+DEFAULT_WINDOW = {"quick": (0.5, 3.5), "full": (2.0, 10.0)}
+NAMES = tuple(DEFAULT_WINDOW)
+
+
+def cells(preset: str) -> tuple[Cell, ...]:
+    """The preset's cells in teaching order, each once."""
+    chosen: dict[Cell, None] = {}
+    for lesson in LESSONS:
+        extra = lesson.full if preset == "full" else ()
+        for cell in (*lesson.quick, *extra):
+            if cell.scenario not in SCENARIO:
+                raise ValueError(f"lesson {lesson.name!r} has a cell of unknown scenario "
+                                 f"{cell.scenario!r}")
+            chosen.setdefault(cell)
+    return tuple(chosen)
+
+
+def windows(preset: str) -> dict[str, tuple[float, float]]:
+    """(warm-up, measured) seconds by scenario, "other" for the rest."""
+    own = {name: lesson.windows[preset] for lesson in LESSONS if preset in lesson.windows
+           for name in lesson.scenarios}
+    return own | {"other": DEFAULT_WINDOW[preset]}

@@ -1,0 +1,113 @@
+"""Lessons as units: the registry, the presets derived from it, and the golden reports."""
+
+import copy
+import json
+
+import pytest
+
+from loadtests import presets
+from loadtests.cells import Scenario, cell
+from loadtests.lessons import ASSUMPTIONS, LESSONS, SCENARIO, Lesson, Results
+from loadtests.report import render_markdown, write_report
+from loadtests.server import ROOT
+
+SAMPLES = ROOT / "docs" / "sample"
+
+# The presets as they stood before lessons became modules: (scenario, worker class,
+# workers, threads, switch interval, users).
+QUICK = {
+    ("io", "sync", 2, 1, None, 100), ("io", "gthread", 2, 8, None, 100),
+    ("io", "gevent", 1, 1, None, 100), ("io", "gevent", 2, 1, None, 100),
+    ("cpu", "sync", 1, 1, None, 8), ("cpu", "sync", 2, 1, None, 8),
+    ("cpu", "gthread", 1, 1, None, 8), ("cpu", "gthread", 1, 4, None, 8),
+    ("cpu", "gevent", 1, 1, None, 8), ("cpu", "gevent", 2, 1, None, 8),
+    ("heartbeat", "sync", 1, 1, None, 3), ("heartbeat", "sync", 2, 1, None, 3),
+    ("heartbeat", "gthread", 1, 4, None, 3), ("heartbeat", "gevent", 1, 1, None, 3),
+    ("heartbeat", "gevent", 2, 1, None, 3),
+    ("nap", "gevent", 1, 1, None, 3), ("offload", "gevent", 1, 1, None, 3),
+    ("gilfree", "gthread", 1, 4, None, 4), ("switch", "gthread", 1, 4, 0.0005, 3),
+}
+FULL = QUICK | {
+    ("io", "sync", 1, 1, None, 100), ("io", "gthread", 1, 4, None, 100),
+    ("cpu", "sync", 4, 1, None, 8), ("cpu", "gthread", 2, 4, None, 8),
+    ("nap", "gthread", 1, 4, None, 3), ("offload", "gthread", 1, 4, None, 3),
+    ("gilfree", "gthread", 1, 1, None, 4), ("gilfree", "sync", 2, 1, None, 4),
+    ("switch", "gthread", 1, 4, 0.005, 3), ("switch", "gthread", 1, 4, 0.05, 3),
+    ("mixed", "sync", 2, 1, None, 20), ("mixed", "gthread", 2, 8, None, 20),
+    ("mixed", "gevent", 1, 1, None, 20), ("mixed", "gevent", 2, 1, None, 20),
+}
+
+
+def _keys(cells):
+    return [(*c.key(), c.users) for c in cells]
+
+
+@pytest.mark.parametrize(("preset", "expected"), [("quick", QUICK), ("full", FULL)])
+def test_presets_hold_the_same_cells_as_before(preset, expected):
+    keys = _keys(presets.cells(preset))
+    assert len(keys) == len(set(keys))  # a cell two lessons need runs once
+    assert set(keys) == expected
+
+
+def test_windows_come_from_the_lessons():
+    assert presets.windows("quick") == {"io": (1.0, 2.0), "nap": (0.5, 6.5),
+                                        "other": (0.5, 3.5)}
+    assert presets.windows("full") == {"io": (2.0, 8.0), "other": (2.0, 10.0)}
+
+
+def test_registry_is_consistent():
+    names = [lesson.name for lesson in LESSONS]
+    assert len(names) == len(set(names))
+    assert set(ASSUMPTIONS) == set(SCENARIO)  # every scenario states its bound's assumptions
+    for lesson in LESSONS:
+        for c in (*lesson.quick, *lesson.full):
+            assert c.scenario in SCENARIO, (lesson.name, c)
+
+
+def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
+    new = Lesson(name="extra", section=lambda results: "### Extra",
+                 quick=(cell("cpu", "sync", 1, users=8), cell("cpu", "sync", 3, users=8)))
+    monkeypatch.setattr(presets, "LESSONS", (*LESSONS, new))
+    keys = _keys(presets.cells("quick"))
+    assert set(keys) == QUICK | {("cpu", "sync", 3, 1, None, 8)}  # sync -w1 is not run twice
+
+
+def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):
+    stray = Lesson(name="stray", section=lambda r: "", quick=(cell("nope", "sync", users=1),))
+    monkeypatch.setattr(presets, "LESSONS", (stray,))
+    with pytest.raises(ValueError, match="unknown scenario 'nope'"):
+        presets.cells("quick")
+
+
+def test_scenarios_name_known_bounds():
+    kinds = {s.bound for s in SCENARIO.values()}
+    assert kinds <= {"io", "cpu", "nap", "offload", "gilfree", None}
+    assert all(isinstance(s, Scenario) for s in SCENARIO.values())
+
+
+@pytest.mark.parametrize("preset", ["full", "quick"])
+def test_golden_report(preset, tmp_path):
+    """The committed results render to the committed report, byte for byte."""
+    results = json.loads((SAMPLES / preset / "results.json").read_text())
+    write_report(results, tmp_path)
+    assert (tmp_path / "report.md").read_text() == (SAMPLES / preset / "report.md").read_text()
+
+
+def test_sections_find_cells_by_what_they_are_not_by_label():
+    results = json.loads((SAMPLES / "full" / "results.json").read_text())
+    relabelled = copy.deepcopy(results)
+    for row in relabelled["cells"]:
+        row["label"] = row["label"].replace("--threads", "-t")
+    before, after = render_markdown(results, []), render_markdown(relabelled, [])
+    for title in ("### The GIL", "### Multiple cores", "### Power napping",
+                  "### Offload to processes", "### The switch interval"):
+        assert title in before and title in after
+
+
+def test_results_view_finds_twins():
+    results = Results(json.loads((SAMPLES / "full" / "results.json").read_text()))
+    nap = results.scenario("nap")[0]
+    twin = results.twin(nap, "heartbeat")
+    assert twin["scenario"] == "heartbeat"
+    assert (twin["worker_class"], twin["workers"], twin["threads"]) == (
+        nap["worker_class"], nap["workers"], nap["threads"])
