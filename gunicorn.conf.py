@@ -3,6 +3,7 @@
     gunicorn -c gunicorn.conf.py                      # sync, 1 worker, 127.0.0.1:8000
     WORKER_CLASS=gevent gunicorn -c gunicorn.conf.py  # choose by environment ...
     gunicorn -c gunicorn.conf.py -k gthread -w 2 --threads 8   # ... or by gunicorn's flags
+    gunicorn -c gunicorn.conf.py -k asgi              # asyncio: serves the ASGI twin
 
 Environment variables set the defaults below; gunicorn's command-line flags
 override them, as they override any config file.
@@ -11,7 +12,7 @@ override them, as they override any config file.
 import os
 import sys
 
-MODELS = ("sync", "gthread", "gevent")
+MODELS = ("sync", "gthread", "gevent", "asgi")
 
 
 def _fail(message: str) -> None:
@@ -61,7 +62,9 @@ if worker_class not in MODELS:
 if (_cli_class := _cli_worker_class()) and _cli_class not in MODELS:
     _check_worker_class(_cli_class, "-k")
 
-wsgi_app = "webapp.wsgi:app"
+# The asyncio worker serves the ASGI twin of the app, every other model the Flask app.
+_model = _cli_class or worker_class
+wsgi_app = "webapp.asgi:app" if _model == "asgi" else "webapp.wsgi:app"
 bind = [_env("BIND", "127.0.0.1:8000")]
 workers = _env_int("WORKERS", 1)
 # More than one thread turns gunicorn's sync worker into gthread, so only
@@ -129,6 +132,8 @@ def post_worker_init(worker):
         "sync": "1 request at a time",
         "gthread": f"threads={cfg.threads}",
         "gevent": f"worker_connections={cfg.worker_connections}",
+        # gunicorn 27's asgi worker does not enforce worker_connections (see README)
+        "asgi": f"event_loop={type(getattr(worker, 'loop', None)).__name__}",
     }.get(model, "")
     worker.log.info("worker ready: model=%s pid=%s %s switch_interval=%s", model, worker.pid,
                     detail, sys.getswitchinterval())

@@ -12,6 +12,7 @@ through :class:`GunicornServer`, so readiness and clean-up live in one place:
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -55,8 +56,13 @@ class ServerSpec:
 
     @property
     def slots(self) -> int:
-        """How many requests the server can hold in progress at once."""
-        per_worker = {"sync": 1, "gthread": self.threads, "gevent": self.worker_connections}
+        """How many requests the server can hold in progress at once.
+
+        gunicorn 27.0.1's asgi worker does not enforce ``worker_connections`` (measured in
+        tests/test_asgi.py), so an asgi worker holds every request it is sent: no cap.
+        """
+        per_worker = {"sync": 1, "gthread": self.threads, "gevent": self.worker_connections,
+                      "asgi": math.inf}
         return self.workers * per_worker[self.worker_class]
 
     def argv(self, port: int) -> list[str]:

@@ -38,4 +38,5 @@ def serve():
 SYNC = ServerSpec("sync", workers=1)
 GTHREAD = ServerSpec("gthread", workers=1, threads=4)
 GEVENT = ServerSpec("gevent", workers=1)
-MODELS = {"sync": SYNC, "gthread": GTHREAD, "gevent": GEVENT}
+ASGI = ServerSpec("asgi", workers=1)
+MODELS = {"sync": SYNC, "gthread": GTHREAD, "gevent": GEVENT, "asgi": ASGI}

@@ -113,3 +113,16 @@ def test_unexpected_error_is_json_500_without_traceback():
     text = response.get_data(as_text=True)
     assert "secret" not in text and "Traceback" not in text and ".py" not in text
     assert body["status"] == 500
+
+
+def test_blocking_flag_is_accepted_and_changes_nothing_on_wsgi(client):
+    body = client.get("/io?delay=0&blocking=1").get_json()
+    assert body["delay"] == 0
+    assert client.get("/io?delay=0&blocking=2").status_code == 400
+
+
+def test_to_thread_is_refused_on_wsgi(client):
+    response = client.get("/prime/7?thread=1")
+    assert response.status_code == 400
+    assert "asgi" in response.get_json()["error"]
+    assert client.get("/prime/7?thread=0").get_json()["prime"] is True

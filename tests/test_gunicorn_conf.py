@@ -38,12 +38,20 @@ def test_bad_settings_exit_2_with_one_clear_line(args, env, needle):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("model", ["sync", "gthread", "gevent"])
+@pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])
 def test_environment_alone_chooses_the_model(model):
     spec = ServerSpec(model, workers=1, threads=3 if model == "gthread" else 1, flags=False)
     with GunicornServer(spec) as server:
         body = get(server.url + "/info").body
     assert body["worker_class"] == model
+    assert ("event_loop" in body) is (model == "asgi")  # asgi serves the ASGI twin
+
+
+def test_asgi_flag_overrides_a_wsgi_environment():
+    spec = ServerSpec("asgi", env=(("WORKER_CLASS", "gthread"),))
+    with GunicornServer(spec) as server:
+        body = get(server.url + "/info").body
+    assert body["worker_class"] == "asgi" and body["event_loop"]["task"]
 
 
 def test_flags_override_the_environment():

@@ -153,6 +153,9 @@ def _spin_frames(url: str) -> int:
     ("gevent", "", False),          # the Quick Quiz: CPU work freezes the event loop
     ("gevent", "?nap=1", True),
     ("gevent", "?offload=1", True),
+    ("asgi", "", False),            # the same quiz on asyncio: spinner_async freezes
+    ("asgi", "?nap=1", True),       # await asyncio.sleep(0) every 100 000 divisions
+    ("asgi", "?offload=1", True),   # run_in_executor: the loop only awaits a future
 ])
 def test_spinner_spins_unless_the_event_loop_is_blocked(serve, model, query, spins):
     from .conftest import MODELS
@@ -177,7 +180,7 @@ def test_offload_keeps_a_gevent_worker_answering(serve):
 
 
 @pytest_integration
-@pytest.mark.parametrize("model", ["sync", "gthread", "gevent"])
+@pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])
 def test_offload_pool_dies_with_its_worker_on_reload_and_stop(model):
     spec = ServerSpec(model, threads=2 if model == "gthread" else 1,
                       env=(("OFFLOAD_PROCESSES", "2"),))
@@ -251,7 +254,8 @@ def test_gevent_monitor_reports_the_blocked_hub():
 
 
 @pytest_integration
-@pytest.mark.parametrize(("model", "frozen"), [("gthread", False), ("gevent", True)])
+@pytest.mark.parametrize(("model", "frozen"), [("gthread", False), ("gevent", True),
+                                               ("asgi", True)])
 def test_spinwatch_sees_the_frozen_loop(serve, model, frozen):
     from loadtests.spinwatch import watch_one
 

@@ -70,6 +70,7 @@ SPECS = {
     "sync": ServerSpec("sync", workers=2),
     "gthread": ServerSpec("gthread", workers=2, threads=4),
     "gevent": ServerSpec("gevent", workers=2),
+    "asgi": ServerSpec("asgi", workers=2),
 }
 
 
@@ -95,6 +96,7 @@ GRACEFUL = {
     "sync": ServerSpec("sync", workers=3),
     "gthread": ServerSpec("gthread", workers=1, threads=4),
     "gevent": ServerSpec("gevent", workers=1),
+    "asgi": ServerSpec("asgi", workers=1),
 }
 
 
@@ -140,7 +142,7 @@ LONG_PRIME = 10**17 - 3
 
 
 @pytest.mark.parametrize(("model", "killed"), [("sync", True), ("gthread", False),
-                                               ("gevent", True)])
+                                               ("gevent", True), ("asgi", True)])
 def test_worker_timeout_kills_only_a_worker_that_cannot_notify(model, killed):
     spec = ServerSpec(model, threads=2 if model == "gthread" else 1, timeout=2,
                       env=(("PRIME_MAX_N", str(10**18)),))
@@ -172,7 +174,7 @@ def _health(url):
     return reply if reply.status == 200 else None
 
 
-@pytest.mark.parametrize("model", ["sync", "gthread", "gevent"])
+@pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])
 def test_request_line_over_the_limit_is_refused_and_the_worker_survives(serve, model):
     from .conftest import MODELS
 
@@ -184,10 +186,11 @@ def test_request_line_over_the_limit_is_refused_and_the_worker_survives(serve, m
     assert get(server.url + "/health").status == 200
 
 
-def test_too_many_headers_are_refused(serve):
-    from .conftest import SYNC
+@pytest.mark.parametrize("model", ["sync", "asgi"])
+def test_too_many_headers_are_refused(serve, model):
+    from .conftest import MODELS
 
-    server = serve(SYNC)
+    server = serve(MODELS[model])
     headers = {f"X-Junk-{i}": "x" for i in range(60)}
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(urllib.request.Request(server.url + "/health", headers=headers),
@@ -260,13 +263,15 @@ def _kind(proc: psutil.Process) -> str:
     return "gunicorn" if "gunicorn" in line else "locust" if "locust" in line else ""
 
 
-@pytest.mark.parametrize(("model", "killed"), [("sync", True), ("gthread", False),
-                                               ("gevent", False)])
-def test_a_long_io_wait_times_out_only_a_sync_worker(model, killed):
+@pytest.mark.parametrize(("model", "query", "killed"), [
+    ("sync", "", True), ("gthread", "", False), ("gevent", "", False), ("asgi", "", False),
+    ("asgi", "&blocking=1", True),  # time.sleep in a coroutine: the loop cannot notify
+])
+def test_a_long_io_wait_times_out_only_a_sync_worker(model, query, killed):
     spec = ServerSpec(model, threads=2 if model == "gthread" else 1, timeout=2)
     with GunicornServer(spec) as server:
         try:
-            outcome = get(f"{server.url}/io?delay=4", timeout=60).status
+            outcome = get(f"{server.url}/io?delay=4{query}", timeout=60).status
         except OSError:
             outcome = "disconnected"
         assert (outcome != 200) is killed

@@ -88,6 +88,19 @@ def parse_flag(raw: str | None, name: str) -> bool:
     raise BadParam(f"{name} must be 0 or 1, got {raw[:_MAX_CHARS]!r}")
 
 
+def parse_one_of(get, names: tuple[str, ...]) -> str | None:
+    """Which of the on/off flags ``names`` is on (``get(name)`` reads one); at most one may be."""
+    on = [name for name in names if parse_flag(get(name), name)]
+    if len(on) > 1:
+        raise BadParam(f"choose {' or '.join(f'{name}=1' for name in on)}, not both")
+    return on[0] if on else None
+
+
+#: What a WSGI worker answers to ``/prime/<n>?thread=1``.
+THREAD_IS_ASGI_ONLY = ("thread=1 (asyncio.to_thread) is for the asgi model; a WSGI worker "
+                       "already runs each request in its own thread, process or greenlet")
+
+
 def parse_mb(raw: str | None, cap: int) -> int:
     """Megabytes to hash: an integer in [1, cap]; None means DEFAULT_MB."""
     return DEFAULT_MB if raw is None else _parse_int(raw, "mb", 1, cap)

@@ -11,8 +11,11 @@ processes can.
 [2, 142702110479723, 299593572317531]
 >>> is_prime_napping(142702110479723)
 True
+>>> import asyncio; asyncio.run(is_prime_async_nap(142702110479723))
+True
 """
 
+import asyncio
 import math
 import time
 
@@ -88,4 +91,26 @@ def is_prime_napping(n: int) -> bool:
             return False
         if i % NAP_EVERY == 1:
             time.sleep(0)
+    return True
+
+
+async def is_prime_async_nap(n: int) -> bool:
+    """``is_prime`` as a coroutine that awaits ``asyncio.sleep(0)`` when ``i % 100_000 == 1``.
+
+    The book's ``spinner_prime_async_nap``: each nap hands control back to the
+    event loop, which runs whatever else is ready -- other requests, the
+    spinner -- before it resumes this loop.
+    """
+    if n < 2:
+        return False
+    if n == 2:
+        return True
+    if n % 2 == 0:
+        return False
+    root = math.isqrt(n)
+    for i in range(3, root + 1, 2):
+        if n % i == 0:
+            return False
+        if i % NAP_EVERY == 1:
+            await asyncio.sleep(0)
     return True

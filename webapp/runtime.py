@@ -22,6 +22,7 @@ _WORKER_NAMES = {
     "ThreadWorker": "gthread",
     "GeventWorker": "gevent",
     "GeventPyWSGIWorker": "gevent",
+    "ASGIWorker": "asgi",
 }
 
 _worker_model: str | None = None
@@ -54,7 +55,7 @@ def current_greenlet_id() -> int | None:
 
 
 def worker_model(environ: dict | None = None) -> str:
-    """The worker model serving this process: sync, gthread, gevent or dev."""
+    """The worker model serving this process: sync, gthread, gevent, asgi or dev."""
     if _worker_model is not None:
         return _worker_model
     environ = environ or {}
@@ -63,6 +64,23 @@ def worker_model(environ: dict | None = None) -> str:
     if gevent_patched():
         return "gevent"
     return "gthread" if environ.get("wsgi.multithread") else "sync"
+
+
+def event_loop() -> dict | None:
+    """The running asyncio loop (its class, debug mode) and the current task, else None."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    kind = type(loop)
+    task = asyncio.current_task()
+    return {"class": f"{kind.__module__}.{kind.__qualname__}",
+            "library": kind.__module__.split(".")[0],  # asyncio or uvloop
+            "debug": loop.get_debug(),
+            "slow_callback_duration": loop.slow_callback_duration,
+            "task": task.get_name() if task else None}
 
 
 def info(environ: dict | None = None) -> dict:

@@ -10,7 +10,15 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from . import offload, runtime
 from .gilfree import MAX_MB, sha256_megabytes
-from .params import BadParam, parse_delay, parse_flag, parse_mb, parse_n
+from .params import (
+    THREAD_IS_ASGI_ONLY,
+    BadParam,
+    parse_delay,
+    parse_flag,
+    parse_mb,
+    parse_n,
+    parse_one_of,
+)
 from .primes import is_prime, is_prime_napping
 from .spinner import spin
 
@@ -31,8 +39,13 @@ def info():
 
 @bp.get("/io")
 def io():
-    """Blocking I/O stand-in: ``time.sleep`` (cooperative under gevent's patching)."""
+    """Blocking I/O stand-in: ``time.sleep`` (cooperative under gevent's patching).
+
+    ``blocking=1`` is accepted and changes nothing: here ``time.sleep`` is the I/O stand-in
+    already (on the asgi model it is the mistake that freezes the loop).
+    """
     delay = parse_delay(request.args.get("delay"))
+    parse_flag(request.args.get("blocking"), "blocking")
     start = time.perf_counter()
     time.sleep(delay)
     return jsonify(delay=delay, elapsed=time.perf_counter() - start, pid=os.getpid())
@@ -48,8 +61,10 @@ def _timed_prime(n: str, check):
 @bp.get("/prime/<n>")
 def prime(n: str):
     """CPU-bound work in pure Python: holds the GIL; yields only with ``?nap=1``."""
-    nap = parse_flag(request.args.get("nap"), "nap")
-    return _timed_prime(n, is_prime_napping if nap else is_prime)
+    mode = parse_one_of(request.args.get, ("nap", "thread"))
+    if mode == "thread":
+        raise BadParam(THREAD_IS_ASGI_ONLY)
+    return _timed_prime(n, is_prime_napping if mode == "nap" else is_prime)
 
 
 @bp.get("/offload/prime/<n>")
@@ -71,14 +86,11 @@ def hash_():
 def spin_(n: str):
     """Stream a spinner while the prime check runs; ``?nap=1`` or ``?offload=1`` to vary it."""
     number = parse_n(n)
-    nap = parse_flag(request.args.get("nap"), "nap")
-    use_pool = parse_flag(request.args.get("offload"), "offload")
-    if nap and use_pool:
-        raise BadParam("choose nap=1 or offload=1, not both")
-    if use_pool:
+    mode = parse_one_of(request.args.get, ("nap", "offload"))
+    if mode == "offload":
         def check(k):
             return offload.run(is_prime, k)
     else:
-        check = is_prime_napping if nap else is_prime
+        check = is_prime_napping if mode == "nap" else is_prime
     return Response(stream_with_context(spin(number, check)), mimetype="text/plain",
                     headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})

@@ -1,0 +1,195 @@
+"""The asyncio model: gunicorn's asgi worker serving the ASGI twin of the app.
+
+The same URL contract as the Flask app; what each asyncio variant does to the
+event loop, checked by the order of events (never by absolute times).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from loadtests.client import get, get_many
+from loadtests.server import GunicornServer, ServerSpec
+from webapp import create_app
+from webapp.loopwatch import LINE
+from webapp.primes import QUICK_PRIME, SLOW_PRIME
+
+from .conftest import ASGI
+from .helpers import cpu_seconds, health_during
+
+pytestmark = pytest.mark.integration
+
+# Bad input, wrong routes and wrong methods: both apps must answer alike.
+SAME = [
+    "/prime/-1", "/prime/abc", "/prime/1.5", f"/prime/{10**17}", "/prime/7?nap=2",
+    "/prime/7?nap=1&thread=1", "/io?delay=nan", "/io?delay=-1", "/io?delay=11",
+    "/io?delay=0&blocking=yes", "/hash?mb=0", "/hash?mb=257", "/hash?mb=1.5",
+    "/spin/7?nap=1&offload=1", "/spin/x", "/offload/prime/-5", "/nope", "/prime/7/8",
+    "/io?delay=nan&delay=0",  # the first value counts, as in Flask
+]
+
+
+@pytest.mark.parametrize("path", SAME)
+def test_bad_input_gets_the_same_json_from_both_apps(serve, path):
+    flask = create_app({"TESTING": True}).test_client().get(path)
+    reply = get(serve(ASGI).url + path)
+    assert reply.status == flask.status_code
+    assert reply.body == flask.get_json()
+
+
+def test_wrong_method_is_json_405_with_allow(serve):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(serve(ASGI).url + "/health", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=10)
+    assert error.value.code == 405 and "GET" in error.value.headers["Allow"]
+
+
+def test_info_names_the_loop_and_the_task(serve):
+    body = get(serve(ASGI).url + "/info").body
+    assert body["worker_class"] == "asgi"
+    assert body["event_loop"]["library"] in ("asyncio", "uvloop")
+    assert body["event_loop"]["task"]  # each request runs in a task of its own
+    assert body["thread"]["name"] == "MainThread"  # one thread: the loop's
+    flask = create_app({"TESTING": True}).test_client().get("/info").get_json()
+    assert flask.keys() <= body.keys()  # every field the WSGI /info has
+
+
+def test_answers_match_the_flask_app(serve):
+    url = serve(ASGI).url
+    for query in ("", "?nap=1", "?thread=1"):
+        assert get(f"{url}/prime/{QUICK_PRIME}{query}").body["prime"] is True
+        assert get(f"{url}/prime/561{query}").body["prime"] is False
+    assert get(f"{url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+    flask = create_app({"TESTING": True}).test_client()
+    assert get(f"{url}/hash?mb=2").body["sha256"] == flask.get("/hash?mb=2").get_json()["sha256"]
+
+
+REQUESTS, DELAY = 4, 0.5
+
+
+def _io_ratio(url: str, query: str = "") -> float:
+    wall, replies = get_many([f"{url}/io?delay={DELAY}{query}"] * REQUESTS)
+    assert all(r.status == 200 for r in replies)
+    return wall / (REQUESTS * DELAY)
+
+
+def test_awaited_sleeps_overlap_and_blocking_sleeps_queue(serve):
+    url = serve(ASGI).url
+    assert _io_ratio(url) <= 0.5                   # ideal 1/REQUESTS: all at once
+    assert _io_ratio(url, "&blocking=1") >= 0.75   # ideal 1.0: the loop is frozen
+
+
+def test_worker_connections_is_not_enforced_by_the_asgi_worker():
+    """gunicorn 27.0.1's asgi worker ignores --worker-connections: 8 requests on 2 'slots'."""
+    spec = ServerSpec("asgi", worker_connections=2)
+    with GunicornServer(spec) as server:
+        wall, replies = get_many([f"{server.url}/io?delay={DELAY}"] * 8)
+    assert all(r.status == 200 for r in replies)
+    assert wall / (8 * DELAY) <= 0.5  # enforced, it would be ≥ 4 waves: 0.5 or more
+
+
+def _busy_worker(server) -> int:
+    (pid,) = server.worker_pids()
+    return pid
+
+
+def test_a_prime_in_the_coroutine_freezes_health(serve):
+    server = serve(ASGI)
+    during, finished_after = health_during(server, f"/prime/{SLOW_PRIME}", _busy_worker(server))
+    assert all(h.received >= finished_after for h in during)
+
+
+@pytest.mark.parametrize("query", ["?nap=1", "?thread=1"])
+def test_napping_and_to_thread_keep_the_loop_answering(serve, query):
+    server = serve(ASGI)
+    during, finished_after = health_during(server, f"/prime/{SLOW_PRIME}{query}",
+                                           _busy_worker(server))
+    assert [h for h in during if h.received < finished_after]
+
+
+def test_offload_keeps_the_loop_answering(serve):
+    server = serve(ASGI)
+    assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
+    (pool_pid, *_) = get(server.url + "/info").body["offload_pool"]
+    during, finished_after = health_during(server, f"/offload/prime/{SLOW_PRIME}", pool_pid)
+    assert [h for h in during if h.received < finished_after]
+
+
+def test_to_thread_still_runs_one_core_of_python(serve):
+    """Two to_thread primes at once: the loop is free, but the GIL lets one run at a time."""
+    server = serve(ASGI)
+    pid = _busy_worker(server)
+    url = f"{server.url}/prime/{SLOW_PRIME}?thread=1"
+    alone = get(url).body["elapsed"]
+    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+    wall, replies = get_many([url] * 2)
+    cpu = cpu_seconds(pid) - cpu_before
+    wall_total = time.monotonic() - wall_before
+    assert all(r.body["prime"] is True for r in replies)
+    assert wall >= 1.5 * alone          # ideal 2 × alone; two cores would give 1 ×
+    assert cpu / wall_total <= 1.3      # one core busy, not two
+
+
+def test_hash_in_threads_uses_both_cores(serve):
+    """hashlib releases the GIL: to_thread hashes run on two cores at once."""
+    server = serve(ASGI)
+    pid = _busy_worker(server)
+    url = f"{server.url}/hash?mb=256"
+    get(url)  # warm the zero pages
+    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+    for _ in range(3):
+        get_many([url] * 2)
+    cpu = cpu_seconds(pid) - cpu_before
+    assert cpu / (time.monotonic() - wall_before) >= 1.3  # ideal 2.0 on 2 cores
+
+
+def _loop_reports(server) -> list[str]:
+    return [line for line in server.log_text().splitlines() if LINE in line]
+
+
+def test_asyncio_debug_reports_the_blocked_loop_and_not_the_napping_one():
+    spec = ServerSpec("asgi", env=(("PYTHONASYNCIODEBUG", "1"),))
+    with GunicornServer(spec) as server:
+        assert get(server.url + "/info").body["event_loop"]["debug"] is True
+        assert get(f"{server.url}/prime/{QUICK_PRIME}?nap=1").status == 200
+        napping = len(_loop_reports(server))
+        elapsed = get(f"{server.url}/prime/{SLOW_PRIME}").body["elapsed"]
+        deadline = time.monotonic() + 10
+        while len(_loop_reports(server)) == napping:
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.05)  # polling interval
+        (line,) = _loop_reports(server)
+        log = server.log_text()
+    assert napping == 0  # no napping step held the loop for 0.1 s
+    duration = float(line.split("duration=", 1)[1].split()[0])
+    assert duration >= 0.8 * elapsed  # one report for the whole prime, with its length
+    assert "Executing" not in log  # asyncio's own long report is replaced by the line
+
+
+def test_spinner_check_is_cancelled_when_the_client_leaves(serve):
+    """A client that closes the stream leaves no napping check running on the loop."""
+    import http.client
+
+    server = serve(ASGI)
+    pid = _busy_worker(server)
+    before = cpu_seconds(pid)
+    assert get(f"{server.url}/prime/{SLOW_PRIME}?nap=1").status == 200
+    whole = cpu_seconds(pid) - before  # CPU of one whole napping check
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", f"/spin/{SLOW_PRIME}?nap=1")
+    assert conn.getresponse().read(5)  # the first frame has come
+    start = cpu_seconds(pid)
+    conn.close()
+    deadline = time.monotonic() + 10
+    while True:  # wait until the worker is idle
+        sample = cpu_seconds(pid)
+        time.sleep(0.2)  # a sampling window, not synchronisation
+        if cpu_seconds(pid) - sample < 0.02:
+            break
+        assert time.monotonic() < deadline
+    assert cpu_seconds(pid) - start < 0.5 * whole  # stopped early, not run to the end

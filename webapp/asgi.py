@@ -1,0 +1,5 @@
+"""ASGI entry point for gunicorn's asyncio worker: ``webapp.asgi:app`` (``-k asgi``)."""
+
+from webapp.asyncapp import create_app
+
+app = create_app()

@@ -1,0 +1,127 @@
+"""The lab's endpoints as coroutines: each asyncio variant is a lesson of the chapter.
+
+* ``/io`` awaits ``asyncio.sleep``; ``?blocking=1`` calls ``time.sleep`` in the
+  coroutine -- the classic mistake: the whole loop waits.
+* ``/prime/<n>`` calls ``is_prime`` in the coroutine: the Quick Quiz, the loop
+  freezes; ``?nap=1`` awaits ``asyncio.sleep(0)`` every 100 000 divisions;
+  ``?thread=1`` uses ``asyncio.to_thread``: the loop stays free, the GIL
+  still allows one core's worth of Python per process.
+* ``/offload/prime/<n>`` uses ``loop.run_in_executor`` with the worker's
+  process pool; ``/hash`` runs hashlib (GIL released) via ``asyncio.to_thread``.
+* ``/spin/<n>`` is the book's ``spinner_async``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from .. import offload, runtime
+from ..gilfree import MAX_MB, sha256_megabytes
+from ..params import parse_delay, parse_flag, parse_mb, parse_n, parse_one_of
+from ..primes import is_prime, is_prime_async_nap
+from ..spinner import spin_async
+
+
+def _arg(request: Request, name: str) -> str | None:
+    """The first value of a query parameter, as Flask's ``request.args.get`` reads it."""
+    values = request.query_params.getlist(name)
+    return values[0] if values else None
+
+
+def _get(request: Request):
+    return lambda name: _arg(request, name)
+
+
+async def health(request: Request) -> JSONResponse:
+    """Cheap heartbeat: answers at once unless the event loop is blocked."""
+    return JSONResponse({"status": "ok"})
+
+
+async def info(request: Request) -> JSONResponse:
+    """Which process, worker model, thread, event loop and task served this request."""
+    return JSONResponse(runtime.info() | {"event_loop": runtime.event_loop()})
+
+
+async def io(request: Request) -> JSONResponse:
+    """``await asyncio.sleep(delay)``; with ``?blocking=1``, ``time.sleep`` -- frozen loop."""
+    delay = parse_delay(_arg(request, "delay"))
+    blocking = parse_flag(_arg(request, "blocking"), "blocking")
+    start = time.perf_counter()
+    if blocking:
+        time.sleep(delay)  # the mistake this endpoint demonstrates
+    else:
+        await asyncio.sleep(delay)
+    return JSONResponse({"delay": delay, "elapsed": time.perf_counter() - start,
+                         "pid": os.getpid()})
+
+
+async def _blocking_check(n: int) -> bool:
+    """``is_prime`` called directly in a coroutine: it never awaits, so nothing else runs."""
+    return is_prime(n)
+
+
+async def _in_thread(n: int) -> bool:
+    return await asyncio.to_thread(is_prime, n)
+
+
+async def _in_pool(n: int) -> bool:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(offload.get_pool(), is_prime, n)
+
+
+PRIME_CHECKS = {None: _blocking_check, "nap": is_prime_async_nap, "thread": _in_thread}
+
+
+async def _timed(n: int, check) -> JSONResponse:
+    start = time.perf_counter()
+    result = await check(n)
+    return JSONResponse({"n": n, "prime": result, "elapsed": time.perf_counter() - start,
+                         "pid": os.getpid()})
+
+
+async def prime(request: Request) -> JSONResponse:
+    """CPU-bound pure Python in the coroutine (freezes the loop); ``?nap=1``, ``?thread=1``."""
+    mode = parse_one_of(_get(request), ("nap", "thread"))
+    return await _timed(parse_n(request.path_params["n"]), PRIME_CHECKS[mode])
+
+
+async def offload_prime(request: Request) -> JSONResponse:
+    """The same check in this worker's process pool: the loop only awaits a future."""
+    return await _timed(parse_n(request.path_params["n"]), _in_pool)
+
+
+async def hash_(request: Request) -> JSONResponse:
+    """SHA-256 of ``mb`` MiB in a thread: hashlib releases the GIL, so threads use cores."""
+    mb = parse_mb(_arg(request, "mb"), MAX_MB)
+    start = time.perf_counter()
+    digest = await asyncio.to_thread(sha256_megabytes, mb)
+    return JSONResponse({"mb": mb, "sha256": digest, "elapsed": time.perf_counter() - start,
+                         "pid": os.getpid()})
+
+
+SPIN_CHECKS = {None: _blocking_check, "nap": is_prime_async_nap, "offload": _in_pool}
+
+
+async def spin(request: Request) -> StreamingResponse:
+    """The book's ``spinner_async`` as a stream; ``?nap=1`` or ``?offload=1`` to vary it."""
+    number = parse_n(request.path_params["n"])
+    mode = parse_one_of(_get(request), ("nap", "offload"))
+    return StreamingResponse(spin_async(number, SPIN_CHECKS[mode]), media_type="text/plain",
+                             headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
+
+
+ROUTES = [
+    Route("/health", health),
+    Route("/info", info),
+    Route("/io", io),
+    Route("/prime/{n}", prime),
+    Route("/offload/prime/{n}", offload_prime),
+    Route("/hash", hash_),
+    Route("/spin/{n}", spin),
+]
