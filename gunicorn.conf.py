@@ -98,6 +98,9 @@ def _env_float(name: str, default: float | None) -> float | None:
 # sys.setswitchinterval in each worker: how often a thread holding the GIL is
 # asked to hand it over (Python's default: 0.005 s).
 switch_interval = _env_float("SWITCH_INTERVAL", None)
+# asgi: the app's loop watchdog period (webapp/loopwatch.py), checked here so that a bad
+# value stops gunicorn with one line instead of a lifespan failure in each worker.
+_env_float("LOOP_WATCHDOG", None)
 # gunicorn 23+ opens a control socket at a fixed path; several lab servers on
 # one machine (tests, the matrix) would fight over it, and the lab needs none.
 control_socket_disable = True

@@ -12,6 +12,8 @@ requests per second with the arithmetic of :mod:`loadtests.model`.
 
 from __future__ import annotations
 
+import os
+
 from webapp import offload
 
 from .cells import Cell, Scenario
@@ -28,6 +30,9 @@ def parallelism(cell: Cell, scenario: Scenario) -> int:
         return spec.workers * offload.pool_size()
     if kind == "gilfree" and spec.worker_class == "gthread":
         return spec.workers * spec.threads
+    if kind == "gilfree" and spec.worker_class == "asgi":
+        # asyncio.to_thread's default executor: min(32, cores + 4) threads per worker
+        return spec.workers * min(32, (os.cpu_count() or 1) + 4)
     return spec.workers
 
 

@@ -12,9 +12,11 @@ Tags (scenarios):
   every 50 ms: can a busy worker still answer?
 * ``mixed``     -- IoUser and CpuUser together.
 * ``gilfree``   -- HashUser: ``/hash?mb=M`` (SHA-256 in C, GIL released) in a closed loop.
+* ``health``    -- HealthUser: ``/health`` in a closed loop: what a request costs the model.
 
 CpuUser's flavour: ``--nap`` asks ``/prime/<n>?nap=1`` (cooperative napping),
-``--offload`` asks ``/offload/prime/<n>`` (the worker's process pool).
+``--offload`` asks ``/offload/prime/<n>`` (the worker's process pool),
+``--thread`` asks ``/prime/<n>?thread=1`` (``asyncio.to_thread``, asgi only).
 
 Parameters are Locust custom arguments (also settable by environment):
 ``--delay`` (LAB_DELAY), ``--prime-n`` (LAB_PRIME_N), ``--mb`` (LAB_MB), ``--heartbeat-interval``
@@ -51,6 +53,8 @@ def _add_arguments(parser):
                         help="CpuUser asks /prime/<n>?nap=1 (napping)")
     parser.add_argument("--offload", action="store_true", env_var="LAB_OFFLOAD",
                         help="CpuUser asks /offload/prime/<n> (process pool)")
+    parser.add_argument("--thread", action="store_true", env_var="LAB_THREAD",
+                        help="CpuUser asks /prime/<n>?thread=1 (asyncio.to_thread; asgi only)")
     parser.add_argument("--heartbeat-interval", type=float, default=0.05,
                        env_var="LAB_HEARTBEAT_INTERVAL", include_in_web_ui=True,
                        help="seconds between heartbeat requests")
@@ -132,7 +136,7 @@ class CpuUser(FastHttpUser):
         if options.offload:
             self.client.get(f"/offload/prime/{options.prime_n}", name="/prime")
         else:
-            suffix = "?nap=1" if options.nap else ""
+            suffix = "?nap=1" if options.nap else "?thread=1" if options.thread else ""
             self.client.get(f"/prime/{options.prime_n}{suffix}", name="/prime")
 
 
@@ -143,6 +147,15 @@ class HashUser(FastHttpUser):
     @task
     def hash(self):
         self.client.get(f"/hash?mb={self.environment.parsed_options.mb}", name="/hash")
+
+
+class HealthUser(FastHttpUser):
+    """The cheapest request in a closed loop: the model's own cost per request."""
+
+    @tag("health")
+    @task
+    def health(self):
+        self.client.get("/health", name="/health")
 
 
 class HeartbeatUser(FastHttpUser):

@@ -38,7 +38,7 @@ from .procs import run_main
 from .runcell import LOCUST_CPU_LIMIT, Settings, run_cell
 from .server import ROOT
 
-MODELS = ("sync", "gthread", "gevent")
+MODELS = ("sync", "gthread", "gevent", "asgi")
 FIDELITY_BAND = (0.85, 1.05)
 
 

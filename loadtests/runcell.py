@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webapp.gilfree import sha256_megabytes
-from webapp.hubwatch import LINE as HUB_LINE
 from webapp.primes import is_prime_napping
 
 from .bounds import bound
@@ -23,16 +22,12 @@ from .cpu import CpuMeter
 from .lessons import SCENARIO
 from .locustrun import Load, run_locust
 from .model import measure_service_time
+from .monitors import MONITORS
 from .procs import tree
 from .server import GunicornServer
 
 #: A Locust process busier than this (percent of one core) may itself be the limit.
 LOCUST_CPU_LIMIT = 85.0
-#: gevent's monitor thread checks the hub this often (GEVENT_MAX_BLOCKING_TIME). A period
-#: holding any greenlet switch is not reported, so reports × period is a lower bound on the
-#: blocked time. Each report costs the worker CPU (gevent formats its stacks even when it
-#: prints nothing): at 0.02 s the gevent CPU cells lost about 10 % of their throughput.
-HUB_CHECK_S = 0.1
 
 
 def _number(text: str | None) -> float | None:
@@ -66,22 +61,6 @@ class Settings:
         return None
 
 
-#: gevent's own blocked-hub monitor, collected by webapp.hubwatch (one log line per report).
-HUB_MONITOR_ENV = (("GEVENT_MONITOR_THREAD_ENABLE", "true"),
-                   ("GEVENT_MAX_BLOCKING_TIME", str(HUB_CHECK_S)),
-                   ("GEVENT_MONITOR_PRINT_BLOCKING_REPORTS", "false"))
-
-
-def hub_reports(log_text: str, start: float, end: float) -> int:
-    """How many of gevent's blocked-hub reports fall inside [start, end] (wall clock)."""
-    count = 0
-    for line in log_text.splitlines():
-        if HUB_LINE in line and " at=" in line:
-            at = float(line.split(" at=", 1)[1].split()[0])
-            count += start <= at <= end
-    return count
-
-
 def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     """Serve, load, measure and stop one cell; return its results row."""
     cell_dir.mkdir(parents=True, exist_ok=True)
@@ -93,9 +72,9 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
                 warmup=warmup, delay=settings.delay, prime_n=settings.n,
                 mb=settings.mb, processes=settings.locust_processes, extra=scenario.extra)
     spec = cell.spec
-    gevent = spec.worker_class == "gevent"
-    if gevent:
-        spec = dataclasses.replace(spec, env=spec.env + HUB_MONITOR_ENV)
+    monitor = MONITORS.get(spec.worker_class)
+    if monitor:
+        spec = dataclasses.replace(spec, env=spec.env + monitor.env)
     locust_pids: list[int] = []
     server = GunicornServer(spec, log_path=cell_dir / "gunicorn.log")
     server.start()
@@ -117,7 +96,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     service_s = (before + after) / 2 if before and after else None
     limit = bound(cell, scenario, delay=settings.delay,
                   service={kind: service_s} if service_s else {}, cores=settings.cores)
-    hub = hub_reports(server_log, *meter.wall_window) if gevent else None
+    hub, blocked_s = (monitor.blocked(server_log, *meter.wall_window) if monitor
+                      else (None, None))
     row = {
         "scenario": cell.scenario,
         "label": cell.model_label,
@@ -142,11 +122,12 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "service_before_ms": before and before * 1000,
         "service_after_ms": after and after * 1000,
         "switch_interval": cell.switch_interval,
+        # the event loop's own watchdog (loadtests.monitors): gevent's hub, asyncio's loop
         "hub_blocked_reports": hub,
-        "hub_blocked_s": None if hub is None else hub * HUB_CHECK_S,
-        # per worker: 100% = every worker's hub frozen for the whole window
+        "hub_blocked_s": blocked_s,
+        # per worker: 100% = every worker's loop frozen for the whole window
         "hub_blocked_pct": None if hub is None else
-        100 * hub * HUB_CHECK_S / (summary.window_s * cell.spec.workers),
+        100 * blocked_s / (summary.window_s * cell.spec.workers),
         "server_cpu_pct": meter.percent("server"),
         # The busiest server process: 100% with a total of 100% means one worker did it all.
         "server_max_process_cpu_pct": meter.max_process_percent("server"),

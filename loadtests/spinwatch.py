@@ -1,9 +1,9 @@
 """Watch the spinner: how many frames ``/spin/<n>`` streams on each worker model.
 
 The book's spinner over HTTP: a frame every 0.1 s while ``is_prime(n)`` runs
-concurrently. Threads keep it turning; a plain gevent worker shows one frame
-and then nothing until the answer (its event loop is blocked); napping or a
-process pool makes it turn again.
+concurrently. Threads keep it turning; a plain gevent or asgi worker shows one
+frame and then nothing until the answer (its event loop is blocked); napping
+or a process pool makes it turn again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ CASES = (
     ("gevent -w1", ServerSpec("gevent"), ""),
     ("gevent -w1", ServerSpec("gevent"), "nap=1"),
     ("gevent -w1", ServerSpec("gevent"), "offload=1"),
+    ("asgi -w1", ServerSpec("asgi"), ""),
+    ("asgi -w1", ServerSpec("asgi"), "nap=1"),
+    ("asgi -w1", ServerSpec("asgi"), "offload=1"),
 )
 
 

@@ -171,6 +171,35 @@ def test_asyncio_debug_reports_the_blocked_loop_and_not_the_napping_one():
     assert "Executing" not in log  # asyncio's own long report is replaced by the line
 
 
+def test_watchdog_reports_the_blocked_loop_and_not_the_napping_one():
+    spec = ServerSpec("asgi", env=(("LOOP_WATCHDOG", "0.1"),))
+    with GunicornServer(spec) as server:
+        assert get(f"{server.url}/prime/{QUICK_PRIME}?nap=1").status == 200
+        assert get(f"{server.url}/io?delay=0.5").status == 200  # awaiting: no report
+        napping = len(_loop_reports(server))
+        elapsed = get(f"{server.url}/prime/{SLOW_PRIME}").body["elapsed"]
+        deadline = time.monotonic() + 10
+        while len(_loop_reports(server)) - napping < 5:
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.05)  # polling interval
+        reports = _loop_reports(server)
+    assert napping == 0
+    # one report per 0.1 s period without the loop's stamp: a lower bound on the freeze
+    assert 0.1 * len(reports) <= elapsed + 0.1
+
+
+def test_bad_watchdog_period_stops_gunicorn_with_one_line():
+    import subprocess
+    import sys
+
+    from loadtests.server import CONFIG, ROOT
+
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "-k", "asgi"],
+                            cwd=ROOT, env={"LOOP_WATCHDOG": "often", "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "LOOP_WATCHDOG" in result.stderr
+
+
 def test_spinner_check_is_cancelled_when_the_client_leaves(serve):
     """A client that closes the stream leaves no napping check running on the loop."""
     import http.client

@@ -12,7 +12,7 @@ from loadtests import bounds, presets
 from loadtests.cells import Cell
 from loadtests.lessons import SCENARIO
 from loadtests.matrix import select_cells
-from loadtests.runcell import hub_reports
+from loadtests.monitors import MONITORS
 from loadtests.server import ROOT, ServerSpec
 
 from .helpers import alive, descendants
@@ -166,5 +166,16 @@ def test_hub_reports_counts_lines_inside_the_window():
         "[x] [1] [INFO] worker ready: model=gevent",
         "[x] [1] [WARNING] hub blocked: at=105.500 threshold=0.1s greenlet=<g>",
     ])
-    assert hub_reports(log, 100.0, 102.0) == 2
-    assert hub_reports(log, 102.0, 105.0) == 0
+    gevent = MONITORS["gevent"]
+    assert gevent.blocked(log, 100.0, 102.0) == (2, pytest.approx(0.2))
+    assert gevent.blocked(log, 102.0, 105.0) == (0, 0.0)
+
+
+def test_asyncio_reports_carry_their_own_duration():
+    log = "\n".join([
+        "[x] [1] [WARNING] loop blocked: at=100.500 duration=0.412 callback=<Task>",
+        "[x] [1] [WARNING] loop blocked: at=101.500 duration=1.250 callback=<Task>",
+        "[x] [1] [WARNING] hub blocked: at=101.000 threshold=0.1s greenlet=<g>",
+        "[x] [1] [WARNING] loop blocked: at=109.000 duration=0.300 callback=<Task>",
+    ])
+    assert MONITORS["asgi"].blocked(log, 100.0, 102.0) == (2, pytest.approx(1.662))

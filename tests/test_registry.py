@@ -38,12 +38,27 @@ FULL = QUICK | {
 }
 
 
+# Added since, by the lessons that came after the split: asyncio (coroutines) and overhead.
+ASGI_QUICK = {
+    ("io", "asgi", 1, 1, None, 100), ("cpu", "asgi", 1, 1, None, 8),
+    ("heartbeat", "asgi", 1, 1, None, 3), ("nap", "asgi", 1, 1, None, 3),
+    ("offload", "asgi", 1, 1, None, 3),
+}
+ASGI_FULL = ASGI_QUICK | {
+    ("io", "asgi", 2, 1, None, 100), ("cpu", "asgi", 2, 1, None, 8),
+    ("thread", "asgi", 1, 1, None, 3), ("gilfree", "asgi", 1, 1, None, 4),
+    ("health", "sync", 1, 1, None, 20), ("health", "gthread", 1, 4, None, 20),
+    ("health", "gevent", 1, 1, None, 20), ("health", "asgi", 1, 1, None, 20),
+}
+
+
 def _keys(cells):
     return [(*c.key(), c.users) for c in cells]
 
 
-@pytest.mark.parametrize(("preset", "expected"), [("quick", QUICK), ("full", FULL)])
-def test_presets_hold_the_same_cells_as_before(preset, expected):
+@pytest.mark.parametrize(("preset", "expected"), [("quick", QUICK | ASGI_QUICK),
+                                                  ("full", FULL | ASGI_FULL)])
+def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
     keys = _keys(presets.cells(preset))
     assert len(keys) == len(set(keys))  # a cell two lessons need runs once
     assert set(keys) == expected
@@ -69,7 +84,7 @@ def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
                  quick=(cell("cpu", "sync", 1, users=8), cell("cpu", "sync", 3, users=8)))
     monkeypatch.setattr(presets, "LESSONS", (*LESSONS, new))
     keys = _keys(presets.cells("quick"))
-    assert set(keys) == QUICK | {("cpu", "sync", 3, 1, None, 8)}  # sync -w1 is not run twice
+    assert set(keys) == QUICK | ASGI_QUICK | {("cpu", "sync", 3, 1, None, 8)}  # -w1 runs once
 
 
 def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):

@@ -8,11 +8,26 @@ to ``LESSONS`` below.
 from __future__ import annotations
 
 from ..cells import Scenario
-from . import cores, gil, gilfree, heartbeat, hub, io, mixed, nap, offload, spinner, switch
+from . import (
+    cores,
+    coroutines,
+    gil,
+    gilfree,
+    heartbeat,
+    hub,
+    io,
+    mixed,
+    nap,
+    offload,
+    overhead,
+    spinner,
+    switch,
+)
 from .base import Lesson, Observation, Results
 
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
-    io, gil, cores, heartbeat, nap, gilfree, offload, switch, hub, spinner, mixed,
+    io, gil, cores, heartbeat, nap, gilfree, offload, switch, hub, spinner, coroutines,
+    overhead, mixed,
 ))
 
 

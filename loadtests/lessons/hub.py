@@ -8,7 +8,8 @@ from .base import Lesson, Results
 
 
 def _cells(results: Results) -> list[dict]:
-    return [r for r in results.rows if r.get("hub_blocked_reports") is not None]
+    return [r for r in results.rows if r.get("hub_blocked_reports") is not None
+            and r["worker_class"] == "gevent"]  # asyncio's own: lessons/asyncio.py
 
 
 def section(results: Results) -> str:

@@ -20,4 +20,5 @@ from .views import ROUTES
 def create_app(debug: bool = False) -> Starlette:
     """Application factory: JSON endpoints and JSON errors."""
     loopwatch.install()
-    return Starlette(debug=debug, routes=ROUTES, exception_handlers=HANDLERS)
+    return Starlette(debug=debug, routes=ROUTES, exception_handlers=HANDLERS,
+                     lifespan=loopwatch.lifespan)
