@@ -33,13 +33,15 @@ from .argtypes import csv_choice, positive
 from .cells import Cell
 from .lessons import ASSUMPTIONS, LESSONS, SCENARIO, SCENARIOS
 from .lessons.base import ms
-from .model import measure_service_time
+from .model import drift, time_calls
 from .procs import run_main
 from .runcell import LOCUST_CPU_LIMIT, Settings, run_cell
 from .server import ROOT
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
 FIDELITY_BAND = (0.85, 1.05)
+#: Timings of S at the start: how much this machine's speed moves by itself (its drift).
+DRIFT_TIMINGS = 5
 
 
 def machine_info() -> dict:
@@ -139,15 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         windows={name: (args.warmup or warmup, args.duration or duration)
                  for name, (warmup, duration) in presets.windows(args.preset).items()},
         delay=args.delay, n=args.n, locust_processes=args.locust_processes,
-        mb=args.mb, start_s=measure_service_time(args.n, repeats=3), cores=cores,
+        mb=args.mb, start_samples=time_calls(args.n, repeats=DRIFT_TIMINGS), cores=cores,
     )
     out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     windows = "; ".join(f"{name}: {w:g} s warm-up + {d:g} s"
                         for name, (w, d) in settings.windows.items())
     console.print(f"[bold]{len(cells)} cells[/] ({windows}); "
-                  f"S = {settings.start_s * 1000:.0f} ms for "
-                  f"is_prime({args.n}); {cores} cores; report in {out}")
+                  f"S = {settings.start_s * 1000:.0f} ms for is_prime({args.n}) "
+                  f"(±{drift(settings.start_samples):.0%} over {DRIFT_TIMINGS} timings: the "
+                  f"machine's own noise); {cores} cores; report in {out}")
     rows: list[dict] = []
     started = time.monotonic()
     progress = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -178,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": args.preset, "windows_s": settings.windows,
             "delay_s": settings.delay, "n": settings.n, "mb": settings.mb,
             "service_time_s": settings.start_s,
+            "service_start_samples_s": settings.start_samples,
             "locust_processes": settings.locust_processes,
             "fidelity_band": list(FIDELITY_BAND), "assumptions": dict(ASSUMPTIONS),
         },

@@ -55,6 +55,17 @@ def cpu_bound_rps(users: int, workers: int, cores: int, service_time: float) -> 
     return min(users, cpu_parallelism(workers, cores)) / service_time
 
 
+def time_calls(arg: int, repeats: int = 5,
+               check: Callable[[int], object] = is_prime) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``check(arg)`` in this process."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        check(arg)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def measure_service_time(arg: int, repeats: int = 5,
                          check: Callable[[int], object] = is_prime) -> float:
     """S: the median seconds of ``check(arg)`` in this process (default: ``is_prime``).
@@ -62,9 +73,13 @@ def measure_service_time(arg: int, repeats: int = 5,
     The one measurement the CPU bounds rest on: how fast this machine's core runs
     the work right now.
     """
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        check(arg)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(time_calls(arg, repeats, check))
+
+
+def drift(times: list[float]) -> float:
+    """Half the range of repeated timings, as a fraction of their median: the machine's noise.
+
+    >>> drift([0.2, 0.22, 0.18])
+    0.1
+    """
+    return round((max(times) - min(times)) / 2 / statistics.median(times), 12)

@@ -10,6 +10,7 @@ it belongs to.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 from . import charts
@@ -17,6 +18,7 @@ from .bounds import CPU_KINDS
 from .cells import Scenario
 from .lessons import LESSONS, SCENARIO, Results
 from .lessons.base import ms as _ms
+from .model import drift
 
 _UNKNOWN = Scenario("", "", None)
 
@@ -47,6 +49,33 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _samples(row: dict) -> str:
+    samples = row.get("service_samples_ms")
+    return f" ({' and '.join(f'{s:.0f}' for s in samples)} ms)" if samples else ""
+
+
+def _drift(settings: dict) -> str:
+    """The quiet-machine check: how far S moved over the timings at the start."""
+    samples = settings.get("service_start_samples_s")
+    if not samples:
+        return ""
+    return (f" (quiet-machine check: {len(samples)} timings at the start, "
+            f"{min(samples) * 1000:.0f}–{max(samples) * 1000:.0f} ms, ±{drift(samples):.0%}: "
+            "a cell's fidelity can move that much from the machine alone)")
+
+
+def _timings(rows: list[dict]) -> str:
+    """How the in-server S compares with the runner's cross-check timing of the same work."""
+    ratios = sorted(r["service_time_ms"] / r["service_runner_ms"] for r in rows
+                    if "error" not in r and r.get("service_runner_ms") and r["service_time_ms"])
+    if not ratios:
+        return ""
+    return (f"Each bound's S is timed in the cell's own server (two idle requests just "
+            f"before the window). Against the runner's timing of the same work, S in the "
+            f"server ÷ S in the runner was {statistics.median(ratios):.2f} (median of "
+            f"{len(ratios)} cells; {ratios[0]:.2f}–{ratios[-1]:.2f}).")
+
+
 def _outliers(rows: list[dict], settings: dict) -> str:
     low, high = settings["fidelity_band"]
     odd = [r for r in rows if "error" not in r and r["fidelity"] is not None
@@ -72,15 +101,14 @@ def _outliers(rows: list[dict], settings: dict) -> str:
         per_request = row.get("server_cpu_ms_per_request")
         if _bound_kind(row) in CPU_KINDS and _bound_kind(row) != "offload" and per_request:
             text += (f" The server spent {per_request:.0f} ms of CPU per request against "
-                     f"S = {service_ms:.0f} ms timed in the runner around the cell "
-                     f"({row['service_before_ms']:.0f} ms before, "
-                     f"{row['service_after_ms']:.0f} ms after): ")
+                     f"S = {service_ms:.0f} ms timed in the cell's idle server just before "
+                     f"the window{_samples(row)}: ")
             if per_request > 1.05 * service_ms:
                 text += ("the work itself ran slower than S (GIL hand-offs, or a slower core "
                          "in this window), not a different model.")
             elif per_request < 0.95 * service_ms:
-                text += ("the server did the work faster than the runner's timing of S, so the "
-                         "bound is low for this window (this machine's speed drifts).")
+                text += ("the server did the work faster under load than alone, so the bound "
+                         "is low for this window (this machine's speed drifts).")
             else:
                 text += ("the work ran at the speed of S, so the difference lies in the "
                          "count or in idle server time (look at the load generator).")
@@ -114,7 +142,8 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
         + "; ".join(f"{k}: {w:g} s + {d:g} s" for k, (w, d) in settings["windows_s"].items())
         + f"); `/io` delay "
         f"{settings['delay_s']:g} s; `/prime/{settings['n']}` with S = "
-        f"{settings['service_time_s'] * 1000:.0f} ms; {settings['locust_processes']} Locust "
+        f"{settings['service_time_s'] * 1000:.0f} ms{_drift(settings)}; "
+        f"{settings['locust_processes']} Locust "
         f"process(es); {results['elapsed_s']:.0f} s in all.",
         "",
         "rps = requests completed in the measured window ÷ its length; latencies are Locust's "
@@ -125,6 +154,7 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
         "",
         "## Outliers and limits",
         "",
+        *((timings, "") if (timings := _timings(rows)) else ()),
         _outliers(rows, settings),
         "",
         "## Lessons",

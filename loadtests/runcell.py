@@ -10,6 +10,7 @@ by name: the scenario says how to load and which bound judges.
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from webapp.primes import is_prime_napping
 
 from .bounds import bound
 from .cells import Cell
+from .client import get
 from .cpu import CpuMeter
 from .lessons import SCENARIO
 from .locustrun import Load, run_locust
@@ -26,6 +28,8 @@ from .monitors import MONITORS
 from .procs import tree
 from .server import GunicornServer
 
+#: Seconds a cell's server gets to quit before SIGKILL, once its load is over.
+STOP_GRACE_S = 1.0
 #: A Locust process busier than this (percent of one core) may itself be the limit.
 LOCUST_CPU_LIMIT = 85.0
 
@@ -44,21 +48,49 @@ class Settings:
     n: int
     mb: int
     locust_processes: int
-    start_s: float  # is_prime(n) timed once at the start (each cell's bound is timed anew)
+    start_samples: list[float]  # is_prime(n) timed at the start: the machine's drift check
+
+    @property
+    def start_s(self) -> float:
+        """S at the start (each cell's bound is timed anew, in its own server)."""
+        return statistics.median(self.start_samples)
     cores: int
 
     def window(self, cell: Cell) -> tuple[float, float]:
         return self.windows.get(cell.scenario, self.windows["other"])
 
     def time_service(self, kind: str | None) -> float | None:
-        """A timing, now, of the work a bound of this kind rests on (None for io, mixed)."""
+        """The runner's own timing, now, of the work a bound of this kind rests on.
+
+        A cross-check only: the bound rests on :meth:`time_in_server`.
+        """
         if kind == "cpu":
-            return measure_service_time(self.n, repeats=2)
+            return measure_service_time(self.n, repeats=1)
         if kind == "nap":
-            return measure_service_time(self.n, repeats=2, check=is_prime_napping)
+            return measure_service_time(self.n, repeats=1, check=is_prime_napping)
         if kind == "gilfree":
-            return measure_service_time(self.mb, repeats=3, check=sha256_megabytes)
+            return measure_service_time(self.mb, repeats=2, check=sha256_megabytes)
         return None
+
+    def time_in_server(self, url: str, kind: str | None, repeats: int = 2) -> list[float]:
+        """S where the work runs: the ``elapsed`` of ``repeats`` requests to an idle server.
+
+        The same endpoint the cell loads (for a napping cell the napping check, on asgi
+        its coroutine), in the cell's own server, before the load starts. (Not after it:
+        requests still in flight when Locust stops keep a worker computing -- and under
+        threads or napping they share the core with the timed request.)
+        """
+        path = SERVICE_PATHS.get(kind)
+        if path is None:
+            return []
+        path = path.format(n=self.n, mb=self.mb)
+        if kind == "gilfree":
+            get(url + path)  # a warm-up: the first hash faults in its zero pages
+        return [get(url + path).body["elapsed"] for _ in range(repeats)]
+
+
+#: The endpoint whose ``elapsed`` is S for a bound's timing kind.
+SERVICE_PATHS = {"cpu": "/prime/{n}", "nap": "/prime/{n}?nap=1", "gilfree": "/hash?mb={mb}"}
 
 
 def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
@@ -67,7 +99,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     scenario = SCENARIO[cell.scenario]
     warmup, duration = settings.window(cell)
     kind = scenario.timing
-    before = settings.time_service(kind)
+    runner_s = settings.time_service(kind)  # a cross-check of the in-server S
     load = Load(tag=scenario.tag, users=cell.users, duration=duration,
                 warmup=warmup, delay=settings.delay, prime_n=settings.n,
                 mb=settings.mb, processes=settings.locust_processes, extra=scenario.extra)
@@ -79,6 +111,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     server = GunicornServer(spec, log_path=cell_dir / "gunicorn.log")
     server.start()
     try:
+        samples = settings.time_in_server(server.url, kind)
         meter = CpuMeter({
             "server": server.processes,  # master, workers and offload pools
             "locust": lambda: [p for pid in locust_pids for p in tree(pid)],
@@ -87,13 +120,16 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
                              meter, locust_pids)
         server_log = server.log_text()
     finally:
-        server.stop(graceful=False)  # the load is over: gunicorn's quick shutdown (SIGQUIT)
+        # The load is over: gunicorn's quick shutdown (SIGQUIT), and SIGKILL after a second.
+        # A worker busy in is_prime under gthread, gevent or asgi acts on SIGQUIT only when
+        # the prime ends (measured: 6-11 s for four 1.6 s primes in flight); nothing the cell
+        # measures is left to wait for, and every process is reaped either way.
+        server.stop(grace=STOP_GRACE_S, graceful=False)
     primary = summary.rows.get(scenario.primary, {})
     requests = int(primary.get("Request Count", 0))
     rps = requests / summary.window_s
-    # The service time this cell's bound uses: timed right before and right after it.
-    after = settings.time_service(kind)
-    service_s = (before + after) / 2 if before and after else None
+    # The service time this cell's bound uses: timed in its own server, idle, just before.
+    service_s = statistics.mean(samples) if samples else None
     limit = bound(cell, scenario, delay=settings.delay,
                   service={kind: service_s} if service_s else {}, cores=settings.cores)
     hub, blocked_s = (monitor.blocked(server_log, *meter.wall_window) if monitor
@@ -119,8 +155,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "bound_rps": limit,
         "fidelity": rps / limit if limit else None,
         "service_time_ms": service_s and service_s * 1000,
-        "service_before_ms": before and before * 1000,
-        "service_after_ms": after and after * 1000,
+        "service_samples_ms": [s * 1000 for s in samples],  # in the server, idle
+        "service_runner_ms": runner_s and runner_s * 1000,
         "switch_interval": cell.switch_interval,
         # the event loop's own watchdog (loadtests.monitors): gevent's hub, asyncio's loop
         "hub_blocked_reports": hub,

@@ -79,12 +79,12 @@ def test_switch_cells_name_their_interval():
 
 REQUIRED_QUICK = {
     ("io", "sync -w2", 100), ("io", "gthread -w2 --threads 8", 100), ("io", "gevent -w1", 100),
-    ("io", "gevent -w2", 100),
     ("cpu", "sync -w1", 8), ("cpu", "sync -w2", 8), ("cpu", "gthread -w1 --threads 1", 8),
-    ("cpu", "gthread -w1 --threads 4", 8), ("cpu", "gevent -w1", 8), ("cpu", "gevent -w2", 8),
-    ("heartbeat", "sync -w1", 3), ("heartbeat", "sync -w2", 3),
+    ("cpu", "gthread -w1 --threads 4", 8), ("cpu", "gevent -w1", 8),
+    ("heartbeat", "sync -w1", 3),
     ("heartbeat", "gthread -w1 --threads 4", 3), ("heartbeat", "gevent -w1", 3),
-    ("heartbeat", "gevent -w2", 3),
+    ("io", "asgi -w1", 100), ("heartbeat", "asgi -w1", 3), ("nap", "asgi -w1", 3),
+    ("offload", "asgi -w1", 3),
 }
 
 
@@ -104,7 +104,7 @@ def test_full_preset_has_every_scenario_and_three_switch_intervals():
 
 
 def test_select_cells_filters_and_sets_users():
-    chosen = select_cells(QUICK_CELLS, {"heartbeat"}, {"gevent"}, users=4)
+    chosen = select_cells(FULL_CELLS, {"heartbeat"}, {"gevent"}, users=4)
     assert [(c.spec.label, c.users) for c in chosen] == [("gevent -w1", 5), ("gevent -w2", 5)]
 
 
@@ -125,7 +125,8 @@ CELL_KEYS = {
 @pytest.mark.integration
 @pytest.mark.parametrize("locust_processes", [1, 2])
 def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
-    proc = _matrix("--scenarios", "heartbeat", "--models", "sync", "--users", "1",
+    proc = _matrix("--full", "--no-spinner", "--scenarios", "heartbeat", "--models", "sync",
+                   "--users", "1",
                    "--warmup", "0.5", "--duration", "1.5", "--locust-processes",
                    str(locust_processes), "--out", str(tmp_path))
     seen: dict[int, psutil.Process] = {}
@@ -145,6 +146,12 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
         assert cell["failures"] == 0
         assert cell["requests"] > 0 and cell["heartbeat_p99_ms"] is not None
         assert cell["fidelity"] == pytest.approx(cell["rps"] / cell["bound_rps"])
+        # the bound rests on S timed in the cell's own idle server (two requests' elapsed)
+        samples = cell["service_samples_ms"]
+        assert len(samples) == 2 and cell["service_runner_ms"] > 0
+        cpu_users = min(cell["users"] - 1, cell["workers"], results["machine"]["cpu_count"])
+        s = sum(samples) / len(samples) / 1000
+        assert cell["bound_rps"] == pytest.approx(cpu_users / s)
         assert cell["locust_processes"] == locust_processes
     assert (tmp_path / "report.md").read_text().startswith("# Worker-model matrix report")
     for chart in ("throughput.png", "latency.png", "heartbeat.png", "cpu.png"):

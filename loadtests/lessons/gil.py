@@ -37,9 +37,10 @@ LESSON = Lesson(
     section=section,
     scenarios={"cpu": Scenario("cpu", "/prime", "cpu")},
     assumptions={"cpu": "Pure-Python is_prime holds the GIL: X = min(users, workers, cores) / "
-                        "S, whatever the threads or greenlets; S is is_prime(n) timed in the "
-                        "runner's process just before and just after the cell (their mean), "
-                        "because this machine's speed drifts by several per cent over minutes; "
-                        "assumes nothing else competes for the cores."},
+                        "S, whatever the threads or greenlets; S is the `elapsed` of idle "
+                        "requests to the same endpoint in the cell's own server, two just "
+                        "before the window (their mean), because this "
+                        "machine's speed drifts by several per cent over minutes; assumes "
+                        "nothing else competes for the cores."},
     quick=(SYNC, ONE, FOUR, GEVENT),
 )
