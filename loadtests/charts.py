@@ -35,7 +35,7 @@ def bars(ax, labels, series: dict[str, list[float]], *, log=False):
 def save(fig, out: Path, name: str) -> str:
     """Write ``fig`` as ``out/name``, close it, and return ``name``."""
     fig.tight_layout()
-    fig.savefig(out / name, dpi=110)
+    fig.savefig(out / name, dpi=100)
     plt.close(fig)
     return name
 
@@ -47,27 +47,42 @@ def _by_scenario(rows: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+#: Panels per row in the per-scenario figures (issue: one row of 8 panels was 4400 px wide).
+COLUMNS = 3
+
+
+def _grid(count: int):
+    """A figure with ``count`` panels laid out ``COLUMNS`` to a row; unused panels hidden."""
+    rows = -(-count // COLUMNS)
+    cols = min(count, COLUMNS)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
+
+
 def overview(rows: list[dict], out: Path) -> list[str]:
-    """Throughput beside the bound, and latency percentiles: a panel per scenario."""
+    """Throughput beside the bound, and latency percentiles: a panel per scenario, in a grid."""
     groups = _by_scenario(rows)
     if not groups:
         return []
     charts = []
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
-    for ax, (scenario, cells) in zip(axes[0], groups.items(), strict=True):
+    fig, axes = _grid(len(groups))
+    for ax, (scenario, cells) in zip(axes, groups.items(), strict=True):
         labels = [r["label"] for r in cells]
         bars(ax, labels, {"measured rps": [r["rps"] for r in cells],
                           "bound rps": [r["bound_rps"] for r in cells]})
-        ax.set_title(f"{scenario}: throughput vs model bound")
+        ax.set_title(f"{scenario}: throughput vs model bound", fontsize=10)
         ax.set_ylabel("requests / s")
     charts.append(save(fig, out, "throughput.png"))
 
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
-    for ax, (scenario, cells) in zip(axes[0], groups.items(), strict=True):
+    fig, axes = _grid(len(groups))
+    for ax, (scenario, cells) in zip(axes, groups.items(), strict=True):
         labels = [r["label"] for r in cells]
         bars(ax, labels, {p: [r[f"{p}_ms"] for r in cells] for p in ("p50", "p95", "p99")},
              log=True)
-        ax.set_title(f"{scenario}: latency percentiles")
+        ax.set_title(f"{scenario}: latency percentiles", fontsize=10)
         ax.set_ylabel("ms (log)")
     charts.append(save(fig, out, "latency.png"))
     return charts

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import time
 
 import gevent
@@ -60,6 +61,9 @@ def _add_arguments(parser):
                        help="seconds between heartbeat requests")
     parser.add_argument("--warmup", type=float, default=0.0, env_var="LAB_WARMUP",
                        help="seconds after the start after which statistics are reset")
+    parser.add_argument("--gate", default="", env_var="LAB_GATE",
+                        help="wait, before any user starts, until this file exists (the lab's "
+                             "runner starts Locust while the server boots)")
     parser.add_argument("--summary", default="", env_var="LAB_SUMMARY",
                         help="write the final statistics to SUMMARY_stats.csv and the "
                              "measured window to SUMMARY_window.json")
@@ -74,6 +78,23 @@ def _select_scenario(environment, **_kwargs):
             user for user in environment.user_classes
             if any(getattr(t, "locust_tag_set", set()) & tags for t in user.tasks)
         ]
+
+
+#: How long a gated Locust waits for its gate before it gives up.
+GATE_TIMEOUT_S = 300.0
+
+
+@events.init.add_listener
+def _wait_at_the_gate(environment, **_kwargs):
+    """Hold the start (users, the -t timer) until the --gate file exists."""
+    gate = environment.parsed_options and environment.parsed_options.gate
+    if not gate:
+        return
+    deadline = time.monotonic() + GATE_TIMEOUT_S
+    while not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"lab: gate {gate} never opened")
+        time.sleep(0.02)  # cooperative under Locust's gevent patching
 
 
 @events.test_start.add_listener

@@ -76,33 +76,54 @@ class Summary:
         return cls(rows, window["stopped"] - window["started"])
 
 
-def run_locust(load: Load, host: str, csv_prefix: Path, log_path: Path, meter: CpuMeter,
-               locust_group: list[int]) -> Summary:
-    """Run one Locust load; ``meter`` measures from the end of its warm-up to its stop.
+class LocustRun:
+    """One Locust load as a subprocess, started early and held at a gate until :meth:`go`.
 
-    ``locust_group`` receives the Locust pid, so the meter's "locust" group can find it.
+    Locust takes about a second to start; the runner starts it while the cell's
+    server boots and its S is timed, then opens the gate (a file the locustfile
+    waits for before any user or timer starts).
     """
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            load.argv(host, csv_prefix), cwd=ROOT, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    locust_group.append(proc.pid)
-    deadline = time.monotonic() + load.warmup + load.duration + 60
-    try:
-        while proc.poll() is None:
+
+    def __init__(self, load: Load, host: str, csv_prefix: Path, log_path: Path):
+        self.load, self.csv_prefix, self.log_path = load, csv_prefix, log_path
+        self.gate = Path(f"{csv_prefix}.gate")
+        self.gate.unlink(missing_ok=True)
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [*load.argv(host, csv_prefix), "--gate", str(self.gate)], cwd=ROOT,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def go(self) -> None:
+        self.gate.touch()
+
+    def wait(self, meter: CpuMeter) -> Summary:
+        """Let the load run; ``meter`` measures from the end of its warm-up to its stop."""
+        self.go()
+        deadline = time.monotonic() + self.load.warmup + self.load.duration + 60
+        while self.proc.poll() is None:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"locust did not finish; see {log_path}")
-            log = log_path.read_text(errors="replace")
+                raise TimeoutError(f"locust did not finish; see {self.log_path}")
+            log = self.log_path.read_text(errors="replace")
             if not meter.is_open and not meter.closed and RESET_MESSAGE in log:
                 meter.open()
             elif meter.is_open and STOP_MESSAGE in log:
                 meter.close()  # Locust stops its users now; all its processes still run
             time.sleep(0.05)  # polling interval
-        if proc.returncode != 0:
-            raise RuntimeError(f"locust exited with {proc.returncode}; see {log_path}")
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"locust exited with {self.proc.returncode}; see {self.log_path}")
         if not meter.closed:
-            raise RuntimeError(f"locust's log never showed its warm-up and stop; see {log_path}")
-    finally:
-        stop_tree(proc)
-    return Summary.read(csv_prefix)
+            raise RuntimeError(f"locust's log never showed its warm-up and stop; "
+                               f"see {self.log_path}")
+        return Summary.read(self.csv_prefix)
+
+    def stop(self) -> None:
+        stop_tree(self.proc)
+        self.gate.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocustRun:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

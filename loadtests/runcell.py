@@ -22,14 +22,14 @@ from .cells import Cell
 from .client import get
 from .cpu import CpuMeter
 from .lessons import SCENARIO
-from .locustrun import Load, run_locust
+from .locustrun import Load, LocustRun
 from .model import measure_service_time
 from .monitors import MONITORS
 from .procs import tree
 from .server import GunicornServer
 
 #: Seconds a cell's server gets to quit before SIGKILL, once its load is over.
-STOP_GRACE_S = 1.0
+STOP_GRACE_S = 0.3
 #: A Locust process busier than this (percent of one core) may itself be the limit.
 LOCUST_CPU_LIMIT = 85.0
 
@@ -107,24 +107,24 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     monitor = MONITORS.get(spec.worker_class)
     if monitor:
         spec = dataclasses.replace(spec, env=spec.env + monitor.env)
-    locust_pids: list[int] = []
     server = GunicornServer(spec, log_path=cell_dir / "gunicorn.log")
-    server.start()
-    try:
-        samples = settings.time_in_server(server.url, kind)
-        meter = CpuMeter({
-            "server": server.processes,  # master, workers and offload pools
-            "locust": lambda: [p for pid in locust_pids for p in tree(pid)],
-        })
-        summary = run_locust(load, server.url, cell_dir / "locust", cell_dir / "locust.log",
-                             meter, locust_pids)
-        server_log = server.log_text()
-    finally:
-        # The load is over: gunicorn's quick shutdown (SIGQUIT), and SIGKILL after a second.
-        # A worker busy in is_prime under gthread, gevent or asgi acts on SIGQUIT only when
-        # the prime ends (measured: 6-11 s for four 1.6 s primes in flight); nothing the cell
-        # measures is left to wait for, and every process is reaped either way.
-        server.stop(grace=STOP_GRACE_S, graceful=False)
+    # Locust boots (about a second) while the server does; it waits at its gate until S is timed.
+    with LocustRun(load, server.url, cell_dir / "locust", cell_dir / "locust.log") as locust:
+        server.start()
+        try:
+            samples = settings.time_in_server(server.url, kind)
+            meter = CpuMeter({
+                "server": server.processes,  # master, workers and offload pools
+                "locust": lambda: tree(locust.proc.pid),
+            })
+            summary = locust.wait(meter)
+            server_log = server.log_text()
+        finally:
+            # The load is over: gunicorn's quick shutdown (SIGQUIT), and SIGKILL 0.3 s later.
+            # A worker busy in is_prime under gthread, gevent or asgi acts on SIGQUIT only
+            # when the prime ends (measured: 6-11 s for four 1.6 s primes in flight);
+            # nothing the cell measures is left to wait for, and every process is reaped.
+            server.stop(grace=STOP_GRACE_S, graceful=False)
     primary = summary.rows.get(scenario.primary, {})
     requests = int(primary.get("Request Count", 0))
     rps = requests / summary.window_s
