@@ -79,6 +79,12 @@ limit_request_line = _env_int("LIMIT_REQUEST_LINE", 4094)  # bytes in "GET /path
 limit_request_fields = _env_int("LIMIT_REQUEST_FIELDS", 50)  # header count
 limit_request_field_size = _env_int("LIMIT_REQUEST_FIELD_SIZE", 8190)  # bytes per header
 accesslog = os.environ.get("ACCESS_LOG") or None
+# REUSE_PORT=1: each worker opens its own SO_REUSEPORT socket after the fork (gunicorn's
+# arbiter.py), so the kernel spreads new connections over the workers instead of letting the
+# first worker to wake accept them all (see the matrix's balance lesson).
+reuse_port = _env("REUSE_PORT", "0") == "1"
+if _env("REUSE_PORT", "0") not in ("0", "1"):
+    _fail(f"REUSE_PORT must be 0 or 1, got {os.environ['REUSE_PORT']!r}")
 proc_name = "worker-lab"
 
 
@@ -94,6 +100,11 @@ def _env_float(name: str, default: float | None) -> float | None:
         _fail(f"{name} must be seconds in (0, 1], got {raw!r}")
     return value
 
+
+# asgi: when a client disconnects, gunicorn 27 ignores the app's further sends and cancels the
+# request's task after this grace period (its default: 3 s). The lab's requests need no
+# clean-up time, so a spinner whose client left stops its check after a second.
+asgi_disconnect_grace_period = 1
 
 # sys.setswitchinterval in each worker: how often a thread holding the GIL is
 # asked to hand it over (Python's default: 0.005 s).

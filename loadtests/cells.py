@@ -40,10 +40,15 @@ class Cell:
         return float(value) if value else None
 
     @property
+    def reuse_port(self) -> bool:
+        return dict(self.spec.env).get("REUSE_PORT") == "1"
+
+    @property
     def model_label(self) -> str:
-        if self.switch_interval is None:
-            return self.spec.label
-        return f"{self.spec.label} si={self.switch_interval:g}"
+        label = self.spec.label
+        if self.switch_interval is not None:
+            label += f" si={self.switch_interval:g}"
+        return label + (" reuse_port" if self.reuse_port else "")
 
     @property
     def label(self) -> str:
@@ -58,22 +63,23 @@ class Cell:
         """What the cell is, as a results row records it (users aside: ``--users`` moves them)."""
         spec = self.spec
         return (self.scenario, spec.worker_class, spec.workers, spec.threads,
-                self.switch_interval)
+                self.switch_interval, self.reuse_port)
 
 
 def row_key(row: dict) -> tuple:
     """:meth:`Cell.key` of the cell a results row came from."""
     return (row["scenario"], row["worker_class"], row["workers"], row["threads"],
-            row.get("switch_interval"))
+            row.get("switch_interval"), row.get("reuse_port", False))
 
 
-def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None
-         ) -> ServerSpec:
-    """A lab server spec in one line: model, workers, threads, SWITCH_INTERVAL."""
+def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None,
+         reuse_port: bool = False) -> ServerSpec:
+    """A lab server spec in one line: model, workers, threads, SWITCH_INTERVAL, REUSE_PORT."""
     env = (("SWITCH_INTERVAL", f"{switch:g}"),) if switch else ()
+    env += (("REUSE_PORT", "1"),) if reuse_port else ()
     return ServerSpec(model, workers=workers, threads=threads, env=env)
 
 
 def cell(scenario: str, model: str, workers: int = 1, threads: int = 1, *, users: int,
-         switch: float | None = None) -> Cell:
-    return Cell(scenario, spec(model, workers, threads, switch), users)
+         switch: float | None = None, reuse_port: bool = False) -> Cell:
+    return Cell(scenario, spec(model, workers, threads, switch, reuse_port), users)

@@ -88,6 +88,38 @@ def overview(rows: list[dict], out: Path) -> list[str]:
     return charts
 
 
+def fidelity(rows: list[dict], out: Path, band: tuple[float, float]) -> list[str]:
+    """Every cell's fidelity as a dot with its min–max bar, against the shaded band:
+    the one picture that says whether the model holds."""
+    cells = [r for r in rows if r.get("fidelity") is not None]
+    if not cells:
+        return []
+    fig, ax = figure(max(7, 0.38 * len(cells)), 4.2)
+    xs = range(len(cells))
+    mid = [r["fidelity"] for r in cells]
+    low = [r["fidelity"] - r.get("fidelity_min", r["fidelity"]) for r in cells]
+    high = [r.get("fidelity_max", r["fidelity"]) - r["fidelity"] for r in cells]
+    ax.axhspan(*band, color="tab:green", alpha=0.15, label=f"expected {band[0]}–{band[1]}")
+    ax.axhline(1.0, color="tab:green", linewidth=0.8)
+    inside = [band[0] <= f <= band[1] for f in mid]
+    ax.errorbar(xs, mid, yerr=[low, high], fmt="none", ecolor="0.4", capsize=3)
+    ax.scatter([x for x, ok in zip(xs, inside, strict=True) if ok],
+               [f for f, ok in zip(mid, inside, strict=True) if ok], color="tab:blue", zorder=3,
+               label="median, inside")
+    ax.scatter([x for x, ok in zip(xs, inside, strict=True) if not ok],
+               [f for f, ok in zip(mid, inside, strict=True) if not ok], color="tab:red",
+               zorder=3, label="median, outside")
+    ax.set_xticks(list(xs), [f"{r['scenario']}: {r['label']}" for r in cells], rotation=70,
+                  ha="right", fontsize=7)
+    repeats = max(r.get("repeats", 1) for r in cells)
+    ax.set_title(f"fidelity = measured ÷ bound, per cell (bars: min–max of {repeats} runs)"
+                 if repeats > 1 else "fidelity = measured ÷ bound, per cell")
+    ax.set_ylabel("fidelity")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    return [save(fig, out, "fidelity.png")]
+
+
 def cpu(rows: list[dict], out: Path) -> list[str]:
     """CPU of the server and of Locust per cell."""
     if not rows:

@@ -35,6 +35,7 @@ from .lessons import ASSUMPTIONS, LESSONS, SCENARIO, SCENARIOS
 from .lessons.base import ms
 from .model import drift, time_calls
 from .procs import run_main
+from .repeats import aggregate, spread, verdict
 from .runcell import LOCUST_CPU_LIMIT, Settings, run_cell
 from .server import ROOT
 
@@ -89,6 +90,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="MiB per /hash request (default %(default)s, about 40 ms)")
     parser.add_argument("--locust-processes", type=positive(int), default=1,
                         help="Locust --processes: more load generators when one is the limit")
+    parser.add_argument("--repeat", type=positive(int),
+                        help="runs per cell, reported as median and min–max "
+                             "(default: 1 quick, 2 full)")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
     for lesson in LESSONS:
         if lesson.observation:
@@ -109,10 +113,10 @@ def render_table(rows: list[dict]) -> Table:
             table.add_row(row["scenario"], row["label"], str(row["users"]), "[red]error[/]",
                           *[""] * 7, "")
             continue
-        fidelity = row["fidelity"]
-        fid = "—" if fidelity is None else f"{fidelity:.2f}"
-        if fidelity is not None and not low <= fidelity <= high:
-            fid = f"[yellow]{fid}[/]"
+        fid = spread(row, "fidelity")
+        style = {"finding": "yellow", "noise": "cyan"}.get(verdict(row, FIDELITY_BAND))
+        if style:
+            fid = f"[{style}]{fid}[/]"
         beat = ("—" if row["heartbeat_p99_ms"] is None
                 else f"{row['heartbeat_p99_ms']:.0f} / {row['heartbeat_max_ms']:.0f}")
         locust = f"{row['locust_cpu_pct']:.0f}%" + (" [red]![/]" if row["locust_limited"] else "")
@@ -122,7 +126,8 @@ def render_table(rows: list[dict]) -> Table:
             ms(row["p50_ms"]), ms(row["p99_ms"]), beat,
             f"{row['server_cpu_pct']:.0f}%", locust, str(row["failures"]),
         )
-    table.caption = (f"fidelity = rps ÷ bound (expected {low}–{high}); CPU in % of one core; "
+    table.caption = (f"fidelity = rps ÷ bound (expected {low}–{high}; yellow: outside in every "
+                     f"run, cyan: runs on both sides, noise); CPU in % of one core; "
                      f"'!' = a Locust process above {LOCUST_CPU_LIMIT:.0f}% of a core")
     return table
 
@@ -143,31 +148,35 @@ def main(argv: list[str] | None = None) -> int:
         delay=args.delay, n=args.n, locust_processes=args.locust_processes,
         mb=args.mb, start_samples=time_calls(args.n, repeats=DRIFT_TIMINGS), cores=cores,
     )
+    repeat = args.repeat or presets.REPEAT[args.preset]
     out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     windows = "; ".join(f"{name}: {w:g} s warm-up + {d:g} s"
                         for name, (w, d) in settings.windows.items())
-    console.print(f"[bold]{len(cells)} cells[/] ({windows}); "
+    console.print(f"[bold]{len(cells)} cells[/] × {repeat} run(s) ({windows}); "
                   f"S = {settings.start_s * 1000:.0f} ms for is_prime({args.n}) "
                   f"(±{drift(settings.start_samples):.0%} over {DRIFT_TIMINGS} timings: the "
                   f"machine's own noise); {cores} cores; report in {out}")
-    rows: list[dict] = []
     started = time.monotonic()
     progress = Progress(TextColumn("{task.description}"), BarColumn(),
                         TextColumn("cell {task.completed}/{task.total}"), TimeElapsedColumn(),
                         console=console)
     with progress:
-        task = progress.add_task("starting", total=len(cells))
-        for index, cell in enumerate(cells, 1):
-            progress.update(task, description=cell.label)
-            try:
-                row = run_cell(cell, settings, out / "cells" / f"{index:02d}-{cell.slug}")
-            except (RuntimeError, TimeoutError, OSError) as error:
-                row = {"scenario": cell.scenario, "label": cell.spec.label,
-                       "users": cell.users, "error": str(error)}
-                progress.console.print(f"[red]{cell.label}: {error}[/]")
-            rows.append(row)
-            progress.advance(task)
+        task = progress.add_task("starting", total=len(cells) * repeat)
+        runs: list[list[dict]] = [[] for _ in cells]
+        for round_ in range(1, repeat + 1):  # rounds: a cell's repeats lie minutes apart
+            for index, cell in enumerate(cells, 1):
+                progress.update(task, description=f"{cell.label} (run {round_}/{repeat})")
+                name = f"{index:02d}-{cell.slug}" + (f"-r{round_}" if repeat > 1 else "")
+                try:
+                    row = run_cell(cell, settings, out / "cells" / name)
+                except (RuntimeError, TimeoutError, OSError) as error:
+                    row = {"scenario": cell.scenario, "label": cell.spec.label,
+                           "users": cell.users, "error": str(error)}
+                    progress.console.print(f"[red]{cell.label}: {error}[/]")
+                runs[index - 1].append(row)
+                progress.advance(task)
+        rows = [aggregate(cell_runs) for cell_runs in runs]
         observed = {}
         for lesson in LESSONS:
             if lesson.observation:
@@ -182,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             "delay_s": settings.delay, "n": settings.n, "mb": settings.mb,
             "service_time_s": settings.start_s,
             "service_start_samples_s": settings.start_samples,
-            "locust_processes": settings.locust_processes,
+            "locust_processes": settings.locust_processes, "repeat": repeat,
             "fidelity_band": list(FIDELITY_BAND), "assumptions": dict(ASSUMPTIONS),
         },
         "elapsed_s": time.monotonic() - started,

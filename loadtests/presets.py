@@ -14,6 +14,9 @@ from .lessons import LESSONS, SCENARIO
 #: CPU cells complete one request per S per core, so they get longer windows than io's.
 DEFAULT_WINDOW = {"quick": (0.5, 3.5), "full": (2.0, 10.0)}
 NAMES = tuple(DEFAULT_WINDOW)
+#: Runs per cell (``--repeat``): the full preset runs each cell twice, so that a spread can
+#: tell noise from effect; make demo stays within its budget with one.
+REPEAT = {"quick": 1, "full": 2}
 
 
 def cells(preset: str) -> tuple[Cell, ...]:

@@ -19,6 +19,7 @@ from .cells import Scenario
 from .lessons import LESSONS, SCENARIO, Results
 from .lessons.base import ms as _ms
 from .model import drift
+from .repeats import spread, verdict
 
 _UNKNOWN = Scenario("", "", None)
 
@@ -36,17 +37,29 @@ def _table(rows: list[dict]) -> str:
             lines.append(f"| {row['scenario']} | {row['label']} | {row['users']} | error: "
                          f"{row['error'].splitlines()[0]} |" + " |" * 10)
             continue
-        fid = "—" if row["fidelity"] is None else f"{row['fidelity']:.2f}"
+        fid = spread(row, "fidelity")
         bound = "—" if row["bound_rps"] is None else f"{row['bound_rps']:.1f}"
         beat = ("—" if row["heartbeat_p99_ms"] is None
                 else f"{row['heartbeat_p99_ms']:.0f} / {row['heartbeat_max_ms']:.0f}")
         flag = " ⚠" if row["locust_limited"] else ""
         lines.append(
             f"| {row['scenario']} | {row['label']} | {row['users']} | {row['requests']} | "
-            f"{row['failures']} | {row['rps']:.1f} | {bound} | {fid} | {_ms(row['p50_ms'])} | "
+            f"{row['failures']} | {spread(row, 'rps', 1)} | {bound} | {fid} | "
+            f"{_ms(row['p50_ms'])} | "
             f"{_ms(row['p95_ms'])} | {_ms(row['p99_ms'])} | {beat} | "
             f"{row['server_cpu_pct']:.0f}% | {row['locust_cpu_pct']:.0f}%{flag} |")
     return "\n".join(lines)
+
+
+def _repeats(settings: dict) -> list[str]:
+    """The header's word on repeats, when a run has more than one per cell."""
+    repeat = settings.get("repeat", 1)
+    if repeat <= 1:
+        return []
+    return [f"Each cell ran {repeat} times, in rounds (every cell once, then again), so its runs "
+            "lie minutes apart: rps, fidelity and heartbeat p99 are the median with the min–max "
+            "in brackets; the other columns are the median-rps run's. A cell whose runs fall "
+            "on both sides of the band is noise, not a finding.", ""]
 
 
 def _samples(row: dict) -> str:
@@ -78,8 +91,9 @@ def _timings(rows: list[dict]) -> str:
 
 def _outliers(rows: list[dict], settings: dict) -> str:
     low, high = settings["fidelity_band"]
-    odd = [r for r in rows if "error" not in r and r["fidelity"] is not None
-           and not low <= r["fidelity"] <= high]
+    ok = [r for r in rows if "error" not in r]
+    odd = [r for r in ok if verdict(r, (low, high)) == "finding"]
+    noise = [r for r in ok if verdict(r, (low, high)) == "noise"]
     limited = [r for r in rows if "error" not in r and r["locust_limited"]]
     lines = []
     for row in odd:
@@ -119,6 +133,10 @@ def _outliers(rows: list[dict], settings: dict) -> str:
                      f"counting alone can move the fidelity by up to "
                      f"±{cpu_users / row['requests']:.2f}.")
         lines.append(text)
+    for row in noise:
+        lines.append(f"- {row['scenario']} | {row['label']}: fidelity {spread(row, 'fidelity')} "
+                     f"over {row['repeats']} runs crosses the {low}–{high} band: noise, not a "
+                     "finding.")
     for row in limited:
         lines.append(f"- {row['scenario']} | {row['label']}: a Locust process used "
                      f"{row['locust_max_process_cpu_pct']:.0f}% of a core — the load generator "
@@ -146,6 +164,7 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
         f"{settings['locust_processes']} Locust "
         f"process(es); {results['elapsed_s']:.0f} s in all.",
         "",
+        *_repeats(settings),
         "rps = requests completed in the measured window ÷ its length; latencies are Locust's "
         "percentiles in ms; CPU is in percent of one core (psutil, master + workers for the "
         "server); in heartbeat cells rps and latencies are the `/prime` requests'.",
@@ -176,6 +195,7 @@ def write_report(results: dict, out: Path) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     view = Results(results)
     names = charts.overview(view.rows, out)
+    names += charts.fidelity(view.rows, out, tuple(results["settings"]["fidelity_band"]))
     for lesson in LESSONS:
         if lesson.chart:
             names += lesson.chart(view, out)

@@ -158,6 +158,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "service_samples_ms": [s * 1000 for s in samples],  # in the server, idle
         "service_runner_ms": runner_s and runner_s * 1000,
         "switch_interval": cell.switch_interval,
+        "reuse_port": cell.reuse_port,
         # the event loop's own watchdog (loadtests.monitors): gevent's hub, asyncio's loop
         "hub_blocked_reports": hub,
         "hub_blocked_s": blocked_s,

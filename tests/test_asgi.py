@@ -201,7 +201,11 @@ def test_bad_watchdog_period_stops_gunicorn_with_one_line():
 
 
 def test_spinner_check_is_cancelled_when_the_client_leaves(serve):
-    """A client that closes the stream leaves no napping check running on the loop."""
+    """A client that closes the stream leaves no napping check running on the loop.
+
+    gunicorn 27's asgi worker ignores sends after a disconnect (Starlette sees no error) and
+    cancels the task after ``asgi_disconnect_grace_period``, which the lab's config sets to 1 s.
+    """
     import http.client
 
     server = serve(ASGI)
@@ -221,4 +225,7 @@ def test_spinner_check_is_cancelled_when_the_client_leaves(serve):
         if cpu_seconds(pid) - sample < 0.02:
             break
         assert time.monotonic() < deadline
-    assert cpu_seconds(pid) - start < 0.5 * whole  # stopped early, not run to the end
+    # gunicorn cancels the request's task asgi_disconnect_grace_period (1 s) after the client
+    # left; the spinner then cancels its check: it stops early, not at the end
+    after = cpu_seconds(pid) - start
+    assert after < 0.8 * whole and after < 1.0 + 0.6

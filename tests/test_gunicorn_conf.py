@@ -70,3 +70,25 @@ def test_failed_start_raises_and_leaves_no_process():
         assert server.proc is None
     finally:
         server.stop()
+
+
+def _listening(pid: int, port: int) -> bool:
+    import psutil
+
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port
+               for c in psutil.Process(pid).net_connections(kind="tcp"))
+
+
+def test_reuse_port_gives_each_worker_its_own_socket():
+    spec = ServerSpec("gevent", workers=2, env=(("REUSE_PORT", "1"),))
+    with GunicornServer(spec) as server:
+        workers = server.worker_pids()
+        assert len(workers) == 2
+        assert all(_listening(pid, server.port) for pid in workers)
+        assert not _listening(server.proc.pid, server.port)  # the master binds nothing
+        assert get(server.url + "/health").status == 200
+
+
+def test_bad_reuse_port_exits_2_with_one_line():
+    result = _gunicorn(REUSE_PORT="yes")
+    assert result.returncode == 2 and "REUSE_PORT must be 0 or 1" in result.stderr

@@ -105,7 +105,8 @@ def test_full_preset_has_every_scenario_and_three_switch_intervals():
 
 def test_select_cells_filters_and_sets_users():
     chosen = select_cells(FULL_CELLS, {"heartbeat"}, {"gevent"}, users=4)
-    assert [(c.spec.label, c.users) for c in chosen] == [("gevent -w1", 5), ("gevent -w2", 5)]
+    assert [(c.model_label, c.users) for c in chosen] == [
+        ("gevent -w1", 5), ("gevent -w2", 5), ("gevent -w2 reuse_port", 5)]
 
 
 def _matrix(*args, **kwargs):
@@ -125,8 +126,9 @@ CELL_KEYS = {
 @pytest.mark.integration
 @pytest.mark.parametrize("locust_processes", [1, 2])
 def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
+    repeat = 2 if locust_processes == 1 else 1  # the repeat path, end to end, once
     proc = _matrix("--full", "--no-spinner", "--scenarios", "heartbeat", "--models", "sync",
-                   "--users", "1",
+                   "--users", "1", "--repeat", str(repeat),
                    "--warmup", "0.5", "--duration", "1.5", "--locust-processes",
                    str(locust_processes), "--out", str(tmp_path))
     seen: dict[int, psutil.Process] = {}
@@ -145,6 +147,12 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
         assert cell.keys() >= CELL_KEYS
         assert cell["failures"] == 0
         assert cell["requests"] > 0 and cell["heartbeat_p99_ms"] is not None
+        assert cell["repeats"] == repeat
+        assert cell["locust_processes"] == locust_processes
+        if repeat > 1:  # medians with their min–max over the runs
+            assert cell["fidelity_min"] <= cell["fidelity"] <= cell["fidelity_max"]
+            assert cell["rps_min"] <= cell["rps"] <= cell["rps_max"]
+            continue
         assert cell["fidelity"] == pytest.approx(cell["rps"] / cell["bound_rps"])
         # the bound rests on S timed in the cell's own idle server (two requests' elapsed)
         samples = cell["service_samples_ms"]
@@ -152,9 +160,10 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
         cpu_users = min(cell["users"] - 1, cell["workers"], results["machine"]["cpu_count"])
         s = sum(samples) / len(samples) / 1000
         assert cell["bound_rps"] == pytest.approx(cpu_users / s)
-        assert cell["locust_processes"] == locust_processes
+    runs = sorted(path.name for path in (tmp_path / "cells").iterdir())
+    assert len(runs) == 2 * repeat  # every run of every cell keeps its logs
     assert (tmp_path / "report.md").read_text().startswith("# Worker-model matrix report")
-    for chart in ("throughput.png", "latency.png", "heartbeat.png", "cpu.png"):
+    for chart in ("throughput.png", "latency.png", "fidelity.png", "heartbeat.png", "cpu.png"):
         assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG"
 
 

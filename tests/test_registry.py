@@ -53,14 +53,17 @@ ASGI_FULL = ASGI_QUICK | {
     ("health", "sync", 1, 1, None, 20), ("health", "gthread", 1, 4, None, 20),
     ("health", "gevent", 1, 1, None, 20), ("health", "asgi", 1, 1, None, 20),
 }
+# The balance lesson: gevent -w2 with gunicorn's reuse_port.
+BALANCE_FULL = {("cpu", "gevent", 2, 1, None, 8, "reuse_port"),
+                ("heartbeat", "gevent", 2, 1, None, 3, "reuse_port")}
 
 
 def _keys(cells):
-    return [(*c.key(), c.users) for c in cells]
+    return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ())) for c in cells]
 
 
 @pytest.mark.parametrize(("preset", "expected"), [("quick", QUICK - MOVED_TO_FULL | ASGI_QUICK),
-                                                  ("full", FULL | ASGI_FULL)])
+                                                  ("full", FULL | ASGI_FULL | BALANCE_FULL)])
 def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
     keys = _keys(presets.cells(preset))
     assert len(keys) == len(set(keys))  # a cell two lessons need runs once

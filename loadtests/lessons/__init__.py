@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..cells import Scenario
 from . import (
+    balance,
     cores,
     coroutines,
     gil,
@@ -27,7 +28,7 @@ from .base import Lesson, Observation, Results
 
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, switch, hub, spinner, coroutines,
-    overhead, mixed,
+    overhead, balance, mixed,
 ))
 
 

@@ -77,12 +77,15 @@ def section(results: Results) -> str:
         "`-k asgi` is gunicorn's own asyncio worker serving the app's ASGI twin "
         "(`webapp/asyncapp`): every request a task on one event loop, as every request is a "
         "greenlet under gevent. Both freeze while a check holds the thread; both answer at "
-        "once when the check runs elsewhere. The watchdogs differ: gevent's reports each 0.1 s "
-        "period without a switch, asyncio's debug mode reports each slow step with its length.",
+        "once when the check runs elsewhere. Each has a watchdog thread that reports a 0.1 s "
+        "period in which its loop did not run (gevent's own monitor; the lab's asyncio "
+        "watchdog, `webapp/loopwatch.py`): reports × 0.1 s is a lower bound on the frozen "
+        "time. Rows the run has no cells for are left out.",
         "",
         "| measure | gevent -w1 | asgi -w1 |",
         "|---|---:|---:|",
-        *[f"| {name} | {a} | {b} |" for name, a, b in table],
+        *[f"| {name} | {a} | {b} |" for name, a, b in table
+          if {a, b} - {"—", "n/a", "—, —, —"}],
     ]
     napping = next((r for r in nap if r and r["worker_class"] == "asgi"), None)
     if napping and napping.get("service_time_ms"):

@@ -1,0 +1,77 @@
+"""Repeats: aggregating a cell's runs, classifying the spread, and the fidelity figure."""
+
+import json
+
+import pytest
+
+from loadtests.charts import fidelity
+from loadtests.repeats import aggregate, spread, verdict
+from loadtests.report import render_markdown
+from loadtests.server import ROOT
+
+BAND = (0.85, 1.05)
+
+
+def _run(rps, fid, beat=None, **extra):
+    return {"scenario": "cpu", "label": "sync -w1", "rps": rps, "fidelity": fid,
+            "heartbeat_p99_ms": beat, "p50_ms": rps * 100, **extra}
+
+
+def test_aggregate_takes_medians_and_keeps_the_median_runs_other_numbers():
+    row = aggregate([_run(4.0, 0.8, 300), _run(5.0, 1.0, 100), _run(4.5, 0.9, 200)])
+    assert row["repeats"] == 3
+    assert (row["rps"], row["rps_min"], row["rps_max"]) == (4.5, 4.0, 5.0)
+    assert (row["fidelity"], row["fidelity_min"], row["fidelity_max"]) == (0.9, 0.8, 1.0)
+    assert (row["heartbeat_p99_ms"], row["heartbeat_p99_ms_min"]) == (200, 100)
+    assert row["p50_ms"] == 450  # from the median-rps run
+
+
+def test_aggregate_of_an_even_count_is_the_middle_value():
+    row = aggregate([_run(4.0, 0.8), _run(6.0, 1.0)])
+    assert row["rps"] == 5.0 and row["fidelity"] == pytest.approx(0.9)
+    assert row["p50_ms"] == 400  # the lower of the two middle runs supplies the rest
+
+
+def test_aggregate_skips_failed_runs_and_keeps_an_all_failed_cell_as_an_error():
+    error = {"scenario": "cpu", "label": "sync -w1", "users": 8, "error": "boom"}
+    assert aggregate([error, _run(5.0, 0.95)])["repeats"] == 1
+    assert aggregate([error, error]) is error
+
+
+def test_aggregate_of_one_run_is_that_run():
+    row = aggregate([_run(5.0, 0.95)])
+    assert row["repeats"] == 1 and spread(row, "fidelity") == "0.95"
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (0.90, 1.00, "in band"), (0.85, 1.05, "in band"),
+    (0.60, 0.70, "finding"), (1.10, 1.30, "finding"),
+    (0.80, 0.95, "noise"), (1.00, 1.10, "noise"), (0.70, 1.20, "noise"),
+])
+def test_verdict_classifies_the_spread(low, high, expected):
+    row = {"fidelity": (low + high) / 2, "fidelity_min": low, "fidelity_max": high}
+    assert verdict(row, BAND) == expected
+
+
+def test_verdict_without_a_bound():
+    assert verdict({"fidelity": None}, BAND) == "no bound"
+
+
+def test_report_says_how_many_runs_back_each_number_and_marks_noise():
+    results = json.loads((ROOT / "docs" / "sample" / "quick" / "results.json").read_text())
+    results["settings"]["repeat"] = 2
+    first = results["cells"][0]
+    first.update(repeats=2, fidelity=0.9, fidelity_min=0.8, fidelity_max=1.0, rps=18.0,
+                 rps_min=16.0, rps_max=20.0)
+    text = render_markdown(results, [])
+    assert "Each cell ran 2 times" in text
+    assert "| 18.0 (16.0–20.0) |" in text and "0.90 (0.80–1.00)" in text
+    assert "noise, not a finding" in text
+
+
+def test_fidelity_figure(tmp_path):
+    rows = [_run(5.0, 0.95, fidelity_min=0.9, fidelity_max=1.0, repeats=2),
+            _run(2.0, 0.5), {"scenario": "mixed", "label": "x", "rps": 1.0, "fidelity": None}]
+    assert fidelity(rows, tmp_path, BAND) == ["fidelity.png"]
+    assert (tmp_path / "fidelity.png").read_bytes()[:4] == b"\x89PNG"
+    assert fidelity([rows[2]], tmp_path, BAND) == []  # nothing to judge, no figure
