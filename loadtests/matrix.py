@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                  for name, (warmup, duration) in presets.windows(args.preset).items()},
         delay=args.delay, n=args.n, locust_processes=args.locust_processes,
         mb=args.mb, start_samples=time_calls(args.n, repeats=DRIFT_TIMINGS), cores=cores,
+        cross_check=presets.CROSS_CHECK[args.preset],
     )
     repeat = args.repeat or presets.REPEAT[args.preset]
     out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -17,6 +17,9 @@ NAMES = tuple(DEFAULT_WINDOW)
 #: Runs per cell (``--repeat``): the full preset runs each cell twice, so that a spread can
 #: tell noise from effect; make demo stays within its budget with one.
 REPEAT = {"quick": 1, "full": 2}
+#: Whether each cell's S is also timed in the runner, as a cross-check of the in-server S
+#: (about half a second per CPU cell on the lab's slower VM: make demo goes without).
+CROSS_CHECK = {"quick": False, "full": True}
 
 
 def cells(preset: str) -> tuple[Cell, ...]:
