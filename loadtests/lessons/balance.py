@@ -23,8 +23,7 @@ def _connections(row: dict) -> int:
 
 
 def section(results: Results) -> str:
-    pairs = [(results.row(a), results.row(b)) for a, b in PAIRS]
-    pairs = [(a, b) for a, b in pairs if a and b]
+    pairs = results.pairs(PAIRS)
     if not pairs:
         return ""
     lines = [

@@ -28,6 +28,11 @@ class Results:
         """The row measured for ``cell`` (found by what it is, whatever its users)."""
         return self._by_key(cell.key())
 
+    def pairs(self, cells) -> list[tuple[dict, dict]]:
+        """The rows of each (before, after) pair of cells whose both cells were measured."""
+        rows = [(self.row(a), self.row(b)) for a, b in cells]
+        return [(a, b) for a, b in rows if a and b]
+
     def twin(self, row: dict, scenario: str) -> dict | None:
         """The row of the same server under another scenario."""
         return self._by_key((scenario, *row_key(row)[1:]))

@@ -10,8 +10,7 @@ PAIRS = tuple((cell("cpu", model, 1, users=8), cell("cpu", model, 2, users=8))
 
 
 def section(results: Results) -> str:
-    pairs = [(results.row(a), results.row(b)) for a, b in PAIRS]
-    pairs = [(a, b) for a, b in pairs if a and b]
+    pairs = results.pairs(PAIRS)
     if not pairs:
         return ""
     lines = [
