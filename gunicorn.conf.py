@@ -82,9 +82,9 @@ accesslog = os.environ.get("ACCESS_LOG") or None
 # REUSE_PORT=1: each worker opens its own SO_REUSEPORT socket after the fork (gunicorn's
 # arbiter.py), so the kernel spreads new connections over the workers instead of letting the
 # first worker to wake accept them all (see the matrix's balance lesson).
-reuse_port = _env("REUSE_PORT", "0") == "1"
-if _env("REUSE_PORT", "0") not in ("0", "1"):
-    _fail(f"REUSE_PORT must be 0 or 1, got {os.environ['REUSE_PORT']!r}")
+if (_reuse_port := _env("REUSE_PORT", "0")) not in ("0", "1"):
+    _fail(f"REUSE_PORT must be 0 or 1, got {_reuse_port!r}")
+reuse_port = _reuse_port == "1"
 proc_name = "worker-lab"
 
 

@@ -40,7 +40,7 @@ def _table(rows: list[dict]) -> str:
         fid = spread(row, "fidelity")
         bound = "—" if row["bound_rps"] is None else f"{row['bound_rps']:.1f}"
         beat = ("—" if row["heartbeat_p99_ms"] is None
-                else f"{row['heartbeat_p99_ms']:.0f} / {row['heartbeat_max_ms']:.0f}")
+                else f"{spread(row, 'heartbeat_p99_ms', 0)} / {row['heartbeat_max_ms']:.0f}")
         flag = " ⚠" if row["locust_limited"] else ""
         lines.append(
             f"| {row['scenario']} | {row['label']} | {row['users']} | {row['requests']} | "

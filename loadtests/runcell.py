@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webapp.gilfree import sha256_megabytes
-from webapp.primes import is_prime_napping
+from webapp.primes import is_prime, is_prime_napping
 
 from .bounds import bound
 from .cells import Cell
@@ -49,13 +49,13 @@ class Settings:
     mb: int
     locust_processes: int
     start_samples: list[float]  # is_prime(n) timed at the start: the machine's drift check
+    cores: int
+    cross_check: bool = True  # also time S in the runner, per cell
 
     @property
     def start_s(self) -> float:
         """S at the start (each cell's bound is timed anew, in its own server)."""
         return statistics.median(self.start_samples)
-    cores: int
-    cross_check: bool = True  # also time S in the runner, per cell
 
     def window(self, cell: Cell) -> tuple[float, float]:
         return self.windows.get(cell.scenario, self.windows["other"])
@@ -65,13 +65,10 @@ class Settings:
 
         A cross-check only: the bound rests on :meth:`time_in_server`.
         """
-        if kind == "cpu":
-            return measure_service_time(self.n, repeats=1)
-        if kind == "nap":
-            return measure_service_time(self.n, repeats=1, check=is_prime_napping)
-        if kind == "gilfree":
-            return measure_service_time(self.mb, repeats=2, check=sha256_megabytes)
-        return None
+        if kind not in TIMED_WORK:
+            return None
+        _, check, arg, repeats = TIMED_WORK[kind]
+        return measure_service_time(getattr(self, arg), repeats=repeats, check=check)
 
     def time_in_server(self, url: str, kind: str | None, repeats: int = 2) -> list[float]:
         """S where the work runs: the ``elapsed`` of ``repeats`` requests to an idle server.
@@ -81,17 +78,22 @@ class Settings:
         requests still in flight when Locust stops keep a worker computing -- and under
         threads or napping they share the core with the timed request.)
         """
-        path = SERVICE_PATHS.get(kind)
-        if path is None:
+        if kind not in TIMED_WORK:
             return []
-        path = path.format(n=self.n, mb=self.mb)
+        path = TIMED_WORK[kind][0].format(n=self.n, mb=self.mb)
         if kind == "gilfree":
             get(url + path)  # a warm-up: the first hash faults in its zero pages
         return [get(url + path).body["elapsed"] for _ in range(repeats)]
 
 
-#: The endpoint whose ``elapsed`` is S for a bound's timing kind.
-SERVICE_PATHS = {"cpu": "/prime/{n}", "nap": "/prime/{n}?nap=1", "gilfree": "/hash?mb={mb}"}
+#: Per timing kind, the work a bound rests on: the endpoint whose ``elapsed`` is S in the
+#: server, and the same work for the runner's cross-check (function, Settings field with
+#: its argument, calls).
+TIMED_WORK = {
+    "cpu": ("/prime/{n}", is_prime, "n", 1),
+    "nap": ("/prime/{n}?nap=1", is_prime_napping, "n", 1),
+    "gilfree": ("/hash?mb={mb}", sha256_megabytes, "mb", 2),
+}
 
 
 def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
