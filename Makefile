@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast serve probe matrix lint clean
+.PHONY: demo test test-fast serve probe matrix lint clean os-packages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,19 +12,22 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the quick matrix (about 2 min on 2 cores); report in reports/<timestamp>/
+os-packages:  ## redis-server: installed when missing (root with apt-get), else one line says how
+	@sh scripts/os-packages.sh
+
+demo: $(STAMP) os-packages  ## the quick matrix (about 2 min on 2 cores); report in reports/<timestamp>/
 	$(BIN)/python -m loadtests.matrix --quick
 
 probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker model
 	$(BIN)/python -m loadtests.probe
 
-matrix: $(STAMP)  ## the full matrix (about 10 min)
+matrix: $(STAMP) os-packages  ## the full matrix (about 10 min)
 	$(BIN)/python -m loadtests.matrix --full
 
-test: $(STAMP)  ## every test, slow fixture numbers included
+test: $(STAMP) os-packages  ## every test, slow fixture numbers included
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)  ## skip the slow fixture numbers
+test-fast: $(STAMP) os-packages  ## skip the slow fixture numbers
 	$(BIN)/python -m pytest -m "not slow"
 
 serve: $(STAMP)  ## gunicorn with WORKER_CLASS, WORKERS, THREADS, ... from the environment

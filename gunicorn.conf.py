@@ -46,14 +46,19 @@ def _check_worker_class(name: str, source: str) -> None:
         _fail(f"unknown worker class {name!r} ({source}); the lab's models are {', '.join(MODELS)}")
 
 
-def _cli_worker_class() -> str | None:
-    """The -k/--worker-class given on gunicorn's command line, read with gunicorn's parser."""
+def _cli_args():
+    """gunicorn's command line, read with gunicorn's own parser (None outside gunicorn)."""
     if "gunicorn" not in os.path.basename(sys.argv[0]) + sys.argv[0]:
         return None
     from gunicorn.config import Config
 
-    args, _ = Config().parser().parse_known_args(sys.argv[1:])
-    return args.worker_class
+    return Config().parser().parse_known_args(sys.argv[1:])[0]
+
+
+def _cli_worker_class() -> str | None:
+    """The -k/--worker-class given on gunicorn's command line."""
+    args = _cli_args()
+    return args.worker_class if args else None
 
 
 worker_class = _env("WORKER_CLASS", "sync")
@@ -86,6 +91,33 @@ if (_reuse_port := _env("REUSE_PORT", "0")) not in ("0", "1"):
     _fail(f"REUSE_PORT must be 0 or 1, got {_reuse_port!r}")
 reuse_port = _reuse_port == "1"
 proc_name = "worker-lab"
+
+# Offload backend of /offload/prime and /spin?offload=1 (webapp/offload/): the worker's own
+# process pool, Celery over Redis (REDIS_URL, `celery -A webapp.tasks worker`), or gunicorn's
+# dirty workers, started below. OFFLOAD_TIMEOUT: seconds a request waits for its task (504
+# after), below the worker timeout so that a slow task never gets its web worker killed.
+OFFLOAD_BACKENDS = ("pool", "celery", "dirty")
+if (offload_backend := _env("OFFLOAD_BACKEND", "pool")) not in OFFLOAD_BACKENDS:
+    _fail(f"OFFLOAD_BACKEND must be one of {', '.join(OFFLOAD_BACKENDS)}, got {offload_backend!r}")
+try:
+    _offload_timeout = float(_env("OFFLOAD_TIMEOUT", "20"))
+except ValueError:
+    _offload_timeout = 0.0
+if not 0 < _offload_timeout < timeout:
+    _fail(f"OFFLOAD_TIMEOUT must be seconds in (0, TIMEOUT={timeout}), "
+          f"got {_env('OFFLOAD_TIMEOUT', '20')!r}")
+if offload_backend == "dirty":
+    dirty_apps = ["webapp.offload.dirtyapp:PrimeApp"]
+    dirty_workers = _env_int("DIRTY_WORKERS", os.cpu_count() or 1)
+    dirty_timeout = max(1, round(_offload_timeout))
+    # Idle dirty workers stop at once; this bounds a busy one (and Python >= 3.12's wait).
+    dirty_graceful_timeout = 2
+    # gunicorn 27.0.1 keeps the dirty arbiter's pid in /tmp/gunicorn-dirty-<proc_name>.pid and,
+    # at start, kills the process named there as an "orphan": with one proc_name, a second lab
+    # server would kill the first one's dirty arbiter. One name per listening address.
+    _cli = _cli_args()
+    _address = (_cli.bind if _cli and _cli.bind else bind)[0]
+    proc_name = f"worker-lab-{_address.replace(':', '_').replace('/', '_')}"
 
 
 def _env_float(name: str, default: float | None) -> float | None:

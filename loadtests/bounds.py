@@ -27,7 +27,7 @@ def parallelism(cell: Cell, scenario: Scenario) -> int:
     """How many of the cell's primary requests can run at once on its server."""
     spec, kind = cell.spec, scenario.bound
     if kind == "offload":
-        return spec.workers * offload.pool_size()
+        return spec.workers * offload.pool.pool_size()
     if kind == "gilfree" and spec.worker_class == "gthread":
         return spec.workers * spec.threads
     if kind == "gilfree" and spec.worker_class == "asgi":

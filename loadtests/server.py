@@ -32,6 +32,7 @@ from .procs import stop_tree
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
 READY_LINE = "worker ready:"
+DIRTY_READY_LINE = "Initialized dirty app:"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class ServerSpec:
     worker_connections: int = 1000
     timeout: int = 30
     env: tuple[tuple[str, str], ...] = field(default=())
+    #: OFFLOAD_BACKEND: pool, celery (give REDIS_URL in ``env``) or dirty.
+    offload: str = "pool"
     #: True: choose the model with gunicorn's flags; False: with environment variables only.
     flags: bool = True
 
@@ -88,7 +91,16 @@ class ServerSpec:
                 THREADS=str(self.threads), WORKER_CONNECTIONS=str(self.worker_connections),
                 TIMEOUT=str(self.timeout), BIND=f"127.0.0.1:{port}",
             )
+        if self.offload != "pool":
+            env["OFFLOAD_BACKEND"] = self.offload
         return env | dict(self.env)
+
+    @property
+    def dirty_workers(self) -> int:
+        """How many dirty workers gunicorn.conf.py starts for this spec (0 unless dirty)."""
+        if self.offload != "dirty":
+            return 0
+        return int(dict(self.env).get("DIRTY_WORKERS") or os.cpu_count() or 1)
 
 
 def free_port() -> int:
@@ -144,7 +156,10 @@ class GunicornServer:
                 code = self.proc.returncode
                 raise ServerError(f"gunicorn exited with {code}:\n{self.log_tail()}")
             self._remember_processes()
-            if self.log_text().count(READY_LINE) >= self.spec.workers and self._healthy():
+            text = self.log_text()
+            if (text.count(READY_LINE) >= self.spec.workers
+                    and text.count(DIRTY_READY_LINE) >= self.spec.dirty_workers
+                    and self._healthy()):
                 return
             time.sleep(0.05)  # polling interval, not synchronisation
         raise ServerError(f"gunicorn not ready after {self.ready_timeout:g} s:\n{self.log_tail()}")

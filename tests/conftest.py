@@ -40,3 +40,52 @@ GTHREAD = ServerSpec("gthread", workers=1, threads=4)
 GEVENT = ServerSpec("gevent", workers=1)
 ASGI = ServerSpec("asgi", workers=1)
 MODELS = {"sync": SYNC, "gthread": GTHREAD, "gevent": GEVENT, "asgi": ASGI}
+
+
+# -- real services: redis-server and Celery workers ---------------------------------------
+
+
+def _missing(error: Exception):
+    """A program the tests need is missing: skip with its install line, but fail under CI."""
+    import os
+
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{error} (CI=true: nothing may be skipped)")
+    pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One redis-server of the tests' own (free port, no persistence) for the session."""
+    from loadtests.services.daemon import Missing
+    from loadtests.services.redis import RedisServer
+
+    try:
+        server = RedisServer()
+    except Missing as error:
+        _missing(error)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def fresh_redis():
+    """A redis-server for one test (the fault tests stop and restart it)."""
+    from loadtests.services.daemon import Missing
+    from loadtests.services.redis import RedisServer
+
+    try:
+        server = RedisServer()
+    except Missing as error:
+        _missing(error)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_server):
+    """A Celery worker (prefork, concurrency 2) on the session's Redis."""
+    from loadtests.services.celeryworker import CeleryWorker
+
+    with CeleryWorker(redis_server.url, pool="prefork", concurrency=2) as worker:
+        yield worker

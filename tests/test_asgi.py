@@ -115,7 +115,7 @@ def test_napping_and_to_thread_keep_the_loop_answering(serve, query):
 def test_offload_keeps_the_loop_answering(serve):
     server = serve(ASGI)
     assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
-    (pool_pid, *_) = get(server.url + "/info").body["offload_pool"]
+    (pool_pid, *_) = get(server.url + "/info").body["offload"]["pids"]
     during, finished_after = health_during(server, f"/offload/prime/{SLOW_PRIME}", pool_pid)
     assert [h for h in during if h.received < finished_after]
 

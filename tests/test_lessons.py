@@ -87,10 +87,11 @@ def pool():
 def test_offload_prime_in_a_pool_process(client, pool):
     body = client.get(f"/offload/prime/{QUICK_PRIME}").get_json()
     assert body["prime"] is True
-    pids = offload.pool_pids()
+    pids = offload.pool.pool_pids()
     procs = [psutil.Process(p) for p in pids]
     assert procs and all(p.ppid() == psutil.Process().pid for p in procs)
-    assert client.get("/info").get_json()["offload_pool"] == pids
+    assert client.get("/info").get_json()["offload"] == {"backend": "pool", "pids": pids,
+                                                      "size": offload.pool.pool_size()}
     offload.shutdown()
     assert not alive(procs)
 
@@ -99,7 +100,7 @@ def test_offload_prime_in_a_pool_process(client, pool):
 def test_offload_bad_n_never_reaches_the_pool(client, raw):
     response = client.get(f"/offload/prime/{raw}")
     assert response.status_code == 400
-    assert offload.pool_pids() == []
+    assert offload.pool.pool_pids() == []
 
 
 SPIN = re.compile(r"(\r[\\|/-] checking (\d+))+\r(\d+) (is prime|is not prime) "
@@ -174,7 +175,7 @@ def test_offload_keeps_a_gevent_worker_answering(serve):
 
     server = serve(GEVENT)
     assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
-    (pool_pid, *_) = get(server.url + "/info").body["offload_pool"]
+    (pool_pid, *_) = get(server.url + "/info").body["offload"]["pids"]
     healths, finished_after = health_during(server, f"/offload/prime/{SLOW_PRIME}", pool_pid)
     assert [h for h in healths if h.received < finished_after]  # answered meanwhile
 
@@ -186,7 +187,7 @@ def test_offload_pool_dies_with_its_worker_on_reload_and_stop(model):
                       env=(("OFFLOAD_PROCESSES", "2"),))
     with GunicornServer(spec) as server:
         assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
-        first = [psutil.Process(p) for p in get(server.url + "/info").body["offload_pool"]]
+        first = [psutil.Process(p) for p in get(server.url + "/info").body["offload"]["pids"]]
         assert first
         old_workers = set(server.worker_pids())
         server.proc.send_signal(signal.SIGHUP)
@@ -202,7 +203,7 @@ def test_offload_pool_dies_with_its_worker_on_reload_and_stop(model):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
-        second = [psutil.Process(p) for p in get(server.url + "/info").body["offload_pool"]]
+        second = [psutil.Process(p) for p in get(server.url + "/info").body["offload"]["pids"]]
         assert second and not {p.pid for p in second} & {p.pid for p in first}
         master = psutil.Process(server.proc.pid)
         server.proc.send_signal(signal.SIGTERM)

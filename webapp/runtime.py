@@ -96,5 +96,5 @@ def info(environ: dict | None = None) -> dict:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "cpu_count": os.cpu_count(),
-        "offload_pool": offload.pool_pids(),
+        "offload": offload.info(),
     }

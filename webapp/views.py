@@ -69,8 +69,8 @@ def prime(n: str):
 
 @bp.get("/offload/prime/<n>")
 def offload_prime(n: str):
-    """The same check in this worker's process pool: the worker itself stays free."""
-    return _timed_prime(n, lambda number: offload.run(is_prime, number))
+    """The same check in the offload backend (OFFLOAD_BACKEND): the worker only waits."""
+    return _timed_prime(n, offload.is_prime)
 
 
 @bp.get("/hash")
@@ -87,10 +87,6 @@ def spin_(n: str):
     """Stream a spinner while the prime check runs; ``?nap=1`` or ``?offload=1`` to vary it."""
     number = parse_n(n)
     mode = parse_one_of(request.args.get, ("nap", "offload"))
-    if mode == "offload":
-        def check(k):
-            return offload.run(is_prime, k)
-    else:
-        check = is_prime_napping if mode == "nap" else is_prime
+    check = {"offload": offload.is_prime, "nap": is_prime_napping}.get(mode, is_prime)
     return Response(stream_with_context(spin(number, check)), mimetype="text/plain",
                     headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})

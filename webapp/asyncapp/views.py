@@ -6,8 +6,9 @@
   freezes; ``?nap=1`` awaits ``asyncio.sleep(0)`` every 100 000 divisions;
   ``?thread=1`` uses ``asyncio.to_thread``: the loop stays free, the GIL
   still allows one core's worth of Python per process.
-* ``/offload/prime/<n>`` uses ``loop.run_in_executor`` with the worker's
-  process pool; ``/hash`` runs hashlib (GIL released) via ``asyncio.to_thread``.
+* ``/offload/prime/<n>`` awaits the offload backend (``OFFLOAD_BACKEND``: the
+  worker's process pool, Celery, or gunicorn's dirty workers); ``/hash`` runs
+  hashlib (GIL released) via ``asyncio.to_thread``.
 * ``/spin/<n>`` is the book's ``spinner_async``.
 """
 
@@ -70,11 +71,6 @@ async def _in_thread(n: int) -> bool:
     return await asyncio.to_thread(is_prime, n)
 
 
-async def _in_pool(n: int) -> bool:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(offload.get_pool(), is_prime, n)
-
-
 PRIME_CHECKS = {None: _blocking_check, "nap": is_prime_async_nap, "thread": _in_thread}
 
 
@@ -92,8 +88,8 @@ async def prime(request: Request) -> JSONResponse:
 
 
 async def offload_prime(request: Request) -> JSONResponse:
-    """The same check in this worker's process pool: the loop only awaits a future."""
-    return await _timed(parse_n(request.path_params["n"]), _in_pool)
+    """The same check in the offload backend: the loop only awaits."""
+    return await _timed(parse_n(request.path_params["n"]), offload.is_prime_async)
 
 
 async def hash_(request: Request) -> JSONResponse:
@@ -105,7 +101,7 @@ async def hash_(request: Request) -> JSONResponse:
                          "pid": os.getpid()})
 
 
-SPIN_CHECKS = {None: _blocking_check, "nap": is_prime_async_nap, "offload": _in_pool}
+SPIN_CHECKS = {None: _blocking_check, "nap": is_prime_async_nap, "offload": offload.is_prime_async}
 
 
 async def spin(request: Request) -> StreamingResponse:

@@ -1,4 +1,4 @@
-"""Offload CPU work to a per-worker process pool, and wait for it without blocking.
+"""The ``pool`` backend: a per-worker process pool, waited on without blocking.
 
 Each gunicorn worker gets its own ``ProcessPoolExecutor``, created lazily in
 the worker (after the fork: a pool inherited across ``fork`` would be shared
@@ -14,9 +14,14 @@ to the hub: the worker keeps answering while a pool process computes.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+
+from ..primes import is_prime as _is_prime
 
 _pool: ProcessPoolExecutor | None = None
 _owner: int | None = None
@@ -37,9 +42,35 @@ def get_pool() -> ProcessPoolExecutor:
     return _pool
 
 
-def run(fn, *args):
+def run(fn, *args, timeout: float | None = None):
     """Run ``fn(*args)`` in a pool process and return its result."""
-    return get_pool().submit(fn, *args).result()
+    from . import TimedOut, Unavailable
+
+    try:
+        return get_pool().submit(fn, *args).result(timeout)
+    except FutureTimeout:
+        raise TimedOut(f"the pool's task took longer than {timeout:g} s") from None
+    except BrokenProcessPool:
+        shutdown()  # the next call starts a fresh pool
+        raise Unavailable("a pool process died; the pool is restarted on the next call") from None
+
+
+def is_prime(n: int, timeout: float) -> bool:
+    return run(_is_prime, n, timeout=timeout)
+
+
+async def is_prime_async(n: int, timeout: float) -> bool:
+    from . import TimedOut
+
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(loop.run_in_executor(get_pool(), _is_prime, n), timeout)
+    except TimeoutError:
+        raise TimedOut(f"the pool's task took longer than {timeout:g} s") from None
+
+
+def info() -> dict:
+    return {"pids": pool_pids(), "size": pool_size()}
 
 
 def pool_pids() -> list[int]:

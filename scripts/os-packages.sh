@@ -1,0 +1,23 @@
+#!/bin/sh
+# The OS programs the lab starts for itself: redis-server (Celery's broker and result store).
+# Where one is missing: root with apt-get installs it; anyone else gets one line saying how,
+# and the tests and cells that need it are skipped -- except under CI=true, where a missing
+# program fails the run. Nothing here starts or configures a system service.
+set -u
+status=0
+need() {  # program, Debian package, Homebrew formula
+    command -v "$1" >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "os-packages: installing $2 (for $1)"
+        { apt-get install -y -q --no-install-recommends "$2" >/dev/null 2>&1 \
+          || { apt-get update -q >/dev/null 2>&1 \
+               && apt-get install -y -q --no-install-recommends "$2" >/dev/null 2>&1; }; } \
+          && command -v "$1" >/dev/null 2>&1 && return 0
+    fi
+    echo "os-packages: $1 not found: install it with \`sudo apt-get install $2\`" \
+         "(macOS: \`brew install $3\`); its tests and cells are skipped"
+    [ "${CI:-}" = true ] && status=1
+    return 0
+}
+need redis-server redis-server redis
+exit $status

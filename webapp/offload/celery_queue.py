@@ -1,0 +1,58 @@
+"""The ``celery`` backend: send the check to a Celery worker through Redis and wait for it.
+
+The Celery app lives in :mod:`webapp.tasks` (``celery -A webapp.tasks worker``). It is
+imported on the first call, never at import time: in a gevent worker Celery must see the
+patched standard library to pick its gevent-aware result waiter (checked by ``/info``:
+``offload.result_waiter``). On the asgi model the publish and the wait run in a thread
+(``asyncio.to_thread``), so the event loop never blocks on Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from celery.exceptions import TimeLimitExceeded
+from celery.exceptions import TimeoutError as CeleryTimeout
+from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
+
+_UNREACHABLE = (OperationalError, RedisConnectionError, RedisTimeout, ConnectionError)
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Redis was not reached: the error, or one it was raised from (Celery's result backend
+    wraps its last connection error in a RuntimeError once its retries are spent)."""
+    while error is not None:
+        if isinstance(error, _UNREACHABLE):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def is_prime(n: int, timeout: float) -> bool:
+    from ..tasks import is_prime as task
+    from . import TimedOut, Unavailable
+
+    try:
+        return task.delay(n).get(timeout=timeout)
+    except CeleryTimeout:
+        raise TimedOut(f"the Celery task took longer than {timeout:g} s") from None
+    except TimeLimitExceeded:
+        raise TimedOut("the Celery task passed its time limit") from None
+    except Exception as error:
+        if not _unreachable(error):
+            raise
+        raise Unavailable("the task queue (Redis) is unreachable") from None
+
+
+async def is_prime_async(n: int, timeout: float) -> bool:
+    return await asyncio.to_thread(is_prime, n, timeout)
+
+
+def info() -> dict:
+    from ..tasks import app, redis_url
+
+    backend = app.backend
+    waiter = getattr(getattr(backend, "result_consumer", None), "drainer", None)
+    return {"redis_url": redis_url(), "result_waiter": type(waiter).__name__ if waiter else None}
