@@ -118,6 +118,30 @@ if offload_backend == "dirty":
     _cli = _cli_args()
     _address = (_cli.bind if _cli and _cli.bind else bind)[0]
     proc_name = f"worker-lab-{_address.replace(':', '_').replace('/', '_')}"
+    # gunicorn 27.0.1 gives each dirty arbiter it spawns a new random socket path, but HTTP
+    # workers keep the path they were forked with: after a dead arbiter is replaced, every
+    # call fails until the HTTP workers restart. The lab pins one path per server (kept in the
+    # environment, so a HUP's re-read of this file keeps it); on_dirty_starting binds the
+    # arbiter there and webapp/offload/dirty.py connects there.
+    if "LAB_DIRTY_SOCKET" not in os.environ:
+        import tempfile
+
+        os.environ["LAB_DIRTY_SOCKET"] = os.path.join(
+            tempfile.mkdtemp(prefix="worker-lab-dirty-"), "arbiter.sock")
+
+
+def on_dirty_starting(arbiter):
+    """Bind every dirty arbiter of this server, first or respawned, at the one pinned path."""
+    arbiter.socket_path = os.environ["LAB_DIRTY_SOCKET"]
+    os.environ["GUNICORN_DIRTY_SOCKET"] = arbiter.socket_path
+
+
+def on_exit(server):
+    """Remove the pinned dirty socket's folder with the server."""
+    import shutil
+
+    if path := os.environ.get("LAB_DIRTY_SOCKET"):
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def _env_float(name: str, default: float | None) -> float | None:

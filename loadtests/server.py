@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
 READY_LINE = "worker ready:"
 DIRTY_READY_LINE = "Initialized dirty app:"
+DIRTY_ARBITER = re.compile(r"Spawned dirty arbiter \(pid: (\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,18 @@ class GunicornServer:
         self._remember_processes()
         return [p for p in self._known.values() if p.is_running()]
 
+    def dirty_arbiter_pids(self) -> set[int]:
+        """Every dirty arbiter the master has spawned (it logs each one's pid)."""
+        return {int(pid) for pid in DIRTY_ARBITER.findall(self.log_text())}
+
     def worker_pids(self) -> list[int]:
+        """The HTTP workers: the master's children, the dirty arbiter excepted."""
         try:
-            return [p.pid for p in psutil.Process(self.proc.pid).children()]
+            children = psutil.Process(self.proc.pid).children()
         except psutil.NoSuchProcess:
             return []
+        dirty = self.dirty_arbiter_pids()
+        return [p.pid for p in children if p.pid not in dirty]
 
     def stop(self, grace: float = 10.0, *, graceful: bool = True) -> None:
         """SIGTERM (graceful) or SIGQUIT (quick) to the master, SIGKILL after ``grace`` s.

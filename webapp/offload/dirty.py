@@ -11,9 +11,14 @@ backends"):
   worker leaks a Unix-socket connection per request.
 
 So every call opens its own client and closes it (a Unix-socket connect, tens of µs).
+And it connects at ``LAB_DIRTY_SOCKET``, the path gunicorn.conf.py pins for every dirty
+arbiter of the server: gunicorn's own path changes when a dead arbiter is replaced, and an
+HTTP worker would keep the old one.
 """
 
 from __future__ import annotations
+
+import os
 
 from gunicorn.dirty import DirtyClient, DirtyConnectionError, DirtyError, DirtyTimeoutError
 from gunicorn.dirty.client import get_dirty_socket_path
@@ -24,6 +29,8 @@ from .dirtyapp import APP
 def _socket_path() -> str:
     from . import Unavailable
 
+    if path := os.environ.get("LAB_DIRTY_SOCKET"):
+        return path
     try:
         return get_dirty_socket_path()
     except DirtyError:
@@ -59,7 +66,7 @@ async def is_prime_async(n: int, timeout: float) -> bool:
 
 def info() -> dict:
     try:
-        path = get_dirty_socket_path()
+        path = os.environ.get("LAB_DIRTY_SOCKET") or get_dirty_socket_path()
     except DirtyError:
         path = None
     return {"socket": path}

@@ -1,0 +1,124 @@
+"""The dirty offload backend: gunicorn 27's dirty workers, and the rough edges the lab handles."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import psutil
+import pytest
+
+from loadtests.client import get, get_many
+from loadtests.server import GunicornServer, ServerSpec
+from webapp.primes import QUICK_PRIME, SLOW_PRIME
+
+from .helpers import alive
+
+pytestmark = pytest.mark.integration
+
+MODELS = ["sync", "gthread", "gevent", "asgi"]
+
+
+def dirty_spec(model: str, *env: tuple[str, str], workers: int = 1) -> ServerSpec:
+    return ServerSpec(model, workers=workers, threads=4 if model == "gthread" else 1,
+                      offload="dirty", env=(("DIRTY_WORKERS", "2"), *env))
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)  # polling interval, not synchronisation
+    return result
+
+
+def dirty_processes(server: GunicornServer) -> tuple[psutil.Process, list[psutil.Process]]:
+    """The live dirty arbiter (the master logs its pid) and its dirty workers."""
+    children = {p.pid: p for p in psutil.Process(server.proc.pid).children()}
+    (arbiter,) = [children[pid] for pid in server.dirty_arbiter_pids() if pid in children]
+    return arbiter, arbiter.children()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_offload_runs_in_a_dirty_worker(model, serve):
+    server = serve(dirty_spec(model))
+    info = get(server.url + "/info").body["offload"]
+    assert info["backend"] == "dirty" and info["socket"]
+    assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+    assert get(f"{server.url}/offload/prime/{QUICK_PRIME + 2}").body["prime"] is False
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/spin/{QUICK_PRIME}?offload=1", timeout=60) as r:
+        assert f"{QUICK_PRIME} is prime" in r.read().decode()
+
+
+@pytest.mark.parametrize("model", ["gevent", "asgi"])
+def test_concurrent_calls_from_one_async_worker_run_in_parallel(model, serve):
+    """gunicorn's thread-local client would queue a gevent worker's calls one behind another.
+
+    One call alone against two at once from the same worker, on 2 dirty workers: in
+    parallel the pair takes about as long as one (ratio ≈ 1), queued it takes twice (≈ 2).
+    """
+    server = serve(dirty_spec(model))
+    url = f"{server.url}/offload/prime/{SLOW_PRIME}"
+    one, _ = get_many([url])
+    two, replies = get_many([url, url])
+    assert all(r.status == 200 and r.body["prime"] is True for r in replies)
+    assert two / one < 1.6, (one, two)
+
+
+def test_asgi_worker_closes_its_dirty_connections(serve):
+    """gunicorn's per-context async client is never closed: one leaked socket per request."""
+    server = serve(dirty_spec("asgi"))
+    (worker,) = server.worker_pids()
+
+    def sockets() -> int:
+        return len(psutil.Process(worker).net_connections(kind="unix"))
+
+    get(f"{server.url}/offload/prime/7")
+    before = sockets()
+    _, replies = get_many([f"{server.url}/offload/prime/7"] * 30)
+    assert all(r.status == 200 for r in replies)
+    assert sockets() - before < 5
+
+
+def test_two_dirty_servers_side_by_side():
+    """gunicorn kills the dirty arbiter named by /tmp/gunicorn-dirty-<proc_name>.pid as an
+    orphan: the lab names each server's pidfile after its address, so both keep working."""
+    with GunicornServer(dirty_spec("sync")) as first, GunicornServer(dirty_spec("sync")) as second:
+        for server in (first, second, first):
+            assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+
+
+def test_a_killed_dirty_arbiter_leaves_no_orphan_and_is_replaced():
+    with GunicornServer(dirty_spec("sync")) as server:
+        arbiter, workers = dirty_processes(server)
+        arbiter.kill()
+        wait_for(lambda: not alive(workers), 10, "dirty workers outlived their arbiter")
+        # gunicorn's master spawns a new arbiter; calls work again
+        wait_for(lambda: get(f"{server.url}/offload/prime/7").status == 200, 30,
+                 "no dirty worker after the arbiter was replaced")
+        assert get(f"{server.url}/offload/prime/7").body["prime"] is True
+
+
+def test_hup_keeps_the_dirty_workers_and_stop_reaps_them():
+    """gunicorn 27.0.1: SIGHUP replaces the HTTP workers but not the dirty workers (documented);
+    SIGTERM stops all of them."""
+    with GunicornServer(dirty_spec("sync")) as server:
+        _, workers = dirty_processes(server)
+        http = set(server.worker_pids())
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: server.log_text().count("worker ready:") >= 2, 30, "no new worker")
+        wait_for(lambda: not set(server.worker_pids()) & http, 30, "old worker kept")
+        assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+        _, after = dirty_processes(server)
+        assert {p.pid for p in after} == {p.pid for p in workers}
+        everything = server.processes()
+    assert not alive(everything)
+
+
+def test_a_task_past_the_timeout_is_a_504():
+    with GunicornServer(dirty_spec("gthread", ("OFFLOAD_TIMEOUT", "1"))) as server:
+        reply = get(f"{server.url}/offload/prime/{SLOW_PRIME}", timeout=20)
+        assert reply.status == 504 and reply.body["status"] == 504, reply.body
+        assert get(server.url + "/health").status == 200
