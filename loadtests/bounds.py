@@ -6,8 +6,9 @@ requests per second with the arithmetic of :mod:`loadtests.model`.
 
 * ``io``: Little's law, min(users, slots) ÷ delay.
 * ``cpu``: min(users, processes, cores) ÷ S -- threads and greenlets add nothing.
-* ``nap``: the same with S_nap; ``offload``: the pool's processes count instead
-  of the workers; ``gilfree``: threads count too (hashlib releases the GIL), with S_hash.
+* ``nap``: the same with S_nap; ``offload``: the backend's processes count instead
+  of the workers (the pool's, the dirty workers, or the Celery fleet's); ``gilfree``:
+  threads count too (hashlib releases the GIL), with S_hash.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def parallelism(cell: Cell, scenario: Scenario) -> int:
     """How many of the cell's primary requests can run at once on its server."""
     spec, kind = cell.spec, scenario.bound
     if kind == "offload":
+        if cell.celery:
+            return cell.celery.parallelism
+        if spec.offload == "dirty":
+            return spec.dirty_workers
         return spec.workers * offload.pool.pool_size()
     if kind == "gilfree" and spec.worker_class == "gthread":
         return spec.workers * spec.threads
@@ -40,7 +45,7 @@ def bound(cell: Cell, scenario: Scenario, *, delay: float, service: dict[str, fl
           cores: int) -> float | None:
     """The ceiling in requests per second, or None when no single resource bounds the cell.
 
-    ``service`` maps a timing kind (cpu, nap, gilfree) to its measured service time.
+    ``service`` maps a timing kind (cpu, nap, offload, gilfree) to its measured service time.
     """
     users = cell.users - scenario.heartbeat
     if scenario.bound == "io":

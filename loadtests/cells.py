@@ -1,8 +1,9 @@
 """What one matrix cell is: a scenario (how Locust loads the server), a server spec, users.
 
-A cell is found by what it is -- scenario, worker class, workers, threads and
-switch interval (:func:`key`) -- never by its formatted label, so renaming a
-label cannot silently drop a lesson's section.
+A cell is found by what it is -- scenario, worker class, workers, threads,
+switch interval, reuse_port, offload backend and Celery fleet (:func:`key`) --
+never by its formatted label, so renaming a label cannot silently drop a
+lesson's section.
 """
 
 from __future__ import annotations
@@ -24,8 +25,35 @@ class Scenario:
 
     @property
     def timing(self) -> str | None:
-        """Which work's service time the bound rests on (offload runs plain is_prime)."""
-        return "cpu" if self.bound == "offload" else self.bound
+        """Which work's service time the bound rests on: the bound's own kind."""
+        return self.bound
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The Celery workers a cell starts beside its server (``OFFLOAD_BACKEND=celery``).
+
+    ``processes`` separate ``celery worker`` processes stand for as many hosts: each has
+    its own pool of ``concurrency`` (prefork processes, threads or greenlets; solo: one).
+    """
+
+    pool: str = "prefork"
+    concurrency: int = 2
+    processes: int = 1
+
+    @property
+    def label(self) -> str:
+        text = f"celery {self.pool} -c{self.concurrency}"
+        return text + (f" ×{self.processes}" if self.processes > 1 else "")
+
+    @property
+    def parallelism(self) -> int:
+        """Tasks that can compute at once: prefork's processes; one per worker otherwise
+        (threads share the GIL, greenlets one loop, solo runs one task)."""
+        return (self.concurrency if self.pool == "prefork" else 1) * self.processes
+
+    def key(self) -> tuple:
+        return (self.pool, self.concurrency, self.processes)
 
 
 @dataclass(frozen=True)
@@ -33,6 +61,7 @@ class Cell:
     scenario: str
     spec: ServerSpec
     users: int
+    celery: Fleet | None = None
 
     @property
     def switch_interval(self) -> float | None:
@@ -48,7 +77,10 @@ class Cell:
         label = self.spec.label
         if self.switch_interval is not None:
             label += f" si={self.switch_interval:g}"
-        return label + (" reuse_port" if self.reuse_port else "")
+        label += " reuse_port" if self.reuse_port else ""
+        if self.celery:
+            return f"{label} → {self.celery.label}"
+        return label + (f" → {self.spec.offload}" if self.spec.offload != "pool" else "")
 
     @property
     def label(self) -> str:
@@ -57,29 +89,39 @@ class Cell:
     @property
     def slug(self) -> str:
         text = f"{self.scenario}-{self.model_label}-u{self.users}"
-        return text.replace(" ", "").replace("--", "-").replace("=", "")
+        return (text.replace(" ", "").replace("--", "-").replace("=", "").replace("→", "-")
+                .replace("×", "x"))
 
     def key(self) -> tuple:
         """What the cell is, as a results row records it (users aside: ``--users`` moves them)."""
         spec = self.spec
         return (self.scenario, spec.worker_class, spec.workers, spec.threads,
-                self.switch_interval, self.reuse_port)
+                self.switch_interval, self.reuse_port, spec.offload,
+                self.celery.key() if self.celery else None)
 
 
 def row_key(row: dict) -> tuple:
     """:meth:`Cell.key` of the cell a results row came from."""
+    celery = row.get("celery")
     return (row["scenario"], row["worker_class"], row["workers"], row["threads"],
-            row.get("switch_interval"), row.get("reuse_port", False))
+            row.get("switch_interval"), row.get("reuse_port", False),
+            row.get("offload", "pool"),
+            (celery["pool"], celery["concurrency"], celery["processes"]) if celery else None)
 
 
 def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None,
-         reuse_port: bool = False) -> ServerSpec:
-    """A lab server spec in one line: model, workers, threads, SWITCH_INTERVAL, REUSE_PORT."""
+         reuse_port: bool = False, offload: str = "pool") -> ServerSpec:
+    """A lab server spec in one line: model, workers, threads, SWITCH_INTERVAL, REUSE_PORT,
+    OFFLOAD_BACKEND."""
     env = (("SWITCH_INTERVAL", f"{switch:g}"),) if switch else ()
     env += (("REUSE_PORT", "1"),) if reuse_port else ()
-    return ServerSpec(model, workers=workers, threads=threads, env=env)
+    return ServerSpec(model, workers=workers, threads=threads, env=env, offload=offload)
 
 
 def cell(scenario: str, model: str, workers: int = 1, threads: int = 1, *, users: int,
-         switch: float | None = None, reuse_port: bool = False) -> Cell:
-    return Cell(scenario, spec(model, workers, threads, switch, reuse_port), users)
+         switch: float | None = None, reuse_port: bool = False, offload: str = "pool",
+         celery: Fleet | None = None) -> Cell:
+    if celery is not None:
+        offload = "celery"
+    return Cell(scenario, spec(model, workers, threads, switch, reuse_port, offload), users,
+                celery or (Fleet() if offload == "celery" else None))

@@ -26,7 +26,8 @@ from .locustrun import Load, LocustRun
 from .model import measure_service_time
 from .monitors import MONITORS
 from .procs import tree
-from .server import GunicornServer
+from .server import GunicornServer, free_port
+from .services.fleet import offload_services
 
 #: Seconds a cell's server gets to quit before SIGKILL, once its load is over.
 STOP_GRACE_S = 0.3
@@ -74,15 +75,18 @@ class Settings:
         """S where the work runs: the ``elapsed`` of ``repeats`` requests to an idle server.
 
         The same endpoint the cell loads (for a napping cell the napping check, on asgi
-        its coroutine), in the cell's own server, before the load starts. (Not after it:
+        its coroutine, for an offload cell the backend it offloads to), in the cell's own
+        server, before the load starts. (Not after it:
         requests still in flight when Locust stops keep a worker computing -- and under
         threads or napping they share the core with the timed request.)
         """
         if kind not in TIMED_WORK:
             return []
         path = TIMED_WORK[kind][0].format(n=self.n, mb=self.mb)
-        if kind == "gilfree":
-            get(url + path)  # a warm-up: the first hash faults in its zero pages
+        if kind in ("gilfree", "offload"):
+            # a warm-up: the first hash faults in its zero pages; the first offload starts
+            # the worker's pool, or connects to Redis or the dirty arbiter
+            get(url + path)
         return [get(url + path).body["elapsed"] for _ in range(repeats)]
 
 
@@ -93,6 +97,8 @@ TIMED_WORK = {
     "cpu": ("/prime/{n}", is_prime, "n", 1),
     "nap": ("/prime/{n}?nap=1", is_prime_napping, "n", 1),
     "gilfree": ("/hash?mb={mb}", sha256_megabytes, "mb", 2),
+    # the backend's whole path: the check plus its round trip (pool, dirty arbiter, Redis)
+    "offload": ("/offload/prime/{n}", is_prime, "n", 1),
 }
 
 
@@ -111,16 +117,24 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     monitor = MONITORS.get(spec.worker_class)
     if monitor:
         spec = dataclasses.replace(spec, env=spec.env + monitor.env)
-    server = GunicornServer(spec, log_path=cell_dir / "gunicorn.log")
-    # Locust boots (about a second) while the server does; it waits at its gate until S is timed.
-    with LocustRun(load, server.url, cell_dir / "locust", cell_dir / "locust.log") as locust:
+    port = free_port()
+    # Locust boots (about a second) while the services and the server do; it waits at its
+    # gate until S is timed.
+    with LocustRun(load, f"http://127.0.0.1:{port}", cell_dir / "locust",
+                   cell_dir / "locust.log") as locust, \
+            offload_services(cell, cell_dir) as services:
+        server = GunicornServer(dataclasses.replace(spec, env=spec.env + services.env),
+                                port=port, log_path=cell_dir / "gunicorn.log")
         server.start()
         try:
             samples = settings.time_in_server(server.url, kind)
-            meter = CpuMeter({
-                "server": server.processes,  # master, workers and offload pools
+            meters = {
+                "server": server.processes,  # master, workers, offload pools, dirty workers
                 "locust": lambda: tree(locust.proc.pid),
-            })
+            }
+            if services.meter:
+                meters["offload"] = services.meter  # redis-server and the Celery fleet
+            meter = CpuMeter(meters)
             summary = locust.wait(meter)
             server_log = server.log_text()
         finally:
@@ -163,6 +177,9 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "service_runner_ms": runner_s and runner_s * 1000,
         "switch_interval": cell.switch_interval,
         "reuse_port": cell.reuse_port,
+        "offload": cell.spec.offload,
+        "celery": dataclasses.asdict(cell.celery) if cell.celery else None,
+        "offload_cpu_pct": meter.percent("offload") if services.meter else None,
         # the event loop's own watchdog (loadtests.monitors): gevent's hub, asyncio's loop
         "hub_blocked_reports": hub,
         "hub_blocked_s": blocked_s,

@@ -57,13 +57,32 @@ ASGI_FULL = ASGI_QUICK | {
 BALANCE_FULL = {("cpu", "gevent", 2, 1, None, 8, "reuse_port"),
                 ("heartbeat", "gevent", 2, 1, None, 3, "reuse_port")}
 
+# Offload backends (issue 9): Celery beside the pool in make demo; dirty workers, Celery's
+# pools and scale-out in the full preset.
+BACKENDS_QUICK = {("offload", "gevent", 1, 1, None, 3, "celery", ("prefork", 2, 1))}
+BACKENDS_FULL = BACKENDS_QUICK | {
+    ("offload", "gevent", 1, 1, None, 3, "dirty"),
+    ("offload", "gevent", 1, 1, None, 5, "celery", ("prefork", 2, 1)),
+    ("offload", "gevent", 1, 1, None, 5, "celery", ("threads", 2, 1)),
+    ("offload", "gevent", 1, 1, None, 5, "celery", ("gevent", 2, 1)),
+    ("offload", "gevent", 1, 1, None, 5, "celery", ("solo", 1, 1)),
+    ("offload", "gevent", 1, 1, None, 5, "celery", ("prefork", 1, 1)),
+    ("offload", "gevent", 1, 1, None, 5, "celery", ("prefork", 1, 2)),
+}
+
 
 def _keys(cells):
-    return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ())) for c in cells]
+    def offload(c):
+        if c.celery:
+            return ("celery", c.celery.key())
+        return () if c.spec.offload == "pool" else (c.spec.offload,)
+    return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ()), *offload(c))
+            for c in cells]
 
 
-@pytest.mark.parametrize(("preset", "expected"), [("quick", QUICK - MOVED_TO_FULL | ASGI_QUICK),
-                                                  ("full", FULL | ASGI_FULL | BALANCE_FULL)])
+@pytest.mark.parametrize(("preset", "expected"), [
+    ("quick", QUICK - MOVED_TO_FULL | ASGI_QUICK | BACKENDS_QUICK),
+    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL)])
 def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
     keys = _keys(presets.cells(preset))
     assert len(keys) == len(set(keys))  # a cell two lessons need runs once
@@ -90,7 +109,7 @@ def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
                  quick=(cell("cpu", "sync", 1, users=8), cell("cpu", "sync", 3, users=8)))
     monkeypatch.setattr(presets, "LESSONS", (*LESSONS, new))
     keys = _keys(presets.cells("quick"))
-    assert set(keys) == (QUICK - MOVED_TO_FULL | ASGI_QUICK
+    assert set(keys) == (QUICK - MOVED_TO_FULL | ASGI_QUICK | BACKENDS_QUICK
                          | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from ..cells import Scenario
 from . import (
+    backends,
     balance,
+    celerypools,
     cores,
     coroutines,
     gil,
@@ -27,8 +29,8 @@ from . import (
 from .base import Lesson, Observation, Results
 
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
-    io, gil, cores, heartbeat, nap, gilfree, offload, switch, hub, spinner, coroutines,
-    overhead, balance, mixed,
+    io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
+    spinner, coroutines, overhead, balance, mixed,
 ))
 
 

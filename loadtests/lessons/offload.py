@@ -7,7 +7,7 @@ from .base import Lesson, Results, heartbeat_table
 
 
 def section(results: Results) -> str:
-    cells = results.scenario("offload")
+    cells = [r for r in results.scenario("offload") if r.get("offload", "pool") == "pool"]
     if not cells:
         return ""
     plain = [results.twin(r, "heartbeat") for r in cells]
@@ -28,9 +28,12 @@ LESSON = Lesson(
     section=section,
     scenarios={"offload": Scenario("heartbeat", "/prime", "offload", heartbeat=True,
                                    extra=("--offload",))},
-    assumptions={"offload": "The cpu bound with the pool's processes as the parallelism: "
-                            "min(cpu users, workers × OFFLOAD_PROCESSES, cores) / S; the "
-                            "gunicorn worker only waits."},
+    assumptions={"offload": "The cpu bound with the backend's processes as the parallelism: "
+                            "min(cpu users, P, cores) / S, P = workers × OFFLOAD_PROCESSES "
+                            "(pool), DIRTY_WORKERS (dirty), or per Celery worker process its "
+                            "prefork concurrency, 1 for threads, gevent and solo (celery); S "
+                            "timed through /offload/prime (the backend's round trip "
+                            "included); the gunicorn worker only waits."},
     quick=(cell("offload", "gevent", 1, users=3),),
     full=(cell("offload", "gthread", 1, 4, users=3),),
 )
