@@ -1,6 +1,7 @@
 """The matrix runner: bounds per cell, presets, and a tiny end-to-end run."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -9,7 +10,8 @@ import psutil
 import pytest
 
 from loadtests import bounds, presets
-from loadtests.cells import Cell
+from loadtests.cells import Cell, Fleet
+from loadtests.cells import cell as make_cell
 from loadtests.lessons import SCENARIO
 from loadtests.matrix import select_cells
 from loadtests.monitors import MONITORS
@@ -45,7 +47,7 @@ def test_bound_per_cell(cell, expected):
     assert bound(cell, delay=0.1, service=SERVICE, cores=2) == pytest.approx(expected)
 
 
-SERVICE = {"cpu": 0.2, "nap": 0.4, "gilfree": 0.05}
+SERVICE = {"cpu": 0.2, "nap": 0.4, "gilfree": 0.05, "offload": 0.2}
 
 
 @pytest.mark.parametrize(
@@ -65,6 +67,37 @@ SERVICE = {"cpu": 0.2, "nap": 0.4, "gilfree": 0.05}
 def test_bound_for_the_deeper_lessons(cell, expected, monkeypatch):
     monkeypatch.setenv("OFFLOAD_PROCESSES", "2")  # what each server's pool would use
     assert bound(cell, delay=0.1, service=SERVICE, cores=2) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("fleet", "expected"), [
+    (Fleet("prefork", 2), 10.0),     # two processes, two cores: 2 / 0.2 s
+    (Fleet("prefork", 4), 10.0),     # only 2 cores
+    (Fleet("threads", 4), 5.0),      # threads share one GIL
+    (Fleet("gevent", 4), 5.0),       # greenlets share one loop
+    (Fleet("solo", 1), 5.0),
+    (Fleet("prefork", 1, 2), 10.0),  # two worker processes of concurrency 1
+    (Fleet("threads", 2, 2), 10.0),  # one GIL each
+])
+def test_bound_for_a_celery_fleet(fleet, expected):
+    the_cell = make_cell("offload", "gevent", 1, users=5, celery=fleet)
+    assert the_cell.spec.offload == "celery"
+    assert bound(the_cell, delay=0.1, service={"offload": 0.2}, cores=2) == pytest.approx(expected)
+
+
+def test_bound_for_dirty_workers():
+    two = make_cell("offload", "gevent", 1, users=5, offload="dirty")
+    one = Cell("offload", S("gevent", offload="dirty", env=(("DIRTY_WORKERS", "1"),)), 5)
+    assert bound(two, delay=0.1, service={"offload": 0.2}, cores=2) == pytest.approx(
+        min(2, os.cpu_count()) / 0.2)
+    assert bound(one, delay=0.1, service={"offload": 0.2}, cores=2) == pytest.approx(5.0)
+
+
+def test_cells_differ_by_backend_and_fleet():
+    cells = {make_cell("offload", "gevent", users=3),
+             make_cell("offload", "gevent", users=3, offload="dirty"),
+             make_cell("offload", "gevent", users=3, offload="celery"),
+             make_cell("offload", "gevent", users=3, celery=Fleet("threads", 2))}
+    assert len({c.key() for c in cells}) == len({c.slug for c in cells}) == 4
 
 
 def test_mixed_has_no_single_bound():
@@ -165,6 +198,35 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
     assert (tmp_path / "report.md").read_text().startswith("# Worker-model matrix report")
     for chart in ("throughput.png", "latency.png", "fidelity.png", "heartbeat.png", "cpu.png"):
         assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.integration
+def test_offload_cells_start_and_reap_their_backends(tmp_path, redis_server):
+    """make demo's backend comparison: the pool cell, then the Celery cell with its own
+    redis-server and Celery worker, every process reaped. (``redis_server`` only makes the
+    test skip, or fail under CI, where redis-server is missing.)"""
+    proc = _matrix("--quick", "--scenarios", "offload", "--models", "gevent",
+                   "--warmup", "0.5", "--duration", "2", "--out", str(tmp_path))
+    seen: dict[int, psutil.Process] = {}
+    while proc.poll() is None:
+        seen |= descendants(proc.pid)
+        time.sleep(0.1)  # polling interval
+    output = proc.stdout.read()
+    assert proc.returncode == 0, output
+    commands = " ".join(" ".join(p.info["cmdline"] or []) for p in
+                        psutil.process_iter(["cmdline"]) if p.pid in seen)
+    assert not alive(seen.values()), commands
+    rows = json.loads((tmp_path / "results.json").read_text())["cells"]
+    assert [(r["offload"], r["celery"]) for r in rows] == [
+        ("pool", None), ("celery", {"pool": "prefork", "concurrency": 2, "processes": 1})]
+    pool, celery = rows
+    assert pool["offload_cpu_pct"] is None and celery["offload_cpu_pct"] > 50
+    assert celery["server_cpu_pct"] < 50 < pool["server_cpu_pct"]  # the work left gunicorn
+    for row in rows:
+        assert row["failures"] == 0 and row["requests"] > 0 and row["fidelity"] > 0
+    cell_dir = next((tmp_path / "cells").glob("*celery*"))
+    assert "ready." in (cell_dir / "celery-1.log").read_text()
+    assert "### Offload backends" in (tmp_path / "report.md").read_text()
 
 
 def test_locustfile_default_n_is_the_quick_fixture_prime():

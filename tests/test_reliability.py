@@ -232,8 +232,12 @@ def test_safe_defaults():
 
 @pytest.mark.parametrize("command", [["loadtests.probe"],
                                      ["loadtests.matrix", "--scenarios", "io",
-                                      "--models", "gevent", "--duration", "60"]],
-                         ids=["probe", "matrix"])
+                                      "--models", "gevent", "--duration", "60"],
+                                     # the pool cell, then the Celery cell: interrupted there
+                                     ["loadtests.matrix", "--scenarios", "offload",
+                                      "--models", "gevent", "--warmup", "0.5",
+                                      "--duration", "60"]],
+                         ids=["probe", "matrix", "matrix-celery"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
     if command[0] == "loadtests.matrix":
@@ -242,13 +246,15 @@ def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: dict[int, psutil.Process] = {}
     wanted = {"gunicorn", "locust"} if "matrix" in command[0] else {"gunicorn"}
+    if "offload" in command:
+        wanted |= {"celery", "redis-server"}
 
     def started():
         assert proc.poll() is None, proc.stdout.read()
         seen.update(descendants(proc.pid))
         return wanted <= {_kind(p) for p in seen.values()}
 
-    _poll(started, "the command's servers", deadline_s=60)
+    _poll(started, "the command's servers", deadline_s=120)
     os.kill(proc.pid, signum)
     proc.wait(timeout=60)
     assert proc.returncode in (130, 128 + signal.SIGTERM)
@@ -260,7 +266,10 @@ def _kind(proc: psutil.Process) -> str:
         line = " ".join(proc.cmdline())
     except psutil.NoSuchProcess:
         return ""
-    return "gunicorn" if "gunicorn" in line else "locust" if "locust" in line else ""
+    for kind in ("gunicorn", "locust", "celery", "redis-server"):
+        if kind in line:
+            return kind
+    return ""
 
 
 @pytest.mark.parametrize(("model", "query", "killed"), [
