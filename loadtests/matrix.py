@@ -38,6 +38,7 @@ from .procs import run_main
 from .repeats import aggregate, spread, verdict
 from .runcell import LOCUST_CPU_LIMIT, Settings, run_cell
 from .server import ROOT
+from .services.fleet import unavailable
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
 FIDELITY_BAND = (0.85, 1.05)
@@ -138,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     if not cells:
         print("no cell matches those --scenarios and --models", file=sys.stderr)
         return 2
+    missing = {cell: why for cell in cells if (why := unavailable(cell))}
+    if missing:
+        reason = "; ".join(sorted(set(missing.values())))
+        if os.environ.get("CI") == "true":
+            print(f"matrix: {reason} (CI=true: nothing may be skipped)", file=sys.stderr)
+            return 2
+        print(f"matrix: skipping {len(missing)} cell(s): {reason}", file=sys.stderr)
+        cells = [cell for cell in cells if cell not in missing]
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 150)

@@ -20,7 +20,7 @@ import psutil
 from .cells import Fleet, cell
 from .client import get
 from .server import GunicornServer
-from .services.fleet import offload_services
+from .services.fleet import offload_services, unavailable
 
 BACKENDS = ("pool", "celery", "dirty")
 CALLS = 200
@@ -73,4 +73,9 @@ def measure(backend: str, calls: int = CALLS) -> dict:
 
 
 def watch() -> list[dict]:
-    return [measure(backend) for backend in BACKENDS]
+    """Every backend whose programs this machine has (Celery needs redis-server)."""
+    rows = []
+    for backend in BACKENDS:
+        why = unavailable(cell("offload", "sync", users=1, offload=backend))
+        rows.append({"backend": backend, "skipped": why} if why else measure(backend))
+    return rows

@@ -27,7 +27,7 @@ def _fidelity(row: dict | None) -> str:
 
 def section(results: Results) -> str:
     rows = {b: results.row(c) for b, c in CELLS.items()}
-    watched = {r["backend"]: r for r in results.extra("backends")}
+    watched = {r["backend"]: r for r in results.extra("backends") if "skipped" not in r}
     if sum(1 for r in rows.values() if r) < 2 and not watched:
         return ""
     lines = [
@@ -70,7 +70,7 @@ def section(results: Results) -> str:
 def chart(results: Results, out: Path) -> list[str]:
     from ..charts import bars, figure, save
 
-    watched = results.extra("backends")
+    watched = [r for r in results.extra("backends") if "skipped" not in r]
     if not watched:
         return []
     fig, ax = figure(6)

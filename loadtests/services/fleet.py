@@ -16,6 +16,7 @@ import psutil
 
 from ..cells import Cell
 from .celeryworker import CeleryWorker
+from .daemon import Missing, require
 from .redis import RedisServer
 
 #: Seconds a Celery worker gets to finish its tasks once the load is over (then SIGKILL).
@@ -35,6 +36,17 @@ class Services:
     @property
     def meter(self) -> Callable[[], list[psutil.Process]] | None:
         return self.processes if self.daemons else None
+
+
+def unavailable(cell: Cell) -> str | None:
+    """Why ``cell`` cannot run on this machine (a program it needs is missing), else None."""
+    if cell.celery is None:
+        return None
+    try:
+        require("redis-server")
+    except Missing as missing:
+        return str(missing)
+    return None
 
 
 @contextlib.contextmanager
