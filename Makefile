@@ -12,7 +12,7 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-os-packages:  ## redis-server: installed when missing (root with apt-get), else one line says how
+os-packages:  ## redis-server, nginx: installed when missing (root with apt-get), else one line says how
 	@sh scripts/os-packages.sh
 
 demo: $(STAMP) os-packages  ## the quick matrix (about 2 min on 2 cores); report in reports/<timestamp>/

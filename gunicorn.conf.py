@@ -78,6 +78,9 @@ threads = _env_int("THREADS", 4 if worker_class == "gthread" else 1)
 worker_connections = _env_int("WORKER_CONNECTIONS", 1000)
 timeout = _env_int("TIMEOUT", 30)
 graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
+# Seconds an idle keep-alive connection stays open (gunicorn's default, 2); on gevent it also
+# bounds how long a client may take to send a request header (measured: the slow-clients lesson).
+keepalive = _env_int("KEEPALIVE", 2)
 loglevel = _env("LOG_LEVEL", "info")
 # HTTP limits, enforced by gunicorn before the app runs (it answers 400/414/431 itself).
 limit_request_line = _env_int("LIMIT_REQUEST_LINE", 4094)  # bytes in "GET /path?query HTTP/1.1"

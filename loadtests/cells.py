@@ -62,6 +62,10 @@ class Cell:
     spec: ServerSpec
     users: int
     celery: Fleet | None = None
+    #: "nginx": the load (and the slow clients) go through the lab's nginx; None: direct.
+    proxy: str | None = None
+    #: Slow clients (slowloris) held open through the measured window.
+    slow: int = 0
 
     @property
     def switch_interval(self) -> float | None:
@@ -79,8 +83,12 @@ class Cell:
             label += f" si={self.switch_interval:g}"
         label += " reuse_port" if self.reuse_port else ""
         if self.celery:
-            return f"{label} → {self.celery.label}"
-        return label + (f" → {self.spec.offload}" if self.spec.offload != "pool" else "")
+            label += f" → {self.celery.label}"
+        elif self.spec.offload != "pool":
+            label += f" → {self.spec.offload}"
+        if self.slow:
+            label += f" + {self.slow} slow"
+        return label + (f" behind {self.proxy}" if self.proxy else "")
 
     @property
     def label(self) -> str:
@@ -90,14 +98,14 @@ class Cell:
     def slug(self) -> str:
         text = f"{self.scenario}-{self.model_label}-u{self.users}"
         return (text.replace(" ", "").replace("--", "-").replace("=", "").replace("→", "-")
-                .replace("×", "x"))
+                .replace("×", "x").replace("+", "-"))
 
     def key(self) -> tuple:
         """What the cell is, as a results row records it (users aside: ``--users`` moves them)."""
         spec = self.spec
         return (self.scenario, spec.worker_class, spec.workers, spec.threads,
                 self.switch_interval, self.reuse_port, spec.offload,
-                self.celery.key() if self.celery else None)
+                self.celery.key() if self.celery else None, self.proxy, self.slow)
 
 
 def row_key(row: dict) -> tuple:
@@ -106,7 +114,8 @@ def row_key(row: dict) -> tuple:
     return (row["scenario"], row["worker_class"], row["workers"], row["threads"],
             row.get("switch_interval"), row.get("reuse_port", False),
             row.get("offload", "pool"),
-            (celery["pool"], celery["concurrency"], celery["processes"]) if celery else None)
+            (celery["pool"], celery["concurrency"], celery["processes"]) if celery else None,
+            row.get("proxy"), row.get("slow_clients", 0))
 
 
 def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None,
@@ -120,8 +129,8 @@ def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = 
 
 def cell(scenario: str, model: str, workers: int = 1, threads: int = 1, *, users: int,
          switch: float | None = None, reuse_port: bool = False, offload: str = "pool",
-         celery: Fleet | None = None) -> Cell:
+         celery: Fleet | None = None, proxy: str | None = None, slow: int = 0) -> Cell:
     if celery is not None:
         offload = "celery"
     return Cell(scenario, spec(model, workers, threads, switch, reuse_port, offload), users,
-                celery or (Fleet() if offload == "celery" else None))
+                celery or (Fleet() if offload == "celery" else None), proxy, slow)

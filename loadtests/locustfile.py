@@ -59,6 +59,10 @@ def _add_arguments(parser):
     parser.add_argument("--heartbeat-interval", type=float, default=0.05,
                        env_var="LAB_HEARTBEAT_INTERVAL", include_in_web_ui=True,
                        help="seconds between heartbeat requests")
+    parser.add_argument("--heartbeat-timeout", type=float, default=60.0,
+                        env_var="LAB_HEARTBEAT_TIMEOUT",
+                        help="seconds a heartbeat waits for its answer before it counts as a "
+                             "failure (the slow-clients lesson: 2)")
     parser.add_argument("--warmup", type=float, default=0.0, env_var="LAB_WARMUP",
                        help="seconds after the start after which statistics are reset")
     parser.add_argument("--gate", default="", env_var="LAB_GATE",
@@ -184,10 +188,16 @@ class HeartbeatUser(FastHttpUser):
 
     fixed_count = 1
 
+    def __init__(self, environment):
+        # FastHttpUser builds its client from these in __init__
+        self.network_timeout = self.connection_timeout = \
+            environment.parsed_options.heartbeat_timeout
+        super().__init__(environment)
+
     def wait_time(self):
         return constant_pacing(self.environment.parsed_options.heartbeat_interval)(self)
 
-    @tag("heartbeat")
+    @tag("heartbeat", "slowclients")
     @task
     def heartbeat(self):
         self.client.get("/health", name="heartbeat")

@@ -14,6 +14,7 @@ Results go to ``reports/<timestamp>/`` (results.json, report.md, PNG charts).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -60,9 +61,8 @@ def machine_info() -> dict:
 def select_cells(cells, scenarios: set[str], models: set[str], users: int | None) -> list[Cell]:
     chosen = [c for c in cells if c.scenario in scenarios and c.spec.worker_class in models]
     if users is not None:
-        chosen = [
-            Cell(c.scenario, c.spec, users + SCENARIO[c.scenario].heartbeat) for c in chosen
-        ]
+        chosen = [dataclasses.replace(c, users=users + SCENARIO[c.scenario].heartbeat)
+                  for c in chosen]
     return chosen
 
 
@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=positive(int),
                         help="runs per cell, reported as median and min–max "
                              "(default: 1 quick, 2 full)")
+    parser.add_argument("--proxy", choices=("nginx",),
+                        help="run every chosen cell behind the lab's own nginx (the buffering "
+                             "reverse proxy), not only the cells that have it")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
     for lesson in LESSONS:
         if lesson.observation:
@@ -136,6 +139,8 @@ def render_table(rows: list[dict]) -> Table:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cells = select_cells(presets.cells(args.preset), args.scenarios, args.models, args.users)
+    if args.proxy:  # a cell that two selections now make equal runs once
+        cells = list(dict.fromkeys(dataclasses.replace(c, proxy=args.proxy) for c in cells))
     if not cells:
         print("no cell matches those --scenarios and --models", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ by name: the scenario says how to load and which bound judges.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from .monitors import MONITORS
 from .procs import tree
 from .server import GunicornServer, free_port
 from .services.fleet import offload_services
+from .services.nginx import NginxProxy
+from .slowclients import SlowClients
 
 #: Seconds a cell's server gets to quit before SIGKILL, once its load is over.
 STOP_GRACE_S = 0.3
@@ -117,17 +120,23 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     monitor = MONITORS.get(spec.worker_class)
     if monitor:
         spec = dataclasses.replace(spec, env=spec.env + monitor.env)
-    port = free_port()
+    port, front = free_port(), free_port()
+    if not cell.proxy:
+        front = port
     # Locust boots (about a second) while the services and the server do; it waits at its
     # gate until S is timed.
-    with LocustRun(load, f"http://127.0.0.1:{port}", cell_dir / "locust",
+    with LocustRun(load, f"http://127.0.0.1:{front}", cell_dir / "locust",
                    cell_dir / "locust.log") as locust, \
-            offload_services(cell, cell_dir) as services:
+            offload_services(cell, cell_dir) as services, contextlib.ExitStack() as stack:
         server = GunicornServer(dataclasses.replace(spec, env=spec.env + services.env),
                                 port=port, log_path=cell_dir / "gunicorn.log")
         server.start()
         try:
-            samples = settings.time_in_server(server.url, kind)
+            if cell.proxy:
+                stack.enter_context(NginxProxy(port, port=front,
+                                               log_path=cell_dir / "nginx.log"))
+            samples = settings.time_in_server(f"http://127.0.0.1:{front}", kind)
+            slow = stack.enter_context(SlowClients("127.0.0.1", front, cell.slow))
             meters = {
                 "server": server.processes,  # master, workers, offload pools, dirty workers
                 "locust": lambda: tree(locust.proc.pid),
@@ -136,6 +145,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
                 meters["offload"] = services.meter  # redis-server and the Celery fleet
             meter = CpuMeter(meters)
             summary = locust.wait(meter)
+            slow.stop()
             server_log = server.log_text()
         finally:
             # The load is over: gunicorn's quick shutdown (SIGQUIT), and SIGKILL 0.3 s later.
@@ -179,6 +189,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "reuse_port": cell.reuse_port,
         "offload": cell.spec.offload,
         "celery": dataclasses.asdict(cell.celery) if cell.celery else None,
+        "proxy": cell.proxy,
+        **slow.summary(),
         "offload_cpu_pct": meter.percent("offload") if services.meter else None,
         # the event loop's own watchdog (loadtests.monitors): gevent's hub, asyncio's loop
         "hub_blocked_reports": hub,
@@ -204,6 +216,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         beat = summary.rows.get("heartbeat", {})
         row.update(
             heartbeat_requests=int(beat.get("Request Count", 0)),
+            heartbeat_failures=int(beat.get("Failure Count", 0)),
             heartbeat_p50_ms=_number(beat.get("50%")),
             heartbeat_p99_ms=_number(beat.get("99%")),
             heartbeat_max_ms=_number(beat.get("100%")),

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The OS programs the lab starts for itself: redis-server (Celery's broker and result store).
+# The OS programs the lab starts for itself: redis-server (Celery's broker and result store)
+# and nginx (the buffering reverse proxy).
 # Where one is missing: root with apt-get installs it; anyone else gets one line saying how,
 # and the tests and cells that need it are skipped -- except under CI=true, where a missing
 # program fails the run. Nothing here starts or configures a system service.
@@ -20,4 +21,5 @@ need() {  # program, Debian package, Homebrew formula
     return 0
 }
 need redis-server redis-server redis
+need nginx nginx-light nginx
 exit $status

@@ -89,3 +89,25 @@ def celery_worker(redis_server):
 
     with CeleryWorker(redis_server.url, pool="prefork", concurrency=2) as worker:
         yield worker
+
+
+@pytest.fixture
+def nginx_in_front():
+    """Start a real nginx of the test's own in front of a server's port; stop them all after."""
+    from loadtests.services.daemon import Missing
+    from loadtests.services.nginx import NginxProxy
+
+    started = []
+
+    def _start(upstream: int, **kwargs) -> NginxProxy:
+        try:
+            proxy = NginxProxy(upstream, **kwargs)
+        except Missing as error:
+            _missing(error)
+        proxy.start()
+        started.append(proxy)
+        return proxy
+
+    yield _start
+    for proxy in started:
+        proxy.stop()

@@ -73,18 +73,35 @@ BACKENDS_FULL = BACKENDS_QUICK | {
 }
 
 
+# Slow clients and nginx (issue 12): make demo's direct-vs-proxy pair (for its time, cpu gevent
+# -w1 moved to the full preset); every model direct and behind nginx, gthread below its
+# threads, and /health and /io with and without nginx in the full preset.
+SLOW_QUICK = {("slowclients", "sync", 1, 1, None, 1, "slow5"),
+              ("slowclients", "sync", 1, 1, None, 1, "slow5", "nginx")}
+GIL_MOVED_TO_FULL = {("cpu", "gevent", 1, 1, None, 8)}
+SLOW_FULL = SLOW_QUICK | {
+    ("slowclients", m, 1, t, None, 1, "slow5", *proxy)
+    for m, t in (("gthread", 4), ("gevent", 1), ("asgi", 1)) for proxy in ((), ("nginx",))
+} | {("slowclients", "gthread", 1, 4, None, 1, "slow2"),
+     ("health", "gevent", 1, 1, None, 20, "nginx"), ("io", "gevent", 1, 1, None, 100, "nginx")}
+
+
 def _keys(cells):
     def offload(c):
         if c.celery:
             return ("celery", c.celery.key())
         return () if c.spec.offload == "pool" else (c.spec.offload,)
-    return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ()), *offload(c))
-            for c in cells]
+
+    def front(c):
+        return ((f"slow{c.slow}",) if c.slow else ()) + ((c.proxy,) if c.proxy else ())
+    return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ()), *offload(c),
+             *front(c)) for c in cells]
 
 
 @pytest.mark.parametrize(("preset", "expected"), [
-    ("quick", QUICK - MOVED_TO_FULL | ASGI_QUICK - ASGI_MOVED_TO_FULL | BACKENDS_QUICK),
-    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL)])
+    ("quick", QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL | ASGI_QUICK - ASGI_MOVED_TO_FULL
+     | BACKENDS_QUICK | SLOW_QUICK),
+    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL | SLOW_FULL)])
 def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
     keys = _keys(presets.cells(preset))
     assert len(keys) == len(set(keys))  # a cell two lessons need runs once
@@ -93,8 +110,9 @@ def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expec
 
 def test_windows_come_from_the_lessons():
     assert presets.windows("quick") == {"io": (0.5, 2.0), "nap": (0.5, 5.5),
-                                        "other": (0.5, 3.5)}
-    assert presets.windows("full") == {"io": (2.0, 8.0), "other": (2.0, 10.0)}
+                                        "slowclients": (0.5, 2.5), "other": (0.5, 3.5)}
+    assert presets.windows("full") == {"io": (2.0, 8.0), "slowclients": (2.0, 8.0),
+                                       "other": (2.0, 10.0)}
 
 
 def test_registry_is_consistent():
@@ -111,8 +129,9 @@ def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
                  quick=(cell("cpu", "sync", 1, users=8), cell("cpu", "sync", 3, users=8)))
     monkeypatch.setattr(presets, "LESSONS", (*LESSONS, new))
     keys = _keys(presets.cells("quick"))
-    assert set(keys) == (QUICK - MOVED_TO_FULL | ASGI_QUICK - ASGI_MOVED_TO_FULL
-                         | BACKENDS_QUICK | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
+    assert set(keys) == (QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL
+                         | ASGI_QUICK - ASGI_MOVED_TO_FULL | BACKENDS_QUICK | SLOW_QUICK
+                         | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
 
 
 def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):

@@ -236,8 +236,11 @@ def test_safe_defaults():
                                      # the pool cell, then the Celery cell: interrupted there
                                      ["loadtests.matrix", "--scenarios", "offload",
                                       "--models", "gevent", "--warmup", "0.5",
-                                      "--duration", "60"]],
-                         ids=["probe", "matrix", "matrix-celery"])
+                                      "--duration", "60"],
+                                     ["loadtests.matrix", "--scenarios", "io",
+                                      "--models", "gevent", "--duration", "60",
+                                      "--proxy", "nginx"]],
+                         ids=["probe", "matrix", "matrix-celery", "matrix-nginx"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
     if command[0] == "loadtests.matrix":
@@ -248,6 +251,8 @@ def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
     wanted = {"gunicorn", "locust"} if "matrix" in command[0] else {"gunicorn"}
     if "offload" in command:
         wanted |= {"celery", "redis-server"}
+    if "--proxy" in command:
+        wanted |= {"nginx"}
 
     def started():
         assert proc.poll() is None, proc.stdout.read()
@@ -266,7 +271,7 @@ def _kind(proc: psutil.Process) -> str:
         line = " ".join(proc.cmdline())
     except psutil.NoSuchProcess:
         return ""
-    for kind in ("gunicorn", "locust", "celery", "redis-server"):
+    for kind in ("gunicorn", "locust", "celery", "redis-server", "nginx"):
         if kind in line:
             return kind
     return ""

@@ -23,6 +23,7 @@ from . import (
     nap,
     offload,
     overhead,
+    slowclients,
     spinner,
     switch,
 )
@@ -30,7 +31,7 @@ from .base import Lesson, Observation, Results
 
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
-    spinner, coroutines, overhead, balance, mixed,
+    spinner, coroutines, overhead, slowclients, balance, mixed,
 ))
 
 

@@ -30,6 +30,7 @@ class Missing(ServiceError):
 INSTALL = {
     "redis-server": "install it with `sudo apt-get install redis-server` "
                     "(macOS: `brew install redis`)",
+    "nginx": "install it with `sudo apt-get install nginx-light` (macOS: `brew install nginx`)",
 }
 
 

@@ -40,12 +40,12 @@ class Services:
 
 def unavailable(cell: Cell) -> str | None:
     """Why ``cell`` cannot run on this machine (a program it needs is missing), else None."""
-    if cell.celery is None:
-        return None
-    try:
-        require("redis-server")
-    except Missing as missing:
-        return str(missing)
+    needs = ["redis-server"] * bool(cell.celery) + ["nginx"] * bool(cell.proxy)
+    for program in needs:
+        try:
+            require(program)
+        except Missing as missing:
+            return str(missing)
     return None
 
 

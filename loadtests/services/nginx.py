@@ -1,0 +1,142 @@
+"""A real nginx of the lab's own in front of a cell's gunicorn: the buffering reverse proxy.
+
+The lab writes the whole configuration into a temporary folder -- pid file, logs and every
+temp path there, a free loopback port -- and starts ``nginx -p FOLDER -c nginx.conf -e
+error.log`` in the foreground (``daemon off``). It never reads or writes the system's
+nginx configuration, logs or service. :data:`CONFIG` is the configuration, annotated in the
+README ("Deploying").
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+from ..server import free_port
+from .daemon import Daemon, ServiceError, require
+
+CONFIG = """\
+daemon off;                      # the lab supervises it: a foreground process, no pid games
+master_process on;
+worker_processes 1;              # one event loop is plenty on loopback
+user {user};                     # (only read when started as root)
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+
+events {{ worker_connections 4096; }}
+
+http {{
+    access_log off;
+    # every temp path inside the lab's folder: nothing under /var
+    client_body_temp_path {folder}/client_body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+
+    # slow clients wait here, not in gunicorn: nginx reads the whole request header before
+    # it connects upstream, and ends a client that has not sent it within the timeout (408)
+    client_header_timeout {header_timeout}s;
+    client_body_timeout {header_timeout}s;
+    send_timeout 60s;
+
+    upstream gunicorn {{
+        server 127.0.0.1:{upstream};
+        keepalive 32;            # reuse connections to gunicorn (HTTP/1.1, no Connection: close)
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://gunicorn;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_request_buffering on;  # the whole body before gunicorn sees the request
+            proxy_buffering on;          # the whole response, then nginx feeds the slow reader;
+                                         # a response with X-Accel-Buffering: no streams through
+            proxy_read_timeout 60s;
+            {ignore_accel}
+        }}
+    }}
+}}
+"""
+
+
+class NginxProxy(Daemon):
+    """nginx on 127.0.0.1:``port`` proxying to gunicorn on 127.0.0.1:``upstream``."""
+
+    name = "nginx"
+    ready_timeout = 15.0
+    stop_grace = 5.0  # SIGTERM: nginx's fast shutdown
+
+    def __init__(self, upstream: int, *, port: int | None = None, header_timeout: int = 10,
+                 accel_buffering: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.binary = require("nginx")
+        self.upstream = upstream
+        self.header_timeout = header_timeout
+        #: False: nginx ignores the app's X-Accel-Buffering header, and buffers streams too
+        self.accel_buffering = accel_buffering
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.folder = Path(tempfile.mkdtemp(prefix="lab-nginx-"))
+
+    def config(self) -> str:
+        return CONFIG.format(folder=self.folder, port=self.port, upstream=self.upstream,
+                             user=getpass.getuser(), header_timeout=self.header_timeout,
+                             ignore_accel="" if self.accel_buffering
+                             else "proxy_ignore_headers X-Accel-Buffering;")
+
+    def argv(self) -> list[str]:
+        path = self.folder / "nginx.conf"
+        path.write_text(self.config())
+        return [self.binary, "-p", str(self.folder), "-c", str(path),
+                "-e", str(self.folder / "error.log")]
+
+    def start(self) -> None:
+        if not _free(self.port):
+            self._cleanup()
+            raise ServiceError(f"nginx: cannot listen on 127.0.0.1:{self.port}: "
+                               "address already in use")
+        try:
+            super().start()
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def is_ready(self) -> bool:
+        """Our nginx listens (its master wrote its own pid), and the port accepts."""
+        try:
+            pid = int((self.folder / "nginx.pid").read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        return pid == self.proc.pid and not _free(self.port)
+
+    def log_text(self) -> str:
+        error_log = self.folder / "error.log"
+        own = error_log.read_text(errors="replace") if error_log.exists() else ""
+        return super().log_text() + own
+
+    def stop(self, grace: float | None = None) -> None:
+        super().stop(grace)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+

@@ -1,0 +1,131 @@
+"""Slow clients, as slowloris makes them: connections that trickle a request header forever.
+
+Each of ``k`` connections sends a request line and then one byte of an endless header
+every ``interval`` seconds, so the request never completes. Locust cannot send half a
+header, so this is a small raw-socket client: one thread, one selector, every connection's
+next byte on its own schedule. It records when the server (or proxy) hung up on each
+connection -- which setting ended it is what the slow-clients lesson measures -- and what,
+if anything, it answered.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+REQUEST_LINE = b"GET /health HTTP/1.1\r\nHost: lab\r\nX-Slow: "
+
+
+@dataclass
+class Connection:
+    sock: socket.socket
+    opened: float
+    next_send: float
+    sent: int = 0
+    closed: float | None = None  # when the other side hung up (monotonic)
+    reply: bytes = b""
+
+    @property
+    def held_s(self) -> float | None:
+        return None if self.closed is None else self.closed - self.opened
+
+
+@dataclass
+class SlowClients:
+    """``k`` slowloris connections to ``host:port``; a context manager that closes them all."""
+
+    host: str
+    port: int
+    k: int
+    interval: float = 1.0
+    connections: list[Connection] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slow-clients", daemon=True)
+        self._selector = selectors.DefaultSelector()
+
+    def __enter__(self) -> SlowClients:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        now = time.monotonic()
+        for _ in range(self.k):
+            sock = socket.create_connection((self.host, self.port), timeout=5)
+            sock.sendall(REQUEST_LINE)
+            sock.setblocking(False)
+            conn = Connection(sock, opened=now, next_send=now + self.interval)
+            self.connections.append(conn)
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            open_ = [c for c in self.connections if c.closed is None]
+            if not open_:
+                return
+            wait = max(0.0, min(c.next_send for c in open_) - time.monotonic())
+            for key, _ in self._selector.select(timeout=min(wait, 0.1)):
+                self._read(key.data)
+            now = time.monotonic()
+            for conn in open_:
+                if conn.closed is None and now >= conn.next_send:
+                    self._send(conn, now)
+
+    def _read(self, conn: Connection) -> None:
+        try:
+            data = conn.sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            conn.reply += data
+        else:
+            self._closed(conn)
+
+    def _send(self, conn: Connection, now: float) -> None:
+        try:
+            conn.sock.send(b"a")
+            conn.sent += 1
+            conn.next_send = now + self.interval
+        except BlockingIOError:
+            conn.next_send = now + self.interval
+        except OSError:
+            self._closed(conn)
+
+    def _closed(self, conn: Connection) -> None:
+        conn.closed = time.monotonic()
+        self._selector.unregister(conn.sock)
+        conn.sock.close()
+
+    def open_count(self) -> int:
+        return sum(1 for c in self.connections if c.closed is None)
+
+    def stop(self) -> None:
+        """Hang up every connection still open (the slow clients go away); idempotent."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        for conn in self.connections:
+            if conn.closed is None:
+                self._selector.unregister(conn.sock)
+                conn.sock.close()
+        self._selector.close()
+
+    def summary(self) -> dict:
+        held = [c.held_s for c in self.connections if c.held_s is not None]
+        replies = sorted({c.reply.split(b"\r\n", 1)[0].decode(errors="replace")
+                          for c in self.connections if c.reply})
+        return {"slow_clients": self.k, "slow_closed": len(held),
+                "slow_held_max_s": max(held) if held else None,
+                "slow_held_min_s": min(held) if held else None, "slow_replies": replies}

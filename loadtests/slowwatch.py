@@ -1,0 +1,76 @@
+"""How long a slow client holds each model, and what ends it -- measured, not assumed.
+
+Per case, a fresh server with the lab's defaults (gunicorn's ``timeout`` 30 s, ``keepalive``
+2 s; nginx's ``client_header_timeout`` 10 s) and slowloris connections enough to take its
+slots; then: does ``/health`` answer meanwhile (2 s to try), when does the server (or the
+proxy) first hang up on a slow client (watched up to :data:`WATCH_S`), and does ``/health``
+answer at once after the slow clients leave. The cases run side by side, each on its own
+ports, so the watch costs one :data:`WATCH_S`, not one per case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from .client import get
+from .server import GunicornServer, ServerSpec
+from .services.nginx import NginxProxy
+from .slowclients import SlowClients
+
+#: Seconds each case is watched: past gunicorn's 30 s worker timeout.
+WATCH_S = 40.0
+#: (label, spec, slow clients, front)
+CASES = (
+    ("sync -w1", ServerSpec("sync"), 1, "direct"),
+    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4, "direct"),
+    ("gevent -w1", ServerSpec("gevent"), 5, "direct"),
+    ("asgi -w1", ServerSpec("asgi"), 5, "direct"),
+    ("sync -w1", ServerSpec("sync"), 20, "nginx"),
+    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 20, "nginx"),
+)
+
+
+def _health(url: str, within: float) -> str:
+    start = time.perf_counter()
+    try:
+        status = get(url + "/health", timeout=within).status
+    except OSError:
+        return f"no answer in {within:g} s"
+    return f"{status} in {(time.perf_counter() - start) * 1000:.0f} ms"
+
+
+def _ended_by(front: str, held: float | None, log: str) -> str:
+    if held is None:
+        return f"nothing within {WATCH_S:g} s"
+    if front == "nginx":
+        return "nginx's client_header_timeout"
+    if "WORKER TIMEOUT" in log:
+        return "gunicorn's timeout (the worker is killed)"
+    return "gunicorn's keepalive" if held < 10 else "the server"
+
+
+def watch_one(label: str, spec: ServerSpec, k: int, front: str) -> dict:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(GunicornServer(spec))
+        port, url = server.port, server.url
+        if front == "nginx":
+            proxy = stack.enter_context(NginxProxy(server.port))
+            port, url = proxy.port, proxy.url
+        with SlowClients("127.0.0.1", port, k) as slow:
+            during = _health(url, 2.0)
+            deadline = time.monotonic() + WATCH_S
+            while slow.open_count() == k and time.monotonic() < deadline:
+                time.sleep(0.1)  # polling interval
+            held = min((c.held_s for c in slow.connections if c.held_s is not None),
+                       default=None)
+        after = _health(url, 5.0)
+        return {"label": label, "front": front, "slow_clients": k, "held_s": held,
+                "ended_by": _ended_by(front, held, server.log_text()),
+                "health_during": during, "health_after": after}
+
+
+def watch() -> list[dict]:
+    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
+        return list(pool.map(lambda case: watch_one(*case), CASES))

@@ -1,0 +1,185 @@
+"""Slow clients (slowloris) against each worker model, directly and behind a real nginx.
+
+Measured, not assumed: which setting ends a slow client on each model, whether /health
+still answers meanwhile, and that every model answers at once when the slow clients go.
+Time enters only as ratios to the setting that should end a client.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from loadtests.client import get
+from loadtests.server import GunicornServer, ServerSpec
+from loadtests.services.daemon import Missing, ServiceError
+from loadtests.services.nginx import NginxProxy
+from loadtests.slowclients import SlowClients
+
+from .conftest import _missing
+from .helpers import alive
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 3  # gunicorn's worker timeout in these tests
+KEEPALIVE = 1
+HEADER_TIMEOUT = 2  # nginx's client_header_timeout in these tests
+
+
+def spec(model: str) -> ServerSpec:
+    return ServerSpec(model, threads=4 if model == "gthread" else 1, timeout=TIMEOUT,
+                      env=(("KEEPALIVE", str(KEEPALIVE)),))
+
+
+def slots(model: str) -> int:
+    """Slow clients enough to fill the model's request slots (5 for the event loops)."""
+    return {"sync": 1, "gthread": 4}.get(model, 5)
+
+
+def wait_closed(slow: SlowClients, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while slow.open_count() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling interval, not synchronisation
+
+
+def health_fails(url: str, within: float) -> bool:
+    try:
+        return get(url + "/health", timeout=within).status != 200
+    except OSError:  # timed out: no worker could answer
+        return True
+
+
+def test_sync_is_held_until_the_worker_timeout_kills_it():
+    with GunicornServer(spec("sync")) as server, \
+            SlowClients("127.0.0.1", server.port, 1) as slow:
+        # the one worker reads the slow header; /health waits in the backlog
+        assert health_fails(server.url, within=TIMEOUT / 3)
+        wait_closed(slow, 10 * TIMEOUT)
+        (held,) = [c.held_s for c in slow.connections]
+        assert held is not None and held >= 0.8 * TIMEOUT  # ended by `timeout`, no sooner
+        assert "WORKER TIMEOUT" in server.log_text()
+        assert get(server.url + "/health", timeout=5).status == 200
+
+
+def test_gthread_is_held_for_as_long_as_the_clients_trickle():
+    """No gunicorn setting ends a trickling header on gthread: the threads stay taken."""
+    with GunicornServer(spec("gthread")) as server:
+        with SlowClients("127.0.0.1", server.port, slots("gthread")) as slow:
+            assert health_fails(server.url, within=TIMEOUT)
+            wait_closed(slow, 2 * TIMEOUT)  # past timeout and keepalive: still held
+            assert slow.open_count() == slots("gthread")
+            assert "WORKER TIMEOUT" not in server.log_text()  # the main thread notifies
+        # the slow clients go away: the threads are free at once
+        assert get(server.url + "/health", timeout=5).status == 200
+
+
+def test_gevent_answers_and_ends_slow_clients_after_keepalive():
+    with GunicornServer(spec("gevent")) as server, \
+            SlowClients("127.0.0.1", server.port, slots("gevent")) as slow:
+        assert get(server.url + "/health", timeout=5).status == 200
+        wait_closed(slow, 10 * KEEPALIVE)
+        held = [c.held_s for c in slow.connections]
+        assert all(h is not None and 0.8 * KEEPALIVE <= h <= 5 * KEEPALIVE for h in held)
+
+
+def test_asgi_answers_and_keeps_slow_clients_as_cheap_tasks():
+    with GunicornServer(spec("asgi")) as server, \
+            SlowClients("127.0.0.1", server.port, 20) as slow:
+        assert get(server.url + "/health", timeout=5).status == 200
+        wait_closed(slow, 3 * KEEPALIVE)
+        assert slow.open_count() == 20  # nothing ended them; they cost no slot
+        assert get(server.url + "/health", timeout=5).status == 200
+
+
+@pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])
+def test_behind_nginx_every_model_answers_and_nginx_ends_slow_clients(model, nginx_in_front):
+    with GunicornServer(spec(model)) as server:
+        proxy = nginx_in_front(server.port, header_timeout=HEADER_TIMEOUT)
+        with SlowClients("127.0.0.1", proxy.port, 20) as slow:
+            reply = get(proxy.url + "/health", timeout=5)
+            assert reply.status == 200 and reply.body == {"status": "ok"}
+            wait_closed(slow, 10 * HEADER_TIMEOUT)
+            held = [c.held_s for c in slow.connections]
+            assert all(h is not None and 0.8 * HEADER_TIMEOUT <= h <= 5 * HEADER_TIMEOUT
+                       for h in held)
+        assert "WORKER TIMEOUT" not in server.log_text()
+        assert get(proxy.url + "/info", timeout=5).body["worker_class"] == model
+
+
+def test_nginx_on_a_taken_port_is_one_line_and_no_process(redis_server):
+    """(The session's redis-server holds a port.) nginx refuses it; nothing is left."""
+    try:
+        proxy = NginxProxy(1, port=redis_server.port)
+    except Missing as error:
+        _missing(error)
+    folder = proxy.folder
+    with pytest.raises(ServiceError, match=r"^nginx: cannot listen on 127\.0\.0\.1:\d+"):
+        proxy.start()
+    assert proxy.proc is None and not folder.exists() and not alive(proxy._known.values())
+
+
+def test_a_missing_nginx_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(Missing, match=r"nginx not found: install it with `sudo apt-get "
+                                      r"install nginx-light` \(macOS: `brew install nginx`\)"):
+        NginxProxy(8000)
+
+
+# -- streaming through the proxy ---------------------------------------------------------
+
+def read_stream(url: str) -> tuple[float, float, float]:
+    """Seconds to the first chunk, to the end, and the longest gap between chunks."""
+    import urllib.request
+
+    start = last = time.perf_counter()
+    first, longest = None, 0.0
+    with urllib.request.urlopen(url, timeout=60) as response:
+        while response.read1(4096):
+            now = time.perf_counter()
+            first = first if first is not None else now - start
+            longest, last = max(longest, now - last), now
+    return first, last - start, longest
+
+
+@pytest.mark.parametrize("honoured", [True, False], ids=["X-Accel-Buffering", "ignored"])
+def test_spin_streams_through_nginx_only_with_its_header(honoured, nginx_in_front):
+    """The app sends ``X-Accel-Buffering: no``: nginx passes each frame on. When nginx ignores
+    the header (``proxy_ignore_headers``), it buffers the stream and sends it whole."""
+    from webapp.primes import SLOW_PRIME
+
+    with GunicornServer(ServerSpec("gthread", threads=4)) as server:
+        proxy = nginx_in_front(server.port, accel_buffering=honoured)
+        first, total, longest = read_stream(f"{proxy.url}/spin/{SLOW_PRIME}")
+    if honoured:
+        assert first < 0.25 * total and longest < 0.5 * total  # frames as they come
+    else:
+        assert first > 0.8 * total  # nothing until the end
+
+
+@pytest.mark.parametrize(("model", "answers"), [("sync", False), ("gevent", True)])
+def test_an_unbuffered_stream_holds_a_sync_worker(model, answers, nginx_in_front):
+    """gunicorn's deployment docs: streaming without buffering needs an async worker. While
+    a stream runs through nginx, sync -w1 cannot answer /health; gevent -w1 can."""
+    import threading
+
+    from webapp.primes import SLOW_PRIME
+
+    with GunicornServer(ServerSpec(model)) as server:
+        proxy = nginx_in_front(server.port)
+        timing: dict[str, float] = {}
+        stream = threading.Thread(target=lambda: timing.update(
+            zip(("first", "total", "gap"), read_stream(f"{proxy.url}/spin/{SLOW_PRIME}?nap=1"),
+                strict=True)))
+        started = time.perf_counter()
+        stream.start()
+        while not timing and time.perf_counter() - started < 0.3:
+            time.sleep(0.01)  # let the stream begin (polling interval)
+        reply = get(proxy.url + "/health", timeout=30)
+        health_s = time.perf_counter() - started
+        stream.join()
+    assert reply.status == 200
+    if answers:
+        assert health_s < 0.5 * timing["total"]
+    else:
+        assert health_s > 0.8 * timing["total"]  # only after the stream ended
