@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import psutil
 
@@ -53,6 +54,21 @@ def stop_tree(proc: subprocess.Popen, *, grace: float = 10.0, whole_group: bool 
         with contextlib.suppress(psutil.NoSuchProcess):
             survivor.kill()
     psutil.wait_procs(survivors, timeout=5)
+
+
+class Logged:
+    """A process whose output goes to ``self.log_path``: read its log, or the log's tail."""
+
+    log_path: Path
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
 
 
 def run_main(main) -> None:

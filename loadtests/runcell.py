@@ -127,11 +127,13 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     # gate until S is timed.
     with LocustRun(load, f"http://127.0.0.1:{front}", cell_dir / "locust",
                    cell_dir / "locust.log") as locust, \
-            offload_services(cell, cell_dir) as services, contextlib.ExitStack() as stack:
+            offload_services(cell, cell_dir, wait=False) as services, \
+            contextlib.ExitStack() as stack:
         server = GunicornServer(dataclasses.replace(spec, env=spec.env + services.env),
                                 port=port, log_path=cell_dir / "gunicorn.log")
         server.start()
         try:
+            services.wait_ready()
             if cell.proxy:
                 stack.enter_context(NginxProxy(port, port=front,
                                                log_path=cell_dir / "nginx.log"))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from .procs import stop_tree
+from .procs import Logged, stop_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
@@ -116,7 +116,7 @@ class ServerError(RuntimeError):
     """The server did not come up; the message carries the tail of its log."""
 
 
-class GunicornServer:
+class GunicornServer(Logged):
     """Context manager around one gunicorn master and its workers."""
 
     def __init__(self, spec: ServerSpec, *, port: int | None = None, log_path: Path | None = None,
@@ -212,13 +212,3 @@ class GunicornServer:
         if self._own_log:
             self.log_path.unlink(missing_ok=True)
         self.proc = None
-
-    # -- logs ----------------------------------------------------------------
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])

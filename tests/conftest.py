@@ -54,31 +54,27 @@ def _missing(error: Exception):
     pytest.skip(str(error))
 
 
-@pytest.fixture(scope="session")
-def redis_server():
-    """One redis-server of the tests' own (free port, no persistence) for the session."""
+def _redis():
     from loadtests.services.daemon import Missing
     from loadtests.services.redis import RedisServer
 
     try:
-        server = RedisServer()
+        return RedisServer()
     except Missing as error:
         _missing(error)
-    with server:
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One redis-server of the tests' own (free port, no persistence) for the session."""
+    with _redis() as server:
         yield server
 
 
 @pytest.fixture
 def fresh_redis():
     """A redis-server for one test (the fault tests stop and restart it)."""
-    from loadtests.services.daemon import Missing
-    from loadtests.services.redis import RedisServer
-
-    try:
-        server = RedisServer()
-    except Missing as error:
-        _missing(error)
-    with server:
+    with _redis() as server:
         yield server
 
 

@@ -30,6 +30,16 @@ def descendants(pid: int) -> dict[int, psutil.Process]:
         return {}
 
 
+def wait_for(check, timeout: float, what: str):
+    """Poll ``check`` until it returns something true (returned); fail with ``what`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)  # polling interval, not synchronisation
+    return result
+
+
 def cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return times.user + times.system

@@ -147,6 +147,19 @@ def _matrix(*args, **kwargs):
                             **kwargs)
 
 
+def _run_matrix(*args) -> str:
+    """Run the matrix to its end; assert it succeeded and that none of its processes is left."""
+    proc = _matrix(*args)
+    seen: dict[int, psutil.Process] = {}
+    while proc.poll() is None:
+        seen |= descendants(proc.pid)
+        time.sleep(0.1)  # polling interval
+    output = proc.stdout.read()
+    assert proc.returncode == 0, output
+    assert not alive(seen.values())
+    return output
+
+
 CELL_KEYS = {
     "scenario", "worker_class", "workers", "threads", "users", "duration_s", "requests",
     "failures", "rps", "p50_ms", "p95_ms", "p99_ms", "bound_rps", "fidelity",
@@ -159,17 +172,10 @@ CELL_KEYS = {
 @pytest.mark.parametrize("locust_processes", [1, 2])
 def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
     repeat = 2 if locust_processes == 1 else 1  # the repeat path, end to end, once
-    proc = _matrix("--full", "--no-spinner", "--scenarios", "heartbeat", "--models", "sync",
-                   "--users", "1", "--repeat", str(repeat),
-                   "--warmup", "0.5", "--duration", "1.5", "--locust-processes",
-                   str(locust_processes), "--out", str(tmp_path))
-    seen: dict[int, psutil.Process] = {}
-    while proc.poll() is None:
-        seen |= descendants(proc.pid)
-        time.sleep(0.1)  # polling interval
-    output = proc.stdout.read()
-    assert proc.returncode == 0, output
-    assert not alive(seen.values())
+    _run_matrix("--full", "--no-spinner", "--scenarios", "heartbeat", "--models", "sync",
+                "--users", "1", "--repeat", str(repeat),
+                "--warmup", "0.5", "--duration", "1.5", "--locust-processes",
+                str(locust_processes), "--out", str(tmp_path))
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"cpu_count", "python", "platform", "versions"} <= results["machine"].keys()
     assert {"gunicorn", "gevent", "locust"} <= results["machine"]["versions"].keys()
@@ -204,17 +210,8 @@ def test_offload_cells_start_and_reap_their_backends(tmp_path, redis_server):
     """make demo's backend comparison: the pool cell, then the Celery cell with its own
     redis-server and Celery worker, every process reaped. (``redis_server`` only makes the
     test skip, or fail under CI, where redis-server is missing.)"""
-    proc = _matrix("--quick", "--scenarios", "offload", "--models", "gevent",
-                   "--warmup", "0.5", "--duration", "2", "--out", str(tmp_path))
-    seen: dict[int, psutil.Process] = {}
-    while proc.poll() is None:
-        seen |= descendants(proc.pid)
-        time.sleep(0.1)  # polling interval
-    output = proc.stdout.read()
-    assert proc.returncode == 0, output
-    commands = " ".join(" ".join(p.info["cmdline"] or []) for p in
-                        psutil.process_iter(["cmdline"]) if p.pid in seen)
-    assert not alive(seen.values()), commands
+    _run_matrix("--quick", "--scenarios", "offload", "--models", "gevent",
+                "--warmup", "0.5", "--duration", "2", "--out", str(tmp_path))
     rows = json.loads((tmp_path / "results.json").read_text())["cells"]
     assert [(r["offload"], r["celery"]) for r in rows] == [
         ("pool", None), ("celery", {"pool": "prefork", "concurrency": 2, "processes": 1})]
@@ -282,15 +279,8 @@ def test_slow_clients_direct_and_behind_nginx_end_to_end(tmp_path, nginx_in_fron
     """make demo's direct-vs-proxy pair: sync -w1 beside 5 slowloris connections, then the same
     behind the lab's nginx; every process (nginx's too) reaped. (``nginx_in_front`` only makes
     the test skip, or fail under CI, where nginx is missing.)"""
-    proc = _matrix("--quick", "--scenarios", "slowclients", "--models", "sync",
-                   "--out", str(tmp_path))
-    seen: dict[int, psutil.Process] = {}
-    while proc.poll() is None:
-        seen |= descendants(proc.pid)
-        time.sleep(0.1)  # polling interval
-    output = proc.stdout.read()
-    assert proc.returncode == 0, output
-    assert not alive(seen.values())
+    _run_matrix("--quick", "--scenarios", "slowclients", "--models", "sync",
+                "--out", str(tmp_path))
     assert next((tmp_path / "cells").glob("*nginx*/nginx.log")).exists()  # it ran, and is gone
     direct, behind = json.loads((tmp_path / "results.json").read_text())["cells"]
     assert (direct["proxy"], behind["proxy"]) == (None, "nginx")

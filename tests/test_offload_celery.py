@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import psutil
 import pytest
@@ -15,7 +14,7 @@ from loadtests.services.daemon import ServiceError
 from loadtests.services.redis import RedisServer
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
 
-from .helpers import alive, cpu_seconds
+from .helpers import alive, cpu_seconds, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +24,6 @@ MODELS = ["sync", "gthread", "gevent", "asgi"]
 def celery_spec(model: str, redis_url: str, *env: tuple[str, str]) -> ServerSpec:
     return ServerSpec(model, threads=4 if model == "gthread" else 1, offload="celery",
                       env=(("REDIS_URL", redis_url), *env))
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)  # polling interval, not synchronisation
-    return result
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 
 import psutil
 import pytest
@@ -12,7 +11,7 @@ from loadtests.client import get, get_many
 from loadtests.server import GunicornServer, ServerSpec
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
 
-from .helpers import alive
+from .helpers import alive, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,14 +21,6 @@ MODELS = ["sync", "gthread", "gevent", "asgi"]
 def dirty_spec(model: str, *env: tuple[str, str], workers: int = 1) -> ServerSpec:
     return ServerSpec(model, workers=workers, threads=4 if model == "gthread" else 1,
                       offload="dirty", env=(("DIRTY_WORKERS", "2"), *env))
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)  # polling interval, not synchronisation
-    return result
 
 
 def dirty_processes(server: GunicornServer) -> tuple[psutil.Process, list[psutil.Process]]:

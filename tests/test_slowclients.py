@@ -81,15 +81,17 @@ def test_gevent_answers_and_ends_slow_clients_after_keepalive():
         wait_closed(slow, 10 * KEEPALIVE)
         held = [c.held_s for c in slow.connections]
         assert all(h is not None and 0.8 * KEEPALIVE <= h <= 5 * KEEPALIVE for h in held)
+        assert get(server.url + "/health", timeout=5).status == 200
 
 
 def test_asgi_answers_and_keeps_slow_clients_as_cheap_tasks():
-    with GunicornServer(spec("asgi")) as server, \
-            SlowClients("127.0.0.1", server.port, 20) as slow:
-        assert get(server.url + "/health", timeout=5).status == 200
-        wait_closed(slow, 3 * KEEPALIVE)
-        assert slow.open_count() == 20  # nothing ended them; they cost no slot
-        assert get(server.url + "/health", timeout=5).status == 200
+    with GunicornServer(spec("asgi")) as server:
+        with SlowClients("127.0.0.1", server.port, 20) as slow:
+            assert get(server.url + "/health", timeout=5).status == 200
+            wait_closed(slow, 3 * KEEPALIVE)
+            assert slow.open_count() == 20  # nothing ended them; they cost no slot
+            assert get(server.url + "/health", timeout=5).status == 200
+        assert get(server.url + "/health", timeout=5).status == 200  # and after they left
 
 
 @pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])

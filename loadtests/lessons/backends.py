@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..cells import cell
-from .base import Lesson, Observation, Results, ms
+from .base import Lesson, Results, ms, switched
 
 CELLS = {backend: cell("offload", "gevent", 1, users=3, offload=backend)
          for backend in ("pool", "dirty", "celery")}
@@ -81,15 +81,7 @@ def chart(results: Results, out: Path) -> list[str]:
     return [save(fig, out, "offload-backends.png")]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backends", action=argparse.BooleanOptionalAction, default=None,
-                        help="also time a trivial offload call and count processes and memory "
-                             "per offload backend (default: on with --full)")
-
-
-def observe(args: argparse.Namespace) -> list[dict] | None:
-    if not (args.backends if args.backends is not None else args.preset == "full"):
-        return None
+def observe(args: argparse.Namespace) -> list[dict]:
     from ..offloadwatch import watch
 
     return watch()
@@ -99,7 +91,8 @@ LESSON = Lesson(
     name="backends",
     section=section,
     chart=chart,
-    observation=Observation(add_arguments, observe),
+    observation=switched("backends", "also time a trivial offload call and count processes "
+                                     "and memory per offload backend", observe),
     # make demo: the pool cell (offload lesson) beside Celery's
     quick=(CELLS["celery"],),
     full=(CELLS["dirty"],),

@@ -60,6 +60,25 @@ class Observation:
     run: Callable[[argparse.Namespace], list[dict] | None]
 
 
+def switched(flag: str, help_text: str, run: Callable[[argparse.Namespace], list[dict]],
+             more: Callable[[argparse.ArgumentParser], None] | None = None) -> Observation:
+    """An observation behind ``--FLAG`` / ``--no-FLAG``, on by default with the full preset;
+    ``more`` adds its other options."""
+    dest = flag.replace("-", "_")
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None,
+                            help=f"{help_text} (default: on with --full)")
+        if more:
+            more(parser)
+
+    def observe(args: argparse.Namespace) -> list[dict] | None:
+        chosen = getattr(args, dest)
+        return run(args) if (chosen if chosen is not None else args.preset == "full") else None
+
+    return Observation(add_arguments, observe)
+
+
 @dataclass(frozen=True)
 class Lesson:
     """One lesson of the chapter, as the matrix runs and reports it."""

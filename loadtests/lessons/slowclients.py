@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..cells import Scenario, cell
-from .base import Lesson, Observation, Results, ms
+from .base import Lesson, Results, ms, switched
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
 #: Slow clients per cell: at or above the slots of sync (1) and gthread (4 threads).
@@ -112,15 +112,7 @@ def chart(results: Results, out: Path) -> list[str]:
     return [save(fig, out, "slowclients.png")]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--slowwatch", action=argparse.BooleanOptionalAction, default=None,
-                        help="also watch how long slow clients hold each model, direct and "
-                             "behind nginx (about 45 s; default: on with --full)")
-
-
-def observe(args: argparse.Namespace) -> list[dict] | None:
-    if not (args.slowwatch if args.slowwatch is not None else args.preset == "full"):
-        return None
+def observe(args: argparse.Namespace) -> list[dict]:
     from ..slowwatch import watch
 
     return watch()
@@ -130,7 +122,8 @@ LESSON = Lesson(
     name="slowclients",
     section=section,
     chart=chart,
-    observation=Observation(add_arguments, observe),
+    observation=switched("slowwatch", "also watch how long slow clients hold each model, "
+                                      "direct and behind nginx (about 45 s)", observe),
     scenarios={"slowclients": Scenario("slowclients", "heartbeat", None, heartbeat=True,
                                        extra=("--heartbeat-timeout", "2"))},
     assumptions={"slowclients": "No bound: k slowloris connections (a header byte a second) "

@@ -12,7 +12,7 @@ from pathlib import Path
 from webapp.primes import SLOW_PRIME
 
 from ..argtypes import positive
-from .base import Lesson, Observation, Results
+from .base import Lesson, Results, switched
 
 
 def section(results: Results) -> str:
@@ -53,19 +53,16 @@ def chart(results: Results, out: Path) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spinner", action=argparse.BooleanOptionalAction, default=None,
-                        help="also watch /spin/<n> per model (default: on with --full)")
     parser.add_argument("--spin-n", type=positive(int), default=SLOW_PRIME,
                         help="number for the spinner (default %(default)s, about 1.6 s)")
 
 
-def observe(args: argparse.Namespace) -> list[dict] | None:
-    if not (args.spinner if args.spinner is not None else args.preset == "full"):
-        return None
+def observe(args: argparse.Namespace) -> list[dict]:
     from ..spinwatch import watch
 
     return watch(args.spin_n)
 
 
 LESSON = Lesson(name="spinner", section=section, chart=chart,
-                observation=Observation(add_arguments, observe))
+                observation=switched("spinner", "also watch /spin/<n> per model", observe,
+                                     more=add_arguments))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from ..procs import stop_tree
+from ..procs import Logged, stop_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def require(program: str) -> str:
     return path
 
 
-class Daemon:
+class Daemon(Logged):
     """Context manager around one process; subclasses give its argv and its ready test."""
 
     name = "service"
@@ -74,11 +74,19 @@ class Daemon:
         self.stop()
 
     def start(self) -> None:
+        """Launch and wait until ready; on any failure, stop and reap before raising."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see :meth:`wait_ready`)."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env()}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.argv(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+
+    def wait_ready(self) -> None:
         try:
             self.wait_until(self.is_ready, self.ready_timeout, f"{self.name} not ready")
         except BaseException:
@@ -122,12 +130,3 @@ class Daemon:
         if self._own_log:
             self.log_path.unlink(missing_ok=True)
         self.proc = None
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])

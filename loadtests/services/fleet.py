@@ -30,6 +30,11 @@ class Services:
     env: tuple[tuple[str, str], ...] = ()
     daemons: list = field(default_factory=list)
 
+    def wait_ready(self) -> None:
+        """Wait until every service is ready (the Celery workers boot meanwhile)."""
+        for daemon in self.daemons:
+            daemon.wait_ready()
+
     def processes(self) -> list[psutil.Process]:
         return [p for daemon in self.daemons for p in daemon.processes()]
 
@@ -50,9 +55,14 @@ def unavailable(cell: Cell) -> str | None:
 
 
 @contextlib.contextmanager
-def offload_services(cell: Cell, log_dir: Path, extra_env: dict[str, str] | None = None
-                     ) -> Iterator[Services]:
-    """Start what ``cell`` offloads to; stop and reap it all on the way out, whatever happens."""
+def offload_services(cell: Cell, log_dir: Path, extra_env: dict[str, str] | None = None,
+                     *, wait: bool = True) -> Iterator[Services]:
+    """Start what ``cell`` offloads to; stop and reap it all on the way out, whatever happens.
+
+    Everything is ready on entry -- or, with ``wait=False``, Redis is and the Celery workers
+    boot (≈ 2 s of imports) while the caller starts its server: the caller then calls
+    :meth:`Services.wait_ready` before the load.
+    """
     if cell.celery is None:
         yield Services()
         return
@@ -65,6 +75,9 @@ def offload_services(cell: Cell, log_dir: Path, extra_env: dict[str, str] | None
                    for k in range(1, cell.celery.processes + 1)]
         for worker in workers:
             worker.stop_grace = STOP_GRACE_S
-            stack.enter_context(worker)
+            stack.callback(worker.stop)
+            worker.launch()
             services.daemons.append(worker)
+        if wait:
+            services.wait_ready()
         yield services
