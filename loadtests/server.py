@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -129,6 +130,7 @@ class GunicornServer(Logged):
         self.log_path = Path(log_path or tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None
         self._known: dict[int, psutil.Process] = {}
+        self._dirty_dir: Path | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> GunicornServer:
@@ -140,6 +142,11 @@ class GunicornServer(Logged):
 
     def start(self) -> None:
         env = {**os.environ, **self.spec.environment(self.port), "PYTHONUNBUFFERED": "1"}
+        if self.spec.offload == "dirty":
+            # the dirty arbiter's pinned socket (gunicorn.conf.py) in a folder this object
+            # removes at stop, even when the master was SIGKILLed and its on_exit never ran
+            self._dirty_dir = Path(tempfile.mkdtemp(prefix="worker-lab-dirty-"))
+            env["LAB_DIRTY_SOCKET"] = str(self._dirty_dir / "arbiter.sock")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 self.spec.argv(self.port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
@@ -211,4 +218,6 @@ class GunicornServer(Logged):
                   first_signal=signal.SIGTERM if graceful else signal.SIGQUIT)
         if self._own_log:
             self.log_path.unlink(missing_ok=True)
+        if self._dirty_dir:
+            shutil.rmtree(self._dirty_dir, ignore_errors=True)
         self.proc = None

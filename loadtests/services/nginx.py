@@ -38,7 +38,7 @@ http {{
     scgi_temp_path {folder}/scgi;
 
     # slow clients wait here, not in gunicorn: nginx reads the whole request header before
-    # it connects upstream, and ends a client that has not sent it within the timeout (408)
+    # it connects upstream, and hangs up on a client that has not sent it within the timeout
     client_header_timeout {header_timeout}s;
     client_body_timeout {header_timeout}s;
     send_timeout 60s;

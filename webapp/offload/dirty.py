@@ -13,7 +13,8 @@ backends"):
 So the lab keeps its own idle clients per process: a call takes one (or opens one), and
 gives it back when done -- each in use by one call at a time, whatever the model; at most
 ``IDLE_MAX`` are kept open, a failed call's client is closed. (A client per call also works,
-but the arbiter's accept costs ≈ 0.5 ms a call on the lab's VM: p50 1.5 ms instead of 0.9.)
+but the arbiter's accept costs ≈ 0.4–0.6 ms a call on the lab's VM: measured against the
+arbiter, p50 1.1–1.5 ms with a new client, 0.75–0.9 ms reused.)
 And it connects at ``LAB_DIRTY_SOCKET``, the path gunicorn.conf.py pins for every dirty
 arbiter of the server: gunicorn's own path changes when a dead arbiter is replaced, and an
 HTTP worker would keep the old one.
