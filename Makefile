@@ -21,7 +21,7 @@ demo: $(STAMP) os-packages  ## the quick matrix (about 2 min on 2 cores); report
 probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker model
 	$(BIN)/python -m loadtests.probe
 
-matrix: $(STAMP) os-packages  ## the full matrix (about 10 min)
+matrix: $(STAMP) os-packages  ## the full matrix: every cell twice (about 36 min)
 	$(BIN)/python -m loadtests.matrix --full
 
 test: $(STAMP) os-packages  ## every test, slow fixture numbers included
