@@ -15,6 +15,10 @@ gives it back when done -- each in use by one call at a time, whatever the model
 ``IDLE_MAX`` are kept open, a failed call's client is closed. (A client per call also works,
 but the arbiter's accept costs ≈ 0.4–0.6 ms a call on the lab's VM: measured against the
 arbiter, p50 1.1–1.5 ms with a new client, 0.75–0.9 ms reused.)
+A call that fails because its dirty worker went away (``DirtyWorkerError``) or the arbiter
+could not be reached is retried once with a fresh client: a SIGHUP makes 27.0.1's arbiter
+spawn and terminate dirty workers for about a second, and a call can land on one that is
+leaving (``is_prime`` has no side effects, so running it again is safe).
 And it connects at ``LAB_DIRTY_SOCKET``, the path gunicorn.conf.py pins for every dirty
 arbiter of the server: gunicorn's own path changes when a dead arbiter is replaced, and an
 HTTP worker would keep the old one.
@@ -25,7 +29,13 @@ from __future__ import annotations
 import contextlib
 import os
 
-from gunicorn.dirty import DirtyClient, DirtyConnectionError, DirtyError, DirtyTimeoutError
+from gunicorn.dirty import (
+    DirtyClient,
+    DirtyConnectionError,
+    DirtyError,
+    DirtyTimeoutError,
+    DirtyWorkerError,
+)
 from gunicorn.dirty.client import get_dirty_socket_path
 
 from .dirtyapp import APP
@@ -89,20 +99,34 @@ def _translate(error: DirtyError):
     return Unavailable(f"the dirty worker failed: {type(error).__name__}")
 
 
+#: Failures that mean the call never ran to completion anywhere: worth one retry.
+_RETRY = (DirtyConnectionError, DirtyWorkerError)
+
+
 def is_prime(n: int, timeout: float) -> bool:
-    try:
-        with _client(timeout) as client:
-            return client.execute(APP, "is_prime", n)
-    except DirtyError as error:
-        raise _translate(error) from None
+    for attempt in (1, 2):
+        try:
+            with _client(timeout) as client:
+                return client.execute(APP, "is_prime", n)
+        except _RETRY as error:
+            if attempt == 2:
+                raise _translate(error) from None
+        except DirtyError as error:
+            raise _translate(error) from None
+    raise AssertionError("unreachable")
 
 
 async def is_prime_async(n: int, timeout: float) -> bool:
-    try:
-        async with _client_async(timeout) as client:
-            return await client.execute_async(APP, "is_prime", n)
-    except DirtyError as error:
-        raise _translate(error) from None
+    for attempt in (1, 2):
+        try:
+            async with _client_async(timeout) as client:
+                return await client.execute_async(APP, "is_prime", n)
+        except _RETRY as error:
+            if attempt == 2:
+                raise _translate(error) from None
+        except DirtyError as error:
+            raise _translate(error) from None
+    raise AssertionError("unreachable")
 
 
 def info() -> dict:
