@@ -11,18 +11,20 @@ that process holds: the fair sum).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import tempfile
 from pathlib import Path
 
 import psutil
 
+from webapp.offload import BACKENDS
+
 from .cells import Fleet, cell
 from .client import get
 from .server import GunicornServer
 from .services.fleet import offload_services, unavailable
 
-BACKENDS = ("pool", "celery", "dirty")
 CALLS = 200
 WARMUP = 20
 
@@ -51,9 +53,8 @@ def measure(backend: str, calls: int = CALLS) -> dict:
                     celery=Fleet("prefork", 2) if backend == "celery" else None)
     with tempfile.TemporaryDirectory(prefix="offloadwatch-") as folder, \
             offload_services(the_cell, Path(folder)) as services:
-        spec = the_cell.spec
-        with GunicornServer(type(spec)(**{**spec.__dict__, "env": spec.env + services.env})
-                            ) as server:
+        spec = dataclasses.replace(the_cell.spec, env=the_cell.spec.env + services.env)
+        with GunicornServer(spec) as server:
             for _ in range(WARMUP):  # each new connection may land on either worker
                 get(f"{server.url}/offload/prime/2")
             elapsed = [get(f"{server.url}/offload/prime/2").body["elapsed"] * 1000

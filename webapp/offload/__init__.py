@@ -1,6 +1,7 @@
 """Offload CPU work out of the web worker, and wait for it without blocking anything.
 
-Three backends, one interface, chosen by ``OFFLOAD_BACKEND`` (read once per process):
+Three backends, one interface, chosen by ``OFFLOAD_BACKEND`` (read from the environment
+at each call: a cheap lookup, and a test can switch it):
 
 * ``pool`` (default): a per-worker ``ProcessPoolExecutor`` (:mod:`.pool`) -- one machine,
   W workers x cores pool processes.

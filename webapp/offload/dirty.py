@@ -16,7 +16,7 @@ gives it back when done -- each in use by one call at a time, whatever the model
 but the arbiter's accept costs ≈ 0.4–0.6 ms a call on the lab's VM: measured against the
 arbiter, p50 1.1–1.5 ms with a new client, 0.75–0.9 ms reused.)
 A call that fails because its dirty worker went away (``DirtyWorkerError``) or the arbiter
-could not be reached is retried once with a fresh client: a SIGHUP makes 27.0.1's arbiter
+could not be reached is retried once with another client: a SIGHUP makes 27.0.1's arbiter
 spawn and terminate dirty workers for about a second, and a call can land on one that is
 leaving (``is_prime`` has no side effects, so running it again is safe).
 And it connects at ``LAB_DIRTY_SOCKET``, the path gunicorn.conf.py pins for every dirty
@@ -77,16 +77,23 @@ async def _client_async(timeout: float):
         await client.close_async()
 
 
-def _socket_path() -> str:
-    from . import Unavailable
-
+def _configured_path() -> str | None:
+    """The arbiter's socket: the lab's pinned path, else gunicorn's own, else None."""
     if path := os.environ.get("LAB_DIRTY_SOCKET"):
         return path
     try:
         return get_dirty_socket_path()
     except DirtyError:
-        raise Unavailable("dirty workers are not configured: start gunicorn with "
-                          "OFFLOAD_BACKEND=dirty and -c gunicorn.conf.py") from None
+        return None
+
+
+def _socket_path() -> str:
+    from . import Unavailable
+
+    if path := _configured_path():
+        return path
+    raise Unavailable("dirty workers are not configured: start gunicorn with "
+                      "OFFLOAD_BACKEND=dirty and -c gunicorn.conf.py")
 
 
 def _translate(error: DirtyError):
@@ -103,35 +110,34 @@ def _translate(error: DirtyError):
 _RETRY = (DirtyConnectionError, DirtyWorkerError)
 
 
+@contextlib.contextmanager
+def _as_http_errors():
+    """gunicorn's dirty errors as the backend's 503 and 504."""
+    try:
+        yield
+    except DirtyError as error:
+        raise _translate(error) from None
+
+
 def is_prime(n: int, timeout: float) -> bool:
-    for attempt in (1, 2):
+    with _as_http_errors():
         try:
             with _client(timeout) as client:
                 return client.execute(APP, "is_prime", n)
-        except _RETRY as error:
-            if attempt == 2:
-                raise _translate(error) from None
-        except DirtyError as error:
-            raise _translate(error) from None
-    raise AssertionError("unreachable")
+        except _RETRY:  # once more, with another client (see the module's docstring)
+            with _client(timeout) as client:
+                return client.execute(APP, "is_prime", n)
 
 
 async def is_prime_async(n: int, timeout: float) -> bool:
-    for attempt in (1, 2):
+    with _as_http_errors():
         try:
             async with _client_async(timeout) as client:
                 return await client.execute_async(APP, "is_prime", n)
-        except _RETRY as error:
-            if attempt == 2:
-                raise _translate(error) from None
-        except DirtyError as error:
-            raise _translate(error) from None
-    raise AssertionError("unreachable")
+        except _RETRY:
+            async with _client_async(timeout) as client:
+                return await client.execute_async(APP, "is_prime", n)
 
 
 def info() -> dict:
-    try:
-        path = os.environ.get("LAB_DIRTY_SOCKET") or get_dirty_socket_path()
-    except DirtyError:
-        path = None
-    return {"socket": path}
+    return {"socket": _configured_path()}
