@@ -71,11 +71,32 @@ class Logged:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
 
+def reap_children(grace: float = 5.0) -> list[str]:
+    """Stop and reap every process this one still has below it; return their names.
+
+    The safety net under the ``with`` blocks: a signal that lands between a child's
+    start and the line that registers its stop (inside ``Popen``, or between ``__enter__``
+    and ``ExitStack`` recording ``__exit__``) would otherwise leave that child behind.
+    """
+    left = tree(os.getpid())[1:]
+    names = [_name(proc) for proc in left]
+    for proc in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(left, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    return names
+
+
 def run_main(main) -> None:
     """Run a command-line ``main()`` so that every ``finally`` gets to stop its processes.
 
     SIGTERM becomes SystemExit(143) and Ctrl-C exits with 130 and one line,
-    instead of a traceback; both unwind the ``with`` blocks that own servers.
+    instead of a traceback; both unwind the ``with`` blocks that own servers, and
+    :func:`reap_children` then stops anything a badly timed signal kept from them.
     """
     def _on_sigterm(signum, _frame):
         raise SystemExit(128 + signum)
@@ -86,4 +107,19 @@ def run_main(main) -> None:
     except KeyboardInterrupt:
         print("interrupted; every server and load generator was stopped", file=sys.stderr)
         code = 130
+    finally:
+        # a second Ctrl-C must not cut the net short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        left = reap_children()
+        if left:
+            print(f"stopped {len(left)} leftover process(es): "
+                  + ", ".join(sorted(set(left))), file=sys.stderr)
     raise SystemExit(code)
+
+
+def _name(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except psutil.NoSuchProcess:
+        return str(proc.pid)

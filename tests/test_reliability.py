@@ -266,6 +266,28 @@ def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
     assert not alive(seen.values())
 
 
+# A child started where no ``with`` block will stop it: what a signal landing between
+# ``Popen`` and the line that registers the child's stop leaves behind.
+LEAKY_MAIN = """
+import subprocess, sys
+from loadtests.procs import run_main
+def main():
+    child = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    print(child.pid, flush=True)
+    return 0
+run_main(main)
+"""
+
+
+def test_run_main_reaps_a_child_no_block_stopped():
+    done = subprocess.run([sys.executable, "-c", LEAKY_MAIN], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    pid = int(done.stdout.split()[0])
+    assert done.returncode == 0, done.stderr
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert "stopped 1 leftover process(es): sleep" in done.stderr
+
+
 def _kind(proc: psutil.Process) -> str:
     try:
         line = " ".join(proc.cmdline())
