@@ -4,6 +4,7 @@
     WORKER_CLASS=gevent gunicorn -c gunicorn.conf.py  # choose by environment ...
     gunicorn -c gunicorn.conf.py -k gthread -w 2 --threads 8   # ... or by gunicorn's flags
     gunicorn -c gunicorn.conf.py -k asgi              # asyncio: serves the ASGI twin
+    gunicorn -c gunicorn.conf.py -k gevent --chdir ~/proj pkg.mod:app   # any app of yours
 
 Environment variables set the defaults below; gunicorn's command-line flags
 override them, as they override any config file.
@@ -13,6 +14,9 @@ import os
 import sys
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
+#: gunicorn's worker classes by class name (webapp.runtime detects the same for its /info)
+MODEL_NAMES = {"SyncWorker": "sync", "ThreadWorker": "gthread", "GeventWorker": "gevent",
+               "ASGIWorker": "asgi"}
 
 
 def _fail(message: str) -> None:
@@ -193,13 +197,22 @@ def on_starting(server):
                 _fail(f"cannot listen on {address[0]}:{address[1]}: {error.strerror}")
 
 
+def _serves_the_lab(worker) -> bool:
+    """True when the worker serves the lab's own app, not one named on the command line
+    (the advisor's, ``loadtests/advise``): only then do the hooks import ``webapp``."""
+    return str(getattr(worker.app, "app_uri", "") or "").startswith("webapp.")
+
+
 def post_worker_init(worker):
     """Tell the app which model serves it, and log one line per worker."""
-    from webapp import runtime
-
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
-    model = runtime.record_worker(worker)
+    if _serves_the_lab(worker):
+        from webapp import runtime
+
+        model = runtime.record_worker(worker)
+    else:
+        model = MODEL_NAMES.get(type(worker).__name__, type(worker).__name__)
     cfg = worker.cfg
     detail = {
         "sync": "1 request at a time",
@@ -214,6 +227,8 @@ def post_worker_init(worker):
 
 def worker_exit(server, worker):
     """Shut this worker's offload pool down with it (no orphaned pool processes)."""
+    if not _serves_the_lab(worker):
+        return
     from webapp import offload
 
     offload.shutdown()

@@ -62,6 +62,10 @@ class CpuMeter:
         # A process born inside the window counts from zero.
         return [100 * (end[pid] - start.get(pid, 0.0)) / wall for pid in end]
 
+    def seconds(self, name: str) -> float:
+        """CPU seconds the whole group used over the window."""
+        return sum(self._per_process(name)) * (self._t1 - self._t0) / 100
+
     def percent(self, name: str) -> float:
         """CPU of the whole group, in percent of one core."""
         return sum(self._per_process(name))

@@ -13,6 +13,8 @@ Tags (scenarios):
 * ``mixed``     -- IoUser and CpuUser together.
 * ``gilfree``   -- HashUser: ``/hash?mb=M`` (SHA-256 in C, GIL released) in a closed loop.
 * ``health``    -- HealthUser: ``/health`` in a closed loop: what a request costs the model.
+* ``app``       -- AppUser: each ``--path`` of someone else's app in turn, closed loop (the
+  advisor, ``python -m loadtests.advise``).
 
 CpuUser's flavour: ``--nap`` asks ``/prime/<n>?nap=1`` (cooperative napping),
 ``--offload`` asks ``/offload/prime/<n>`` (the worker's process pool),
@@ -27,6 +29,7 @@ statistics are reset, so the summary covers steady state only).
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import logging
 import os
@@ -63,6 +66,8 @@ def _add_arguments(parser):
                         env_var="LAB_HEARTBEAT_TIMEOUT",
                         help="seconds a heartbeat waits for its answer before it counts as a "
                              "failure (the slow-clients lesson: 2)")
+    parser.add_argument("--path", action="append", default=[], dest="paths",
+                        help="AppUser: a path of the app under test (repeat for more)")
     parser.add_argument("--warmup", type=float, default=0.0, env_var="LAB_WARMUP",
                        help="seconds after the start after which statistics are reset")
     parser.add_argument("--gate", default="", env_var="LAB_GATE",
@@ -181,6 +186,19 @@ class HealthUser(FastHttpUser):
     @task
     def health(self):
         self.client.get("/health", name="/health")
+
+
+class AppUser(FastHttpUser):
+    """Any app's paths (``--path``, repeated), each user cycling through them in turn."""
+
+    def on_start(self):
+        self._paths = itertools.cycle(self.environment.parsed_options.paths or ["/"])
+
+    @tag("app")
+    @task
+    def path(self):
+        path = next(self._paths)
+        self.client.get(path, name=path)
 
 
 class HeartbeatUser(FastHttpUser):

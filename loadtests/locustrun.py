@@ -61,6 +61,14 @@ class Load:
         return command
 
 
+def number(text: str | None) -> float | None:
+    """A number from Locust's CSV ("N/A" and blanks: None)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass
 class Summary:
     """Locust's final statistics, one row per request name ("Aggregated" included)."""

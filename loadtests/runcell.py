@@ -23,7 +23,7 @@ from .cells import Cell
 from .client import get
 from .cpu import CpuMeter
 from .lessons import SCENARIO
-from .locustrun import Load, LocustRun
+from .locustrun import Load, LocustRun, number
 from .model import measure_service_time
 from .monitors import MONITORS
 from .procs import tree
@@ -36,13 +36,6 @@ from .slowclients import SlowClients
 STOP_GRACE_S = 0.3
 #: A Locust process busier than this (percent of one core) may itself be the limit.
 LOCUST_CPU_LIMIT = 85.0
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass
@@ -179,10 +172,10 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "requests": requests,
         "failures": int(primary.get("Failure Count", 0)),
         "rps": rps,
-        "p50_ms": _number(primary.get("50%")),
-        "p95_ms": _number(primary.get("95%")),
-        "p99_ms": _number(primary.get("99%")),
-        "max_ms": _number(primary.get("100%")),
+        "p50_ms": number(primary.get("50%")),
+        "p95_ms": number(primary.get("95%")),
+        "p99_ms": number(primary.get("99%")),
+        "max_ms": number(primary.get("100%")),
         "bound_rps": limit,
         "fidelity": rps / limit if limit else None,
         "service_time_ms": service_s and service_s * 1000,
@@ -220,8 +213,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         row.update(
             heartbeat_requests=int(beat.get("Request Count", 0)),
             heartbeat_failures=int(beat.get("Failure Count", 0)),
-            heartbeat_p50_ms=_number(beat.get("50%")),
-            heartbeat_p99_ms=_number(beat.get("99%")),
-            heartbeat_max_ms=_number(beat.get("100%")),
+            heartbeat_p50_ms=number(beat.get("50%")),
+            heartbeat_p99_ms=number(beat.get("99%")),
+            heartbeat_max_ms=number(beat.get("100%")),
         )
     return row

@@ -52,6 +52,9 @@ class ServerSpec:
     offload: str = "pool"
     #: True: choose the model with gunicorn's flags; False: with environment variables only.
     flags: bool = True
+    #: Another app than the lab's ("pkg.module:app", the advisor's), imported from ``chdir``.
+    app: str | None = None
+    chdir: str | None = None
 
     @property
     def label(self) -> str:
@@ -73,6 +76,10 @@ class ServerSpec:
 
     def argv(self, port: int) -> list[str]:
         command = [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)]
+        if self.chdir:
+            command += ["--chdir", self.chdir]
+        if self.app:
+            command.append(self.app)
         if not self.flags:
             return command
         return [
@@ -174,6 +181,14 @@ class GunicornServer(Logged):
         raise ServerError(f"gunicorn not ready after {self.ready_timeout:g} s:\n{self.log_tail()}")
 
     def _healthy(self) -> bool:
+        """The lab's app answers /health; another app's port accepts a connection (its paths
+        are the advisor's to judge: one may 404 or hang)."""
+        if self.spec.app:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+                return True
+            except OSError:
+                return False
         try:
             with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
                 return response.status == 200

@@ -1,0 +1,1 @@
+"""Three small apps with known profiles for ``python -m loadtests.advise`` (see README)."""

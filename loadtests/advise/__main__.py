@@ -1,0 +1,198 @@
+"""``python -m loadtests.advise``: profile, predict, measure and recommend a configuration.
+
+    python -m loadtests.advise --app examples.mixed:app --path /report --quick
+    python -m loadtests.advise --chdir ~/mysite --app mysite.wsgi:application --path /api/items
+
+Exit status: 0 advised; 2 a mistake in what was asked (the app does not import, a path
+answers 4xx/5xx, the app hangs), said in one line; 1 the measurement itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..argtypes import positive
+from ..matrix import machine_info
+from ..procs import run_main
+from ..server import ROOT
+from . import output
+from .measure import as_row, measure
+from .predict import Prediction, Profile, predict
+from .profile import PathProfile, profile_paths, serves_under
+from .recommend import Trial, choose, command, conf_lines, reasons
+from .target import BadInput, Target, resolve
+
+#: Per preset: profile seconds per path; warm-up and measured seconds per candidate; seconds
+#: of one-user timing on each candidate's server; worker classes measured (besides
+#: gunicorn's default advice).
+PRESETS = {
+    "quick": {"profile_s": 2.0, "warmup_s": 2.0, "duration_s": 5.0, "timing_s": 2.0,
+              "classes": 2},
+    "full": {"profile_s": 5.0, "warmup_s": 3.0, "duration_s": 15.0, "timing_s": 3.0,
+             "classes": 3},
+}
+OTHER_MODELS = {"wsgi": ("gthread", "gevent"), "asgi": ()}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.advise",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--app", required=True,
+                        help="your app as gunicorn names it: package.module:app")
+    parser.add_argument("--path", action="append", required=True, dest="paths",
+                        help="a path to load, e.g. /api/items (repeat for more; equal mix)")
+    parser.add_argument("--chdir", help="your project's folder (default: the current one)")
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--quick", dest="preset", action="store_const", const="quick",
+                        help="short windows, two worker classes measured (default; ≤ 2 min)")
+    preset.add_argument("--full", dest="preset", action="store_const", const="full",
+                        help="longer windows, three worker classes measured")
+    parser.set_defaults(preset="quick")
+    parser.add_argument("--users", type=positive(int), default=50,
+                        help="concurrent users to plan for and load with (default %(default)s)")
+    parser.add_argument("--timeout", type=positive(float), default=10.0,
+                        help="seconds a request may take before the app counts as hanging "
+                             "(default %(default)s)")
+    parser.add_argument("--out", type=Path,
+                        help="report folder (default reports/advise-<timestamp>)")
+    return parser.parse_args(argv)
+
+
+def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]]) -> Profile:
+    """The paths in equal shares, as Locust's users cycle through them."""
+    return Profile(statistics.mean(p.latency_s for p in profiles),
+                   statistics.mean(p.cpu_s for p in profiles), memory)
+
+
+def to_measure(ranked: list[Prediction], classes: int, cores: int) -> list[Prediction]:
+    """The best of each worker class, for the best ``classes`` classes, then gunicorn's
+    default advice (2 × cores + 1 sync workers) when the app is WSGI."""
+    best: dict[str, Prediction] = {}
+    for p in ranked:
+        best.setdefault(p.candidate.worker_class, p)
+    chosen = list(best.values())[:classes]
+    default = next((p for p in ranked if p.candidate.worker_class == "sync"
+                    and p.candidate.workers == 2 * cores + 1), None)
+    if default and default not in chosen:
+        chosen.append(default)
+    return chosen
+
+
+def candidate_row(trial: Trial) -> dict:
+    p, m = trial.prediction, trial.measured
+    c = p.candidate
+    return {
+        "label": c.label, "worker_class": c.worker_class, "workers": c.workers,
+        "threads": c.threads, "worker_connections": c.worker_connections,
+        "slots": "∞" if c.slots == float("inf") else int(c.slots), "note": c.note,
+        "predicted_rps": m.predicted_rps if m else p.rps,
+        "profile_predicted_rps": p.rps,
+        "measured_rps": m.rps if m else None, "fidelity": m.fidelity if m else None,
+        "memory_mb": p.memory_mb, "risk": p.risk,
+        "measurement": as_row(m) if m else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    knobs = PRESETS[args.preset]
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 150)
+    cores = os.cpu_count() or 1
+    started = time.monotonic()
+    out = args.out or ROOT / "reports" / f"advise-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                        console=console)
+    try:
+        with progress:
+            task = progress.add_task(f"importing {args.app}", total=None)
+            target = resolve(args.app, args.paths, args.chdir)
+            others = OTHER_MODELS[target.kind]
+            progress.update(task, total=len(target.paths) + len(others) + knobs["classes"] + 1)
+            profiles, memory = profile_paths(
+                target, window_s=knobs["profile_s"], timeout=args.timeout,
+                on_path=lambda path: progress.update(
+                    task, advance=1, description=f"profiling {path} (one worker, one user)"))
+            base = "asgi" if target.kind == "asgi" else "sync"
+            memories, excluded = {base: memory}, {}
+            for model in others:
+                progress.update(task, advance=1, description=f"serving under {model}")
+                served = serves_under(target, model, timeout=args.timeout)
+                if isinstance(served, str):
+                    excluded[model] = served
+                else:
+                    memories[model] = served
+            profile = mix(profiles, memories)
+            ranked = predict(profile, cores=cores, users=args.users, kind=target.kind)
+            trials = {p: Trial(p) for p in ranked}
+            chosen = to_measure(ranked, knobs["classes"], cores)
+            progress.update(task, total=len(target.paths) + len(others) + len(chosen))
+            for index, p in enumerate(chosen, 1):
+                progress.update(task, advance=1, description=f"measuring {p.candidate.label}")
+                trials[p] = Trial(p, measure(
+                    p.candidate, target, users=args.users, warmup=knobs["warmup_s"],
+                    duration=knobs["duration_s"], timing_s=knobs["timing_s"],
+                    timeout=args.timeout, cores=cores,
+                    out_dir=out / "runs" / f"{index:02d}-{p.candidate.label.replace(' ', '')}"))
+    except BadInput as error:
+        print(f"advise: {error}", file=sys.stderr)
+        return 2
+    except (RuntimeError, TimeoutError, OSError) as error:
+        print(f"advise: the measurement failed: {error}", file=sys.stderr)
+        return 1
+    ordered = list(trials.values())
+    best = choose(ordered)
+    advice = build(args, target, profiles, profile, ordered, best, excluded, cores,
+                   time.monotonic() - started)
+    output.write(advice, out)
+    console.print(output.candidates_table(advice))
+    console.print(f"[bold]advised:[/] {advice['recommended']['command']}")
+    console.print(advice["recommended"]["reasons"])
+    console.print(f"report: {out / 'report.md'}  ({advice['elapsed_s']:.0f} s)")
+    return 0
+
+
+def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
+          trials: list[Trial], best: Trial, excluded: dict[str, str], cores: int,
+          elapsed: float) -> dict:
+    """advice.json's content."""
+    chdir = None if Path(target.chdir) == Path.cwd().resolve() else target.chdir
+    c = best.prediction.candidate
+    return {
+        "app": target.app, "kind": target.kind, "paths": list(target.paths),
+        "chdir": target.chdir, "machine": machine_info(),
+        "settings": {"preset": args.preset, "users": args.users, "timeout_s": args.timeout,
+                     **PRESETS[args.preset]},
+        "elapsed_s": elapsed,
+        "profile": {p.path: {"latency_s": p.latency_s, "cpu_s": p.cpu_s,
+                             "wait_fraction": p.wait_fraction, "rss_mb": p.rss_mb,
+                             "uss_mb": p.uss_mb, "requests": p.requests} for p in profiles},
+        "mix": {"latency_s": profile.latency_s, "cpu_s": profile.cpu_s,
+                "wait_fraction": profile.wait_fraction, "knee": profile.knee(cores),
+                "worker_memory_mb": {k: {"rss": r, "uss": u}
+                                     for k, (r, u) in profile.memory.items()}},
+        "excluded_models": excluded,
+        "candidates": [candidate_row(t) for t in trials],
+        "recommended": {
+            "label": c.label, "worker_class": c.worker_class, "workers": c.workers,
+            "threads": c.threads, "worker_connections": c.worker_connections,
+            "command": command(best, target.app, chdir),
+            "conf_lines": conf_lines(best, target.app),
+            "reasons": reasons(best, trials, profile, cores=cores, users=args.users),
+        },
+    }
+
+
+if __name__ == "__main__":
+    run_main(main)

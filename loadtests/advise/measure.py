@@ -1,0 +1,93 @@
+"""Step 3: load one candidate configuration with Locust, beside its prediction.
+
+The matrix's own machinery: Locust (:class:`~loadtests.locustrun.LocustRun`, the
+locustfile's AppUser over the app's paths) boots while the candidate's gunicorn does and
+waits at its gate; R and S_cpu are timed again on the candidate's own idle server, one
+user, just before the load -- the same idea as a matrix cell timing S in its own server --
+so the prediction beside the measurement rests on this server, now; then the gate opens
+and psutil meters the server's and Locust's CPU over the measured window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cpu import CpuMeter
+from ..locustrun import Load, LocustRun, number
+from ..procs import tree
+from ..runcell import STOP_GRACE_S
+from ..server import GunicornServer, ServerSpec, free_port
+from .predict import Candidate, ceiling
+from .profile import Client, check_status, time_path
+from .target import Target
+
+
+@dataclass(frozen=True)
+class Measured:
+    rps: float
+    requests: int
+    failures: int
+    p50_ms: float | None
+    p99_ms: float | None
+    latency_s: float  # R, timed on this server just before the load
+    cpu_s: float  # S_cpu, likewise
+    predicted_rps: float  # the ceiling from those two
+    server_cpu_pct: float
+    busiest_pct: float  # the server's busiest process: 100 % = one core
+    locust_cpu_pct: float
+
+    @property
+    def fidelity(self) -> float:
+        return self.rps / self.predicted_rps if self.predicted_rps else 0.0
+
+
+def spec_of(candidate: Candidate, target: Target) -> ServerSpec:
+    return ServerSpec(worker_class=candidate.worker_class, workers=candidate.workers,
+                      threads=candidate.threads,
+                      worker_connections=candidate.worker_connections,
+                      app=target.app, chdir=target.chdir)
+
+
+def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
+            duration: float, timing_s: float, timeout: float, cores: int,
+            out_dir: Path) -> Measured:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    load = Load(tag="app", users=users, duration=duration, warmup=warmup,
+                extra=tuple(arg for path in target.paths for arg in ("--path", path)))
+    with LocustRun(load, f"http://127.0.0.1:{port}", out_dir / "locust",
+                   out_dir / "locust.log") as locust:
+        server = GunicornServer(spec_of(candidate, target), port=port,
+                                log_path=out_dir / "gunicorn.log")
+        try:
+            server.start()
+            client = Client(port, timeout)
+            timed = []
+            for path in target.paths:
+                check_status(client, path, candidate.label)  # a first request per worker
+                timed.append(time_path(server, client, path, timing_s / len(target.paths)))
+            client.close()
+            meter = CpuMeter({"server": server.processes,
+                              "locust": lambda: tree(locust.proc.pid)})
+            summary = locust.wait(meter)
+        finally:
+            server.stop(grace=STOP_GRACE_S, graceful=False)
+    total = summary.rows.get("Aggregated", {})
+    requests = int(total.get("Request Count", 0))
+    latency = statistics.mean(t[0] for t in timed)
+    cpu = statistics.mean(t[1] for t in timed)
+    return Measured(
+        rps=requests / summary.window_s, requests=requests,
+        failures=int(total.get("Failure Count", 0)),
+        p50_ms=number(total.get("50%")), p99_ms=number(total.get("99%")),
+        latency_s=latency, cpu_s=cpu,
+        predicted_rps=ceiling(candidate, latency, cpu, cores=cores, users=users),
+        server_cpu_pct=meter.percent("server"), busiest_pct=meter.max_process_percent("server"),
+        locust_cpu_pct=meter.percent("locust"))
+
+
+def as_row(measured: Measured) -> dict:
+    return {**dataclasses.asdict(measured), "fidelity": measured.fidelity}

@@ -1,0 +1,190 @@
+"""The lab's model applied to someone else's app: a throughput ceiling per configuration.
+
+Pure arithmetic over a :class:`Profile` (R and S_cpu of the app's mix of paths, each
+model's worker memory) and this machine's cores, with :mod:`loadtests.model`'s bounds:
+
+* slots: a configuration holds ``slots`` requests at once (sync w; gthread w × t; gevent
+  w × connections; asgi: no cap), so by Little's law X <= min(users, slots) ÷ R;
+* cores: only processes run Python at once, no more than the cores, so
+  X <= min(users, workers, cores) ÷ S_cpu -- threads and greenlets add no CPU.
+
+The ceiling is the smaller of the two.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..model import cpu_bound_rps, io_bound_rps
+
+#: Slots beyond the knee (where the cores, not the slots, bind) that a right-sized
+#: configuration keeps: requests do not arrive evenly, nor spread evenly over workers.
+HEADROOM = 1.5
+#: Threads per gthread worker above which greenlets are the cheaper way to hold slots.
+MAX_THREADS = 64
+#: CPU per request on an event loop that the lab counts as freezing it (its heartbeat
+#: lessons: every other request on that worker waits ≈ S_cpu).
+FREEZE_S = 0.005
+#: Ceilings this close to the best count as equal; the simpler, leaner one wins.
+TIE = 0.05
+#: Simplest first: among equal ceilings and memory, the earlier model is advised.
+PREFERENCE = ("sync", "gthread", "gevent", "asgi")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The app as the model sees it: its paths in equal mix."""
+
+    latency_s: float  # R: mean latency at one user
+    cpu_s: float  # S_cpu: server CPU seconds per request
+    #: per worker model the app serves under: (RSS, USS) of one warm worker, MiB
+    memory: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def wait_fraction(self) -> float:
+        return wait_fraction(self.latency_s, self.cpu_s)
+
+    def knee(self, cores: int) -> float:
+        """Requests in progress that keep every core busy: cores × R ÷ S_cpu."""
+        return math.inf if self.cpu_s <= 0 else cores * self.latency_s / self.cpu_s
+
+
+def wait_fraction(latency_s: float, cpu_s: float) -> float:
+    """The waiting share of R, (R − S_cpu) ÷ R, within [0, 1].
+
+    >>> wait_fraction(0.1, 0.02), wait_fraction(0.05, 0.06)
+    (0.8, 0.0)
+    """
+    if latency_s <= 0:
+        return 0.0
+    return round(min(1.0, max(0.0, (latency_s - cpu_s) / latency_s)), 12)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One gunicorn configuration."""
+
+    worker_class: str
+    workers: int
+    threads: int = 1
+    worker_connections: int = 1000
+    note: str = ""  # why it is on the list ("gunicorn's default advice")
+
+    @property
+    def slots(self) -> float:
+        per_worker = {"sync": 1, "gthread": self.threads, "gevent": self.worker_connections,
+                      "asgi": math.inf}  # gunicorn 27.0.1's asgi worker caps nothing
+        return self.workers * per_worker[self.worker_class]
+
+    @property
+    def label(self) -> str:
+        text = f"{self.worker_class} -w{self.workers}"
+        if self.worker_class == "gthread":
+            text += f" --threads {self.threads}"
+        if self.worker_class == "gevent":
+            text += f" --worker-connections {self.worker_connections}"
+        return text
+
+    def flags(self) -> list[str]:
+        flags = ["-k", self.worker_class, "-w", str(self.workers)]
+        if self.worker_class == "gthread":
+            flags += ["--threads", str(self.threads)]
+        if self.worker_class == "gevent":
+            flags += ["--worker-connections", str(self.worker_connections)]
+        return flags
+
+    def conf_lines(self) -> list[str]:
+        lines = [f'worker_class = "{self.worker_class}"', f"workers = {self.workers}"]
+        if self.worker_class == "gthread":
+            lines.append(f"threads = {self.threads}")
+        if self.worker_class == "gevent":
+            lines.append(f"worker_connections = {self.worker_connections}")
+        return lines
+
+
+def ceiling(candidate: Candidate, latency_s: float, cpu_s: float, *, cores: int,
+            users: int) -> float:
+    """min(users, slots) ÷ R and min(users, workers, cores) ÷ S_cpu, whichever is lower.
+
+    >>> sync2, gthread = Candidate("sync", 2), Candidate("gthread", 2, threads=8)
+    >>> ceiling(sync2, 0.1, 0.02, cores=2, users=50), ceiling(gthread, 0.1, 0.02, cores=2, users=50)
+    (20.0, 100.0)
+    """
+    slots = io_bound_rps(users, candidate.slots, latency_s)
+    if cpu_s <= 0:
+        return slots
+    return min(slots, cpu_bound_rps(users, candidate.workers, cores, cpu_s))
+
+
+def memory_mb(candidate: Candidate, profile: Profile) -> float | None:
+    """Every worker's own memory plus what they share once: w × USS + (RSS − USS)."""
+    if candidate.worker_class not in profile.memory:
+        return None
+    rss, uss = profile.memory[candidate.worker_class]
+    return candidate.workers * uss + (rss - uss)
+
+
+def risk(candidate: Candidate, profile: Profile, cores: int) -> str:
+    """What the lab has measured going wrong with this configuration for this app, briefly
+    (README, "Your own app", says each at length)."""
+    if candidate.worker_class in ("gevent", "asgi") and profile.cpu_s >= FREEZE_S:
+        return f"loop frozen ≈ {profile.cpu_s * 1000:.0f} ms a request"
+    if candidate.workers > cores and profile.wait_fraction < 0.5:
+        return f"{candidate.workers} processes, {cores} cores: memory, no CPU"
+    if candidate.worker_class == "sync":
+        return "slow clients: needs a buffering proxy"
+    if candidate.worker_class == "gthread" and profile.cpu_s >= FREEZE_S:
+        return "GIL: one thread runs Python per worker"
+    return ""
+
+
+def candidates(profile: Profile, *, cores: int, users: int, kind: str) -> list[Candidate]:
+    """The configurations worth predicting for a ``kind`` ("wsgi" or "asgi") app."""
+    if kind == "asgi":
+        return [Candidate("asgi", w) for w in sorted({1, cores})]
+    default = 2 * cores + 1
+    found = [Candidate("sync", w, note="gunicorn's default advice (2 × cores + 1)"
+                       if w == default else "")
+             for w in sorted({cores, default, 4 * cores})]
+    wanted = math.ceil(HEADROOM * min(users, profile.knee(cores)))
+    need = max(2, math.ceil(wanted / cores))
+    threads = {t for t in (2, 4, 8, 16, 32, 64) if t < need} | {min(need, MAX_THREADS)}
+    found += [Candidate("gthread", cores, threads=t) for t in sorted(threads)]
+    found.append(Candidate("gevent", cores, worker_connections=1000))
+    return found
+
+
+@dataclass(frozen=True)
+class Prediction:
+    candidate: Candidate
+    rps: float
+    memory_mb: float | None
+    risk: str
+
+
+def predict(profile: Profile, *, cores: int, users: int, kind: str) -> list[Prediction]:
+    """Every candidate under a model the app serves under, best first (:func:`rank`)."""
+    found = [Prediction(c, ceiling(c, profile.latency_s, profile.cpu_s, cores=cores,
+                                   users=users),
+                        memory_mb(c, profile), risk(c, profile, cores))
+             for c in candidates(profile, cores=cores, users=users, kind=kind)
+             if c.worker_class in profile.memory]
+    return rank(found)
+
+
+def rank(predictions: list[Prediction]) -> list[Prediction]:
+    """Best first: ceilings within :data:`TIE` of the best are equal; among equals, no
+    frozen loop, then less memory, then the simpler model, then more slots (headroom)."""
+    if not predictions:
+        return []
+    best = max(p.rps for p in predictions)
+
+    def key(p: Prediction):
+        equal = p.rps >= (1 - TIE) * best
+        freezes = p.candidate.worker_class in ("gevent", "asgi") and "frozen" in p.risk
+        return (not equal, -p.rps if not equal else 0, freezes,
+                round(p.memory_mb or 0, -1), PREFERENCE.index(p.candidate.worker_class),
+                -p.candidate.slots)
+
+    return sorted(predictions, key=key)

@@ -1,0 +1,167 @@
+"""Step 1: profile each path on one worker at one user, and try the app under every model.
+
+For each path, on a one-process server (sync; asgi for an ASGI app): a first request
+(must answer 2xx within the timeout, else :class:`BadInput`), a warm-up, then a closed
+loop of one client over a window: latency R (the client's clock), CPU per request S_cpu
+(psutil: the server's CPU seconds over the window ÷ requests), the worker's RSS and USS.
+Then each other model serves every path once more from a one-worker server of its own:
+it boots and answers (or is left out, with the reason), and its worker's memory is read.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from ..cpu import CpuMeter
+from ..server import GunicornServer, ServerError, ServerSpec
+from .predict import wait_fraction
+from .target import BadInput, Target, check_import
+
+MIB = 1024 * 1024
+#: Requests each path gets before its window: imports, caches and connections warm up.
+WARMUP_REQUESTS = 3
+#: A window closes after its seconds and at least this many requests.
+MIN_REQUESTS = 5
+
+
+@dataclass(frozen=True)
+class PathProfile:
+    path: str
+    latency_s: float  # R
+    cpu_s: float  # S_cpu
+    requests: int
+    rss_mb: float
+    uss_mb: float
+
+    @property
+    def wait_fraction(self) -> float:
+        return wait_fraction(self.latency_s, self.cpu_s)
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection, as a Locust user holds one; reconnects as needed."""
+
+    def __init__(self, port: int, timeout: float):
+        self.port, self.timeout = port, timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+    def get(self, path: str) -> int:
+        """The status of GET ``path``, its body read; :class:`BadInput` if it never answers."""
+        for attempt in (1, 2):
+            try:
+                self.conn.request("GET", path)
+                response = self.conn.getresponse()
+                response.read()
+                return response.status
+            except TimeoutError:
+                raise BadInput(f"GET {path} did not answer within {self.timeout:g} s: "
+                               "the app hangs (or raise --timeout)") from None
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()  # the server closed a kept-alive connection: once more
+                if attempt == 2:
+                    raise BadInput(f"GET {path}: the server closed the connection without an "
+                                   "answer (did the worker crash? see its log)") from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def check_status(client: Client, path: str, label: str) -> None:
+    status = client.get(path)
+    if not 200 <= status < 300:
+        raise BadInput(f"GET {path} answered {status} on {label}: advise needs paths that "
+                       "succeed (check --path)")
+
+
+def memory_mb(server: GunicornServer) -> tuple[float, float]:
+    """(RSS, USS) of the server's busiest-in-memory worker, MiB."""
+    best = (0.0, 0.0)
+    for pid in server.worker_pids():
+        try:
+            info = psutil.Process(pid).memory_full_info()
+        except psutil.NoSuchProcess:
+            continue
+        best = max(best, (info.rss / MIB, info.uss / MIB))
+    return best
+
+
+def time_path(server: GunicornServer, client: Client, path: str, window_s: float,
+              ) -> tuple[float, float, int]:
+    """(R, S_cpu, requests) of ``path`` at one user over ``window_s`` seconds."""
+    meter = CpuMeter({"server": server.processes})
+    latencies: list[float] = []
+    meter.open()
+    start = time.perf_counter()
+    while time.perf_counter() - start < window_s or len(latencies) < MIN_REQUESTS:
+        sent = time.perf_counter()
+        client.get(path)
+        latencies.append(time.perf_counter() - sent)
+    meter.close()
+    return statistics.mean(latencies), meter.seconds("server") / len(latencies), len(latencies)
+
+
+def base_spec(target: Target, worker_class: str) -> ServerSpec:
+    return ServerSpec(worker_class=worker_class, workers=1,
+                      threads=4 if worker_class == "gthread" else 1,
+                      app=target.app, chdir=target.chdir)
+
+
+def profile_paths(target: Target, *, window_s: float, timeout: float,
+                  on_path=lambda path: None) -> tuple[list[PathProfile], tuple[float, float]]:
+    """Each path's profile on one worker (sync, or asgi), and that worker's memory."""
+    model = "asgi" if target.kind == "asgi" else "sync"
+    spec = base_spec(target, model)
+    try:
+        server = GunicornServer(spec)
+        server.start()
+    except ServerError as error:
+        raise BadInput(f"--app {target.app}: gunicorn -k {model} could not serve it: "
+                       f"{_last_line(str(error))}") from None
+    profiles = []
+    try:
+        client = Client(server.port, timeout)
+        for path in target.paths:
+            on_path(path)
+            check_status(client, path, f"{model} -w1")
+            for _ in range(WARMUP_REQUESTS - 1):
+                check_status(client, path, f"{model} -w1")
+            latency, cpu, requests = time_path(server, client, path, window_s)
+            rss, uss = memory_mb(server)
+            profiles.append(PathProfile(path, latency, cpu, requests, rss, uss))
+        client.close()
+        return profiles, memory_mb(server)
+    finally:
+        server.stop(grace=2, graceful=False)
+
+
+def serves_under(target: Target, model: str, *, timeout: float) -> tuple[float, float] | str:
+    """The worker's (RSS, USS) after every path answered 2xx under ``model``, or why not."""
+    if model == "gevent":
+        patched = check_import(target.app, target.chdir, patch="gevent")
+        if "error" in patched:
+            return f"does not import under gevent's monkey-patching: {patched['error']}"
+    try:
+        with GunicornServer(base_spec(target, model)) as server:
+            client = Client(server.port, timeout)
+            try:
+                for path in target.paths:
+                    for _ in range(WARMUP_REQUESTS):
+                        check_status(client, path, f"{model} -w1")
+            except BadInput as error:
+                return str(error)
+            finally:
+                client.close()
+            return memory_mb(server)
+    except ServerError as error:
+        return f"gunicorn -k {model} could not serve it: {_last_line(str(error))}"
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else text
