@@ -80,6 +80,8 @@ def to_measure(ranked: list[Prediction], classes: int, cores: int) -> list[Predi
     for p in ranked:
         best.setdefault(p.candidate.worker_class, p)
     chosen = list(best.values())[:classes]
+    # fewer classes than asked (an ASGI app has one): the next best of any class
+    chosen += [p for p in ranked if p not in chosen][:classes - len(chosen)]
     default = next((p for p in ranked if p.candidate.worker_class == "sync"
                     and p.candidate.workers == 2 * cores + 1), None)
     if default and default not in chosen:

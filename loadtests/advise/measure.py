@@ -3,9 +3,10 @@
 The matrix's own machinery: Locust (:class:`~loadtests.locustrun.LocustRun`, the
 locustfile's AppUser over the app's paths) boots while the candidate's gunicorn does and
 waits at its gate; R and S_cpu are timed again on the candidate's own idle server, one
-user, just before the load -- the same idea as a matrix cell timing S in its own server --
-so the prediction beside the measurement rests on this server, now; then the gate opens
-and psutil meters the server's and Locust's CPU over the measured window.
+user, just before the load and just after it -- the idea of a matrix cell timing S in its
+own server, bracketing the window because this VM's speed moves within seconds -- so the
+prediction beside the measurement rests on this server, now; the gate opens between the
+two, and psutil meters the server's and Locust's CPU over the measured window.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Measured:
     failures: int
     p50_ms: float | None
     p99_ms: float | None
-    latency_s: float  # R, timed on this server just before the load
+    latency_s: float  # R, timed on this server just before and after the load
     cpu_s: float  # S_cpu, likewise
     predicted_rps: float  # the ceiling from those two
     server_cpu_pct: float
@@ -65,14 +66,16 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
         try:
             server.start()
             client = Client(port, timeout)
-            timed = []
             for path in target.paths:
                 check_status(client, path, candidate.label)  # a first request per worker
-                timed.append(time_path(server, client, path, timing_s / len(target.paths)))
-            client.close()
+            timed = _time_paths(server, client, target, timing_s / 2)
             meter = CpuMeter({"server": server.processes,
                               "locust": lambda: tree(locust.proc.pid)})
             summary = locust.wait(meter)
+            # and again once the load is over: this VM's speed moves within seconds, and the
+            # two timings bracket the window
+            timed += _time_paths(server, client, target, timing_s / 2)
+            client.close()
         finally:
             server.stop(grace=STOP_GRACE_S, graceful=False)
     total = summary.rows.get("Aggregated", {})
@@ -87,6 +90,12 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
         predicted_rps=ceiling(candidate, latency, cpu, cores=cores, users=users),
         server_cpu_pct=meter.percent("server"), busiest_pct=meter.max_process_percent("server"),
         locust_cpu_pct=meter.percent("locust"))
+
+
+def _time_paths(server: GunicornServer, client: Client, target: Target,
+                seconds: float) -> list[tuple[float, float, int]]:
+    return [time_path(server, client, path, seconds / len(target.paths))
+            for path in target.paths]
 
 
 def as_row(measured: Measured) -> dict:

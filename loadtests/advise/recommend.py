@@ -1,8 +1,12 @@
 """Step 4: choose among the measured candidates and say why, in the lab's terms.
 
-The best measured throughput wins (without failures); measurements within
-:data:`~loadtests.advise.predict.TIE` of each other count as equal, and then the better
-predicted rank wins (less memory, no frozen loop, the simpler model).
+The advice is the best-ranked prediction (highest ceiling; among equals no frozen loop,
+less memory, the simpler model) that its measurement backs: no failures, measured within
+:data:`AGREE` of predicted, and not far below the best measured throughput
+(:data:`NEAR_BEST`). A measurement can refute a prediction (the mixed example's gthread
+reached 0.73-0.79 of it on the 2-vCPU VM) and the next candidate is taken; when no
+measurement backs one, the best measured throughput is advised and the paragraph says
+that the model does not fit.
 """
 
 from __future__ import annotations
@@ -10,8 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .measure import Measured
-from .predict import TIE, Prediction, Profile
+from .predict import Prediction, Profile
 
+#: Measured ÷ predicted within this band: the measurement backs the prediction.
+AGREE = (0.8, 1.2)
+#: A backed candidate this far below the best measured throughput is not advised.
+NEAR_BEST = 0.75
 #: Below this waiting share the app is CPU-bound: slots cannot help, only cores can.
 CPU_BOUND_WAIT = 0.5
 
@@ -24,12 +32,21 @@ class Trial:
     measured: Measured | None = None
 
 
+    @property
+    def agrees(self) -> bool:
+        low, high = AGREE
+        return (self.measured is not None and self.measured.failures == 0
+                and low <= self.measured.fidelity <= high)
+
+
 def choose(trials: list[Trial]) -> Trial:
     """The recommended trial among the measured ones (``trials`` in predicted rank order)."""
     measured = [t for t in trials if t.measured]
     clean = [t for t in measured if t.measured.failures == 0] or measured
-    best = max(t.measured.rps for t in clean)
-    return next(t for t in clean if t.measured.rps >= (1 - TIE) * best)
+    top = max(clean, key=lambda t: t.measured.rps)
+    backed = [t for t in trials
+              if t.agrees and t.measured.rps >= NEAR_BEST * top.measured.rps]
+    return backed[0] if backed else top
 
 
 def command(trial: Trial, app: str, chdir: str | None) -> str:
@@ -61,7 +78,9 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
         parts.append(
             f"On {cores} cores about cores × R ÷ S_cpu ≈ {knee:.0f} requests in progress keep "
             f"every core busy; fewer slots leave cores idle while requests wait (Little's law: "
-            f"slots ÷ R), and each sync worker holds one request while it waits.")
+            f"slots ÷ R)" + (", and each sync worker holds one request while it waits."
+                             if any(t.prediction.candidate.worker_class == "sync"
+                                    for t in trials) else "."))
     if c.worker_class == "sync":
         parts.append(f"{c.workers} sync workers: one process per core"
                      if c.workers == cores else f"{c.workers} sync workers")
@@ -76,6 +95,15 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
     parts[-1] += (f"; measured {chosen_m.rps:.1f} requests/s against a predicted "
                   f"{chosen_m.predicted_rps:.1f} (fidelity {chosen_m.fidelity:.2f}) at "
                   f"{users} users, {chosen.prediction.memory_mb:.0f} MiB of workers.")
+    if not chosen.agrees:
+        parts.append(f"No measurement agreed with its prediction within {AGREE[0]}–{AGREE[1]}: "
+                     f"the lab's model does not fit this app on this machine, so this is "
+                     f"simply the best measured throughput; look at the candidates' table.")
+    refuted = [t for t in trials[:trials.index(chosen)] if t.measured and not t.agrees]
+    for t in refuted:
+        parts.append(f"{t.prediction.candidate.label} ranked higher but measured "
+                     f"{t.measured.rps:.1f} requests/s, {t.measured.fidelity:.2f} of its "
+                     f"prediction: the measurement refutes it.")
     if chosen.prediction.risk:
         parts.append(f"Watch: {chosen.prediction.risk}.")
     default = next((t for t in trials if t.measured and "default" in t.prediction.candidate.note
@@ -85,7 +113,8 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
         parts.append(f"gunicorn's default advice, {default.prediction.candidate.label} "
                      f"(2 × cores + 1), measured {d.rps:.1f} requests/s with "
                      f"{default.prediction.memory_mb:.0f} MiB.")
-    losers = [t for t in trials if t.measured and t is not chosen and t is not default]
+    losers = [t for t in trials if t.measured and t is not chosen and t is not default
+              and t not in refuted]
     for t in losers:
         m = t.measured
         parts.append(f"{t.prediction.candidate.label} measured {m.rps:.1f} requests/s "

@@ -1,0 +1,191 @@
+"""The advisor: its model's choices, its bad-input lines, and whole runs on the examples."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from loadtests.advise.measure import Measured
+from loadtests.advise.predict import Candidate, Prediction, Profile, predict
+from loadtests.advise.recommend import Trial, choose
+from loadtests.advise.target import BadInput, check_import, resolve
+from loadtests.server import ROOT, GunicornServer, ServerSpec
+
+from .helpers import alive
+
+APPS = ROOT / "tests" / "apps"
+MEMORY = {"sync": (30.0, 15.0), "gthread": (30.5, 15.5), "gevent": (35.0, 20.0)}
+#: (R, S_cpu) of the three examples' profiles, as measured on the 2-vCPU VM
+WAITING, CPU, MIXED = (0.103, 0.002), (0.052, 0.051), (0.102, 0.0205)
+
+
+def best(profile: tuple[float, float], cores: int = 2, users: int = 50) -> Candidate:
+    return predict(Profile(*profile, MEMORY), cores=cores, users=users, kind="wsgi")[0].candidate
+
+
+@pytest.mark.parametrize("cores", [2, 4, 8])
+def test_waiting_gets_slots_for_every_user_cpu_gets_one_process_per_core(cores):
+    waiting, cpu = best(WAITING, cores), best(CPU, cores)
+    assert waiting.slots >= 50 and waiting.workers == cores
+    assert cpu.workers == cores and cpu.worker_class == "sync"
+    assert waiting.slots > cpu.slots
+
+
+def test_mixed_gets_slots_past_the_knee_on_processes_equal_to_cores():
+    mixed = best(MIXED)
+    knee = Profile(*MIXED).knee(2)  # cores × R ÷ S_cpu ≈ 10
+    assert mixed.workers == 2 and mixed.worker_class in ("gthread", "gevent")
+    assert mixed.slots >= knee and best(WAITING).slots > mixed.slots
+
+
+def test_a_cpu_bound_app_is_not_sent_to_an_event_loop():
+    ranked = predict(Profile(*CPU, MEMORY), cores=2, users=50, kind="wsgi")
+    gevent = next(p for p in ranked if p.candidate.worker_class == "gevent")
+    assert "frozen" in gevent.risk
+    assert ranked.index(gevent) > 0
+
+
+def test_fewer_users_need_fewer_threads():
+    assert best(WAITING, users=10).slots < best(WAITING, users=50).slots
+
+
+def test_gunicorns_default_advice_is_a_candidate_and_an_asgi_app_gets_asgi_only():
+    ranked = predict(Profile(*WAITING, MEMORY), cores=2, users=50, kind="wsgi")
+    assert any(p.candidate == Candidate("sync", 5, note=p.candidate.note)
+               and "default" in p.candidate.note for p in ranked)
+    asgi = predict(Profile(*WAITING, {"asgi": (25.0, 12.0)}), cores=2, users=50, kind="asgi")
+    assert {p.candidate.worker_class for p in asgi} == {"asgi"}
+    assert all(math.isinf(p.candidate.slots) for p in asgi)
+
+
+def test_a_model_the_app_does_not_serve_under_is_not_predicted():
+    memory = {k: v for k, v in MEMORY.items() if k != "gevent"}
+    ranked = predict(Profile(*WAITING, memory), cores=2, users=50, kind="wsgi")
+    assert "gevent" not in {p.candidate.worker_class for p in ranked}
+
+
+def _trial(label: str, predicted: float, measured: float, failures: int = 0) -> Trial:
+    kind, workers = label.split()
+    return Trial(Prediction(Candidate(kind, int(workers)), predicted, 30.0, ""),
+                 Measured(rps=measured, requests=100, failures=failures, p50_ms=1, p99_ms=2,
+                          latency_s=0.1, cpu_s=0.01, predicted_rps=predicted,
+                          server_cpu_pct=100, busiest_pct=50, locust_cpu_pct=5))
+
+
+def test_a_measurement_that_refutes_its_prediction_passes_the_advice_on():
+    refuted, backed = _trial("gthread 2", 100, 78), _trial("gevent 2", 95, 101)
+    assert choose([refuted, backed]) is backed
+    assert choose([_trial("gthread 2", 100, 97), backed]).prediction.rps == 100
+    failing = _trial("gthread 2", 100, 99, failures=3)
+    assert choose([failing, backed]) is backed
+    # the only backed candidate far below a refuted one that still served more: the most served
+    assert choose([_trial("gevent 2", 100, 77), _trial("sync 5", 50, 49)]).measured.rps == 77
+    # nothing agrees: the best measured, said so
+    assert choose([_trial("sync 2", 100, 50), _trial("sync 5", 100, 60)]).measured.rps == 60
+
+
+def test_resolve_knows_wsgi_from_asgi_and_refuses_mistakes_in_one_line():
+    assert resolve("examples.cpu:app", ["/score"], None).kind == "wsgi"
+    assert resolve("bare_asgi:app", ["/ok"], str(APPS)).kind == "asgi"
+    assert check_import("examples.waiting:app", str(ROOT), patch="gevent") == {"kind": "wsgi"}
+    for app, paths, chdir, expected in [
+        ("examples.nope:app", ["/"], None, "No module named 'examples.nope'"),
+        ("examples.cpu:nope", ["/"], None, "Failed to find attribute 'nope'"),
+        ("examples.cpu:ITERATIONS", ["/"], None, "must be callable"),
+        ("raises:app", ["/"], str(APPS), "RuntimeError: DATABASE_URL is not set"),
+        ("not an app", ["/"], None, "expected package.module:app"),
+        ("examples.cpu:app", ["score"], None, "a path starts with /"),
+        ("examples.cpu:app", ["/"], "/no/such/folder", "no such folder"),
+    ]:
+        with pytest.raises(BadInput, match=expected.replace("(", r"\(")) as error:
+            resolve(app, paths, chdir)
+        assert "\n" not in str(error.value)
+
+
+def test_the_lab_config_serves_another_app_without_importing_the_lab():
+    spec = ServerSpec(worker_class="gthread", app="broken:app", chdir=str(APPS))
+    with GunicornServer(spec) as server:
+        from loadtests.client import get
+
+        assert get(server.url + "/modules").body == {"webapp": False}
+        assert "worker ready: model=gthread" in server.log_text()
+
+
+def _ours(marker: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if marker in " ".join(proc.cmdline()) and proc.pid != psutil.Process().pid:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def _advise(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "loadtests.advise", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/fail", "GET /fail answered 500 on sync -w1"),
+    ("/nope", "GET /nope answered 404 on sync -w1"),
+    ("/hang", "GET /hang did not answer within 2 s: the app hangs"),
+])
+def test_a_bad_path_is_one_line_exit_2_and_nothing_left(tmp_path, path, expected):
+    done = _advise("--chdir", str(APPS), "--app", "broken:app", "--path", "/ok",
+                   "--path", path, "--timeout", "2", "--out", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"advise: {expected}"), done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not alive(_ours("broken:app"))
+
+
+@pytest.mark.integration
+def test_an_app_that_does_not_import_is_one_line_exit_2(tmp_path):
+    done = _advise("--chdir", str(APPS), "--app", "raises:app", "--path", "/", "--out",
+                   str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"advise: --app raises:app: cannot import it from {APPS}: "
+                                   "RuntimeError: DATABASE_URL is not set")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("app", "path"), [("examples.waiting:app", "/orders/42"),
+                                           ("examples.cpu:app", "/score"),
+                                           ("examples.mixed:app", "/report")])
+def test_a_quick_advice_end_to_end(tmp_path, app, path):
+    done = _advise("--app", app, "--path", path, "--quick", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+    advice = json.loads((tmp_path / "advice.json").read_text())
+    assert advice["elapsed_s"] <= 120  # the issue's budget for --quick on 2 cores
+    for name in ("report.md", "advice.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    profile = advice["profile"][path]
+    assert profile["latency_s"] > 0 and profile["rss_mb"] > 0
+    assert 0 <= profile["wait_fraction"] <= 1
+    rec = advice["recommended"]
+    chosen = next(c for c in advice["candidates"] if c["label"] == rec["label"])
+    assert 0.8 <= chosen["fidelity"] <= 1.2, advice["candidates"]
+    assert rec["command"].startswith(f"gunicorn -k {rec['worker_class']} -w {rec['workers']}")
+    assert rec["command"].endswith(app)
+    default = next(c for c in advice["candidates"] if "default" in c["note"])
+    assert default["measured_rps"] is not None and default["workers"] == 5
+    cores = advice["machine"]["cpu_count"]
+    if app == "examples.cpu:app":
+        assert profile["wait_fraction"] < 0.5
+        assert rec["workers"] == cores and rec["worker_class"] in ("sync", "gthread")
+        assert "CPU-bound" in rec["reasons"]
+    else:
+        assert profile["wait_fraction"] > 0.5 and rec["workers"] == cores
+        slots = rec["workers"] * (rec["threads"] if rec["worker_class"] == "gthread"
+                                  else rec["worker_connections"])
+        assert slots >= min(advice["settings"]["users"], advice["mix"]["knee"])
+    assert not alive(_ours(app))
