@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast serve probe matrix lint clean os-packages
+.PHONY: demo test test-fast serve probe matrix advise lint clean os-packages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP) os-packages  ## every test, slow fixture numbers included
 
 test-fast: $(STAMP) os-packages  ## skip the slow fixture numbers
 	$(BIN)/python -m pytest -m "not slow"
+
+advise: $(STAMP)  ## your app: make advise APP=pkg.module:app PATHS="/a /b" [CHDIR=dir] [ARGS=--full]
+	@test -n "$(APP)" -a -n "$(PATHS)" || { echo 'usage: make advise APP=package.module:app PATHS="/path [/other]" [CHDIR=your/project] [ARGS="--full --users 100"]' >&2; exit 2; }
+	$(BIN)/python -m loadtests.advise --app $(APP) $(foreach p,$(PATHS),--path $(p)) $(if $(CHDIR),--chdir $(CHDIR)) $(ARGS)
 
 serve: $(STAMP)  ## gunicorn with WORKER_CLASS, WORKERS, THREADS, ... from the environment
 	$(BIN)/gunicorn -c gunicorn.conf.py

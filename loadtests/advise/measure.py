@@ -6,13 +6,15 @@ waits at its gate; R and S_cpu are timed again on the candidate's own idle serve
 user, just before the load and just after it -- the idea of a matrix cell timing S in its
 own server, bracketing the window because this VM's speed moves within seconds -- so the
 prediction beside the measurement rests on this server, now; the gate opens between the
-two, and psutil meters the server's and Locust's CPU over the measured window.
+two, and psutil meters the server's and Locust's CPU over the measured window. (The
+second timing waits until the requests Locust left in flight are done.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,9 @@ from ..server import GunicornServer, ServerSpec, free_port
 from .predict import Candidate, ceiling
 from .profile import Client, check_status, time_path
 from .target import Target
+
+#: A server below this CPU (percent of one core) over a slice of IDLE_SLICE_S is idle.
+IDLE_PCT, IDLE_SLICE_S, IDLE_TIMEOUT_S = 10.0, 0.25, 60.0
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,10 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
             meter = CpuMeter({"server": server.processes,
                               "locust": lambda: tree(locust.proc.pid)})
             summary = locust.wait(meter)
-            # and again once the load is over: this VM's speed moves within seconds, and the
-            # two timings bracket the window
+            # and again once the load is over and the requests Locust left in the server
+            # are done (they would count as CPU of the timed ones): this VM's speed moves
+            # within seconds, and the two timings bracket the window
+            wait_idle(server, timeout=IDLE_TIMEOUT_S)
             timed += _time_paths(server, client, target, timing_s / 2)
             client.close()
         finally:
@@ -90,6 +97,20 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
         predicted_rps=ceiling(candidate, latency, cpu, cores=cores, users=users),
         server_cpu_pct=meter.percent("server"), busiest_pct=meter.max_process_percent("server"),
         locust_cpu_pct=meter.percent("locust"))
+
+
+def wait_idle(server: GunicornServer, *, timeout: float) -> None:
+    """Poll, with a deadline, until the server's processes use under :data:`IDLE_PCT` of a
+    core over a short slice: the requests left over from the load are done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        meter = CpuMeter({"server": server.processes})
+        meter.open()
+        time.sleep(IDLE_SLICE_S)  # the slice CPU is measured over, not synchronisation
+        meter.close()
+        if meter.percent("server") < IDLE_PCT:
+            return
+    raise TimeoutError(f"the server stayed busy for {timeout:g} s after its load ended")
 
 
 def _time_paths(server: GunicornServer, client: Client, target: Target,
