@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import platform
 import statistics
 import sys
 import time
@@ -165,6 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
           trials: list[Trial], best: Trial, excluded: dict[str, str], cores: int,
           elapsed: float) -> dict:
@@ -173,7 +185,7 @@ def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
     c = best.prediction.candidate
     return {
         "app": target.app, "kind": target.kind, "paths": list(target.paths),
-        "chdir": target.chdir, "machine": machine_info(),
+        "chdir": target.chdir, "machine": {**machine_info(), "cpu_model": cpu_model()},
         "settings": {"preset": args.preset, "users": args.users, "timeout_s": args.timeout,
                      **PRESETS[args.preset]},
         "elapsed_s": elapsed,

@@ -34,7 +34,8 @@ def candidates_table(advice: dict) -> Table:
                       f"{m['server_cpu_pct']:.0f}%" if m else "—", fmt(row["memory_mb"], ".0f"),
                       row["risk"])
     table.caption = ("predicted = min(min(users, slots) ÷ R, min(users, workers, cores) ÷ S_cpu); "
-                     "measured rows: R and S_cpu timed on their own server just before the load")
+                     "measured rows: R and S_cpu timed on their own server before and after "
+                     "the load")
     return table
 
 
@@ -75,7 +76,7 @@ def write(advice: dict, out: Path) -> None:
     text = [
         f"# Advice for `{advice['app']}` ({advice['kind'].upper()})",
         "",
-        f"Machine: {machine['processor']}, {machine['cpu_count']} cores, Python "
+        f"Machine: {machine['cpu_model']}, {machine['cpu_count']} cores, Python "
         f"{machine['python']}, gunicorn {machine['versions']['gunicorn']}; "
         f"{settings['preset']} run, {settings['users']} users, {advice['elapsed_s']:.0f} s.",
         "",
@@ -106,8 +107,9 @@ def write(advice: dict, out: Path) -> None:
         "",
         *candidate_lines(advice),
         "",
-        "Fidelity = measured ÷ predicted; a measured row's prediction uses R and S_cpu timed on "
-        "its own server, idle, just before its load. ![chart](advice.png)",
+        "Fidelity = measured ÷ predicted; a measured row's prediction uses R and S_cpu timed at "
+        "one user on its own server, idle, before and after its load. Memory = workers × USS + "
+        "(RSS − USS) of one warm worker of that model. ![chart](advice.png)",
         "",
     ]
     (out / "report.md").write_text("\n".join(text))
