@@ -1,4 +1,5 @@
-"""argparse types shared by the lab's commands: positive numbers, comma-separated choices."""
+"""argparse types shared by the lab's commands: positive numbers, comma-separated choices,
+the --quick/--full preset pair."""
 
 from __future__ import annotations
 
@@ -25,3 +26,12 @@ def csv_choice(allowed: tuple[str, ...]):
                 f"choose from {', '.join(allowed)} (comma-separated), got {text!r}")
         return chosen
     return parse
+
+
+def add_presets(parser: argparse.ArgumentParser, *, quick: str, full: str) -> None:
+    """--quick (the default) or --full, as ``args.preset``."""
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--quick", dest="preset", action="store_const", const="quick",
+                        help=f"{quick} (default)")
+    preset.add_argument("--full", dest="preset", action="store_const", const="full", help=full)
+    parser.set_defaults(preset="quick")

@@ -30,7 +30,7 @@ from rich.table import Table
 from webapp.primes import QUICK_PRIME
 
 from . import presets
-from .argtypes import csv_choice, positive
+from .argtypes import add_presets, csv_choice, positive
 from .cells import Cell
 from .lessons import ASSUMPTIONS, LESSONS, SCENARIO, SCENARIOS
 from .lessons.base import ms
@@ -69,12 +69,8 @@ def select_cells(cells, scenarios: set[str], models: set[str], users: int | None
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m loadtests.matrix",
                                      description=__doc__.splitlines()[0])
-    preset = parser.add_mutually_exclusive_group()
-    preset.add_argument("--quick", dest="preset", action="store_const", const="quick",
-                        help="one cell per lesson, short windows (default)")
-    preset.add_argument("--full", dest="preset", action="store_const", const="full",
-                        help="every cell, longer windows")
-    parser.set_defaults(preset="quick")
+    add_presets(parser, quick="one cell per lesson, short windows",
+                full="every cell, longer windows")
     parser.add_argument("--scenarios", type=csv_choice(SCENARIOS), default=set(SCENARIOS),
                         help="comma-separated subset of: " + ", ".join(SCENARIOS))
     parser.add_argument("--models", type=csv_choice(MODELS), default=set(MODELS),

@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..argtypes import positive
+from ..argtypes import add_presets, positive
 from ..matrix import machine_info
 from ..procs import run_main
 from ..server import ROOT
@@ -52,12 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--path", action="append", required=True, dest="paths",
                         help="a path to load, e.g. /api/items (repeat for more; equal mix)")
     parser.add_argument("--chdir", help="your project's folder (default: the current one)")
-    preset = parser.add_mutually_exclusive_group()
-    preset.add_argument("--quick", dest="preset", action="store_const", const="quick",
-                        help="short windows, two worker classes measured (default; ≤ 2 min)")
-    preset.add_argument("--full", dest="preset", action="store_const", const="full",
-                        help="longer windows, three worker classes measured")
-    parser.set_defaults(preset="quick")
+    add_presets(parser, quick="short windows, two worker classes measured (≤ 2 min)",
+                full="longer windows, three worker classes measured")
     parser.add_argument("--users", type=positive(int), default=50,
                         help="concurrent users to plan for and load with (default %(default)s)")
     parser.add_argument("--timeout", type=positive(float), default=10.0,
