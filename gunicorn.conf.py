@@ -14,9 +14,6 @@ import os
 import sys
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
-#: gunicorn's worker classes by class name (webapp.runtime detects the same for its /info)
-MODEL_NAMES = {"SyncWorker": "sync", "ThreadWorker": "gthread", "GeventWorker": "gevent",
-               "ASGIWorker": "asgi"}
 
 
 def _fail(message: str) -> None:
@@ -212,7 +209,7 @@ def post_worker_init(worker):
 
         model = runtime.record_worker(worker)
     else:
-        model = MODEL_NAMES.get(type(worker).__name__, type(worker).__name__)
+        model = worker.cfg.worker_class_str  # gunicorn's own name: sync, gthread, gevent, asgi
     cfg = worker.cfg
     detail = {
         "sync": "1 request at a time",

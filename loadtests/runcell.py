@@ -128,9 +128,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         try:
             services.wait_ready()
             if cell.proxy:
-                proxy = NginxProxy(port, port=front, log_path=cell_dir / "nginx.log")
-                stack.callback(proxy.stop)  # registered before it starts: no gap for a signal
-                proxy.start()
+                stack.enter_context(NginxProxy(port, port=front,
+                                               log_path=cell_dir / "nginx.log"))
             samples = settings.time_in_server(f"http://127.0.0.1:{front}", kind)
             slow = stack.enter_context(SlowClients("127.0.0.1", front, cell.slow))
             meters = {

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-from .procs import Logged, stop_tree
+from .procs import Logged, stop_tree, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
@@ -196,12 +196,8 @@ class GunicornServer(Logged):
             return False
 
     def _remember_processes(self) -> None:
-        try:
-            master = psutil.Process(self.proc.pid)
-            for proc in [master, *master.children(recursive=True)]:
-                self._known.setdefault(proc.pid, proc)
-        except psutil.NoSuchProcess:
-            pass
+        for proc in tree(self.proc.pid):
+            self._known.setdefault(proc.pid, proc)
 
     def processes(self) -> list[psutil.Process]:
         """The master and its live descendants (workers, pools)."""

@@ -119,12 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             target = resolve(args.app, args.paths, args.chdir)
             others = OTHER_MODELS[target.kind]
             progress.update(task, total=len(target.paths) + len(others) + knobs["classes"] + 1)
-            profiles, memory = profile_paths(
+            profiles, memories = profile_paths(
                 target, window_s=knobs["profile_s"], timeout=args.timeout,
                 on_path=lambda path: progress.update(
                     task, advance=1, description=f"profiling {path} (one worker, one user)"))
-            base = "asgi" if target.kind == "asgi" else "sync"
-            memories, excluded = {base: memory}, {}
+            excluded = {}
             for model in others:
                 progress.update(task, advance=1, description=f"serving under {model}")
                 served = serves_under(target, model, timeout=args.timeout)

@@ -52,21 +52,24 @@ class Client:
 
     def get(self, path: str) -> int:
         """The status of GET ``path``, its body read; :class:`BadInput` if it never answers."""
-        for attempt in (1, 2):
+        try:
             try:
-                self.conn.request("GET", path)
-                response = self.conn.getresponse()
-                response.read()
-                return response.status
-            except TimeoutError:
-                raise BadInput(f"GET {path} did not answer within {self.timeout:g} s: "
-                               "the app hangs (or raise --timeout)") from None
+                return self._get(path)
             except (http.client.HTTPException, ConnectionError):
                 self.conn.close()  # the server closed a kept-alive connection: once more
-                if attempt == 2:
-                    raise BadInput(f"GET {path}: the server closed the connection without an "
-                                   "answer (did the worker crash? see its log)") from None
-        raise AssertionError("unreachable")
+                return self._get(path)
+        except TimeoutError:
+            raise BadInput(f"GET {path} did not answer within {self.timeout:g} s: "
+                           "the app hangs (or raise --timeout)") from None
+        except (http.client.HTTPException, ConnectionError):
+            raise BadInput(f"GET {path}: the server closed the connection without an "
+                           "answer (did the worker crash? see its log)") from None
+
+    def _get(self, path: str) -> int:
+        self.conn.request("GET", path)
+        response = self.conn.getresponse()
+        response.read()
+        return response.status
 
     def close(self) -> None:
         self.conn.close()
@@ -113,30 +116,28 @@ def base_spec(target: Target, worker_class: str) -> ServerSpec:
 
 
 def profile_paths(target: Target, *, window_s: float, timeout: float,
-                  on_path=lambda path: None) -> tuple[list[PathProfile], tuple[float, float]]:
-    """Each path's profile on one worker (sync, or asgi), and that worker's memory."""
+                  on_path=lambda path: None,
+                  ) -> tuple[list[PathProfile], dict[str, tuple[float, float]]]:
+    """Each path's profile on one worker (sync, or asgi), and that worker's memory by model."""
     model = "asgi" if target.kind == "asgi" else "sync"
-    spec = base_spec(target, model)
     try:
-        server = GunicornServer(spec)
+        server = GunicornServer(base_spec(target, model))
         server.start()
     except ServerError as error:
-        raise BadInput(f"--app {target.app}: gunicorn -k {model} could not serve it: "
-                       f"{_last_line(str(error))}") from None
+        raise BadInput(f"--app {target.app}: {_cannot_serve(model, error)}") from None
     profiles = []
+    client = Client(server.port, timeout)
     try:
-        client = Client(server.port, timeout)
         for path in target.paths:
             on_path(path)
-            check_status(client, path, f"{model} -w1")
-            for _ in range(WARMUP_REQUESTS - 1):
+            for _ in range(WARMUP_REQUESTS):
                 check_status(client, path, f"{model} -w1")
             latency, cpu, requests = time_path(server, client, path, window_s)
             rss, uss = memory_mb(server)
             profiles.append(PathProfile(path, latency, cpu, requests, rss, uss))
-        client.close()
-        return profiles, memory_mb(server)
+        return profiles, {model: memory_mb(server)}
     finally:
+        client.close()
         server.stop(grace=2, graceful=False)
 
 
@@ -159,9 +160,10 @@ def serves_under(target: Target, model: str, *, timeout: float) -> tuple[float, 
                 client.close()
             return memory_mb(server)
     except ServerError as error:
-        return f"gunicorn -k {model} could not serve it: {_last_line(str(error))}"
+        return _cannot_serve(model, error)
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else text
+def _cannot_serve(model: str, error: ServerError) -> str:
+    """gunicorn's failed start in one line: its log's last line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"gunicorn -k {model} could not serve it: {lines[-1] if lines else error}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from ..procs import Logged, stop_tree
+from ..procs import Logged, stop_tree, tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,12 +107,8 @@ class Daemon(Logged):
         raise ServiceError(f"{what} after {timeout:g} s:\n{self.log_tail()}")
 
     def _remember(self) -> None:
-        try:
-            root = psutil.Process(self.proc.pid)
-            for proc in [root, *root.children(recursive=True)]:
-                self._known.setdefault(proc.pid, proc)
-        except psutil.NoSuchProcess:
-            pass
+        for proc in tree(self.proc.pid):
+            self._known.setdefault(proc.pid, proc)
 
     def processes(self) -> list[psutil.Process]:
         """The process and its live descendants."""
