@@ -82,6 +82,16 @@ graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
 # Seconds an idle keep-alive connection stays open (gunicorn's default, 2); on gevent it also
 # bounds how long a client may take to send a request header (measured: the slow-clients lesson).
 keepalive = _env_int("KEEPALIVE", 2)
+# HEADER_TIMEOUT: seconds a sync or gthread worker waits for a request header before it answers
+# 408 and hangs up (webapp/headerdeadline.py); 0, the default, keeps gunicorn's own behaviour,
+# under which a trickling header holds a gthread thread for as long as it trickles.
+try:
+    header_timeout = float(_env("HEADER_TIMEOUT", "0"))
+except ValueError:
+    header_timeout = -1.0
+if not (header_timeout == 0 or 0 < header_timeout < timeout):
+    _fail(f"HEADER_TIMEOUT must be 0 (off) or seconds in (0, TIMEOUT={timeout}), "
+          f"got {_env('HEADER_TIMEOUT', '0')!r}")
 loglevel = _env("LOG_LEVEL", "info")
 # HTTP limits, enforced by gunicorn before the app runs (it answers 400/414/431 itself).
 limit_request_line = _env_int("LIMIT_REQUEST_LINE", 4094)  # bytes in "GET /path?query HTTP/1.1"
@@ -210,6 +220,13 @@ def post_worker_init(worker):
         model = runtime.record_worker(worker)
     else:
         model = worker.cfg.worker_class_str  # gunicorn's own name: sync, gthread, gevent, asgi
+    if header_timeout and model in ("sync", "gthread"):
+        if _serves_the_lab(worker):
+            from webapp import headerdeadline
+
+            headerdeadline.install(worker, header_timeout, model)
+        else:
+            worker.log.warning("HEADER_TIMEOUT applies to the lab's own app only; ignored")
     cfg = worker.cfg
     detail = {
         "sync": "1 request at a time",
@@ -220,6 +237,14 @@ def post_worker_init(worker):
     }.get(model, "")
     worker.log.info("worker ready: model=%s pid=%s %s switch_interval=%s", model, worker.pid,
                     detail, sys.getswitchinterval())
+
+
+def pre_request(worker, req):
+    """The request header has arrived: lift its HEADER_TIMEOUT deadline (if any); then
+    gunicorn's own default, a debug line."""
+    if (deadline := getattr(worker, "header_deadline", None)) is not None:
+        deadline.lift()
+    worker.log.debug("%s %s", req.method, req.path)
 
 
 def worker_exit(server, worker):

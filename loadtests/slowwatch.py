@@ -1,7 +1,7 @@
 """How long a slow client holds each model, and what ends it -- measured, not assumed.
 
 Per case, a fresh server with the lab's defaults (gunicorn's ``timeout`` 30 s, ``keepalive``
-2 s; nginx's ``client_header_timeout`` 10 s) and slowloris connections enough to take its
+2 s; nginx's ``client_header_timeout`` 10 s; and two cases with the lab's ``HEADER_TIMEOUT``) and slowloris connections enough to take its
 slots; then: does ``/health`` answer meanwhile (2 s to try), when does the server (or the
 proxy) first hang up on a slow client (watched up to :data:`WATCH_S`), and does ``/health``
 answer at once after the slow clients leave. The cases run side by side, each on its own
@@ -21,12 +21,17 @@ from .slowclients import SlowClients
 
 #: Seconds each case is watched: past gunicorn's 30 s worker timeout.
 WATCH_S = 40.0
+HEADER_10 = (("HEADER_TIMEOUT", "10"),)  # as nginx's client_header_timeout below
 #: (label, spec, slow clients, front)
 CASES = (
     ("sync -w1", ServerSpec("sync"), 1, "direct"),
     ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4, "direct"),
     ("gevent -w1", ServerSpec("gevent"), 5, "direct"),
     ("asgi -w1", ServerSpec("asgi"), 5, "direct"),
+    # the lab's own bound where gunicorn has none (HEADER_TIMEOUT, webapp/headerdeadline.py)
+    ("sync -w1, HEADER_TIMEOUT=10", ServerSpec("sync", env=HEADER_10), 1, "direct"),
+    ("gthread -w1 --threads 4, HEADER_TIMEOUT=10",
+     ServerSpec("gthread", threads=4, env=HEADER_10), 4, "direct"),
     ("sync -w1", ServerSpec("sync"), 20, "nginx"),
     ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 20, "nginx"),
 )
@@ -46,6 +51,8 @@ def _ended_by(front: str, held: float | None, log: str) -> str:
         return f"nothing within {WATCH_S:g} s"
     if front == "nginx":
         return "nginx's client_header_timeout"
+    if "header timeout: no request header" in log:
+        return "the lab's HEADER_TIMEOUT (a 408)"
     if "WORKER TIMEOUT" in log:
         return "gunicorn's timeout (the worker is killed)"
     return "gunicorn's keepalive" if held < 10 else "the server"

@@ -28,6 +28,8 @@ def _gunicorn(*args, **env):
         (("-k", "nosuchworker"), {}, "unknown worker class 'nosuchworker'"),
         ((), {"WORKERS": "zero"}, "WORKERS must be a positive integer"),
         ((), {"THREADS": "-3"}, "THREADS must be a positive integer"),
+        ((), {"HEADER_TIMEOUT": "soon"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, "),
+        ((), {"HEADER_TIMEOUT": "30"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, TIMEOUT="),
     ],
 )
 def test_bad_settings_exit_2_with_one_clear_line(args, env, needle):

@@ -94,6 +94,50 @@ def test_asgi_answers_and_keeps_slow_clients_as_cheap_tasks():
         assert get(server.url + "/health", timeout=5).status == 200  # and after they left
 
 
+LAB_HEADER_TIMEOUT = 1  # HEADER_TIMEOUT in the next test, well below its worker timeout (10 s)
+
+
+@pytest.mark.parametrize("model", ["sync", "gthread"])
+def test_header_timeout_ends_a_slow_header_with_408_and_spares_a_slow_app(model):
+    """HEADER_TIMEOUT (webapp/headerdeadline.py): the lab's bound where gunicorn sets none."""
+    import http.client
+    import json
+    import socket
+
+    h = LAB_HEADER_TIMEOUT
+    spec = ServerSpec(model, threads=4 if model == "gthread" else 1, timeout=10,
+                      env=(("KEEPALIVE", "5"), ("HEADER_TIMEOUT", str(h))))
+    with GunicornServer(spec) as server:
+        with SlowClients("127.0.0.1", server.port, slots(model)) as slow:
+            wait_closed(slow, 10 * h)
+            held = [c.held_s for c in slow.connections]
+            replies = [c.reply for c in slow.connections]
+        assert all(x is not None and 0.8 * h <= x <= 5 * h for x in held)  # not at `timeout`
+        for reply in replies:
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 408 ")
+            assert json.loads(body) == {"error": "request header not received in time",
+                                        "status": 408}
+        # a slow application is not a slow header: the deadline ends when the header arrives
+        assert get(server.url + f"/io?delay={2 * h}", timeout=10).status == 200
+        # nor is a header that pauses but arrives in time
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: lab\r\n")
+            time.sleep(0.3 * h)  # the client's pause under test, not synchronisation
+            sock.sendall(b"\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        # and each request on a kept-alive connection gets a fresh deadline
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        for _ in range(2):
+            conn.request("GET", f"/io?delay={1.5 * h}")
+            response = conn.getresponse()
+            assert response.status == 200 and response.read()
+        conn.close()
+        log = server.log_text()
+    assert "WORKER TIMEOUT" not in log
+    assert log.count("header timeout: no request header from") == slots(model)
+
+
 @pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])
 def test_behind_nginx_every_model_answers_and_nginx_ends_slow_clients(model, nginx_in_front):
     with GunicornServer(spec(model)) as server:
