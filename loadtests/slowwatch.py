@@ -1,11 +1,12 @@
 """How long a slow client holds each model, and what ends it -- measured, not assumed.
 
 Per case, a fresh server with the lab's defaults (gunicorn's ``timeout`` 30 s, ``keepalive``
-2 s; nginx's ``client_header_timeout`` 10 s; and two cases with the lab's ``HEADER_TIMEOUT``) and slowloris connections enough to take its
-slots; then: does ``/health`` answer meanwhile (2 s to try), when does the server (or the
-proxy) first hang up on a slow client (watched up to :data:`WATCH_S`), and does ``/health``
-answer at once after the slow clients leave. The cases run side by side, each on its own
-ports, so the watch costs one :data:`WATCH_S`, not one per case.
+2 s; nginx's ``client_header_timeout`` 10 s; two cases add the lab's ``HEADER_TIMEOUT``) and
+slowloris connections enough to take its slots; then: does ``/health`` answer meanwhile (2 s
+to try), when does the server (or the proxy) first hang up on a slow client (watched up to
+:data:`WATCH_S`), and does ``/health`` answer at once after the slow clients leave. The cases
+run side by side, each on its own ports, so the watch costs one :data:`WATCH_S`, not one
+per case.
 """
 
 from __future__ import annotations
