@@ -1,11 +1,16 @@
-"""Slow clients, as slowloris makes them: connections that trickle a request header forever.
+"""Slow clients, two kinds: slowloris, which trickles a request header forever, and a slow
+reader, which asks for a large response and takes it a little at a time.
 
-Each of ``k`` connections sends a request line and then one byte of an endless header
-every ``interval`` seconds, so the request never completes. Locust cannot send half a
-header, so this is a small raw-socket client: one thread, one selector, every connection's
-next byte on its own schedule. It records when the server (or proxy) hung up on each
-connection -- which setting ended it is what the slow-clients lesson measures -- and what,
-if anything, it answered.
+:class:`SlowClients`: each of ``k`` connections sends a request line and then one byte of an
+endless header every ``interval`` seconds, so the request never completes. Locust cannot send
+half a header, so this is a small raw-socket client: one thread, one selector, every
+connection's next byte on its own schedule. It records when the server (or proxy) hung up on
+each connection -- which setting ended it is what the slow-clients lesson measures -- and
+what, if anything, it answered.
+
+:class:`SlowReader`: one connection with a small receive buffer that asks for ``/download``
+and reads ``rate`` bytes a second, as a phone on a poor network would: whatever writes the
+response waits for it once the kernel's buffers are full.
 """
 
 from __future__ import annotations
@@ -129,3 +134,52 @@ class SlowClients:
         return {"slow_clients": self.k, "slow_closed": len(held),
                 "slow_held_max_s": max(held) if held else None,
                 "slow_held_min_s": min(held) if held else None, "slow_replies": replies}
+
+
+@dataclass
+class SlowReader:
+    """A client reading ``path`` at ``rate`` bytes a second; a context manager."""
+
+    host: str
+    port: int
+    path: str
+    rate: int = 64 * 1024
+    #: The client's receive buffer: small, so the server's writes soon wait for the reader.
+    rcvbuf: int = 16 * 1024
+    received: int = 0
+    done: float | None = None  # when the whole response had arrived (monotonic)
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slow-reader", daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+    def __enter__(self) -> SlowReader:
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)  # before connect
+        self.sock.settimeout(5)
+        self.sock.connect((self.host, self.port))
+        self.sock.sendall(f"GET {self.path} HTTP/1.1\r\nHost: lab\r\n"
+                          "Connection: close\r\n\r\n".encode())
+        self.opened = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+    def _run(self) -> None:
+        tick = 0.1
+        while not self._stop.wait(tick):  # the reader's pace, not synchronisation
+            budget = int(self.rate * tick)
+            while budget > 0:
+                try:
+                    data = self.sock.recv(min(budget, 65536))
+                except OSError:
+                    data = b""
+                if not data:
+                    self.done = time.monotonic()
+                    return
+                self.received += len(data)
+                budget -= len(data)

@@ -1,12 +1,16 @@
 """How long a slow client holds each model, and what ends it -- measured, not assumed.
 
-Per case, a fresh server with the lab's defaults (gunicorn's ``timeout`` 30 s, ``keepalive``
-2 s; nginx's ``client_header_timeout`` 10 s; two cases add the lab's ``HEADER_TIMEOUT``) and
-slowloris connections enough to take its slots; then: does ``/health`` answer meanwhile (2 s
-to try), when does the server (or the proxy) first hang up on a slow client (watched up to
-:data:`WATCH_S`), and does ``/health`` answer at once after the slow clients leave. The cases
-run side by side, each on its own ports, so the watch costs one :data:`WATCH_S`, not one
-per case.
+Slow headers (slowloris), per case: a fresh server with the lab's defaults (gunicorn's
+``timeout`` 30 s, ``keepalive`` 2 s; nginx's ``client_header_timeout`` 10 s; two cases add the
+lab's ``HEADER_TIMEOUT``) and slowloris connections enough to take its slots; then: does
+``/health`` answer meanwhile (2 s to try), when does the server (or the proxy) first hang up
+on a slow client (watched up to :data:`WATCH_S`), and does ``/health`` answer at once after
+the slow clients leave. The cases run side by side, each on its own ports, so the watch costs
+one :data:`WATCH_S`, not one per case.
+
+Slow readers (:data:`READER_CASES`, beside them): clients that take an 8 MiB ``/download``
+64 KiB a second; does ``/health`` answer while they read -- directly, behind nginx, and behind
+nginx with the response marked ``X-Accel-Buffering: no``?
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .client import get
 from .server import GunicornServer, ServerSpec
 from .services.nginx import NginxProxy
-from .slowclients import SlowClients
+from .slowclients import SlowClients, SlowReader
 
 #: Seconds each case is watched: past gunicorn's 30 s worker timeout.
 WATCH_S = 40.0
@@ -59,13 +63,21 @@ def _ended_by(front: str, held: float | None, log: str) -> str:
     return "gunicorn's keepalive" if held < 10 else "the server"
 
 
-def watch_one(label: str, spec: ServerSpec, k: int, front: str) -> dict:
+@contextlib.contextmanager
+def _served(spec: ServerSpec, front: str):
+    """A fresh server, and nginx in front of it unless ``front`` is "direct": (server, port,
+    url) where the clients connect."""
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(GunicornServer(spec))
-        port, url = server.port, server.url
-        if front == "nginx":
+        if front == "direct":
+            yield server, server.port, server.url
+        else:
             proxy = stack.enter_context(NginxProxy(server.port))
-            port, url = proxy.port, proxy.url
+            yield server, proxy.port, proxy.url
+
+
+def watch_one(label: str, spec: ServerSpec, k: int, front: str) -> dict:
+    with _served(spec, front) as (server, port, url):
         with SlowClients("127.0.0.1", port, k) as slow:
             during = _health(url, 2.0)
             deadline = time.monotonic() + WATCH_S
@@ -79,6 +91,36 @@ def watch_one(label: str, spec: ServerSpec, k: int, front: str) -> dict:
                 "health_during": during, "health_after": after}
 
 
+#: Slow readers: (label, spec, readers, front, query). Each asks for /download (8 MiB) and
+#: reads 64 KiB a second; "nginx, X-Accel-Buffering: no" is the app asking nginx not to buffer.
+READER_CASES = (
+    *((label, spec, k, front, query)
+      for label, spec, k in (("sync -w1", ServerSpec("sync"), 1),
+                             ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4))
+      for front, query in (("direct", ""), ("nginx", ""),
+                           ("nginx, X-Accel-Buffering: no", "&unbuffered=1"))),
+    ("gevent -w1", ServerSpec("gevent"), 5, "direct", ""),
+    ("asgi -w1", ServerSpec("asgi"), 5, "direct", ""),
+)
+READ_RATE = 64 * 1024
+#: Seconds each reader has to get its first 64 KiB before /health is asked.
+READER_START_S = 3.0
+
+
+def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str) -> dict:
+    """While ``k`` slow readers take /download, does /health answer?"""
+    with _served(spec, front) as (_, port, url), contextlib.ExitStack() as readers:
+        slow = [readers.enter_context(SlowReader("127.0.0.1", port, f"/download?mb=8{query}",
+                                                 rate=READ_RATE)) for _ in range(k)]
+        deadline = time.monotonic() + READER_START_S
+        while min(r.received for r in slow) < READ_RATE and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling interval
+        return {"kind": "reader", "label": label, "front": front, "slow_clients": k,
+                "mb": 8, "read_kib_s": READ_RATE // 1024, "health_during": _health(url, 2.0)}
+
+
 def watch() -> list[dict]:
-    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        return list(pool.map(lambda case: watch_one(*case), CASES))
+    with ThreadPoolExecutor(max_workers=len(CASES) + len(READER_CASES)) as pool:
+        headers = [pool.submit(watch_one, *case) for case in CASES]
+        readers = [pool.submit(watch_reader, *case) for case in READER_CASES]
+        return [f.result() for f in headers + readers]

@@ -126,3 +126,22 @@ def test_to_thread_is_refused_on_wsgi(client):
     assert response.status_code == 400
     assert "asgi" in response.get_json()["error"]
     assert client.get("/prime/7?thread=0").get_json()["prime"] is True
+
+
+def test_download_sends_mb_mib_with_its_length(client):
+    from webapp.download import DEFAULT_MB, MEGABYTE
+
+    response = client.get("/download?mb=2")
+    assert response.status_code == 200
+    assert response.data == bytes(2 * MEGABYTE)
+    assert response.headers["Content-Length"] == str(2 * MEGABYTE)
+    assert "X-Accel-Buffering" not in response.headers  # nginx may buffer it
+    assert client.get("/download?unbuffered=1&mb=1").headers["X-Accel-Buffering"] == "no"
+    assert client.get("/download").headers["Content-Length"] == str(DEFAULT_MB * MEGABYTE)
+
+
+@pytest.mark.parametrize("query", ["mb=0", "mb=65", "mb=1.5", "mb=x", "unbuffered=2"])
+def test_download_bad_input_is_400_json(client, query):
+    response = client.get(f"/download?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"].split()[0] in ("mb", "unbuffered")

@@ -7,6 +7,7 @@ event loop, checked by the order of events (never by absolute times).
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import pytest
 
@@ -28,6 +29,7 @@ SAME = [
     "/io?delay=0&blocking=yes", "/hash?mb=0", "/hash?mb=257", "/hash?mb=1.5",
     "/spin/7?nap=1&offload=1", "/spin/x", "/offload/prime/-5", "/nope", "/prime/7/8",
     "/io?delay=nan&delay=0",  # the first value counts, as in Flask
+    "/download?mb=0", "/download?mb=65", "/download?unbuffered=yes",
 ]
 
 
@@ -67,6 +69,11 @@ def test_answers_match_the_flask_app(serve):
     assert get(f"{url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
     flask = create_app({"TESTING": True}).test_client()
     assert get(f"{url}/hash?mb=2").body["sha256"] == flask.get("/hash?mb=2").get_json()["sha256"]
+    download = flask.get("/download?mb=1&unbuffered=1")
+    with urllib.request.urlopen(f"{url}/download?mb=1&unbuffered=1", timeout=10) as reply:
+        assert reply.read() == download.data
+        for header in ("Content-Length", "X-Accel-Buffering", "Content-Type"):
+            assert reply.headers[header] == download.headers[header]
 
 
 REQUESTS, DELAY = 4, 0.5

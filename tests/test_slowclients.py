@@ -15,7 +15,7 @@ from loadtests.client import get
 from loadtests.server import GunicornServer, ServerSpec
 from loadtests.services.daemon import Missing, ServiceError
 from loadtests.services.nginx import NginxProxy
-from loadtests.slowclients import SlowClients
+from loadtests.slowclients import SlowClients, SlowReader
 
 from .conftest import _missing
 from .helpers import alive
@@ -151,6 +151,30 @@ def test_behind_nginx_every_model_answers_and_nginx_ends_slow_clients(model, ngi
                        for h in held)
         assert "WORKER TIMEOUT" not in server.log_text()
         assert get(proxy.url + "/info", timeout=5).body["worker_class"] == model
+
+
+@pytest.mark.parametrize(("model", "front", "answers"), [
+    ("sync", "direct", False), ("sync", "nginx", True), ("sync", "nginx-unbuffered", False),
+    ("gevent", "direct", True), ("asgi", "direct", True),
+])
+def test_a_slow_reader_holds_a_sync_worker_unless_nginx_buffers(model, front, answers,
+                                                                nginx_in_front):
+    """A client that takes an 8 MiB /download 64 KiB a second: a sync worker waits in
+    ``sendall`` for it, a greenlet or a task does not take the worker; nginx buffers the
+    response and frees the worker -- unless the app says ``X-Accel-Buffering: no``."""
+    with GunicornServer(ServerSpec(model)) as server:
+        port, url = server.port, server.url
+        if front != "direct":
+            proxy = nginx_in_front(server.port)
+            port, url = proxy.port, proxy.url
+        query = "&unbuffered=1" if front == "nginx-unbuffered" else ""
+        with SlowReader("127.0.0.1", port, f"/download?mb=8{query}", rate=64 * 1024) as reader:
+            deadline = time.monotonic() + 10
+            while reader.received < 64 * 1024 and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling interval, not synchronisation
+            assert reader.received >= 64 * 1024 and reader.done is None  # reading, not done
+            assert health_fails(url, within=2) is not answers
+        assert get(url + "/health", timeout=5).status == 200  # the reader left: free again
 
 
 def test_nginx_on_a_taken_port_is_one_line_and_no_process(redis_server):

@@ -101,6 +101,6 @@ THREAD_IS_ASGI_ONLY = ("thread=1 (asyncio.to_thread) is for the asgi model; a WS
                        "already runs each request in its own thread, process or greenlet")
 
 
-def parse_mb(raw: str | None, cap: int) -> int:
-    """Megabytes to hash: an integer in [1, cap]; None means DEFAULT_MB."""
-    return DEFAULT_MB if raw is None else _parse_int(raw, "mb", 1, cap)
+def parse_mb(raw: str | None, cap: int, default: int = DEFAULT_MB) -> int:
+    """MiB to hash or to send: an integer in [1, cap]; None means ``default``."""
+    return default if raw is None else _parse_int(raw, "mb", 1, cap)

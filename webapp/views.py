@@ -1,5 +1,5 @@
 """The lab's endpoints: health, introspection, slow I/O, CPU-bound primes (plain, napping,
-offloaded), GIL-free hashing and the spinner stream."""
+offloaded), GIL-free hashing, the spinner stream and a large download."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from . import offload, runtime
+from . import download, offload, runtime
 from .gilfree import MAX_MB, sha256_megabytes
 from .params import (
     THREAD_IS_ASGI_ONLY,
@@ -90,3 +90,13 @@ def spin_(n: str):
     check = {"offload": offload.is_prime, "nap": is_prime_napping}.get(mode, is_prime)
     return Response(stream_with_context(spin(number, check)), mimetype="text/plain",
                     headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
+
+
+@bp.get("/download")
+def download_():
+    """``mb`` MiB for a slow reader to hold the worker with; ``?unbuffered=1`` asks nginx not
+    to buffer it."""
+    mb = parse_mb(request.args.get("mb"), download.MAX_MB, download.DEFAULT_MB)
+    unbuffered = parse_flag(request.args.get("unbuffered"), "unbuffered")
+    return Response(download.chunks(mb), mimetype="application/octet-stream",
+                    headers=download.headers(mb, unbuffered=unbuffered))

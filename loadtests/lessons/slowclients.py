@@ -4,7 +4,9 @@ k connections trickle a request header, one byte a second (slowloris), while the
 asks ``/health`` (each ask gives up after 2 s: a failure). A sync worker reads one request
 at a time, a gthread worker one per thread: slow clients take those slots and the heartbeat
 waits. gevent and asyncio hold a connection as a greenlet or a task, and answer. Behind
-nginx -- which reads every request whole before it passes it on -- every model answers.
+nginx -- which reads every request whole before it passes it on -- every model answers. The
+observation adds slow *readers* of a large response, which hold whatever writes to them unless
+nginx buffers the response.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def section(results: Results) -> str:
     if below:
         lines += ["", f"gthread with 2 slow clients, fewer than its 4 threads: {_beat(below)} — "
                   "a free thread answers; the pool is only as deep as its threads."]
-    watched = results.extra("slowclients")
+    observed = results.extra("slowclients") or []
+    watched = [w for w in observed if w.get("kind", "header") == "header"]
+    readers = [w for w in observed if w.get("kind") == "reader"]
     if watched:
         lines += [
             "",
@@ -81,6 +85,20 @@ def section(results: Results) -> str:
             *[f"| {w['label']} | {w['front']} | {w['slow_clients']} | "
               f"{_seconds(w['held_s'])} | {w['ended_by']} | "
               f"{w['health_during']} | {w['health_after']} |" for w in watched],
+        ]
+    if readers:
+        first = readers[0]
+        lines += [
+            "",
+            f"Slow readers: each asks for {first['mb']} MiB of `/download` and reads "
+            f"{first['read_kib_s']} KiB a second (a 16 KiB receive buffer); `/health` is asked "
+            "once they are reading. With `X-Accel-Buffering: no` (`?unbuffered=1`) the app "
+            "asks nginx not to buffer the response.",
+            "",
+            "| worker | front | slow readers | /health meanwhile |",
+            "|---|---|---:|---|",
+            *[f"| {w['label']} | {w['front']} | {w['slow_clients']} | {w['health_during']} |"
+              for w in readers],
         ]
     cost = results.pairs(COST)
     if cost:
@@ -122,8 +140,9 @@ LESSON = Lesson(
     name="slowclients",
     section=section,
     chart=chart,
-    observation=switched("slowwatch", "also watch how long slow clients hold each model, "
-                                      "direct and behind nginx (about 45 s)", observe),
+    observation=switched("slowwatch", "also watch how long slow clients (slow headers, slow "
+                                      "readers) hold each model, direct and behind nginx "
+                                      "(about 45 s)", observe),
     scenarios={"slowclients": Scenario("slowclients", "heartbeat", None, heartbeat=True,
                                        extra=("--heartbeat-timeout", "2"))},
     assumptions={"slowclients": "No bound: k slowloris connections (a header byte a second) "

@@ -9,7 +9,8 @@
 * ``/offload/prime/<n>`` awaits the offload backend (``OFFLOAD_BACKEND``: the
   worker's process pool, Celery, or gunicorn's dirty workers); ``/hash`` runs
   hashlib (GIL released) via ``asyncio.to_thread``.
-* ``/spin/<n>`` is the book's ``spinner_async``.
+* ``/spin/<n>`` is the book's ``spinner_async``; ``/download`` streams ``mb`` MiB, each send
+  awaiting the client's pace.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from .. import offload, runtime
+from .. import download, offload, runtime
 from ..gilfree import MAX_MB, sha256_megabytes
 from ..params import parse_delay, parse_flag, parse_mb, parse_n, parse_one_of
 from ..primes import is_prime, is_prime_async_nap
@@ -112,6 +113,14 @@ async def spin(request: Request) -> StreamingResponse:
                              headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"})
 
 
+async def download_(request: Request) -> StreamingResponse:
+    """``mb`` MiB for the slow-reader lesson; ``?unbuffered=1`` asks nginx not to buffer it."""
+    mb = parse_mb(_arg(request, "mb"), download.MAX_MB, download.DEFAULT_MB)
+    unbuffered = parse_flag(_arg(request, "unbuffered"), "unbuffered")
+    return StreamingResponse(download.chunks_async(mb), media_type="application/octet-stream",
+                             headers=download.headers(mb, unbuffered=unbuffered))
+
+
 ROUTES = [
     Route("/health", health),
     Route("/info", info),
@@ -120,4 +129,5 @@ ROUTES = [
     Route("/offload/prime/{n}", offload_prime),
     Route("/hash", hash_),
     Route("/spin/{n}", spin),
+    Route("/download", download_),
 ]
