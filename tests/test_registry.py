@@ -147,7 +147,7 @@ def test_scenarios_name_known_bounds():
     assert all(isinstance(s, Scenario) for s in SCENARIO.values())
 
 
-@pytest.mark.parametrize("preset", ["full", "quick"])
+@pytest.mark.parametrize("preset", ["full", "quick", "slowwatch"])
 def test_golden_report(preset, tmp_path):
     """The committed results render to the committed report, byte for byte."""
     results = json.loads((SAMPLES / preset / "results.json").read_text())

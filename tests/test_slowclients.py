@@ -177,6 +177,19 @@ def test_a_slow_reader_holds_a_sync_worker_unless_nginx_buffers(model, front, an
         assert get(url + "/health", timeout=5).status == 200  # the reader left: free again
 
 
+def test_a_slow_reader_costs_a_sync_worker_its_life_at_timeout():
+    """The sync worker blocked in ``sendall`` stops notifying the arbiter: at ``timeout`` it is
+    killed mid-response, and the reader is left with part of its 8 MiB."""
+    with GunicornServer(spec("sync")) as server:
+        with SlowReader("127.0.0.1", server.port, "/download?mb=8", rate=64 * 1024) as reader:
+            deadline = time.monotonic() + 10 * TIMEOUT
+            while "WORKER TIMEOUT" not in server.log_text() and time.monotonic() < deadline:
+                time.sleep(0.1)  # polling interval
+            assert "WORKER TIMEOUT" in server.log_text()
+            assert reader.received < 8 << 20
+        assert get(server.url + "/health", timeout=5).status == 200  # a new worker serves
+
+
 def test_nginx_on_a_taken_port_is_one_line_and_no_process(redis_server):
     """(The session's redis-server holds a port.) nginx refuses it; nothing is left."""
     try:
