@@ -82,9 +82,10 @@ graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
 # Seconds an idle keep-alive connection stays open (gunicorn's default, 2); on gevent it also
 # bounds how long a client may take to send a request header (measured: the slow-clients lesson).
 keepalive = _env_int("KEEPALIVE", 2)
-# HEADER_TIMEOUT: seconds a sync or gthread worker waits for a request header before it answers
-# 408 and hangs up (webapp/headerdeadline.py); 0, the default, keeps gunicorn's own behaviour,
-# under which a trickling header holds a gthread thread for as long as it trickles.
+# HEADER_TIMEOUT: seconds a sync, gthread or asgi worker waits for a request header before it
+# answers 408 and hangs up (webapp/headerdeadline.py; gevent ends one at keepalive itself); 0,
+# the default, keeps gunicorn's own behaviour, under which a trickling header holds a gthread
+# thread, or an asgi connection, for as long as it trickles.
 try:
     header_timeout = float(_env("HEADER_TIMEOUT", "0"))
 except ValueError:
@@ -220,7 +221,7 @@ def post_worker_init(worker):
         model = runtime.record_worker(worker)
     else:
         model = worker.cfg.worker_class_str  # gunicorn's own name: sync, gthread, gevent, asgi
-    if header_timeout and model in ("sync", "gthread"):
+    if header_timeout and model in ("sync", "gthread", "asgi"):
         if _serves_the_lab(worker):
             from webapp import headerdeadline
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -55,6 +56,8 @@ class ServerSpec:
     #: Another app than the lab's ("pkg.module:app", the advisor's), imported from ``chdir``.
     app: str | None = None
     chdir: str | None = None
+    #: The server's limit on open files (``ulimit -n``); None: inherited.
+    max_open_files: int | None = None
 
     @property
     def label(self) -> str:
@@ -154,10 +157,13 @@ class GunicornServer(Logged):
             # removes at stop, even when the master was SIGKILLed and its on_exit never ran
             self._dirty_dir = Path(tempfile.mkdtemp(prefix="worker-lab-dirty-"))
             env["LAB_DIRTY_SOCKET"] = str(self._dirty_dir / "arbiter.sock")
+        limit = self.spec.max_open_files
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 self.spec.argv(self.port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+                if limit else None,
             )
         try:
             self._wait_ready()

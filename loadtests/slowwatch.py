@@ -1,12 +1,13 @@
 """How long a slow client holds each model, and what ends it -- measured, not assumed.
 
 Slow headers (slowloris), per case: a fresh server with the lab's defaults (gunicorn's
-``timeout`` 30 s, ``keepalive`` 2 s; nginx's ``client_header_timeout`` 10 s; two cases add the
-lab's ``HEADER_TIMEOUT``) and slowloris connections enough to take its slots; then: does
-``/health`` answer meanwhile (2 s to try), when does the server (or the proxy) first hang up
-on a slow client (watched up to :data:`WATCH_S`), and does ``/health`` answer at once after
-the slow clients leave. The cases run side by side, each on its own ports, so the watch costs
-one :data:`WATCH_S`, not one per case.
+``timeout`` 30 s, ``keepalive`` 2 s; nginx's ``client_header_timeout`` 10 s; three cases add
+the lab's ``HEADER_TIMEOUT``, one lowers asgi's open-file limit) and slowloris connections
+enough to take its slots (or its file descriptors); then: does ``/health`` answer meanwhile
+(2 s to try), when does the server (or the proxy) first hang up on a slow client (watched up
+to :data:`WATCH_S`), and does ``/health`` answer at once after the slow clients leave. The
+cases run side by side, each on its own ports, so the watch costs one :data:`WATCH_S`, not
+one per case.
 
 Slow readers (:data:`READER_CASES`, beside them): clients that take an 8 MiB ``/download``
 64 KiB a second; does ``/health`` answer while they read -- directly, behind nginx, and behind
@@ -37,6 +38,9 @@ CASES = (
     ("sync -w1, HEADER_TIMEOUT=10", ServerSpec("sync", env=HEADER_10), 1, "direct"),
     ("gthread -w1 --threads 4, HEADER_TIMEOUT=10",
      ServerSpec("gthread", threads=4, env=HEADER_10), 4, "direct"),
+    ("asgi -w1, HEADER_TIMEOUT=10", ServerSpec("asgi", env=HEADER_10), 5, "direct"),
+    # each slow header costs asgi a socket: past the open-file limit it accepts nothing
+    ("asgi -w1, ulimit -n 256", ServerSpec("asgi", max_open_files=256), 300, "direct"),
     ("sync -w1", ServerSpec("sync"), 20, "nginx"),
     ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 20, "nginx"),
 )

@@ -97,7 +97,7 @@ def test_asgi_answers_and_keeps_slow_clients_as_cheap_tasks():
 LAB_HEADER_TIMEOUT = 1  # HEADER_TIMEOUT in the next test, well below its worker timeout (10 s)
 
 
-@pytest.mark.parametrize("model", ["sync", "gthread"])
+@pytest.mark.parametrize("model", ["sync", "gthread", "asgi"])
 def test_header_timeout_ends_a_slow_header_with_408_and_spares_a_slow_app(model):
     """HEADER_TIMEOUT (webapp/headerdeadline.py): the lab's bound where gunicorn sets none."""
     import http.client
@@ -136,6 +136,29 @@ def test_header_timeout_ends_a_slow_header_with_408_and_spares_a_slow_app(model)
         log = server.log_text()
     assert "WORKER TIMEOUT" not in log
     assert log.count("header timeout: no request header from") == slots(model)
+
+
+FILES = 128  # the asgi server's open-file limit in the next test (ulimit -n)
+
+
+@pytest.mark.parametrize("header_timeout", [0, 2], ids=["gunicorn", "HEADER_TIMEOUT"])
+def test_asgi_slow_headers_can_take_every_file_descriptor(header_timeout):
+    """Each slow header costs the asgi worker a socket, not a slot: more of them than its
+    open-file limit and it accepts nothing -- for as long as they trickle, or until the
+    lab's HEADER_TIMEOUT frees their sockets."""
+    spec = ServerSpec("asgi", max_open_files=FILES,
+                      env=(("HEADER_TIMEOUT", str(header_timeout)),))
+    with GunicornServer(spec) as server:
+        with SlowClients("127.0.0.1", server.port, FILES + 20) as slow:
+            if header_timeout:
+                reply = get(server.url + "/health", timeout=10 * header_timeout)
+                assert reply.status == 200  # once the first slow headers got their 408
+                assert sum(c.reply.startswith(b"HTTP/1.1 408 ") for c in slow.connections) > 0
+            else:
+                assert health_fails(server.url, within=3)
+                assert slow.open_count() == FILES + 20  # nothing ended them
+                assert "Too many open files" in server.log_text()
+        assert get(server.url + "/health", timeout=10).status == 200  # they left: it accepts
 
 
 @pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])

@@ -1,23 +1,29 @@
-"""A deadline for the request header on gunicorn's sync and gthread workers (``HEADER_TIMEOUT``).
+"""A deadline for the request header where gunicorn 27.0.1 sets none (``HEADER_TIMEOUT``).
 
-gunicorn 27.0.1 reads a request header with blocking reads in the thread that then runs the
-request. A client that trickles its header -- slowloris, one byte a second -- holds that thread:
-on gthread for as long as it trickles (the main thread keeps notifying the arbiter, so
-``timeout`` never fires, and ``keepalive`` applies only between requests), on sync until
-``timeout`` kills the whole worker. nginx's answer is ``client_header_timeout``; this is the
-same rule inside the worker, measured in the slow-clients lesson:
+gunicorn 27.0.1 bounds a trickling request header (slowloris: one byte a second) only on
+gevent, at ``keepalive``. Elsewhere, measured in the slow-clients lesson:
 
-* ``handle`` (gunicorn's per-connection method, called as ``self.handle``) is wrapped so that
-  the thread reading a header is given a deadline;
-* gunicorn's ``pre_request`` hook, which runs once the header is parsed, lifts it (so a slow
-  *application* is never cut, only a slow header);
-* one watcher thread per worker answers ``408`` (JSON, like every error of the lab) to a
-  connection past its deadline and shuts its socket down: the blocked read returns, gunicorn
-  closes the connection, and the thread is free.
+* sync and gthread read a header with blocking reads in the thread that then runs the
+  request: gthread holds that thread for as long as the client trickles (the main thread keeps
+  notifying the arbiter, so ``timeout`` never fires), sync until ``timeout`` kills the worker;
+* the asgi worker arms its keep-alive timer only while it waits for a connection's *second*
+  request: the first one may take forever. Each costs a socket, not a slot -- until the
+  process runs out of file descriptors and accepts nothing (measured with ``ulimit -n 256``).
 
-gevent ends a slow header itself (at ``keepalive``) and asgi spends a task on it, not a slot,
-so neither is wrapped. It bounds what one slow connection costs; it does not stop an attacker
-who reconnects -- that still takes a buffering proxy (README, "Deploying").
+nginx's answer is ``client_header_timeout``; this is the same rule inside the worker:
+
+* sync and gthread: ``handle`` (gunicorn's per-connection method, called as ``self.handle``)
+  is wrapped so that the thread reading a header gets a deadline; gunicorn's ``pre_request``
+  hook, run once the header is parsed, lifts it (so a slow *application* is never cut); one
+  watcher thread per worker answers ``408`` (JSON, like every error of the lab) to a connection
+  past its deadline and shuts its socket down: the blocked read returns, gunicorn closes the
+  connection, and the thread is free.
+* asgi: the worker's protocol class is swapped for a subclass that arms a loop timer when the
+  connection opens and cancels it when the first header is complete; at the deadline it writes
+  the same 408 and closes the transport.
+
+It bounds what one slow connection costs; it does not stop an attacker who reconnects -- that
+still takes a buffering proxy (README, "Deploying").
 """
 
 from __future__ import annotations
@@ -94,11 +100,15 @@ def _connection_socket(worker_class: str, args: tuple) -> socket.socket:
     return args[0].sock if worker_class == "gthread" else args[1]
 
 
-def install(worker, seconds: float, worker_class: str) -> HeaderDeadline:
-    """Wrap ``worker.handle`` with a header deadline, kept as ``worker.header_deadline``, whose
-    ``lift`` gunicorn's ``pre_request`` hook must call (gunicorn.conf.py does)."""
+def install(worker, seconds: float, worker_class: str) -> None:
+    """Give ``worker`` a header deadline of ``seconds``. On sync and gthread it is kept as
+    ``worker.header_deadline``, whose ``lift`` gunicorn's ``pre_request`` hook must call
+    (gunicorn.conf.py does)."""
+    if worker_class == "asgi":
+        _install_asgi(seconds)
+        return
     if worker_class not in ("sync", "gthread"):
-        raise ValueError(f"a header deadline is for sync and gthread workers, not {worker_class}")
+        raise ValueError(f"gevent bounds a slow header itself (keepalive), not {worker_class}")
     deadline = HeaderDeadline(seconds, worker.log)
     handle = worker.handle
 
@@ -112,5 +122,45 @@ def install(worker, seconds: float, worker_class: str) -> HeaderDeadline:
 
     worker.handle = handle_with_deadline
     worker.header_deadline = deadline
-    return deadline
+
+
+def _install_asgi(seconds: float) -> None:
+    """Swap the asgi worker's protocol class (``gasgi`` builds one per connection from its
+    module global, after this hook has run) for one with a first-header deadline."""
+    from gunicorn.asgi.protocol import ASGIProtocol
+    from gunicorn.workers import gasgi
+
+    class HeaderDeadlineProtocol(ASGIProtocol):
+        _header_timer = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._header_timer = self.worker.loop.call_later(seconds, self._header_late)
+
+        def _on_headers_complete(self):
+            self._cancel_header_timer()
+            return super()._on_headers_complete()
+
+        def connection_lost(self, exc):
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def _cancel_header_timer(self):
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _header_late(self):
+            self._header_timer = None
+            if self._closed or self._current_request is not None:
+                return
+            peer = self.transport.get_extra_info("peername") or ("a client", "")
+            self._safe_write(RESPONSE_408)
+            self._close_transport()
+            if self._request_ready is not None:
+                self._request_ready.set()  # wake the connection's task: it sees _closed
+            self.log.info("header timeout: no request header from %s:%s within %g s; "
+                          "answered 408", peer[0], peer[1], seconds)
+
+    gasgi.ASGIProtocol = HeaderDeadlineProtocol
 
