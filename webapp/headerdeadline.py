@@ -43,16 +43,19 @@ RESPONSE_408 = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json
                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(BODY), BODY))
 
 
+def _log_late(log, peer: str, seconds: float) -> None:
+    log.info("header timeout: no request header from %s within %g s; answered 408",
+             peer, seconds)
+
+
 class HeaderDeadline:
     """Per worker: which thread is reading a header from which socket, and until when."""
 
     def __init__(self, seconds: float, log) -> None:
         self.seconds = seconds
         self.log = log
-        self.ended = 0
         self._due: dict[int, tuple[float, socket.socket]] = {}  # thread ident -> (deadline, sock)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         threading.Thread(target=self._watch, name="header-deadline", daemon=True).start()
 
     def start(self, sock: socket.socket) -> None:
@@ -65,11 +68,9 @@ class HeaderDeadline:
         with self._lock:
             self._due.pop(threading.get_ident(), None)
 
-    def close(self) -> None:
-        self._stop.set()
-
     def _watch(self) -> None:
-        while not self._stop.wait(PERIOD_S):
+        while True:  # a daemon thread: it ends with the worker
+            time.sleep(PERIOD_S)
             now = time.monotonic()
             with self._lock:
                 late = [ident for ident, (due, _) in self._due.items() if due <= now]
@@ -89,9 +90,7 @@ class HeaderDeadline:
             sock.shutdown(socket.SHUT_RDWR)  # the reading thread's recv returns at once
         except OSError:
             return  # already gone
-        self.ended += 1
-        self.log.info("header timeout: no request header from %s within %g s; answered 408",
-                      peer, self.seconds)
+        _log_late(self.log, peer, self.seconds)
 
 
 def _connection_socket(worker_class: str, args: tuple) -> socket.socket:
@@ -154,13 +153,12 @@ def _install_asgi(seconds: float) -> None:
             self._header_timer = None
             if self._closed or self._current_request is not None:
                 return
-            peer = self.transport.get_extra_info("peername") or ("a client", "")
+            peer = self.transport.get_extra_info("peername")
             self._safe_write(RESPONSE_408)
             self._close_transport()
             if self._request_ready is not None:
                 self._request_ready.set()  # wake the connection's task: it sees _closed
-            self.log.info("header timeout: no request header from %s:%s within %g s; "
-                          "answered 408", peer[0], peer[1], seconds)
+            _log_late(self.log, f"{peer[0]}:{peer[1]}" if peer else "a client", seconds)
 
     gasgi.ASGIProtocol = HeaderDeadlineProtocol
 
