@@ -1,8 +1,10 @@
-"""Slow clients, two kinds: slowloris, which trickles a request header forever, and a slow
-reader, which asks for a large response and takes it a little at a time.
+"""Slow clients, three kinds: slowloris, which trickles a request header forever; a slow
+uploader, which trickles a request body; and a slow reader, which asks for a large response and
+takes it a little at a time.
 
 :class:`SlowClients`: each of ``k`` connections sends a request line and then one byte of an
-endless header every ``interval`` seconds, so the request never completes. Locust cannot send
+endless header every ``interval`` seconds, so the request never completes (or, with
+``prefix=SLOW_BODY``, a whole header and then its 1 MiB body a byte at a time). Locust cannot send
 half a header, so this is a small raw-socket client: one thread, one selector, every
 connection's next byte on its own schedule. It records when the server (or proxy) hung up on
 each connection -- which setting ended it is what the slow-clients lesson measures -- and
@@ -22,6 +24,9 @@ import time
 from dataclasses import dataclass, field
 
 REQUEST_LINE = b"GET /health HTTP/1.1\r\nHost: lab\r\nX-Slow: "
+#: A whole header that announces a 1 MiB body to ``/upload``: then the body trickles instead.
+SLOW_BODY = (b"POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Type: application/octet-stream\r\n"
+             b"Content-Length: 1048576\r\n\r\n")
 
 
 @dataclass
@@ -46,6 +51,9 @@ class SlowClients:
     port: int
     k: int
     interval: float = 1.0
+    #: What each connection sends at once before it trickles: a request line (a slow header,
+    #: the default) or :data:`SLOW_BODY` (a slow body).
+    prefix: bytes = REQUEST_LINE
     connections: list[Connection] = field(default_factory=list)
 
     def __post_init__(self):
@@ -64,7 +72,7 @@ class SlowClients:
         now = time.monotonic()
         for _ in range(self.k):
             sock = socket.create_connection((self.host, self.port), timeout=5)
-            sock.sendall(REQUEST_LINE)
+            sock.sendall(self.prefix)
             sock.setblocking(False)
             conn = Connection(sock, opened=now, next_send=now + self.interval)
             self.connections.append(conn)

@@ -9,7 +9,10 @@ to :data:`WATCH_S`), and does ``/health`` answer at once after the slow clients 
 cases run side by side, each on its own ports, so the watch costs one :data:`WATCH_S`, not
 one per case.
 
-Slow readers (:data:`READER_CASES`, beside them): clients that take an 8 MiB ``/download``
+Slow bodies (:data:`BODY_CASES`, beside them): the same watch for clients that send a whole
+header announcing 1 MiB to ``/upload`` and then the body a byte a second.
+
+Slow readers (:data:`READER_CASES`, beside them too): clients that take an 8 MiB ``/download``
 64 KiB a second; does ``/health`` answer while they read -- directly, behind nginx, and behind
 nginx with the response marked ``X-Accel-Buffering: no``?
 """
@@ -23,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .client import get
 from .server import GunicornServer, ServerSpec
 from .services.nginx import NginxProxy
-from .slowclients import SlowClients, SlowReader
+from .slowclients import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
 
 #: Seconds each case is watched: past gunicorn's 30 s worker timeout.
 WATCH_S = 40.0
@@ -44,6 +47,15 @@ CASES = (
     ("sync -w1", ServerSpec("sync"), 20, "nginx"),
     ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 20, "nginx"),
 )
+#: Slow bodies: a whole header announcing 1 MiB to /upload, then a body byte a second.
+BODY_CASES = (
+    ("sync -w1", ServerSpec("sync"), 1, "direct"),
+    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4, "direct"),
+    ("gevent -w1", ServerSpec("gevent"), 5, "direct"),
+    ("asgi -w1", ServerSpec("asgi"), 5, "direct"),
+    ("sync -w1", ServerSpec("sync"), 20, "nginx"),
+    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 20, "nginx"),
+)
 
 
 def _health(url: str, within: float) -> str:
@@ -55,11 +67,11 @@ def _health(url: str, within: float) -> str:
     return f"{status} in {(time.perf_counter() - start) * 1000:.0f} ms"
 
 
-def _ended_by(front: str, held: float | None, log: str) -> str:
+def _ended_by(front: str, held: float | None, log: str, kind: str) -> str:
     if held is None:
         return f"nothing within {WATCH_S:g} s"
     if front == "nginx":
-        return "nginx's client_header_timeout"
+        return f"nginx's client_{kind}_timeout"
     if "header timeout: no request header" in log:
         return "the lab's HEADER_TIMEOUT (a 408)"
     if "WORKER TIMEOUT" in log:
@@ -80,9 +92,10 @@ def _served(spec: ServerSpec, front: str):
             yield server, proxy.port, proxy.url
 
 
-def watch_one(label: str, spec: ServerSpec, k: int, front: str) -> dict:
+def watch_one(label: str, spec: ServerSpec, k: int, front: str, kind: str = "header") -> dict:
+    prefix = SLOW_BODY if kind == "body" else REQUEST_LINE
     with _served(spec, front) as (server, port, url):
-        with SlowClients("127.0.0.1", port, k) as slow:
+        with SlowClients("127.0.0.1", port, k, prefix=prefix) as slow:
             during = _health(url, 2.0)
             deadline = time.monotonic() + WATCH_S
             while slow.open_count() == k and time.monotonic() < deadline:
@@ -90,8 +103,8 @@ def watch_one(label: str, spec: ServerSpec, k: int, front: str) -> dict:
             held = min((c.held_s for c in slow.connections if c.held_s is not None),
                        default=None)
         after = _health(url, 5.0)
-        return {"label": label, "front": front, "slow_clients": k, "held_s": held,
-                "ended_by": _ended_by(front, held, server.log_text()),
+        return {"kind": kind, "label": label, "front": front, "slow_clients": k, "held_s": held,
+                "ended_by": _ended_by(front, held, server.log_text(), kind),
                 "health_during": during, "health_after": after}
 
 
@@ -124,7 +137,8 @@ def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str) -
 
 
 def watch() -> list[dict]:
-    with ThreadPoolExecutor(max_workers=len(CASES) + len(READER_CASES)) as pool:
+    with ThreadPoolExecutor(len(CASES) + len(BODY_CASES) + len(READER_CASES)) as pool:
         headers = [pool.submit(watch_one, *case) for case in CASES]
+        bodies = [pool.submit(watch_one, *case, kind="body") for case in BODY_CASES]
         readers = [pool.submit(watch_reader, *case) for case in READER_CASES]
-        return [f.result() for f in headers + readers]
+        return [f.result() for f in headers + bodies + readers]

@@ -145,3 +145,22 @@ def test_download_bad_input_is_400_json(client, query):
     response = client.get(f"/download?{query}")
     assert response.status_code == 400
     assert response.get_json()["error"].split()[0] in ("mb", "unbuffered")
+
+
+def test_upload_reads_the_whole_body(client):
+    body = client.post("/upload", data=bytes(100_000)).get_json()
+    assert body["bytes"] == 100_000 and body["elapsed"] >= 0
+
+
+def test_upload_over_the_cap_is_413_json_before_it_is_read(client):
+    from webapp.upload import MAX_BYTES, MAX_MB
+
+    response = client.post("/upload", data=bytes(MAX_BYTES + 1))
+    assert response.status_code == 413
+    assert response.get_json() == {"error": f"a body may hold at most {MAX_MB} MiB",
+                                   "status": 413}
+
+
+def test_upload_wants_post(client):
+    response = client.get("/upload")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]

@@ -6,6 +6,9 @@ event loop, checked by the order of events (never by absolute times).
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 import time
 import urllib.request
 
@@ -29,7 +32,7 @@ SAME = [
     "/io?delay=0&blocking=yes", "/hash?mb=0", "/hash?mb=257", "/hash?mb=1.5",
     "/spin/7?nap=1&offload=1", "/spin/x", "/offload/prime/-5", "/nope", "/prime/7/8",
     "/io?delay=nan&delay=0",  # the first value counts, as in Flask
-    "/download?mb=0", "/download?mb=65", "/download?unbuffered=yes",
+    "/download?mb=0", "/download?mb=65", "/download?unbuffered=yes", "/upload",
 ]
 
 
@@ -74,6 +77,19 @@ def test_answers_match_the_flask_app(serve):
         assert reply.read() == download.data
         for header in ("Content-Length", "X-Accel-Buffering", "Content-Type"):
             assert reply.headers[header] == download.headers[header]
+    request = urllib.request.Request(f"{url}/upload", data=bytes(100_000), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert json.loads(reply.read())["bytes"] == 100_000
+    # a body declared over the cap: 413 before a byte of it is read (none is sent)
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Length: %d\r\n\r\n"
+                     % ((16 << 20) + 1))
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        status, body = response.status, json.loads(response.read())
+    twin = flask.post("/upload", data=bytes((16 << 20) + 1))
+    assert status == 413 and body == twin.get_json()
 
 
 REQUESTS, DELAY = 4, 0.5

@@ -15,7 +15,7 @@ from loadtests.client import get
 from loadtests.server import GunicornServer, ServerSpec
 from loadtests.services.daemon import Missing, ServiceError
 from loadtests.services.nginx import NginxProxy
-from loadtests.slowclients import SlowClients, SlowReader
+from loadtests.slowclients import SLOW_BODY, SlowClients, SlowReader
 
 from .conftest import _missing
 from .helpers import alive
@@ -174,6 +174,36 @@ def test_behind_nginx_every_model_answers_and_nginx_ends_slow_clients(model, ngi
                        for h in held)
         assert "WORKER TIMEOUT" not in server.log_text()
         assert get(proxy.url + "/info", timeout=5).body["worker_class"] == model
+
+
+def upload(url: str, size: int) -> dict:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(url + "/upload", data=bytes(size), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize(("model", "front", "answers"), [
+    ("sync", "direct", False), ("gthread", "direct", False), ("gevent", "direct", True),
+    ("asgi", "direct", True), ("sync", "nginx", True), ("gthread", "nginx", True),
+])
+def test_a_slow_body_holds_what_reads_it_unless_nginx_buffers(model, front, answers,
+                                                             nginx_in_front):
+    """A whole header announcing 1 MiB to /upload, then a body byte a second: the thread that
+    reads it waits (sync, gthread), a greenlet or a task does not take the worker, and nginx
+    (``proxy_request_buffering on``) keeps the request until it is whole."""
+    with GunicornServer(spec(model)) as server:
+        url, port = server.url, server.port
+        if front == "nginx":
+            proxy = nginx_in_front(server.port)
+            url, port = proxy.url, proxy.port
+        with SlowClients("127.0.0.1", port, slots(model), prefix=SLOW_BODY) as slow:
+            assert health_fails(url, within=TIMEOUT / 3) is not answers
+            assert slow.open_count() == slots(model)
+        # they left: a whole upload is read and counted
+        assert upload(url, 1 << 20)["bytes"] == 1 << 20
 
 
 @pytest.mark.parametrize(("model", "front", "answers"), [

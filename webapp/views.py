@@ -1,5 +1,5 @@
 """The lab's endpoints: health, introspection, slow I/O, CPU-bound primes (plain, napping,
-offloaded), GIL-free hashing, the spinner stream and a large download."""
+offloaded), GIL-free hashing, the spinner stream, and a large download and upload."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from . import download, offload, runtime
+from . import download, offload, runtime, upload
 from .gilfree import MAX_MB, sha256_megabytes
 from .params import (
     THREAD_IS_ASGI_ONLY,
@@ -100,3 +100,13 @@ def download_():
     unbuffered = parse_flag(request.args.get("unbuffered"), "unbuffered")
     return Response(download.chunks(mb), mimetype="application/octet-stream",
                     headers=download.headers(mb, unbuffered=unbuffered))
+
+
+@bp.post("/upload")
+def upload_():
+    """Read the whole request body (at most 16 MiB): what a slow uploader holds the worker
+    with."""
+    upload.check_length(request.content_length)
+    start = time.perf_counter()
+    received = upload.count(iter(lambda: request.stream.read(upload.CHUNK), b""))
+    return jsonify(bytes=received, elapsed=time.perf_counter() - start, pid=os.getpid())

@@ -5,8 +5,8 @@ asks ``/health`` (each ask gives up after 2 s: a failure). A sync worker reads o
 at a time, a gthread worker one per thread: slow clients take those slots and the heartbeat
 waits. gevent and asyncio hold a connection as a greenlet or a task, and answer. Behind
 nginx -- which reads every request whole before it passes it on -- every model answers. The
-observation adds slow *readers* of a large response, which hold whatever writes to them unless
-nginx buffers the response.
+observation adds slow *bodies* and slow *readers* of a large response, which hold whatever reads
+or writes them unless nginx buffers the request or the response.
 """
 
 from __future__ import annotations
@@ -48,6 +48,16 @@ def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
+def _held_table(watched: list[dict]) -> list[str]:
+    return [
+        "| worker | front | slow clients | hung up after s | ended by | /health meanwhile "
+        "| /health once they left |",
+        "|---|---|---:|---:|---|---|---|",
+        *[f"| {w['label']} | {w['front']} | {w['slow_clients']} | {_seconds(w['held_s'])} | "
+          f"{w['ended_by']} | {w['health_during']} | {w['health_after']} |" for w in watched],
+    ]
+
+
 def section(results: Results) -> str:
     direct = {m: results.row(c) for m, c in DIRECT.items()}
     behind = {m: results.row(c) for m, c in BEHIND.items()}
@@ -71,21 +81,15 @@ def section(results: Results) -> str:
                   "a free thread answers; the pool is only as deep as its threads."]
     observed = results.extra("slowclients") or []
     watched = [w for w in observed if w.get("kind", "header") == "header"]
+    bodies = [w for w in observed if w.get("kind") == "body"]
     readers = [w for w in observed if w.get("kind") == "reader"]
     if watched:
-        lines += [
-            "",
-            "How long a slow client holds the server (each model's own settings, the lab's "
-            "defaults; `loadtests/slowwatch.py`): the first time the server hung up on one, "
-            "and what ended it.",
-            "",
-            "| worker | front | slow clients | hung up after s | ended by | /health meanwhile "
-            "| /health once they left |",
-            "|---|---|---:|---:|---|---|---|",
-            *[f"| {w['label']} | {w['front']} | {w['slow_clients']} | "
-              f"{_seconds(w['held_s'])} | {w['ended_by']} | "
-              f"{w['health_during']} | {w['health_after']} |" for w in watched],
-        ]
+        lines += ["", "How long a slow client holds the server (each model's own settings, the "
+                  "lab's defaults; `loadtests/slowwatch.py`): the first time the server hung up "
+                  "on one, and what ended it.", "", *_held_table(watched)]
+    if bodies:
+        lines += ["", "Slow bodies: a whole header announcing 1 MiB to `/upload`, then one body "
+                  "byte a second.", "", *_held_table(bodies)]
     if readers:
         first = readers[0]
         lines += [

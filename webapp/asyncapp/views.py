@@ -10,7 +10,7 @@
   worker's process pool, Celery, or gunicorn's dirty workers); ``/hash`` runs
   hashlib (GIL released) via ``asyncio.to_thread``.
 * ``/spin/<n>`` is the book's ``spinner_async``; ``/download`` streams ``mb`` MiB, each send
-  awaiting the client's pace.
+  awaiting the client's pace, and ``/upload`` reads a body, each chunk awaiting it too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from .. import download, offload, runtime
+from .. import download, offload, runtime, upload
 from ..gilfree import MAX_MB, sha256_megabytes
 from ..params import parse_delay, parse_flag, parse_mb, parse_n, parse_one_of
 from ..primes import is_prime, is_prime_async_nap
@@ -121,6 +121,16 @@ async def download_(request: Request) -> StreamingResponse:
                              headers=download.headers(mb, unbuffered=unbuffered))
 
 
+async def upload_(request: Request) -> JSONResponse:
+    """Read the whole request body (at most 16 MiB), awaiting each chunk."""
+    length = request.headers.get("content-length")
+    upload.check_length(int(length) if length and length.isdigit() else None)
+    start = time.perf_counter()
+    received = await upload.count_async(request.stream())
+    return JSONResponse({"bytes": received, "elapsed": time.perf_counter() - start,
+                         "pid": os.getpid()})
+
+
 ROUTES = [
     Route("/health", health),
     Route("/info", info),
@@ -130,4 +140,5 @@ ROUTES = [
     Route("/hash", hash_),
     Route("/spin/{n}", spin),
     Route("/download", download_),
+    Route("/upload", upload_, methods=["POST"]),
 ]
