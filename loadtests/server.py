@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -157,13 +156,13 @@ class GunicornServer(Logged):
             # removes at stop, even when the master was SIGKILLed and its on_exit never ran
             self._dirty_dir = Path(tempfile.mkdtemp(prefix="worker-lab-dirty-"))
             env["LAB_DIRTY_SOCKET"] = str(self._dirty_dir / "arbiter.sock")
-        limit = self.spec.max_open_files
+        argv = self.spec.argv(self.port)
+        if limit := self.spec.max_open_files:  # the shell's ulimit, then exec: same pid
+            argv = ["sh", "-c", f'ulimit -n {int(limit)} && exec "$@"', "sh", *argv]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                self.spec.argv(self.port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
-                if limit else None,
             )
         try:
             self._wait_ready()
