@@ -37,6 +37,19 @@ def _env_int(name: str, default: int) -> int:
     return value
 
 
+def _env_seconds_below(name: str, default: str, limit: int, *, zero_is_off: bool = False) -> float:
+    """Seconds in (0, TIMEOUT=limit) -- or 0, "off", where allowed -- else one line, exit 2."""
+    raw = _env(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 < value < limit or (zero_is_off and value == 0)):
+        off = "0 (off) or " if zero_is_off else ""
+        _fail(f"{name} must be {off}seconds in (0, TIMEOUT={limit}), got {raw!r}")
+    return value
+
+
 def _check_worker_class(name: str, source: str) -> None:
     """Exit with one clear line, not gunicorn's traceback, on an unknown worker class."""
     from gunicorn.util import load_class
@@ -86,13 +99,7 @@ keepalive = _env_int("KEEPALIVE", 2)
 # answers 408 and hangs up (webapp/headerdeadline.py; gevent ends one at keepalive itself); 0,
 # the default, keeps gunicorn's own behaviour, under which a trickling header holds a gthread
 # thread, or an asgi connection, for as long as it trickles.
-try:
-    header_timeout = float(_env("HEADER_TIMEOUT", "0"))
-except ValueError:
-    header_timeout = -1.0
-if not (header_timeout == 0 or 0 < header_timeout < timeout):
-    _fail(f"HEADER_TIMEOUT must be 0 (off) or seconds in (0, TIMEOUT={timeout}), "
-          f"got {_env('HEADER_TIMEOUT', '0')!r}")
+header_timeout = _env_seconds_below("HEADER_TIMEOUT", "0", timeout, zero_is_off=True)
 loglevel = _env("LOG_LEVEL", "info")
 # HTTP limits, enforced by gunicorn before the app runs (it answers 400/414/431 itself).
 limit_request_line = _env_int("LIMIT_REQUEST_LINE", 4094)  # bytes in "GET /path?query HTTP/1.1"
@@ -114,13 +121,7 @@ proc_name = "worker-lab"
 OFFLOAD_BACKENDS = ("pool", "celery", "dirty")
 if (offload_backend := _env("OFFLOAD_BACKEND", "pool")) not in OFFLOAD_BACKENDS:
     _fail(f"OFFLOAD_BACKEND must be one of {', '.join(OFFLOAD_BACKENDS)}, got {offload_backend!r}")
-try:
-    _offload_timeout = float(_env("OFFLOAD_TIMEOUT", "20"))
-except ValueError:
-    _offload_timeout = 0.0
-if not 0 < _offload_timeout < timeout:
-    _fail(f"OFFLOAD_TIMEOUT must be seconds in (0, TIMEOUT={timeout}), "
-          f"got {_env('OFFLOAD_TIMEOUT', '20')!r}")
+_offload_timeout = _env_seconds_below("OFFLOAD_TIMEOUT", "20", timeout)
 if offload_backend == "dirty":
     dirty_apps = ["webapp.offload.dirtyapp:PrimeApp"]
     dirty_workers = _env_int("DIRTY_WORKERS", os.cpu_count() or 1)
@@ -215,14 +216,15 @@ def post_worker_init(worker):
     """Tell the app which model serves it, and log one line per worker."""
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
-    if _serves_the_lab(worker):
+    lab = _serves_the_lab(worker)
+    if lab:
         from webapp import runtime
 
         model = runtime.record_worker(worker)
     else:
         model = worker.cfg.worker_class_str  # gunicorn's own name: sync, gthread, gevent, asgi
     if header_timeout and model in ("sync", "gthread", "asgi"):
-        if _serves_the_lab(worker):
+        if lab:
             from webapp import headerdeadline
 
             headerdeadline.install(worker, header_timeout, model)

@@ -168,7 +168,6 @@ class SlowReader:
         self.sock.connect((self.host, self.port))
         self.sock.sendall(f"GET {self.path} HTTP/1.1\r\nHost: lab\r\n"
                           "Connection: close\r\n\r\n".encode())
-        self.opened = time.monotonic()
         self._thread.start()
         return self
 

@@ -108,8 +108,9 @@ def watch_one(label: str, spec: ServerSpec, k: int, front: str, kind: str = "hea
                 "health_during": during, "health_after": after}
 
 
-#: Slow readers: (label, spec, readers, front, query). Each asks for /download (8 MiB) and
-#: reads 64 KiB a second; "nginx, X-Accel-Buffering: no" is the app asking nginx not to buffer.
+#: Slow readers: (label, spec, readers, front, query). Each asks for READ_MB MiB of /download
+#: and reads READ_RATE bytes a second; "nginx, X-Accel-Buffering: no" is the app asking nginx
+#: not to buffer.
 READER_CASES = (
     *((label, spec, k, front, query)
       for label, spec, k in (("sync -w1", ServerSpec("sync"), 1),
@@ -119,6 +120,7 @@ READER_CASES = (
     ("gevent -w1", ServerSpec("gevent"), 5, "direct", ""),
     ("asgi -w1", ServerSpec("asgi"), 5, "direct", ""),
 )
+READ_MB = 8
 READ_RATE = 64 * 1024
 #: Seconds each reader has to get its first 64 KiB before /health is asked.
 READER_START_S = 3.0
@@ -127,13 +129,15 @@ READER_START_S = 3.0
 def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str) -> dict:
     """While ``k`` slow readers take /download, does /health answer?"""
     with _served(spec, front) as (_, port, url), contextlib.ExitStack() as readers:
-        slow = [readers.enter_context(SlowReader("127.0.0.1", port, f"/download?mb=8{query}",
-                                                 rate=READ_RATE)) for _ in range(k)]
+        path = f"/download?mb={READ_MB}{query}"
+        slow = [readers.enter_context(SlowReader("127.0.0.1", port, path, rate=READ_RATE))
+                for _ in range(k)]
         deadline = time.monotonic() + READER_START_S
         while min(r.received for r in slow) < READ_RATE and time.monotonic() < deadline:
             time.sleep(0.05)  # polling interval
         return {"kind": "reader", "label": label, "front": front, "slow_clients": k,
-                "mb": 8, "read_kib_s": READ_RATE // 1024, "health_during": _health(url, 2.0)}
+                "mb": READ_MB, "read_kib_s": READ_RATE // 1024,
+                "health_during": _health(url, 2.0)}
 
 
 def watch() -> list[dict]:

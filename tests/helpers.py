@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.request
 
 import psutil
 
@@ -70,3 +72,10 @@ def health_during(server, path: str, busy_pid: int, deadline_s: float = 20.0
     assert reply.status == 200 and reply.body["prime"] is True
     assert healths, "no /health was sent while the work ran"
     return healths, reply.sent + reply.body["elapsed"]
+
+
+def upload(url: str, size: int) -> dict:
+    """POST ``size`` zero bytes to ``url``/upload; its JSON answer."""
+    request = urllib.request.Request(url + "/upload", data=bytes(size), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())

@@ -129,7 +129,8 @@ def test_to_thread_is_refused_on_wsgi(client):
 
 
 def test_download_sends_mb_mib_with_its_length(client):
-    from webapp.download import DEFAULT_MB, MEGABYTE
+    from webapp.download import DEFAULT_MB
+    from webapp.gilfree import MEGABYTE
 
     response = client.get("/download?mb=2")
     assert response.status_code == 200

@@ -21,7 +21,7 @@ from webapp.loopwatch import LINE
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
 
 from .conftest import ASGI
-from .helpers import cpu_seconds, health_during
+from .helpers import cpu_seconds, health_during, upload
 
 pytestmark = pytest.mark.integration
 
@@ -77,9 +77,7 @@ def test_answers_match_the_flask_app(serve):
         assert reply.read() == download.data
         for header in ("Content-Length", "X-Accel-Buffering", "Content-Type"):
             assert reply.headers[header] == download.headers[header]
-    request = urllib.request.Request(f"{url}/upload", data=bytes(100_000), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        assert json.loads(reply.read())["bytes"] == 100_000
+    assert upload(url, 100_000)["bytes"] == 100_000
     # a body declared over the cap: 413 before a byte of it is read (none is sent)
     port = int(url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

@@ -30,6 +30,7 @@ def _gunicorn(*args, **env):
         ((), {"THREADS": "-3"}, "THREADS must be a positive integer"),
         ((), {"HEADER_TIMEOUT": "soon"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, "),
         ((), {"HEADER_TIMEOUT": "30"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, TIMEOUT="),
+        ((), {"OFFLOAD_TIMEOUT": "30"}, "OFFLOAD_TIMEOUT must be seconds in (0, TIMEOUT="),
     ],
 )
 def test_bad_settings_exit_2_with_one_clear_line(args, env, needle):

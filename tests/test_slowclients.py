@@ -18,7 +18,7 @@ from loadtests.services.nginx import NginxProxy
 from loadtests.slowclients import SLOW_BODY, SlowClients, SlowReader
 
 from .conftest import _missing
-from .helpers import alive
+from .helpers import alive, upload
 
 pytestmark = pytest.mark.integration
 
@@ -174,15 +174,6 @@ def test_behind_nginx_every_model_answers_and_nginx_ends_slow_clients(model, ngi
                        for h in held)
         assert "WORKER TIMEOUT" not in server.log_text()
         assert get(proxy.url + "/info", timeout=5).body["worker_class"] == model
-
-
-def upload(url: str, size: int) -> dict:
-    import json
-    import urllib.request
-
-    request = urllib.request.Request(url + "/upload", data=bytes(size), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.mark.parametrize(("model", "front", "answers"), [

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-MEGABYTE = 1 << 20
+from .gilfree import MEGABYTE
+
 #: Largest response one request may ask for, and the default size, in MiB.
 MAX_MB = 64
 DEFAULT_MB = 8

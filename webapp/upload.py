@@ -19,7 +19,8 @@ from collections.abc import AsyncIterable, Iterable
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-MEGABYTE = 1 << 20
+from .gilfree import MEGABYTE
+
 #: The largest body ``/upload`` reads.
 MAX_MB = 16
 MAX_BYTES = MAX_MB * MEGABYTE

@@ -144,9 +144,9 @@ LESSON = Lesson(
     name="slowclients",
     section=section,
     chart=chart,
-    observation=switched("slowwatch", "also watch how long slow clients (slow headers, slow "
-                                      "readers) hold each model, direct and behind nginx "
-                                      "(about 45 s)", observe),
+    observation=switched("slowwatch", "also watch how long slow clients (slow headers, "
+                                      "bodies and readers) hold each model, direct and behind "
+                                      "nginx (about 45 s)", observe),
     scenarios={"slowclients": Scenario("slowclients", "heartbeat", None, heartbeat=True,
                                        extra=("--heartbeat-timeout", "2"))},
     assumptions={"slowclients": "No bound: k slowloris connections (a header byte a second) "
