@@ -142,17 +142,20 @@ def test_offload_keeps_the_loop_answering(serve):
 
 
 def test_to_thread_still_runs_one_core_of_python(serve):
-    """Two to_thread primes at once: the loop is free, but the GIL lets one run at a time."""
+    """Two to_thread primes at once: the loop is free, but the GIL lets one run at a time.
+
+    The yardstick is the worker's CPU time over the wall time (1.0 on one core, 2.0 on two;
+    test_hash_in_threads_uses_both_cores is its other side), not the pair's time over one
+    prime's: this VM's speed drifts by up to ×1.9 between consecutive runs of the same prime.
+    """
     server = serve(ASGI)
     pid = _busy_worker(server)
     url = f"{server.url}/prime/{SLOW_PRIME}?thread=1"
-    alone = get(url).body["elapsed"]
     cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-    wall, replies = get_many([url] * 2)
+    _, replies = get_many([url] * 2)
     cpu = cpu_seconds(pid) - cpu_before
     wall_total = time.monotonic() - wall_before
     assert all(r.body["prime"] is True for r in replies)
-    assert wall >= 1.5 * alone          # ideal 2 × alone; two cores would give 1 ×
     assert cpu / wall_total <= 1.3      # one core busy, not two
 
 
