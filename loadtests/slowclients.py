@@ -176,6 +176,13 @@ class SlowReader:
         self._thread.join(timeout=5)
         self.sock.close()
 
+    def wait_received(self, n: int, within: float) -> bool:
+        """Wait until ``n`` bytes have arrived (True), or ``within`` seconds have passed."""
+        deadline = time.monotonic() + within
+        while self.received < n and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling interval, not synchronisation
+        return self.received >= n
+
     def _run(self) -> None:
         tick = 0.1
         while not self._stop.wait(tick):  # the reader's pace, not synchronisation

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from .client import get
 from .server import GunicornServer, ServerSpec
@@ -31,31 +32,28 @@ from .slowclients import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
 #: Seconds each case is watched: past gunicorn's 30 s worker timeout.
 WATCH_S = 40.0
 HEADER_10 = (("HEADER_TIMEOUT", "10"),)  # as nginx's client_header_timeout below
-#: (label, spec, slow clients, front)
+#: (label, spec, slow clients enough to take its slots) per model
+SYNC, GTHREAD, GEVENT, ASGI = MODELS = (
+    ("sync -w1", ServerSpec("sync"), 1),
+    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4),
+    ("gevent -w1", ServerSpec("gevent"), 5),
+    ("asgi -w1", ServerSpec("asgi"), 5),
+)
+#: (label, spec, slow clients, front): each model direct, and the two that need nginx behind it
+DIRECT = tuple((label, spec, k, "direct") for label, spec, k in MODELS)
+BEHIND_NGINX = tuple((label, spec, 20, "nginx") for label, spec, _ in (SYNC, GTHREAD))
+#: Slow headers
 CASES = (
-    ("sync -w1", ServerSpec("sync"), 1, "direct"),
-    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4, "direct"),
-    ("gevent -w1", ServerSpec("gevent"), 5, "direct"),
-    ("asgi -w1", ServerSpec("asgi"), 5, "direct"),
+    *DIRECT,
     # the lab's own bound where gunicorn has none (HEADER_TIMEOUT, webapp/headerdeadline.py)
-    ("sync -w1, HEADER_TIMEOUT=10", ServerSpec("sync", env=HEADER_10), 1, "direct"),
-    ("gthread -w1 --threads 4, HEADER_TIMEOUT=10",
-     ServerSpec("gthread", threads=4, env=HEADER_10), 4, "direct"),
-    ("asgi -w1, HEADER_TIMEOUT=10", ServerSpec("asgi", env=HEADER_10), 5, "direct"),
+    *((f"{label}, HEADER_TIMEOUT=10", replace(spec, env=HEADER_10), k, "direct")
+      for label, spec, k in (SYNC, GTHREAD, ASGI)),
     # each slow header costs asgi a socket: past the open-file limit it accepts nothing
-    ("asgi -w1, ulimit -n 256", ServerSpec("asgi", max_open_files=256), 300, "direct"),
-    ("sync -w1", ServerSpec("sync"), 20, "nginx"),
-    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 20, "nginx"),
+    ("asgi -w1, ulimit -n 256", replace(ASGI[1], max_open_files=256), 300, "direct"),
+    *BEHIND_NGINX,
 )
 #: Slow bodies: a whole header announcing 1 MiB to /upload, then a body byte a second.
-BODY_CASES = (
-    ("sync -w1", ServerSpec("sync"), 1, "direct"),
-    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4, "direct"),
-    ("gevent -w1", ServerSpec("gevent"), 5, "direct"),
-    ("asgi -w1", ServerSpec("asgi"), 5, "direct"),
-    ("sync -w1", ServerSpec("sync"), 20, "nginx"),
-    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 20, "nginx"),
-)
+BODY_CASES = (*DIRECT, *BEHIND_NGINX)
 
 
 def _health(url: str, within: float) -> str:
@@ -113,12 +111,10 @@ def watch_one(label: str, spec: ServerSpec, k: int, front: str, kind: str = "hea
 #: not to buffer.
 READER_CASES = (
     *((label, spec, k, front, query)
-      for label, spec, k in (("sync -w1", ServerSpec("sync"), 1),
-                             ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4), 4))
+      for label, spec, k in (SYNC, GTHREAD)
       for front, query in (("direct", ""), ("nginx", ""),
                            ("nginx, X-Accel-Buffering: no", "&unbuffered=1"))),
-    ("gevent -w1", ServerSpec("gevent"), 5, "direct", ""),
-    ("asgi -w1", ServerSpec("asgi"), 5, "direct", ""),
+    *((label, spec, k, "direct", "") for label, spec, k in (GEVENT, ASGI)),
 )
 READ_MB = 8
 READ_RATE = 64 * 1024
@@ -132,9 +128,8 @@ def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str) -
         path = f"/download?mb={READ_MB}{query}"
         slow = [readers.enter_context(SlowReader("127.0.0.1", port, path, rate=READ_RATE))
                 for _ in range(k)]
-        deadline = time.monotonic() + READER_START_S
-        while min(r.received for r in slow) < READ_RATE and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling interval
+        for reader in slow:
+            reader.wait_received(READ_RATE, within=READER_START_S)
         return {"kind": "reader", "label": label, "front": front, "slow_clients": k,
                 "mb": READ_MB, "read_kib_s": READ_RATE // 1024,
                 "health_during": _health(url, 2.0)}

@@ -19,6 +19,7 @@ from loadtests.server import GunicornServer, ServerSpec
 from webapp import create_app
 from webapp.loopwatch import LINE
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
+from webapp.upload import MAX_BYTES
 
 from .conftest import ASGI
 from .helpers import cpu_seconds, health_during, upload
@@ -82,11 +83,11 @@ def test_answers_match_the_flask_app(serve):
     port = int(url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(b"POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Length: %d\r\n\r\n"
-                     % ((16 << 20) + 1))
+                     % (MAX_BYTES + 1))
         response = http.client.HTTPResponse(sock)
         response.begin()
         status, body = response.status, json.loads(response.read())
-    twin = flask.post("/upload", data=bytes((16 << 20) + 1))
+    twin = flask.post("/upload", data=bytes(MAX_BYTES + 1))
     assert status == 413 and body == twin.get_json()
 
 

@@ -12,7 +12,7 @@ from loadtests.client import get, get_many
 from loadtests.server import GunicornServer, ServerSpec
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
 
-from .helpers import alive, wait_for
+from .helpers import alive, cpu_seconds, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +55,14 @@ def _pair_wall_over_cpu(server: GunicornServer) -> float:
     """
     _, dirty = dirty_processes(server)
 
-    def cpu_seconds() -> float:
-        return sum(p.cpu_times().user + p.cpu_times().system for p in dirty)
+    def busy() -> float:
+        return sum(cpu_seconds(p.pid) for p in dirty)
 
     url = f"{server.url}/offload/prime/{SLOW_PRIME}"
-    before = cpu_seconds()
+    before = busy()
     wall, replies = get_many([url, url])
     assert all(r.status == 200 and r.body["prime"] is True for r in replies)
-    return wall / (cpu_seconds() - before)
+    return wall / (busy() - before)
 
 
 @pytest.mark.parametrize("model", ["gevent", "asgi"])

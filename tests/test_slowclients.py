@@ -18,7 +18,7 @@ from loadtests.services.nginx import NginxProxy
 from loadtests.slowclients import SLOW_BODY, SlowClients, SlowReader
 
 from .conftest import _missing
-from .helpers import alive, upload
+from .helpers import alive, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,15 @@ def wait_closed(slow: SlowClients, limit: float) -> None:
     deadline = time.monotonic() + limit
     while slow.open_count() and time.monotonic() < deadline:
         time.sleep(0.05)  # polling interval, not synchronisation
+
+
+def front_of(server: GunicornServer, front: str, nginx_in_front) -> tuple[int, str]:
+    """(port, url) where the clients connect: the server ``"direct"``, else nginx (started by
+    the ``nginx_in_front`` fixture) in front of it."""
+    if front == "direct":
+        return server.port, server.url
+    proxy = nginx_in_front(server.port)
+    return proxy.port, proxy.url
 
 
 def health_fails(url: str, within: float) -> bool:
@@ -186,10 +195,7 @@ def test_a_slow_body_holds_what_reads_it_unless_nginx_buffers(model, front, answ
     reads it waits (sync, gthread), a greenlet or a task does not take the worker, and nginx
     (``proxy_request_buffering on``) keeps the request until it is whole."""
     with GunicornServer(spec(model)) as server:
-        url, port = server.url, server.port
-        if front == "nginx":
-            proxy = nginx_in_front(server.port)
-            url, port = proxy.url, proxy.port
+        port, url = front_of(server, front, nginx_in_front)
         with SlowClients("127.0.0.1", port, slots(model), prefix=SLOW_BODY) as slow:
             assert health_fails(url, within=TIMEOUT / 3) is not answers
             assert slow.open_count() == slots(model)
@@ -207,16 +213,10 @@ def test_a_slow_reader_holds_a_sync_worker_unless_nginx_buffers(model, front, an
     ``sendall`` for it, a greenlet or a task does not take the worker; nginx buffers the
     response and frees the worker -- unless the app says ``X-Accel-Buffering: no``."""
     with GunicornServer(ServerSpec(model)) as server:
-        port, url = server.port, server.url
-        if front != "direct":
-            proxy = nginx_in_front(server.port)
-            port, url = proxy.port, proxy.url
+        port, url = front_of(server, front, nginx_in_front)
         query = "&unbuffered=1" if front == "nginx-unbuffered" else ""
         with SlowReader("127.0.0.1", port, f"/download?mb=8{query}", rate=64 * 1024) as reader:
-            deadline = time.monotonic() + 10
-            while reader.received < 64 * 1024 and time.monotonic() < deadline:
-                time.sleep(0.05)  # polling interval, not synchronisation
-            assert reader.received >= 64 * 1024 and reader.done is None  # reading, not done
+            assert reader.wait_received(64 * 1024, within=10) and reader.done is None  # reading
             assert health_fails(url, within=2) is not answers
         assert get(url + "/health", timeout=5).status == 200  # the reader left: free again
 
@@ -226,10 +226,8 @@ def test_a_slow_reader_costs_a_sync_worker_its_life_at_timeout():
     killed mid-response, and the reader is left with part of its 8 MiB."""
     with GunicornServer(spec("sync")) as server:
         with SlowReader("127.0.0.1", server.port, "/download?mb=8", rate=64 * 1024) as reader:
-            deadline = time.monotonic() + 10 * TIMEOUT
-            while "WORKER TIMEOUT" not in server.log_text() and time.monotonic() < deadline:
-                time.sleep(0.1)  # polling interval
-            assert "WORKER TIMEOUT" in server.log_text()
+            wait_for(lambda: "WORKER TIMEOUT" in server.log_text(), 10 * TIMEOUT,
+                     "the sync worker was not killed at its timeout")
             assert reader.received < 8 << 20
         assert get(server.url + "/health", timeout=5).status == 200  # a new worker serves
 

@@ -161,4 +161,3 @@ def _install_asgi(seconds: float) -> None:
             _log_late(self.log, f"{peer[0]}:{peer[1]}" if peer else "a client", seconds)
 
     gasgi.ASGIProtocol = HeaderDeadlineProtocol
-
