@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -115,11 +116,27 @@ class ServerSpec:
         return int(dict(self.env).get("DIRTY_WORKERS") or os.cpu_count() or 1)
 
 
+#: Every port :func:`free_port` has handed out in this process, never handed out again.
+_handed_out: set[int] = set()
+_handing_out = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and that this process has
+    not handed out before.
+
+    The kernel may offer a port it just offered again, once the probe socket is closed: the
+    slow-client watch, which starts 24 servers and 10 nginx side by side, once gave one port
+    to a gunicorn and to an nginx ("nginx: cannot listen ... address already in use" in CI).
+    """
+    with _handing_out:
+        while True:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 class ServerError(RuntimeError):
