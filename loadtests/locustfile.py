@@ -43,6 +43,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 #: webapp.primes.QUICK_PRIME (about 0.2 s); a test keeps the two equal.
 DEFAULT_PRIME_N = 142702110479723
 RESET_MESSAGE = "lab: warm-up over, statistics reset"
+GATE_MESSAGE = "lab: booted, waiting at the gate"
 
 
 @events.init_command_line_parser.add_listener
@@ -100,6 +101,7 @@ def _wait_at_the_gate(environment, **_kwargs):
     if not gate:
         return
     deadline = time.monotonic() + GATE_TIMEOUT_S
+    logging.info(GATE_MESSAGE)  # the runner times S once Locust's boot is off the cores
     while not os.path.exists(gate):
         if time.monotonic() > deadline:
             raise RuntimeError(f"lab: gate {gate} never opened")

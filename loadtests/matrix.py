@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from webapp.offload import BACKENDS
 from webapp.primes import QUICK_PRIME
 
 from . import presets
@@ -58,8 +59,10 @@ def machine_info() -> dict:
     }
 
 
-def select_cells(cells, scenarios: set[str], models: set[str], users: int | None) -> list[Cell]:
-    chosen = [c for c in cells if c.scenario in scenarios and c.spec.worker_class in models]
+def select_cells(cells, scenarios: set[str], models: set[str], users: int | None,
+                 backends: set[str] = frozenset(BACKENDS)) -> list[Cell]:
+    chosen = [c for c in cells if c.scenario in scenarios and c.spec.worker_class in models
+              and c.spec.offload in backends]
     if users is not None:
         chosen = [dataclasses.replace(c, users=users + SCENARIO[c.scenario].heartbeat)
                   for c in chosen]
@@ -75,6 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="comma-separated subset of: " + ", ".join(SCENARIOS))
     parser.add_argument("--models", type=csv_choice(MODELS), default=set(MODELS),
                         help="comma-separated subset of: " + ", ".join(MODELS))
+    parser.add_argument("--offload", type=csv_choice(BACKENDS), default=set(BACKENDS),
+                        help="comma-separated subset of the cells' OFFLOAD_BACKEND: "
+                             + ", ".join(BACKENDS))
     parser.add_argument("--users", type=positive(int),
                         help="users per cell (heartbeat cells add their one heartbeat user)")
     parser.add_argument("--duration", type=positive(float), help="measured seconds per cell")
@@ -134,7 +140,8 @@ def render_table(rows: list[dict]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cells = select_cells(presets.cells(args.preset), args.scenarios, args.models, args.users)
+    cells = select_cells(presets.cells(args.preset), args.scenarios, args.models, args.users,
+                         args.offload)
     if args.proxy:  # a cell that two selections now make equal runs once
         cells = list(dict.fromkeys(dataclasses.replace(c, proxy=args.proxy) for c in cells))
     if not cells:

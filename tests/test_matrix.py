@@ -139,6 +139,9 @@ def test_select_cells_filters_and_sets_users():
     chosen = select_cells(FULL_CELLS, {"heartbeat"}, {"gevent"}, users=4)
     assert [(c.model_label, c.users) for c in chosen] == [
         ("gevent -w1", 5), ("gevent -w2", 5), ("gevent -w2 reuse_port", 5)]
+    celery = select_cells(FULL_CELLS, {"offload"}, {"gevent"}, None, {"celery"})
+    assert celery and {c.spec.offload for c in celery} == {"celery"}
+    assert all(c.celery for c in celery)
 
 
 def _matrix(*args, **kwargs):
@@ -170,13 +173,25 @@ CELL_KEYS = {
 
 @pytest.mark.integration
 @pytest.mark.parametrize("locust_processes", [1, 2])
-def test_tiny_matrix_end_to_end(tmp_path, locust_processes):
+def test_tiny_matrix_end_to_end(tmp_path, locust_processes, redis_server):
+    """(``redis_server`` only makes the test skip, or fail under CI, where redis-server is
+    missing: the backends' watch measures Celery.)"""
     repeat = 2 if locust_processes == 1 else 1  # the repeat path, end to end, once
-    _run_matrix("--full", "--no-spinner", "--scenarios", "heartbeat", "--models", "sync",
+    # The full preset's observations: the backends' watch runs once (its rows checked below);
+    # the 40 s slow-client watch and the spinner have tests of their own.
+    watches = ["--backends"] if repeat > 1 else ["--no-backends"]
+    _run_matrix("--full", "--no-spinner", "--no-slowwatch", *watches,
+                "--scenarios", "heartbeat", "--models", "sync",
                 "--users", "1", "--repeat", str(repeat),
                 "--warmup", "0.5", "--duration", "1.5", "--locust-processes",
                 str(locust_processes), "--out", str(tmp_path))
     results = json.loads((tmp_path / "results.json").read_text())
+    if repeat > 1:
+        rows = results["backends"]
+        assert [r["backend"] for r in rows] == ["pool", "celery", "dirty"]
+        assert all(r["calls"] > 0 and 0 < r["p50_ms"] <= r["p99_ms"] for r in rows), rows
+    else:
+        assert not results["backends"]
     assert {"cpu_count", "python", "platform", "versions"} <= results["machine"].keys()
     assert {"gunicorn", "gevent", "locust"} <= results["machine"]["versions"].keys()
     cells = results["cells"]
@@ -231,6 +246,14 @@ def test_locustfile_default_n_is_the_quick_fixture_prime():
 
     source = (ROOT / "loadtests" / "locustfile.py").read_text()
     assert f"DEFAULT_PRIME_N = {QUICK_PRIME}\n" in source
+
+
+def test_the_runner_reads_the_messages_the_locustfile_logs():
+    from loadtests import locustrun
+
+    source = (ROOT / "loadtests" / "locustfile.py").read_text()
+    for name in ("RESET_MESSAGE", "GATE_MESSAGE"):
+        assert f'{name} = "{getattr(locustrun, name)}"\n' in source
 
 
 def test_hub_reports_counts_lines_inside_the_window():
