@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast serve probe matrix advise lint clean os-packages
+#: Parallel workers for the tests that time nothing (make test's first pass).
+TEST_WORKERS ?= 3
+#: Rounds of make stress.
+ROUNDS ?= 5
+
+.PHONY: demo test test-fast stress serve probe matrix advise lint clean os-packages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +29,12 @@ probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker mode
 matrix: $(STAMP) os-packages  ## the full matrix: every cell twice (about 36 min)
 	$(BIN)/python -m loadtests.matrix --full
 
-test: $(STAMP) os-packages  ## every test, slow fixture numbers included
-	$(BIN)/python -m pytest
+test: $(STAMP) os-packages  ## every test: those that time nothing in parallel, then the timing tests one at a time
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not timing"
+	$(BIN)/python -m pytest -m timing
+
+stress: $(STAMP) os-packages  ## the timing tests ROUNDS times in a row beside a CPU hog on one core
+	$(BIN)/python scripts/stress.py --rounds $(ROUNDS)
 
 test-fast: $(STAMP) os-packages  ## skip the slow fixture numbers
 	$(BIN)/python -m pytest -m "not slow"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import re
 import shutil
 import signal
@@ -128,11 +129,19 @@ def free_port() -> int:
     The kernel may offer a port it just offered again, once the probe socket is closed: the
     slow-client watch, which starts 24 servers and 10 nginx side by side, once gave one port
     to a gunicorn and to an nginx ("nginx: cannot listen ... address already in use" in CI).
+    ``LAB_PORTS=LOW-HIGH`` draws the ports at random from that range instead of the kernel's:
+    parallel test workers each get a range of their own (``tests/conftest.py``), so two
+    processes cannot be offered one just-closed port.
     """
+    span = os.environ.get("LAB_PORTS")
+    low, high = map(int, span.split("-")) if span else (0, 0)
     with _handing_out:
         while True:
             with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
+                try:
+                    sock.bind(("127.0.0.1", random.randint(low, high) if span else 0))
+                except OSError:  # taken: draw again
+                    continue
                 port = sock.getsockname()[1]
             if port not in _handed_out:
                 _handed_out.add(port)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from loadtests.server import GunicornServer, ServerSpec
@@ -9,6 +12,14 @@ from webapp import create_app
 
 #: The advisor's test apps are served, not collected (one of them fails at import on purpose).
 collect_ignore_glob = ["apps/*"]
+
+#: Parallel workers (pytest-xdist, ``make test``'s first pass) draw ports from ranges of their
+#: own, below the kernel's ephemeral range (32768 and up), for their servers and for the
+#: commands they run: ``loadtests.server.free_port`` reads LAB_PORTS.
+PORTS_PER_WORKER = 4000
+if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
+    _low = 10000 + int(_worker[2:]) * PORTS_PER_WORKER
+    os.environ["LAB_PORTS"] = f"{_low}-{_low + PORTS_PER_WORKER - 1}"
 
 
 @pytest.fixture
@@ -34,8 +45,10 @@ def serve():
         return servers[spec]
 
     yield _serve
-    for server in servers.values():
-        server.stop()
+    # Nothing waits on them now: all at once, with gunicorn's quick shutdown (a graceful one
+    # waited out kept-alive connections, 7-12 s of every run), every process still reaped.
+    with ThreadPoolExecutor(max(1, len(servers))) as pool:
+        list(pool.map(lambda server: server.stop(grace=2.0, graceful=False), servers.values()))
 
 
 SYNC = ServerSpec("sync", workers=1)

@@ -100,12 +100,14 @@ def _io_ratio(url: str, query: str = "") -> float:
     return wall / (REQUESTS * DELAY)
 
 
+@pytest.mark.timing
 def test_awaited_sleeps_overlap_and_blocking_sleeps_queue(serve):
     url = serve(ASGI).url
     assert _io_ratio(url) <= 0.5                   # ideal 1/REQUESTS: all at once
     assert _io_ratio(url, "&blocking=1") >= 0.75   # ideal 1.0: the loop is frozen
 
 
+@pytest.mark.timing
 def test_worker_connections_is_not_enforced_by_the_asgi_worker():
     """gunicorn 27.0.1's asgi worker ignores --worker-connections: 8 requests on 2 'slots'."""
     spec = ServerSpec("asgi", worker_connections=2)
@@ -120,6 +122,7 @@ def _busy_worker(server) -> int:
     return pid
 
 
+@pytest.mark.timing
 def test_a_prime_in_the_coroutine_freezes_health(serve):
     server = serve(ASGI)
     during, finished_after = health_during(server, f"/prime/{SLOW_PRIME}", _busy_worker(server))
@@ -127,6 +130,7 @@ def test_a_prime_in_the_coroutine_freezes_health(serve):
 
 
 @pytest.mark.parametrize("query", ["?nap=1", "?thread=1"])
+@pytest.mark.timing
 def test_napping_and_to_thread_keep_the_loop_answering(serve, query):
     server = serve(ASGI)
     during, finished_after = health_during(server, f"/prime/{SLOW_PRIME}{query}",
@@ -134,6 +138,7 @@ def test_napping_and_to_thread_keep_the_loop_answering(serve, query):
     assert [h for h in during if h.received < finished_after]
 
 
+@pytest.mark.timing
 def test_offload_keeps_the_loop_answering(serve):
     server = serve(ASGI)
     assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
@@ -142,6 +147,7 @@ def test_offload_keeps_the_loop_answering(serve):
     assert [h for h in during if h.received < finished_after]
 
 
+@pytest.mark.timing
 def test_to_thread_still_runs_one_core_of_python(serve):
     """Two to_thread primes at once: the loop is free, but the GIL lets one run at a time.
 
@@ -160,6 +166,7 @@ def test_to_thread_still_runs_one_core_of_python(serve):
     assert cpu / wall_total <= 1.3      # one core busy, not two
 
 
+@pytest.mark.timing
 def test_hash_in_threads_uses_both_cores(serve):
     """hashlib releases the GIL: to_thread hashes run on two cores at once."""
     server = serve(ASGI)
@@ -177,6 +184,7 @@ def _loop_reports(server) -> list[str]:
     return [line for line in server.log_text().splitlines() if LINE in line]
 
 
+@pytest.mark.timing
 def test_asyncio_debug_reports_the_blocked_loop_and_not_the_napping_one():
     spec = ServerSpec("asgi", env=(("PYTHONASYNCIODEBUG", "1"),))
     with GunicornServer(spec) as server:
@@ -196,6 +204,7 @@ def test_asyncio_debug_reports_the_blocked_loop_and_not_the_napping_one():
     assert "Executing" not in log  # asyncio's own long report is replaced by the line
 
 
+@pytest.mark.timing
 def test_watchdog_reports_the_blocked_loop_and_not_the_napping_one():
     spec = ServerSpec("asgi", env=(("LOOP_WATCHDOG", "0.1"),))
     with GunicornServer(spec) as server:
@@ -225,6 +234,7 @@ def test_bad_watchdog_period_stops_gunicorn_with_one_line():
     assert result.returncode == 2 and "LOOP_WATCHDOG" in result.stderr
 
 
+@pytest.mark.timing
 def test_spinner_check_is_cancelled_when_the_client_leaves(serve):
     """A client that closes the stream leaves no napping check running on the loop.
 

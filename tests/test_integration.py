@@ -10,7 +10,7 @@ from webapp.primes import SLOW_PRIME
 from .conftest import GEVENT, GTHREAD, MODELS, SYNC
 from .helpers import alive, health_during
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timing]  # ratios of wall times, orderings
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -116,6 +116,7 @@ def test_spin_stream_shape(client):
     assert match.group(3) == "97" and match.group(4) == "is prime"
 
 
+@pytest.mark.timing
 def test_spin_frames_while_a_thread_computes(client):
     n = next(k for k in FIXTURE if 10**14 < k < 10**15)  # ~0.2-0.3 s
     text = client.get(f"/spin/{n}").get_data(as_text=True)
@@ -158,6 +159,7 @@ def _spin_frames(url: str) -> int:
     ("asgi", "?nap=1", True),       # await asyncio.sleep(0) every 100 000 divisions
     ("asgi", "?offload=1", True),   # run_in_executor: the loop only awaits a future
 ])
+@pytest.mark.timing
 def test_spinner_spins_unless_the_event_loop_is_blocked(serve, model, query, spins):
     from .conftest import MODELS
 
@@ -170,6 +172,7 @@ def test_spinner_spins_unless_the_event_loop_is_blocked(serve, model, query, spi
 
 
 @pytest_integration
+@pytest.mark.timing
 def test_offload_keeps_a_gevent_worker_answering(serve):
     from .conftest import GEVENT
 
@@ -239,6 +242,7 @@ def test_bad_switch_interval_is_refused():
 
 
 @pytest_integration
+@pytest.mark.timing
 def test_gevent_monitor_reports_the_blocked_hub():
     spec = ServerSpec("gevent", env=(("GEVENT_MONITOR_THREAD_ENABLE", "true"),
                                      ("GEVENT_MAX_BLOCKING_TIME", "0.1"),
@@ -257,6 +261,7 @@ def test_gevent_monitor_reports_the_blocked_hub():
 @pytest_integration
 @pytest.mark.parametrize(("model", "frozen"), [("gthread", False), ("gevent", True),
                                                ("asgi", True)])
+@pytest.mark.timing
 def test_spinwatch_sees_the_frozen_loop(serve, model, frozen):
     from loadtests.spinwatch import watch_one
 

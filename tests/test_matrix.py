@@ -173,6 +173,7 @@ CELL_KEYS = {
 
 @pytest.mark.integration
 @pytest.mark.parametrize("locust_processes", [1, 2])
+@pytest.mark.timing
 def test_tiny_matrix_end_to_end(tmp_path, locust_processes, redis_server):
     """(``redis_server`` only makes the test skip, or fail under CI, where redis-server is
     missing: the backends' watch measures Celery.)"""
@@ -221,6 +222,7 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes, redis_server):
 
 
 @pytest.mark.integration
+@pytest.mark.timing
 def test_offload_cells_start_and_reap_their_backends(tmp_path, redis_server):
     """make demo's backend comparison: the pool cell, then the Celery cell with its own
     redis-server and Celery worker, every process reaped. (``redis_server`` only makes the
@@ -298,6 +300,7 @@ def test_a_missing_redis_skips_celery_cells_or_fails_under_ci(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.timing
 def test_slow_clients_direct_and_behind_nginx_end_to_end(tmp_path, nginx_in_front):
     """make demo's direct-vs-proxy pair: sync -w1 beside 5 slowloris connections, then the same
     behind the lab's nginx; every process (nginx's too) reaped. (``nginx_in_front`` only makes

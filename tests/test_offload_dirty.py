@@ -66,12 +66,14 @@ def _pair_wall_over_cpu(server: GunicornServer) -> float:
 
 
 @pytest.mark.parametrize("model", ["gevent", "asgi"])
+@pytest.mark.timing
 def test_concurrent_calls_from_one_async_worker_run_in_parallel(model, serve):
     """gunicorn's thread-local client would queue a gevent worker's calls one behind another.
     Measured on 2 dirty workers: 0.54–0.59."""
     assert _pair_wall_over_cpu(serve(dirty_spec(model))) < 0.8
 
 
+@pytest.mark.timing
 def test_queued_calls_show_in_the_yardstick(serve):
     """The control: one dirty worker queues the pair in its arbiter. Measured: 1.00."""
     spec = replace(dirty_spec("gevent"), env=(("DIRTY_WORKERS", "1"),))

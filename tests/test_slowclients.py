@@ -268,6 +268,7 @@ def read_stream(url: str) -> tuple[float, float, float]:
 
 
 @pytest.mark.parametrize("honoured", [True, False], ids=["X-Accel-Buffering", "ignored"])
+@pytest.mark.timing
 def test_spin_streams_through_nginx_with_or_without_its_header(honoured, nginx_in_front):
     """The app sends ``X-Accel-Buffering: no`` with /spin. Measured on nginx 1.22: a client that
     reads as fast as frames come gets each one as it comes either way -- with the header
@@ -284,6 +285,7 @@ def test_spin_streams_through_nginx_with_or_without_its_header(honoured, nginx_i
 
 
 @pytest.mark.parametrize(("model", "answers"), [("sync", False), ("gevent", True)])
+@pytest.mark.timing
 def test_an_unbuffered_stream_holds_a_sync_worker(model, answers, nginx_in_front):
     """gunicorn's deployment docs: streaming without buffering needs an async worker. While
     a stream runs through nginx, sync -w1 cannot answer /health; gevent -w1 can."""
