@@ -162,6 +162,7 @@ def test_an_app_that_does_not_import_is_one_line_exit_2(tmp_path):
                                            ("examples.cpu:app", "/score"),
                                            ("examples.mixed:app", "/report")])
 @pytest.mark.timing
+@pytest.mark.two_cores
 def test_a_quick_advice_end_to_end(tmp_path, app, path):
     done = _advise("--app", app, "--path", path, "--quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]

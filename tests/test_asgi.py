@@ -167,6 +167,7 @@ def test_to_thread_still_runs_one_core_of_python(serve):
 
 
 @pytest.mark.timing
+@pytest.mark.two_cores
 def test_hash_in_threads_uses_both_cores(serve):
     """hashlib releases the GIL: to_thread hashes run on two cores at once."""
     server = serve(ASGI)

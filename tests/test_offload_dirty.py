@@ -67,6 +67,7 @@ def _pair_wall_over_cpu(server: GunicornServer) -> float:
 
 @pytest.mark.parametrize("model", ["gevent", "asgi"])
 @pytest.mark.timing
+@pytest.mark.two_cores
 def test_concurrent_calls_from_one_async_worker_run_in_parallel(model, serve):
     """gunicorn's thread-local client would queue a gevent worker's calls one behind another.
     Measured on 2 dirty workers: 0.54–0.59."""
