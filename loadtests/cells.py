@@ -22,6 +22,9 @@ class Scenario:
     bound: str | None  # a kind of loadtests.bounds: io, cpu, nap, offload, gilfree, or None
     heartbeat: bool = False  # one of the users is the heartbeat
     extra: tuple[str, ...] = ()  # locustfile flags
+    #: /prime checks the short prime (``--short-n``), so that a window counts dozens of
+    #: requests; the others keep ``--n``, long enough for a visible freeze.
+    short: bool = False
 
     @property
     def timing(self) -> str | None:

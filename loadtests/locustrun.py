@@ -23,12 +23,10 @@ from .procs import stop_tree
 from .server import ROOT
 
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
-# Logged by the locustfile when the warm-up ends and statistics restart, and when it has
-# booted and waits at its gate (a test keeps these equal to the locustfile's).
+# Logged by the locustfile when the warm-up ends and statistics restart; the statistics row
+# of the server's CPU per plain /prime (a test keeps these equal to the locustfile's).
 RESET_MESSAGE = "lab: warm-up over, statistics reset"
-GATE_MESSAGE = "lab: booted, waiting at the gate"
-#: Seconds Locust gets to boot as far as its gate.
-BOOT_TIMEOUT_S = 60.0
+WORK_ROW = "S: server CPU per /prime"
 # Logged by Locust itself when -t runs out.
 STOP_MESSAGE = "--run-time limit reached"
 
@@ -106,21 +104,6 @@ class LocustRun:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-
-    def wait_booted(self) -> None:
-        """Return once Locust has booted and waits at its gate.
-
-        Its boot takes about a CPU-second; on two cores, a server timed meanwhile shares
-        a core with it and reads a longer S than it has under the load.
-        """
-        deadline = time.monotonic() + BOOT_TIMEOUT_S
-        while GATE_MESSAGE not in self.log_path.read_text(errors="replace"):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"locust exited with {self.proc.returncode} before its "
-                                   f"gate; see {self.log_path}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"locust did not boot; see {self.log_path}")
-            time.sleep(0.02)  # polling interval
 
     def go(self) -> None:
         self.gate.touch()

@@ -28,7 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from webapp.offload import BACKENDS
-from webapp.primes import QUICK_PRIME
+from webapp.primes import QUICK_PRIME, SHORT_PRIME
 
 from . import presets
 from .argtypes import add_presets, csv_choice, positive
@@ -87,6 +87,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=positive(float), help="warm-up seconds per cell")
     parser.add_argument("--n", type=positive(int), default=QUICK_PRIME,
                         help="number for /prime (default %(default)s, about 0.2 s)")
+    parser.add_argument("--short-n", type=positive(int), default=SHORT_PRIME,
+                        help="number for /prime in the throughput cells (cpu; default "
+                             "%(default)s, about 25-55 ms)")
     parser.add_argument("--delay", type=positive(float), default=0.1,
                         help="seconds per /io request (default %(default)s)")
     parser.add_argument("--mb", type=positive(int), default=64,
@@ -162,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(
         windows={name: (args.warmup or warmup, args.duration or duration)
                  for name, (warmup, duration) in presets.windows(args.preset).items()},
-        delay=args.delay, n=args.n, locust_processes=args.locust_processes,
+        delay=args.delay, n=args.n, short_n=args.short_n,
+        locust_processes=args.locust_processes,
         mb=args.mb, start_samples=time_calls(args.n, repeats=DRIFT_TIMINGS), cores=cores,
         cross_check=presets.CROSS_CHECK[args.preset],
     )
@@ -206,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "settings": {
             "preset": args.preset, "windows_s": settings.windows,
-            "delay_s": settings.delay, "n": settings.n, "mb": settings.mb,
+            "delay_s": settings.delay, "n": settings.n, "short_n": settings.short_n,
+            "mb": settings.mb,
             "service_time_s": settings.start_s,
             "service_start_samples_s": settings.start_samples,
             "locust_processes": settings.locust_processes, "repeat": repeat,

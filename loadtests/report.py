@@ -29,13 +29,13 @@ def _bound_kind(row: dict) -> str | None:
 
 
 def _table(rows: list[dict]) -> str:
-    head = ("| scenario | model | users | requests | fail | rps | bound | fidelity | p50 | p95 | "
-            "p99 | heartbeat p99/max | server CPU | locust CPU |")
+    head = ("| scenario | model | users | requests | fail | rps | bound | fidelity | ± count | "
+            "S ms | p50 | p95 | p99 | heartbeat p99/max | server CPU | locust CPU |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in rows:
         if "error" in row:
             lines.append(f"| {row['scenario']} | {row['label']} | {row['users']} | error: "
-                         f"{row['error'].splitlines()[0]} |" + " |" * 10)
+                         f"{row['error'].splitlines()[0]} |" + " |" * 12)
             continue
         fid = spread(row, "fidelity")
         bound = "—" if row["bound_rps"] is None else f"{row['bound_rps']:.1f}"
@@ -45,10 +45,24 @@ def _table(rows: list[dict]) -> str:
         lines.append(
             f"| {row['scenario']} | {row['label']} | {row['users']} | {row['requests']} | "
             f"{row['failures']} | {spread(row, 'rps', 1)} | {bound} | {fid} | "
-            f"{_ms(row['p50_ms'])} | "
+            f"{_counting(row)} | {_service(row)} | {_ms(row['p50_ms'])} | "
             f"{_ms(row['p95_ms'])} | {_ms(row['p99_ms'])} | {beat} | "
             f"{row['server_cpu_pct']:.0f}% | {row['locust_cpu_pct']:.0f}%{flag} |")
     return "\n".join(lines)
+
+
+def _counting(row: dict) -> str:
+    """± how far counting alone can move the fidelity (requests in progress ÷ completed)."""
+    share = row.get("counting_uncertainty")
+    return "—" if share is None or row.get("bound_rps") is None else f"±{share:.2f}"
+
+
+def _service(row: dict) -> str:
+    """The S the bound used: under load (L) or in the idle server (I)."""
+    if not row.get("bound_rps") or not row.get("service_time_ms"):
+        return "—"
+    source = {"load": " L", "idle": " I"}.get(row.get("service_source"), "")
+    return f"{row['service_time_ms']:.1f}{source}"
 
 
 def _repeats(settings: dict) -> list[str]:
@@ -89,6 +103,22 @@ def _timings(rows: list[dict]) -> str:
             f"{len(ratios)} cells; {ratios[0]:.2f}–{ratios[-1]:.2f}).")
 
 
+def _under_load(rows: list[dict]) -> str:
+    """How S under load compares with S timed in the idle server, in the cells that have both."""
+    both = sorted((r["service_load_ms"] / r["service_idle_ms"], r["label"], r["scenario"])
+                  for r in rows if "error" not in r and r.get("service_source") == "load"
+                  and r.get("service_idle_ms"))
+    if not both:
+        return ""
+    ratios = [ratio for ratio, _, _ in both]
+    (low, *_), (high, label, scenario) = both[0], both[-1]
+    return (f"S under load (L: the mean CPU seconds each plain `/prime` check took on the "
+            f"server's thread during the window, from its answers) ÷ S timed in the idle server "
+            f"just before: median {statistics.median(ratios):.2f}, {low:.2f}–{high:.2f} over "
+            f"{len(both)} cells (the highest: {scenario} | {label}). A bound resting on the idle "
+            "timing would be off by as much.")
+
+
 def _outliers(rows: list[dict], settings: dict) -> str:
     low, high = settings["fidelity_band"]
     ok = [r for r in rows if "error" not in r]
@@ -112,6 +142,11 @@ def _outliers(rows: list[dict], settings: dict) -> str:
         text = (f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
                 f"outside {low}–{high}; server CPU {row['server_cpu_pct']:.0f}%, "
                 f"Locust CPU {row['locust_cpu_pct']:.0f}%.")
+        if row.get("celery") and row["fidelity"] > high:
+            text += (" Its S is one task's idle round trip (publish, the task, the result "
+                     "back); under load the worker already holds its next task when one ends "
+                     "(prefetch), so the queue's own latency overlaps the work and a task "
+                     "costs less than that round trip: the bound is low.")
         per_request = row.get("server_cpu_ms_per_request")
         if _bound_kind(row) in CPU_KINDS and _bound_kind(row) != "offload" and per_request:
             text += (f" The server spent {per_request:.0f} ms of CPU per request against "
@@ -131,7 +166,7 @@ def _outliers(rows: list[dict], settings: dict) -> str:
             text += (f" Only {row['requests']} requests completed in the window: with up to "
                      f"{cpu_users} in progress at once, whose completions can come together, "
                      f"counting alone can move the fidelity by up to "
-                     f"±{cpu_users / row['requests']:.2f}.")
+                     f"±{cpu_users / max(1, row['requests']):.2f}.")
         lines.append(text)
     for row in noise:
         lines.append(f"- {row['scenario']} | {row['label']}: fidelity {spread(row, 'fidelity')} "
@@ -160,20 +195,30 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
         + "; ".join(f"{k}: {w:g} s + {d:g} s" for k, (w, d) in settings["windows_s"].items())
         + f"); `/io` delay "
         f"{settings['delay_s']:g} s; `/prime/{settings['n']}` with S = "
-        f"{settings['service_time_s'] * 1000:.0f} ms{_drift(settings)}; "
-        f"{settings['locust_processes']} Locust "
+        f"{settings['service_time_s'] * 1000:.0f} ms{_drift(settings)}"
+        + (f", and `/prime/{settings['short_n']}` in the throughput cells (cpu)"
+           if settings.get("short_n") else "")
+        + f"; {settings['locust_processes']} Locust "
         f"process(es); {results['elapsed_s']:.0f} s in all.",
         "",
         *_repeats(settings),
         "rps = requests completed in the measured window ÷ its length; latencies are Locust's "
         "percentiles in ms; CPU is in percent of one core (psutil, master + workers for the "
-        "server); in heartbeat cells rps and latencies are the `/prime` requests'.",
+        "server); in heartbeat cells rps and latencies are the `/prime` requests'. "
+        "fidelity = X ÷ bound, where X is rps in the io cells and, in the CPU cells, Little's "
+        "law for the closed loop: users ÷ their mean response time, which bursts of "
+        "completions do not move. "
+        "± count: how far counting alone can move rps (requests in progress ÷ "
+        "requests completed: completions at the window's edges fall in or out). S: the "
+        "service time the bound rests on, under the load (L) or timed in the idle server "
+        "just before (I).",
         "",
         _table(rows),
         "",
         "## Outliers and limits",
         "",
         *((timings, "") if (timings := _timings(rows)) else ()),
+        *((load, "") if (load := _under_load(rows)) else ()),
         _outliers(rows, settings),
         "",
         "## Lessons",

@@ -18,12 +18,12 @@ from pathlib import Path
 from webapp.gilfree import sha256_megabytes
 from webapp.primes import is_prime, is_prime_napping
 
-from .bounds import bound
+from .bounds import CPU_KINDS, bound
 from .cells import Cell
 from .client import get
 from .cpu import CpuMeter
 from .lessons import SCENARIO
-from .locustrun import Load, LocustRun, number
+from .locustrun import WORK_ROW, Load, LocustRun, number
 from .model import measure_service_time
 from .monitors import MONITORS
 from .procs import tree
@@ -43,6 +43,7 @@ class Settings:
     windows: dict[str, tuple[float, float]]  # scenario or "other" -> (warm-up, measured) s
     delay: float
     n: int
+    short_n: int  # for the scenarios that ask for it (Scenario.short)
     mb: int
     locust_processes: int
     start_samples: list[float]  # is_prime(n) timed at the start: the machine's drift check
@@ -57,7 +58,10 @@ class Settings:
     def window(self, cell: Cell) -> tuple[float, float]:
         return self.windows.get(cell.scenario, self.windows["other"])
 
-    def time_service(self, kind: str | None) -> float | None:
+    def prime_n(self, cell: Cell) -> int:
+        return self.short_n if SCENARIO[cell.scenario].short else self.n
+
+    def time_service(self, kind: str | None, n: int) -> float | None:
         """The runner's own timing, now, of the work a bound of this kind rests on.
 
         A cross-check only: the bound rests on :meth:`time_in_server`.
@@ -65,9 +69,10 @@ class Settings:
         if kind not in TIMED_WORK:
             return None
         _, check, arg, repeats = TIMED_WORK[kind]
-        return measure_service_time(getattr(self, arg), repeats=repeats, check=check)
+        return measure_service_time(n if arg == "n" else self.mb, repeats=repeats, check=check)
 
-    def time_in_server(self, url: str, kind: str | None, repeats: int = 2) -> list[float]:
+    def time_in_server(self, url: str, kind: str | None, n: int,
+                       repeats: int = 2) -> list[float]:
         """S where the work runs: the ``elapsed`` of ``repeats`` requests to an idle server.
 
         The same endpoint the cell loads (for a napping cell the napping check, on asgi
@@ -78,7 +83,7 @@ class Settings:
         """
         if kind not in TIMED_WORK:
             return []
-        path = TIMED_WORK[kind][0].format(n=self.n, mb=self.mb)
+        path = TIMED_WORK[kind][0].format(n=n, mb=self.mb)
         if kind in ("gilfree", "offload"):
             # a warm-up: the first hash faults in its zero pages; the first offload starts
             # the worker's pool, or connects to Redis or the dirty arbiter
@@ -105,9 +110,10 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     warmup, duration = settings.window(cell)
     kind = scenario.timing
     # a cross-check of the in-server S (the full preset; make demo saves its seconds)
-    runner_s = settings.time_service(kind) if settings.cross_check else None
+    n = settings.prime_n(cell)
+    runner_s = settings.time_service(kind, n) if settings.cross_check else None
     load = Load(tag=scenario.tag, users=cell.users, duration=duration,
-                warmup=warmup, delay=settings.delay, prime_n=settings.n,
+                warmup=warmup, delay=settings.delay, prime_n=n,
                 mb=settings.mb, processes=settings.locust_processes, extra=scenario.extra)
     spec = cell.spec
     monitor = MONITORS.get(spec.worker_class)
@@ -130,7 +136,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
             if cell.proxy:
                 stack.enter_context(NginxProxy(port, port=front,
                                                log_path=cell_dir / "nginx.log"))
-            samples = settings.time_in_server(f"http://127.0.0.1:{front}", kind)
+            samples = settings.time_in_server(f"http://127.0.0.1:{front}", kind, n)
             slow = stack.enter_context(SlowClients("127.0.0.1", front, cell.slow))
             meters = {
                 "server": server.processes,  # master, workers, offload pools, dirty workers
@@ -151,10 +157,26 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     primary = summary.rows.get(scenario.primary, {})
     requests = int(primary.get("Request Count", 0))
     rps = requests / summary.window_s
-    # The service time this cell's bound uses: timed in its own server, idle, just before.
-    service_s = statistics.mean(samples) if samples else None
+    # The service time this cell's bound uses. For plain /prime: the mean CPU seconds each
+    # request's check took on the server's thread, in this window, under this load (the
+    # machine's speed moves by several per cent within seconds: measured, see the report).
+    # For the other kinds: timed in the cell's own server, idle, just before the window.
+    idle_s = statistics.mean(samples) if samples else None
+    work = summary.rows.get(WORK_ROW, {})
+    load_s = kind == "cpu" and int(work.get("Request Count", 0)) and \
+        number(work.get("Average Response Time")) / 1000
+    service_s = load_s or idle_s
     limit = bound(cell, scenario, delay=settings.delay,
                   service={kind: service_s} if service_s else {}, cores=settings.cores)
+    users = cell.users - scenario.heartbeat  # a closed loop: each user one request at a time
+    in_progress = min(users, cell.spec.slots)  # of them, those the server holds at once
+    mean_ms = number(primary.get("Average Response Time"))
+    little_rps = users / (mean_ms / 1000) if mean_ms else None
+    # The throughput the fidelity judges. A CPU cell completes a handful to a few dozen
+    # requests a window, in bursts (threads sharing the GIL finish together), so counting
+    # moves it by up to ± in_progress / requests; its users' mean response time, by
+    # Little's law, does not move with the bursts (measured: docs/sample/quick).
+    judged = little_rps if scenario.bound in CPU_KINDS and little_rps else rps
     hub, blocked_s = (monitor.blocked(server_log, *meter.wall_window) if monitor
                       else (None, None))
     row = {
@@ -165,6 +187,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "threads": cell.spec.threads,
         "worker_connections": cell.spec.worker_connections,
         "users": cell.users,
+        "n": n,
         "cpu_count": settings.cores,
         "duration_s": summary.window_s,
         "warmup_s": warmup,
@@ -176,8 +199,17 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "p99_ms": number(primary.get("99%")),
         "max_ms": number(primary.get("100%")),
         "bound_rps": limit,
-        "fidelity": rps / limit if limit else None,
+        "fidelity": judged / limit if limit else None,
+        "fidelity_of": "little" if judged is little_rps else "count",
+        # ± this fraction of the fidelity from counting alone: completions at the window's
+        # edges (up to one per request in progress) fall in or out
+        "counting_uncertainty": in_progress / requests if requests else None,
+        # Little's law for the closed loop: users ÷ their mean response time
+        "little_rps": little_rps,
         "service_time_ms": service_s and service_s * 1000,
+        "service_source": "load" if load_s else "idle",
+        "service_load_ms": load_s and load_s * 1000,
+        "service_idle_ms": idle_s and idle_s * 1000,
         "service_samples_ms": [s * 1000 for s in samples],  # in the server, idle
         "service_runner_ms": runner_s and runner_s * 1000,
         "switch_interval": cell.switch_interval,

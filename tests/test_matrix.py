@@ -207,13 +207,18 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes, redis_server):
             assert cell["fidelity_min"] <= cell["fidelity"] <= cell["fidelity_max"]
             assert cell["rps_min"] <= cell["rps"] <= cell["rps_max"]
             continue
-        assert cell["fidelity"] == pytest.approx(cell["rps"] / cell["bound_rps"])
-        # the bound rests on S timed in the cell's own idle server (two requests' elapsed)
+        # a CPU cell is judged by Little's law: its users over their mean response time
+        assert cell["fidelity_of"] == "little"
+        assert cell["fidelity"] == pytest.approx(cell["little_rps"] / cell["bound_rps"])
+        assert cell["little_rps"] == pytest.approx(cell["rps"], rel=0.5)
+        # the bound rests on S under the load: the mean CPU each /prime took on the server
+        cpu_users = min(cell["users"] - 1, cell["workers"], results["machine"]["cpu_count"])
+        assert cell["service_source"] == "load"
+        assert cell["bound_rps"] == pytest.approx(cpu_users / (cell["service_load_ms"] / 1000))
+        # beside it, S timed in the cell's own idle server (two requests' elapsed)
         samples = cell["service_samples_ms"]
         assert len(samples) == 2 and cell["service_runner_ms"] > 0
-        cpu_users = min(cell["users"] - 1, cell["workers"], results["machine"]["cpu_count"])
-        s = sum(samples) / len(samples) / 1000
-        assert cell["bound_rps"] == pytest.approx(cpu_users / s)
+        assert cell["service_idle_ms"] == pytest.approx(sum(samples) / len(samples))
     runs = sorted(path.name for path in (tmp_path / "cells").iterdir())
     assert len(runs) == 2 * repeat  # every run of every cell keeps its logs
     assert (tmp_path / "report.md").read_text().startswith("# Worker-model matrix report")
@@ -254,7 +259,7 @@ def test_the_runner_reads_the_messages_the_locustfile_logs():
     from loadtests import locustrun
 
     source = (ROOT / "loadtests" / "locustfile.py").read_text()
-    for name in ("RESET_MESSAGE", "GATE_MESSAGE"):
+    for name in ("RESET_MESSAGE", "WORK_ROW"):
         assert f'{name} = "{getattr(locustrun, name)}"\n' in source
 
 

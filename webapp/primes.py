@@ -13,6 +13,8 @@ processes can.
 True
 >>> import asyncio; asyncio.run(is_prime_async_nap(142702110479723))
 True
+>>> result, cpu = on_this_thread(is_prime, SHORT_PRIME); result, cpu > 0
+(True, True)
 """
 
 import asyncio
@@ -45,6 +47,9 @@ FIXTURE: dict[int, bool] = {
 
 #: A fixture prime that takes roughly 0.2 s of pure Python on a 2020s x86 core.
 QUICK_PRIME = 142702110479723
+#: Not of the book's fixture: a prime that takes roughly 25-55 ms (2 vCPUs, Python 3.11), so
+#: that a throughput window of a few seconds counts dozens of requests, not a handful.
+SHORT_PRIME = 1700000000011
 #: A fixture prime that takes roughly 0.3 s (used by the probe).
 MEDIUM_PRIME = 299593572317531
 #: A fixture prime that takes roughly 1.6 s (the slowest of the fixture).
@@ -69,6 +74,18 @@ def is_prime(n: int) -> bool:
 #: :func:`is_prime_napping` naps when ``i % NAP_EVERY == 1`` (the book's test); ``i`` runs
 #: over odd numbers, so that is once per 50,000 divisions.
 NAP_EVERY = 100_000
+
+
+def on_this_thread(check, n: int) -> tuple[bool, float]:
+    """``check(n)``, and the CPU seconds the calling thread spent in it (``time.thread_time``).
+
+    The work's own cost, however many threads share the GIL meanwhile: a thread waiting
+    for the GIL spends no CPU. (A napping check's thread runs other requests between its
+    naps, under gevent or asyncio: then it counts theirs too.)
+    """
+    start = time.thread_time()
+    result = check(n)
+    return result, time.thread_time() - start
 
 
 def is_prime_napping(n: int) -> bool:

@@ -3,6 +3,7 @@ offloaded), GIL-free hashing, the spinner stream, and a large download and uploa
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -19,7 +20,7 @@ from .params import (
     parse_n,
     parse_one_of,
 )
-from .primes import is_prime, is_prime_napping
+from .primes import is_prime, is_prime_napping, on_this_thread
 from .spinner import spin
 
 bp = Blueprint("lab", __name__)
@@ -52,10 +53,14 @@ def io():
 
 
 def _timed_prime(n: str, check):
+    """``check(number)`` -> (prime, CPU seconds or None), timed: the answer, its wall seconds
+    (``elapsed``) and, for a check this thread ran, its CPU seconds (``cpu``)."""
     number = parse_n(n)
     start = time.perf_counter()
-    result = check(number)
-    return jsonify(n=number, prime=result, elapsed=time.perf_counter() - start, pid=os.getpid())
+    result, cpu = check(number)
+    body = {"n": number, "prime": result, "elapsed": time.perf_counter() - start,
+            "pid": os.getpid()}
+    return jsonify(body if cpu is None else body | {"cpu": cpu})
 
 
 @bp.get("/prime/<n>")
@@ -64,13 +69,14 @@ def prime(n: str):
     mode = parse_one_of(request.args.get, ("nap", "thread"))
     if mode == "thread":
         raise BadParam(THREAD_IS_ASGI_ONLY)
-    return _timed_prime(n, is_prime_napping if mode == "nap" else is_prime)
+    check = is_prime_napping if mode == "nap" else is_prime
+    return _timed_prime(n, functools.partial(on_this_thread, check))
 
 
 @bp.get("/offload/prime/<n>")
 def offload_prime(n: str):
     """The same check in the offload backend (OFFLOAD_BACKEND): the worker only waits."""
-    return _timed_prime(n, offload.is_prime)
+    return _timed_prime(n, lambda number: (offload.is_prime(number), None))
 
 
 @bp.get("/hash")

@@ -18,8 +18,9 @@ def section(results: Results) -> str:
     text = [
         "### The GIL: threads do not add CPU",
         "",
-        "`is_prime` is pure Python and holds the GIL; S = "
-        f"{results.settings['service_time_s'] * 1000:.0f} ms per call in one process. One "
+        f"`is_prime({one.get('n', results.settings['n'])})` is pure Python and holds the "
+        f"GIL; S = {one.get('service_time_ms') or results.settings['service_time_s'] * 1000:.0f}"
+        " ms per call in one process. One "
         f"gthread worker with 1 thread served {rate(one)}; with 4 threads {rate(four)} — "
         f"{four['rps'] / one['rps']:.2f}× as much, and its server CPU stayed at "
         f"{four['server_cpu_pct']:.0f}% of a core: the threads take turns holding the GIL "
@@ -35,13 +36,14 @@ def section(results: Results) -> str:
 LESSON = Lesson(
     name="gil",
     section=section,
-    scenarios={"cpu": Scenario("cpu", "/prime", "cpu")},
+    scenarios={"cpu": Scenario("cpu", "/prime", "cpu", short=True)},
     assumptions={"cpu": "Pure-Python is_prime holds the GIL: X = min(users, workers, cores) / "
-                        "S, whatever the threads or greenlets; S is the `elapsed` of idle "
-                        "requests to the same endpoint in the cell's own server, two just "
-                        "before the window (their mean), because this "
-                        "machine's speed drifts by several per cent over minutes; assumes "
-                        "nothing else competes for the cores."},
+                        "S, whatever the threads or greenlets; S is the mean CPU seconds each "
+                        "plain `/prime` check took on the server's thread in the window "
+                        "itself (the `cpu` of its answers), because this machine's speed "
+                        "moves by several per cent within seconds; the short prime "
+                        "(`--short-n`), so that the window counts dozens of requests; "
+                        "assumes nothing else competes for the cores."},
     quick=(SYNC, ONE, FOUR),
     full=(GEVENT,),  # (make demo's budget, since the slow-clients pair came)
 )

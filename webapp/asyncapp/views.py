@@ -26,7 +26,7 @@ from starlette.routing import Route
 from .. import download, offload, runtime, upload
 from ..gilfree import MAX_MB, sha256_megabytes
 from ..params import parse_delay, parse_flag, parse_mb, parse_n, parse_one_of
-from ..primes import is_prime, is_prime_async_nap
+from ..primes import is_prime, is_prime_async_nap, on_this_thread
 from ..spinner import spin_async
 
 
@@ -68,18 +68,32 @@ async def _blocking_check(n: int) -> bool:
     return is_prime(n)
 
 
-async def _in_thread(n: int) -> bool:
-    return await asyncio.to_thread(is_prime, n)
+async def _on_the_loop(n: int) -> tuple[bool, float]:
+    return on_this_thread(is_prime, n)
 
 
-PRIME_CHECKS = {None: _blocking_check, "nap": is_prime_async_nap, "thread": _in_thread}
+async def _napping(n: int) -> tuple[bool, float]:
+    start = time.thread_time()  # the loop's thread: the other requests between naps too
+    return await is_prime_async_nap(n), time.thread_time() - start
+
+
+async def _in_thread(n: int) -> tuple[bool, float]:
+    return await asyncio.to_thread(on_this_thread, is_prime, n)  # CPU of the pool's thread
+
+
+#: Each returns (prime, CPU seconds of the thread that ran is_prime), as ``cpu``.
+PRIME_CHECKS = {None: _on_the_loop, "nap": _napping, "thread": _in_thread}
 
 
 async def _timed(n: int, check) -> JSONResponse:
     start = time.perf_counter()
-    result = await check(n)
-    return JSONResponse({"n": n, "prime": result, "elapsed": time.perf_counter() - start,
-                         "pid": os.getpid()})
+    result, cpu = await check(n)
+    body = {"n": n, "prime": result, "elapsed": time.perf_counter() - start, "pid": os.getpid()}
+    return JSONResponse(body if cpu is None else body | {"cpu": cpu})
+
+
+async def _offloaded(n: int) -> tuple[bool, None]:
+    return await offload.is_prime_async(n), None  # the CPU is the backend's
 
 
 async def prime(request: Request) -> JSONResponse:
@@ -90,7 +104,7 @@ async def prime(request: Request) -> JSONResponse:
 
 async def offload_prime(request: Request) -> JSONResponse:
     """The same check in the offload backend: the loop only awaits."""
-    return await _timed(parse_n(request.path_params["n"]), offload.is_prime_async)
+    return await _timed(parse_n(request.path_params["n"]), _offloaded)
 
 
 async def hash_(request: Request) -> JSONResponse:
