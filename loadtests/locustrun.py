@@ -26,7 +26,7 @@ LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 # Logged by the locustfile when the warm-up ends and statistics restart; the statistics row
 # of the server's CPU per plain /prime (a test keeps these equal to the locustfile's).
 RESET_MESSAGE = "lab: warm-up over, statistics reset"
-WORK_ROW = "S: server CPU per /prime"
+WORK_ROW = "S: CPU per /prime check"
 # Logged by Locust itself when -t runs out.
 STOP_MESSAGE = "--run-time limit reached"
 

@@ -112,8 +112,9 @@ def _under_load(rows: list[dict]) -> str:
         return ""
     ratios = [ratio for ratio, _, _ in both]
     (low, *_), (high, label, scenario) = both[0], both[-1]
-    return (f"S under load (L: the mean CPU seconds each plain `/prime` check took on the "
-            f"server's thread during the window, from its answers) ÷ S timed in the idle server "
+    return (f"S under load (L: the mean CPU seconds each `/prime` check took where it ran — "
+            f"the server's thread, or the offload backend's process — during the window, from "
+            f"its answers) ÷ S timed in the idle server "
             f"just before: median {statistics.median(ratios):.2f}, {low:.2f}–{high:.2f} over "
             f"{len(both)} cells (the highest: {scenario} | {label}). A bound resting on the idle "
             "timing would be off by as much.")
@@ -142,7 +143,7 @@ def _outliers(rows: list[dict], settings: dict) -> str:
         text = (f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
                 f"outside {low}–{high}; server CPU {row['server_cpu_pct']:.0f}%, "
                 f"Locust CPU {row['locust_cpu_pct']:.0f}%.")
-        if row.get("celery") and row["fidelity"] > high:
+        if row.get("celery") and row["fidelity"] > high and row.get("service_source") != "load":
             text += (" Its S is one task's idle round trip (publish, the task, the result "
                      "back); under load the worker already holds its next task when one ends "
                      "(prefetch), so the queue's own latency overlaps the work and a task "

@@ -157,13 +157,14 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     primary = summary.rows.get(scenario.primary, {})
     requests = int(primary.get("Request Count", 0))
     rps = requests / summary.window_s
-    # The service time this cell's bound uses. For plain /prime: the mean CPU seconds each
-    # request's check took on the server's thread, in this window, under this load (the
-    # machine's speed moves by several per cent within seconds: measured, see the report).
-    # For the other kinds: timed in the cell's own server, idle, just before the window.
+    # The service time this cell's bound uses. For plain and offloaded /prime: the mean CPU
+    # seconds each request's check took where it ran (the server's thread, the backend's
+    # process), in this window, under this load (the machine's speed moves by several per
+    # cent within seconds, and a queue's latency overlaps the work under load: measured, see
+    # the report). For napping and hashing: timed in the cell's own idle server just before.
     idle_s = statistics.mean(samples) if samples else None
     work = summary.rows.get(WORK_ROW, {})
-    load_s = kind == "cpu" and int(work.get("Request Count", 0)) and \
+    load_s = kind in ("cpu", "offload") and int(work.get("Request Count", 0)) and \
         number(work.get("Average Response Time")) / 1000
     service_s = load_s or idle_s
     limit = bound(cell, scenario, delay=settings.delay,

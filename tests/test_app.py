@@ -6,7 +6,7 @@ import pytest
 
 from webapp import create_app
 from webapp.params import DEFAULT_DELAY, MAX_DELAY, MAX_N
-from webapp.primes import FIXTURE
+from webapp.primes import FIXTURE, SHORT_PRIME
 
 
 def _json_error(response, status):
@@ -50,6 +50,12 @@ def test_prime_small(client, n):
     assert body["n"] == n
     assert body["prime"] is (n in {2, 3, 97, 7919})
     assert body["elapsed"] >= 0
+
+
+def test_prime_reports_the_checks_cpu_seconds(client):
+    body = client.get(f"/prime/{SHORT_PRIME}").get_json()
+    assert body["prime"] is True
+    assert 0 < body["cpu"] <= body["elapsed"]  # one thread's CPU cannot outrun the wall clock
 
 
 def test_prime_fixture_number(client):

@@ -67,10 +67,15 @@ def test_info_names_the_loop_and_the_task(serve):
 
 def test_answers_match_the_flask_app(serve):
     url = serve(ASGI).url
-    for query in ("", "?nap=1", "?thread=1"):
-        assert get(f"{url}/prime/{QUICK_PRIME}{query}").body["prime"] is True
-        assert get(f"{url}/prime/561{query}").body["prime"] is False
-    assert get(f"{url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+    for query in ("", "?nap=1", "?thread=1", "offload"):
+        path = f"/offload/prime/{QUICK_PRIME}" if query == "offload" else \
+            f"/prime/{QUICK_PRIME}{query}"
+        answer = get(url + path).body
+        assert answer["prime"] is True
+        # the check's CPU where it ran (to_thread's thread, the pool's process), as in Flask
+        assert 0.01 < answer["cpu"] <= answer["elapsed"], (query, answer)
+        if query != "offload":
+            assert get(f"{url}/prime/561{query}").body["prime"] is False
     flask = create_app({"TESTING": True}).test_client()
     assert get(f"{url}/hash?mb=2").body["sha256"] == flask.get("/hash?mb=2").get_json()["sha256"]
     download = flask.get("/download?mb=1&unbuffered=1")

@@ -87,6 +87,7 @@ def pool():
 def test_offload_prime_in_a_pool_process(client, pool):
     body = client.get(f"/offload/prime/{QUICK_PRIME}").get_json()
     assert body["prime"] is True
+    assert 0.01 < body["cpu"] <= body["elapsed"]  # the pool process's CPU, not the waiting web's
     pids = offload.pool.pool_pids()
     procs = [psutil.Process(p) for p in pids]
     assert procs and all(p.ppid() == psutil.Process().pid for p in procs)

@@ -31,7 +31,9 @@ def test_offload_runs_in_a_celery_worker(model, serve, redis_server, celery_work
     server = serve(celery_spec(model, redis_server.url))
     info = get(server.url + "/info").body["offload"]
     assert info["backend"] == "celery" and info["redis_url"] == redis_server.url
-    assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+    answer = get(f"{server.url}/offload/prime/{QUICK_PRIME}").body
+    assert answer["prime"] is True
+    assert 0.01 < answer["cpu"] <= answer["elapsed"]  # the check's CPU, where it ran
     assert get(f"{server.url}/offload/prime/{QUICK_PRIME + 2}").body["prime"] is False
     with server_stream(f"{server.url}/spin/{QUICK_PRIME}?offload=1") as text:
         assert text.endswith(f"{QUICK_PRIME} is prime ({text.split('(')[-1]}")

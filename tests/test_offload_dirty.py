@@ -36,7 +36,9 @@ def test_offload_runs_in_a_dirty_worker(model, serve):
     server = serve(dirty_spec(model))
     info = get(server.url + "/info").body["offload"]
     assert info["backend"] == "dirty" and info["socket"]
-    assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+    answer = get(f"{server.url}/offload/prime/{QUICK_PRIME}").body
+    assert answer["prime"] is True
+    assert 0.01 < answer["cpu"] <= answer["elapsed"]  # the check's CPU, where it ran
     assert get(f"{server.url}/offload/prime/{QUICK_PRIME + 2}").body["prime"] is False
     import urllib.request
 

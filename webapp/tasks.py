@@ -32,6 +32,7 @@ from celery import Celery
 
 from . import offload
 from .primes import is_prime as _is_prime
+from .primes import on_this_thread
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: The hard time limit of a task, in seconds: the pool process is killed past it.
@@ -66,6 +67,8 @@ app.conf.update(
 
 
 @app.task(name="lab.is_prime")
-def is_prime(n: int) -> bool:
-    """The lab's CPU-bound check, run by a Celery worker."""
-    return _is_prime(n)
+def is_prime(n: int) -> dict:
+    """The lab's CPU-bound check, run by a Celery worker: ``{"prime": ..., "cpu": ...}``,
+    with the CPU seconds it took in the worker's pool (JSON-serialisable)."""
+    prime, cpu = on_this_thread(_is_prime, n)
+    return {"prime": prime, "cpu": cpu}

@@ -32,8 +32,10 @@ LESSON = Lesson(
                             "min(cpu users, P, cores) / S, P = workers × OFFLOAD_PROCESSES "
                             "(pool), DIRTY_WORKERS (dirty), or per Celery worker process its "
                             "prefork concurrency, 1 for threads, gevent and solo (celery); S "
-                            "timed through /offload/prime (the backend's round trip "
-                            "included); the gunicorn worker only waits."},
+                            "the mean CPU seconds each check took in the backend's process "
+                            "during the window (the `cpu` of /offload/prime's answers: a "
+                            "queue's own latency overlaps the work under load, so an idle "
+                            "round trip overstates it); the gunicorn worker only waits."},
     quick=(cell("offload", "gevent", 1, users=3),),
     full=(cell("offload", "gthread", 1, 4, users=3),),
 )

@@ -88,12 +88,10 @@ PRIME_CHECKS = {None: _on_the_loop, "nap": _napping, "thread": _in_thread}
 async def _timed(n: int, check) -> JSONResponse:
     start = time.perf_counter()
     result, cpu = await check(n)
-    body = {"n": n, "prime": result, "elapsed": time.perf_counter() - start, "pid": os.getpid()}
-    return JSONResponse(body if cpu is None else body | {"cpu": cpu})
+    return JSONResponse({"n": n, "prime": result, "elapsed": time.perf_counter() - start,
+                         "cpu": cpu, "pid": os.getpid()})
 
 
-async def _offloaded(n: int) -> tuple[bool, None]:
-    return await offload.is_prime_async(n), None  # the CPU is the backend's
 
 
 async def prime(request: Request) -> JSONResponse:
@@ -104,7 +102,7 @@ async def prime(request: Request) -> JSONResponse:
 
 async def offload_prime(request: Request) -> JSONResponse:
     """The same check in the offload backend: the loop only awaits."""
-    return await _timed(parse_n(request.path_params["n"]), _offloaded)
+    return await _timed(parse_n(request.path_params["n"]), offload.check_async)
 
 
 async def hash_(request: Request) -> JSONResponse:

@@ -11,7 +11,9 @@ at each call: a cheap lookup, and a test can switch it):
   started and stopped by gunicorn's master.
 
 ``is_prime(n)`` waits in the calling thread (cooperatively under gevent, whose patching
-covers each backend's wait); ``await is_prime_async(n)`` waits on the event loop. Failures
+covers each backend's wait); ``await is_prime_async(n)`` waits on the event loop;
+``check(n)`` and ``check_async(n)`` also return the CPU seconds the check took where it ran
+(``primes.on_this_thread`` in the backend's process: the matrix's S under load). Failures
 become HTTP errors with JSON bodies: :class:`Unavailable` (503) when the backend cannot be
 reached, :class:`TimedOut` (504) past ``OFFLOAD_TIMEOUT`` seconds (default 20, below
 gunicorn's 30 s worker timeout, so a slow task never gets the web worker killed).
@@ -57,14 +59,27 @@ def backend():
     return import_module(_MODULES[backend_name()], __name__)
 
 
+def check(n: int) -> tuple[bool, float]:
+    """``primes.is_prime(n)`` computed by the backend, and its CPU seconds there; the caller
+    waits."""
+    prime, cpu = backend().check(n, timeout())
+    return prime, cpu
+
+
+async def check_async(n: int) -> tuple[bool, float]:
+    """The same; the event loop stays free."""
+    prime, cpu = await backend().check_async(n, timeout())
+    return prime, cpu
+
+
 def is_prime(n: int) -> bool:
     """``primes.is_prime(n)`` computed by the backend; the caller waits."""
-    return backend().is_prime(n, timeout())
+    return check(n)[0]
 
 
 async def is_prime_async(n: int) -> bool:
     """``primes.is_prime(n)`` computed by the backend; the event loop stays free."""
-    return await backend().is_prime_async(n, timeout())
+    return (await check_async(n))[0]
 
 
 def info() -> dict:

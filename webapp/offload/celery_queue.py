@@ -30,12 +30,13 @@ def _unreachable(error: BaseException) -> bool:
     return False
 
 
-def is_prime(n: int, timeout: float) -> bool:
+def check(n: int, timeout: float) -> tuple[bool, float]:
     from ..tasks import is_prime as task
     from . import TimedOut, Unavailable
 
     try:
-        return task.delay(n).get(timeout=timeout)
+        answer = task.delay(n).get(timeout=timeout)
+        return answer["prime"], answer["cpu"]
     except CeleryTimeout:
         raise TimedOut(f"the Celery task took longer than {timeout:g} s") from None
     except TimeLimitExceeded:
@@ -46,8 +47,8 @@ def is_prime(n: int, timeout: float) -> bool:
         raise Unavailable("the task queue (Redis) is unreachable") from None
 
 
-async def is_prime_async(n: int, timeout: float) -> bool:
-    return await asyncio.to_thread(is_prime, n, timeout)
+async def check_async(n: int, timeout: float) -> tuple[bool, float]:
+    return await asyncio.to_thread(check, n, timeout)
 
 
 def info() -> dict:

@@ -119,24 +119,26 @@ def _as_http_errors():
         raise _translate(error) from None
 
 
-def is_prime(n: int, timeout: float) -> bool:
+def check(n: int, timeout: float) -> tuple[bool, float]:
     with _as_http_errors():
         try:
             with _client(timeout) as client:
-                return client.execute(APP, "is_prime", n)
+                prime, cpu = client.execute(APP, "check", n)
         except _RETRY:  # once more, with another client (see the module's docstring)
             with _client(timeout) as client:
-                return client.execute(APP, "is_prime", n)
+                prime, cpu = client.execute(APP, "check", n)
+    return prime, cpu
 
 
-async def is_prime_async(n: int, timeout: float) -> bool:
+async def check_async(n: int, timeout: float) -> tuple[bool, float]:
     with _as_http_errors():
         try:
             async with _client_async(timeout) as client:
-                return await client.execute_async(APP, "is_prime", n)
+                prime, cpu = await client.execute_async(APP, "check", n)
         except _RETRY:
             async with _client_async(timeout) as client:
-                return await client.execute_async(APP, "is_prime", n)
+                prime, cpu = await client.execute_async(APP, "check", n)
+    return prime, cpu
 
 
 def info() -> dict:

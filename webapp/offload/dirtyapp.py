@@ -1,7 +1,7 @@
 """The dirty app: what gunicorn's dirty workers load (``dirty_apps`` in gunicorn.conf.py).
 
 Each dirty worker creates one :class:`PrimeApp` and calls it for every request an HTTP
-worker sends through the dirty arbiter: ``client.execute(APP, "is_prime", n)``.
+worker sends through the dirty arbiter: ``client.execute(APP, "check", n)``.
 
 gunicorn 27.0.1's dirty workers have no parent-death check: a dirty arbiter that is
 SIGKILLed leaves its workers running, orphaned (seen in the lab's trial and in
@@ -18,6 +18,7 @@ import time
 from gunicorn.dirty import DirtyApp
 
 from ..primes import is_prime as _is_prime
+from ..primes import on_this_thread
 
 APP = "webapp.offload.dirtyapp:PrimeApp"
 #: How often a dirty worker checks that its arbiter is still its parent.
@@ -37,5 +38,6 @@ class PrimeApp(DirtyApp):
         threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),),
                          name="orphan-watch", daemon=True).start()
 
-    def is_prime(self, n: int) -> bool:
-        return _is_prime(n)
+    def check(self, n: int) -> tuple[bool, float]:
+        """(is_prime(n), the CPU seconds it took in this dirty worker)."""
+        return on_this_thread(_is_prime, n)

@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 from ..primes import is_prime as _is_prime
+from ..primes import on_this_thread
 
 _pool: ProcessPoolExecutor | None = None
 _owner: int | None = None
@@ -55,16 +56,17 @@ def run(fn, *args, timeout: float | None = None):
         raise Unavailable("a pool process died; the pool is restarted on the next call") from None
 
 
-def is_prime(n: int, timeout: float) -> bool:
-    return run(_is_prime, n, timeout=timeout)
+def check(n: int, timeout: float) -> tuple[bool, float]:
+    return run(on_this_thread, _is_prime, n, timeout=timeout)
 
 
-async def is_prime_async(n: int, timeout: float) -> bool:
+async def check_async(n: int, timeout: float) -> tuple[bool, float]:
     from . import TimedOut
 
     loop = asyncio.get_running_loop()
     try:
-        return await asyncio.wait_for(loop.run_in_executor(get_pool(), _is_prime, n), timeout)
+        return await asyncio.wait_for(
+            loop.run_in_executor(get_pool(), on_this_thread, _is_prime, n), timeout)
     except TimeoutError:
         raise TimedOut(f"the pool's task took longer than {timeout:g} s") from None
 
