@@ -164,9 +164,11 @@ def _outliers(rows: list[dict], settings: dict) -> str:
                          "count or in idle server time (look at the load generator).")
         cpu_users = row["users"] - (row.get("heartbeat_requests") is not None)
         if _bound_kind(row) != "io" and row["requests"] < 40:
+            judged = ("rps (the fidelity rests on Little's law, which it does not move)"
+                      if row.get("fidelity_of") == "little" else "the fidelity")
             text += (f" Only {row['requests']} requests completed in the window: with up to "
                      f"{cpu_users} in progress at once, whose completions can come together, "
-                     f"counting alone can move the fidelity by up to "
+                     f"counting alone can move {judged} by up to "
                      f"±{cpu_users / max(1, row['requests']):.2f}.")
         lines.append(text)
     for row in noise:
