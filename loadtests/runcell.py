@@ -64,7 +64,8 @@ class Settings:
     def time_service(self, kind: str | None, n: int) -> float | None:
         """The runner's own timing, now, of the work a bound of this kind rests on.
 
-        A cross-check only: the bound rests on :meth:`time_in_server`.
+        A cross-check only: the bound rests on the CPU under load, or on
+        :meth:`time_in_server`.
         """
         if kind not in TIMED_WORK:
             return None
@@ -73,7 +74,10 @@ class Settings:
 
     def time_in_server(self, url: str, kind: str | None, n: int,
                        repeats: int = 2) -> list[float]:
-        """S where the work runs: the ``elapsed`` of ``repeats`` requests to an idle server.
+        """S in the idle server: the ``elapsed`` of ``repeats`` requests to it.
+
+        The bound of a napping or hashing cell rests on it; for plain and offloaded
+        /prime it is the idle timing the report puts beside S under load.
 
         The same endpoint the cell loads (for a napping cell the napping check, on asgi
         its coroutine, for an offload cell the backend it offloads to), in the cell's own

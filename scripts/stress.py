@@ -26,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loadtests.procs import run_main, stop_tree  # noqa: E402
+import psutil  # noqa: E402
+
+from loadtests.procs import run_main, stop_tree, tree  # noqa: E402
 
 #: The hog. Under Linux's autogroup scheduling (sched(7)) a process's nice value ranks it
 #: only within its session's group, and every server the tests start has a session of its
@@ -47,11 +49,16 @@ def _beside_hog(marks: str, nice: int, pytest_args: list[str]) -> int:
     hog = subprocess.Popen([sys.executable, "-c", HOG.format(nice=nice)], start_new_session=True)
     tests = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-m", marks, *pytest_args],
                              cwd=ROOT, start_new_session=True)
+    started: dict[int, psutil.Process] = {}  # every process the tests start, as they start
     try:
-        code = tests.wait()
-        return 0 if code == 5 else code  # 5: no test chosen by -k in this pass
-    finally:  # Ctrl-C or SIGTERM: pytest tears its fixtures down on SIGINT
-        stop_tree(tests, grace=30.0, whole_group=False, first_signal=signal.SIGINT)
+        while tests.poll() is None:
+            started.update((p.pid, p) for p in tree(tests.pid))
+            time.sleep(0.2)  # polling interval
+        return 0 if tests.returncode == 5 else tests.returncode  # 5: -k chose none here
+    finally:  # Ctrl-C or SIGTERM: pytest tears its fixtures down on SIGINT; whatever the
+        # tests started in their own sessions and left is stopped too
+        stop_tree(tests, grace=30.0, whole_group=False, first_signal=signal.SIGINT,
+                  known=started.values())
         stop_tree(hog, grace=1.0)
 
 
