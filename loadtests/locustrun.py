@@ -24,7 +24,8 @@ from .server import ROOT
 
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 # Logged by the locustfile when the warm-up ends and statistics restart; the statistics row
-# of the server's CPU per plain /prime (a test keeps these equal to the locustfile's).
+# of the CPU each /prime check took where it ran (a test keeps these equal to the
+# locustfile's).
 RESET_MESSAGE = "lab: warm-up over, statistics reset"
 WORK_ROW = "S: CPU per /prime check"
 # Logged by Locust itself when -t runs out.

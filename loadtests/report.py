@@ -52,7 +52,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def _counting(row: dict) -> str:
-    """± how far counting alone can move the fidelity (requests in progress ÷ completed)."""
+    """± how far counting alone can move rps (requests in progress ÷ completed)."""
     share = row.get("counting_uncertainty")
     return "—" if share is None or row.get("bound_rps") is None else f"±{share:.2f}"
 

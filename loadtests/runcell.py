@@ -206,8 +206,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "bound_rps": limit,
         "fidelity": judged / limit if limit else None,
         "fidelity_of": "little" if judged is little_rps else "count",
-        # ± this fraction of the fidelity from counting alone: completions at the window's
-        # edges (up to one per request in progress) fall in or out
+        # ± this fraction of rps from counting alone: completions at the window's edges (up
+        # to one per request in progress) fall in or out
         "counting_uncertainty": in_progress / requests if requests else None,
         # Little's law for the closed loop: users ÷ their mean response time
         "little_rps": little_rps,
