@@ -171,9 +171,9 @@ class CpuUser(FastHttpUser):
         else:
             suffix = "?nap=1" if options.nap else "?thread=1" if options.thread else ""
             response = self.client.get(f"/prime/{options.prime_n}{suffix}", name="/prime")
-        if response.status_code == 200 and not options.nap:
-            # the check's own CPU where it ran: the thread, or the offload backend's process
-            # (a napping check's thread runs other requests between its naps: not recorded)
+        if response.status_code == 200:
+            # the check's own CPU where it ran: the thread (a napping check's net of what the
+            # thread ran between its naps), or the offload backend's process
             self.environment.events.request.fire(
                 request_type="CPU", name=WORK_ROW, response_time=response.json()["cpu"] * 1000,
                 response_length=0, exception=None, context={})

@@ -97,10 +97,10 @@ def _timings(rows: list[dict]) -> str:
                     if "error" not in r and r.get("service_runner_ms") and r["service_time_ms"])
     if not ratios:
         return ""
-    return (f"Each bound's S is timed in the cell's own server (two idle requests just "
-            f"before the window). Against the runner's timing of the same work, S in the "
-            f"server ÷ S in the runner was {statistics.median(ratios):.2f} (median of "
-            f"{len(ratios)} cells; {ratios[0]:.2f}–{ratios[-1]:.2f}).")
+    return (f"Each bound's S is timed in the cell's own server (under the load, or two "
+            f"idle requests just before the window). Against the runner's timing of the same "
+            f"work, S in the server ÷ S in the runner was {statistics.median(ratios):.2f} "
+            f"(median of {len(ratios)} cells; {ratios[0]:.2f}–{ratios[-1]:.2f}).")
 
 
 def _under_load(rows: list[dict]) -> str:
@@ -150,9 +150,10 @@ def _outliers(rows: list[dict], settings: dict) -> str:
                      "costs less than that round trip: the bound is low.")
         per_request = row.get("server_cpu_ms_per_request")
         if _bound_kind(row) in CPU_KINDS and _bound_kind(row) != "offload" and per_request:
+            timed = ("each check's own CPU under the load" if row.get("service_source") == "load"
+                     else f"timed in the cell's idle server just before the window{_samples(row)}")
             text += (f" The server spent {per_request:.0f} ms of CPU per request against "
-                     f"S = {service_ms:.0f} ms timed in the cell's idle server just before "
-                     f"the window{_samples(row)}: ")
+                     f"S = {service_ms:.0f} ms, {timed}: ")
             if per_request > 1.05 * service_ms:
                 text += ("the work itself ran slower than S (GIL hand-offs, or a slower core "
                          "in this window), not a different model.")

@@ -76,8 +76,8 @@ class Settings:
                        repeats: int = 2) -> list[float]:
         """S in the idle server: the ``elapsed`` of ``repeats`` requests to it.
 
-        The bound of a napping or hashing cell rests on it; for plain and offloaded
-        /prime it is the idle timing the report puts beside S under load.
+        The bound of a hashing cell rests on it; for /prime (plain, napping, offloaded)
+        it is the idle timing the report puts beside S under load.
 
         The same endpoint the cell loads (for a napping cell the napping check, on asgi
         its coroutine, for an offload cell the backend it offloads to), in the cell's own
@@ -94,6 +94,10 @@ class Settings:
             get(url + path)
         return [get(url + path).body["elapsed"] for _ in range(repeats)]
 
+
+#: The kinds whose S is the CPU each request's check reported under the load (Locust's
+#: WORK_ROW); the others' is :meth:`Settings.time_in_server`'s idle timing.
+LOAD_TIMED = ("cpu", "nap", "offload")
 
 #: Per timing kind, the work a bound rests on: the endpoint whose ``elapsed`` is S in the
 #: server, and the same work for the runner's cross-check (function, Settings field with
@@ -161,14 +165,15 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     primary = summary.rows.get(scenario.primary, {})
     requests = int(primary.get("Request Count", 0))
     rps = requests / summary.window_s
-    # The service time this cell's bound uses. For plain and offloaded /prime: the mean CPU
-    # seconds each request's check took where it ran (the server's thread, the backend's
-    # process), in this window, under this load (the machine's speed moves by several per
-    # cent within seconds, and a queue's latency overlaps the work under load: measured, see
-    # the report). For napping and hashing: timed in the cell's own idle server just before.
+    # The service time this cell's bound uses. For /prime, plain, napping or offloaded: the
+    # mean CPU seconds each request's check took where it ran (the server's thread, net of
+    # what it ran between naps; the backend's process), in this window, under this load (the
+    # machine's speed moves by several per cent within seconds, and a queue's latency
+    # overlaps the work under load: measured, see the report). For hashing: timed in the
+    # cell's own idle server just before.
     idle_s = statistics.mean(samples) if samples else None
     work = summary.rows.get(WORK_ROW, {})
-    load_s = kind in ("cpu", "offload") and int(work.get("Request Count", 0)) and \
+    load_s = kind in LOAD_TIMED and int(work.get("Request Count", 0)) and \
         number(work.get("Average Response Time")) / 1000
     service_s = load_s or idle_s
     limit = bound(cell, scenario, delay=settings.delay,

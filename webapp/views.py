@@ -20,7 +20,7 @@ from .params import (
     parse_n,
     parse_one_of,
 )
-from .primes import is_prime, is_prime_napping, on_this_thread
+from .primes import is_prime, is_prime_napping, napping_on_this_thread, on_this_thread
 from .spinner import spin
 
 bp = Blueprint("lab", __name__)
@@ -68,8 +68,9 @@ def prime(n: str):
     mode = parse_one_of(request.args.get, ("nap", "thread"))
     if mode == "thread":
         raise BadParam(THREAD_IS_ASGI_ONLY)
-    check = is_prime_napping if mode == "nap" else is_prime
-    return _timed_prime(n, functools.partial(on_this_thread, check))
+    if mode == "nap":
+        return _timed_prime(n, napping_on_this_thread)
+    return _timed_prime(n, functools.partial(on_this_thread, is_prime))
 
 
 @bp.get("/offload/prime/<n>")

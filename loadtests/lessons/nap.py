@@ -14,6 +14,9 @@ def section(results: Results) -> str:
     s_nap = naps[0]["service_time_ms"] or 0
     s_plain = ((plain[0] or {}).get("service_time_ms")
                or results.settings["service_time_s"] * 1000)
+    timed = ("each the check's own CPU in its server under the load (net of what its thread "
+             "ran while it napped)" if naps[0].get("service_source") == "load"
+             else "each timed in its server")
     return "\n".join([
         "### Power napping: `sleep(0)` when `i % 100_000 == 1`",
         "",
@@ -24,7 +27,7 @@ def section(results: Results) -> str:
         heartbeat_table([r for r in plain if r] + naps),
         "",
         f"The cost is CPU: the napping check took S_nap = {s_nap:.0f} ms against S = "
-        f"{s_plain:.0f} ms, each timed in its server — mostly the modulo test on every "
+        f"{s_plain:.0f} ms, {timed} — mostly the modulo test on every "
         "division, not the naps — and its throughput falls in the same proportion. Under "
         "gevent the heartbeat still waits tens of naps: `sleep(0)` only queues a callback, "
         "and gevent's loop polls for I/O once per batch of callbacks (`CALLBACK_CHECK_COUNT` "
@@ -36,8 +39,9 @@ LESSON = Lesson(
     name="nap",
     section=section,
     scenarios={"nap": Scenario("heartbeat", "/prime", "nap", heartbeat=True, extra=("--nap",))},
-    assumptions={"nap": "The cpu bound with S_nap, the napping check's own time in the cell's "
-                        "server (its modulo test on every division costs more than the naps)."},
+    assumptions={"nap": "The cpu bound with S_nap, the napping check's own CPU in the cell's "
+                        "server under the load, net of what its thread ran between naps (its "
+                        "modulo test on every division costs more than the naps)."},
     quick=(cell("nap", "gevent", 1, users=3),),
     full=(cell("nap", "gthread", 1, 4, users=3),),
     # napping completes interleaved requests in bunches (every ~0.65 s at S ≈ 0.2 s): a longer

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from .. import download, offload, runtime, upload
 from ..gilfree import MAX_MB, sha256_megabytes
 from ..params import parse_delay, parse_flag, parse_mb, parse_n, parse_one_of
-from ..primes import is_prime, is_prime_async_nap, on_this_thread
+from ..primes import is_prime, is_prime_async_nap, napping_on_the_loop, on_this_thread
 from ..spinner import spin_async
 
 
@@ -72,17 +72,12 @@ async def _on_the_loop(n: int) -> tuple[bool, float]:
     return on_this_thread(is_prime, n)
 
 
-async def _napping(n: int) -> tuple[bool, float]:
-    start = time.thread_time()  # the loop's thread: the other requests between naps too
-    return await is_prime_async_nap(n), time.thread_time() - start
-
-
 async def _in_thread(n: int) -> tuple[bool, float]:
     return await asyncio.to_thread(on_this_thread, is_prime, n)  # CPU of the pool's thread
 
 
 #: Each returns (prime, CPU seconds of the thread that ran is_prime), as ``cpu``.
-PRIME_CHECKS = {None: _on_the_loop, "nap": _napping, "thread": _in_thread}
+PRIME_CHECKS = {None: _on_the_loop, "nap": napping_on_the_loop, "thread": _in_thread}
 
 
 async def _timed(n: int, check) -> JSONResponse:
