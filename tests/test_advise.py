@@ -10,7 +10,7 @@ import sys
 import psutil
 import pytest
 
-from loadtests.advise.measure import Measured
+from loadtests.advise.measure import Measured, spec_of
 from loadtests.advise.predict import Candidate, Prediction, Profile, predict
 from loadtests.advise.recommend import Trial, choose
 from loadtests.advise.target import BadInput, check_import, resolve
@@ -67,6 +67,21 @@ def test_a_model_the_app_does_not_serve_under_is_not_predicted():
     memory = {k: v for k, v in MEMORY.items() if k != "gevent"}
     ranked = predict(Profile(*WAITING, memory), cores=2, users=50, kind="wsgi")
     assert "gevent" not in {p.candidate.worker_class for p in ranked}
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4])
+def test_gevent_on_more_than_one_worker_listens_with_reuse_port(cores):
+    """A gevent worker accepts up to 100 pending connections at once and keeps them: on
+    several workers the advice gives each its own SO_REUSEPORT socket, and measures it so."""
+    ranked = predict(Profile(*MIXED, MEMORY), cores=cores, users=50, kind="wsgi")
+    gevent = next(p.candidate for p in ranked if p.candidate.worker_class == "gevent")
+    assert gevent.reuse_port is (cores > 1)
+    assert ("--reuse-port" in gevent.flags()) is (cores > 1)
+    assert ("reuse_port = True" in gevent.conf_lines()) is (cores > 1)
+    assert ("--reuse-port" in gevent.label) is (cores > 1)
+    env = dict(spec_of(gevent, resolve("examples.mixed:app", ["/report"], str(ROOT))).env)
+    assert env.get("REUSE_PORT") == ("1" if cores > 1 else None)
+    assert not any(p.candidate.reuse_port for p in ranked if p.candidate.worker_class != "gevent")
 
 
 def _trial(label: str, predicted: float, measured: float, failures: int = 0) -> Trial:
@@ -178,6 +193,8 @@ def test_a_quick_advice_end_to_end(tmp_path, app, path):
     assert 0.8 <= chosen["fidelity"] <= 1.2, advice["candidates"]
     assert rec["command"].startswith(f"gunicorn -k {rec['worker_class']} -w {rec['workers']}")
     assert rec["command"].endswith(app)
+    assert ("--reuse-port" in rec["command"]) is (rec["worker_class"] == "gevent"
+                                                  and rec["workers"] > 1)
     default = next(c for c in advice["candidates"] if "default" in c["note"])
     assert default["measured_rps"] is not None and default["workers"] == 5
     cores = advice["machine"]["cpu_count"]

@@ -54,7 +54,8 @@ def spec_of(candidate: Candidate, target: Target) -> ServerSpec:
     return ServerSpec(worker_class=candidate.worker_class, workers=candidate.workers,
                       threads=candidate.threads,
                       worker_connections=candidate.worker_connections,
-                      app=target.app, chdir=target.chdir)
+                      app=target.app, chdir=target.chdir,
+                      env=(("REUSE_PORT", "1"),) if candidate.reuse_port else ())
 
 
 def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,

@@ -69,6 +69,9 @@ class Candidate:
     workers: int
     threads: int = 1
     worker_connections: int = 1000
+    #: gunicorn's ``reuse_port``: each worker listens on its own SO_REUSEPORT socket and the
+    #: kernel spreads new connections over them (the matrix's balance lesson)
+    reuse_port: bool = False
     note: str = ""  # why it is on the list ("gunicorn's default advice")
 
     @property
@@ -84,7 +87,7 @@ class Candidate:
             text += f" --threads {self.threads}"
         if self.worker_class == "gevent":
             text += f" --worker-connections {self.worker_connections}"
-        return text
+        return text + (" --reuse-port" if self.reuse_port else "")
 
     def flags(self) -> list[str]:
         flags = ["-k", self.worker_class, "-w", str(self.workers)]
@@ -92,7 +95,7 @@ class Candidate:
             flags += ["--threads", str(self.threads)]
         if self.worker_class == "gevent":
             flags += ["--worker-connections", str(self.worker_connections)]
-        return flags
+        return flags + (["--reuse-port"] if self.reuse_port else [])
 
     def conf_lines(self) -> list[str]:
         lines = [f'worker_class = "{self.worker_class}"', f"workers = {self.workers}"]
@@ -100,6 +103,8 @@ class Candidate:
             lines.append(f"threads = {self.threads}")
         if self.worker_class == "gevent":
             lines.append(f"worker_connections = {self.worker_connections}")
+        if self.reuse_port:
+            lines.append("reuse_port = True")
         return lines
 
 
@@ -151,7 +156,10 @@ def candidates(profile: Profile, *, cores: int, users: int, kind: str) -> list[C
     need = max(2, math.ceil(wanted / cores))
     threads = {t for t in (2, 4, 8, 16, 32, 64) if t < need} | {min(need, MAX_THREADS)}
     found += [Candidate("gthread", cores, threads=t) for t in sorted(threads)]
-    found.append(Candidate("gevent", cores, worker_connections=1000))
+    # A gevent worker accepts up to max_accept (100) pending connections at once, and keeps
+    # them: without reuse_port the first to wake took most users' keep-alive connections
+    # (measured: busiest worker 93 % of a core, the server 159 %, fidelity 0.77).
+    found.append(Candidate("gevent", cores, worker_connections=1000, reuse_port=cores > 1))
     return found
 
 

@@ -90,7 +90,11 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
                      f"(= cores) run the CPU part")
     else:
         parts.append(f"{c.workers} {c.worker_class} workers, one per core: each event loop "
-                     f"holds every waiting request")
+                     f"holds every waiting request"
+                     + (", and with --reuse-port each worker has its own listening socket, "
+                        "so the kernel spreads the connections over them (a gevent worker "
+                        "accepts up to 100 pending connections at once and keeps them)"
+                        if c.reuse_port else ""))
     chosen_m = chosen.measured
     parts[-1] += (f"; measured {chosen_m.rps:.1f} requests/s against a predicted "
                   f"{chosen_m.predicted_rps:.1f} (fidelity {chosen_m.fidelity:.2f}) at "
