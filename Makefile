@@ -8,8 +8,11 @@ STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 3
 #: Rounds of make stress.
 ROUNDS ?= 5
+#: make docs-serve's port (gunicorn's is 8000).
+DOCS_PORT ?= 8765
+DOCS_OUT := docs/_build/html
 
-.PHONY: demo test test-fast stress serve probe matrix advise lint clean os-packages
+.PHONY: demo test test-fast stress serve probe matrix advise lint docs docs-pages docs-serve clean os-packages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,5 +52,16 @@ serve: $(STAMP)  ## gunicorn with WORKER_CLASS, WORKERS, THREADS, ... from the e
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+docs: $(STAMP)  ## the docs site, strictly: a warning, a broken link, a missing image or a stale generated block fails
+	$(BIN)/python -m loadtests.site --check
+	$(BIN)/sphinx-build -W --keep-going -n -q -E -b html docs $(DOCS_OUT)
+	@echo "docs: $(DOCS_OUT)/index.html"
+
+docs-pages: $(STAMP)  ## rewrite the pages' generated blocks (and lesson charts) from docs/sample/ and the code
+	$(BIN)/python -m loadtests.site
+
+docs-serve: docs  ## the built site on http://127.0.0.1:$(DOCS_PORT)/
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(DOCS_OUT) $(DOCS_PORT)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache reports
+	rm -rf $(VENV) .pytest_cache .ruff_cache reports docs/_build

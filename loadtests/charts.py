@@ -131,3 +131,17 @@ def cpu(rows: list[dict], out: Path) -> list[str]:
     ax.set_title("CPU per process group (% of one core)")
     ax.set_ylabel("% of one core")
     return [save(fig, out, "cpu.png")]
+
+
+def cells(rows: list[dict], out: Path, name: str, title: str) -> list[str]:
+    """Some cells' measured rps beside their bound (where they have one): a lesson's own
+    cells, for a lesson with no chart of its own."""
+    if not rows:
+        return []
+    fig, ax = figure(max(6, 1.1 * len(rows)), 3.6)
+    bars(ax, [f"{r['scenario']}: {r['label']}" for r in rows],
+         {"measured rps": [r["rps"] for r in rows],
+          "bound rps": [r["bound_rps"] for r in rows]})
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel("requests / s")
+    return [save(fig, out, name)]

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The OS programs the lab starts for itself: redis-server (Celery's broker and result store)
-# and nginx (the buffering reverse proxy).
+# The OS programs the lab starts for itself: redis-server (Celery's broker and result store),
+# nginx (the buffering reverse proxy) and chromium (the docs' browser check, headless).
 # Where one is missing: root with apt-get installs it; anyone else gets one line saying how,
 # and the tests and cells that need it are skipped -- except under CI=true, where a missing
 # program fails the run. Nothing here starts or configures a system service.
@@ -27,4 +27,5 @@ need() {  # program, Debian package, Homebrew formula
 }
 need redis-server redis-server redis
 need nginx nginx-light nginx
+need chromium chromium "--cask chromium"
 exit $status

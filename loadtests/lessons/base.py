@@ -113,10 +113,16 @@ def rate(row: dict) -> str:
     return text
 
 
-def cpu_lines(rows: list[dict]) -> list[str]:
-    """One bullet per row: its model, users, rate and server CPU."""
-    return [f"- {row['label']}, {row['users']} users: {rate(row)}; server CPU "
-            f"{row['server_cpu_pct']:.0f}% of a core." for row in rows]
+def cells_table(rows: list[dict]) -> str:
+    """A table of cells: model, users, rate beside its bound, server CPU."""
+    lines = ["| cell | users | rps | bound | fidelity | server CPU |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        bound = "—" if not row.get("bound_rps") else f"{row['bound_rps']:.1f}"
+        fidelity = "—" if row.get("fidelity") is None else f"{row['fidelity']:.2f}"
+        lines.append(f"| {row['label']} | {row['users']} | {row['rps']:.1f} | {bound} | "
+                     f"{fidelity} | {row['server_cpu_pct']:.0f}% |")
+    return "\n".join(lines)
 
 
 def heartbeat_table(rows: list[dict]) -> str:

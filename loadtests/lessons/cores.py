@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..cells import cell
-from .base import Lesson, Results
+from .base import Lesson, Results, cells_table
 
 PAIRS = tuple((cell("cpu", model, 1, users=8), cell("cpu", model, 2, users=8))
               for model in ("sync", "gevent"))
@@ -26,6 +26,7 @@ def section(results: Results) -> str:
             f"- {one['label']} → {two['label']}: {one['rps']:.1f} → {two['rps']:.1f} rps "
             f"(×{two['rps'] / one['rps']:.2f}); server CPU {one['server_cpu_pct']:.0f}% → "
             f"{two['server_cpu_pct']:.0f}%.")
+    lines += ["", cells_table([row for pair in pairs for row in pair])]
     lines += ["", "The book's process-based prime checker shows the same: its speed-up stops at "
               "the core count (`shared/chapter/facts.md`)."]
     return "\n".join(lines)

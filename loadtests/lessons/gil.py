@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..cells import Scenario, cell
-from .base import Lesson, Results, rate
+from .base import Lesson, Results, cells_table, rate
 
 SYNC = cell("cpu", "sync", 1, users=8)
 ONE = cell("cpu", "gthread", 1, 1, users=8)
@@ -28,8 +28,9 @@ def section(results: Results) -> str:
     ]
     others = [r for r in (results.row(SYNC), results.row(GEVENT)) if r]
     if others:
-        text.append(" The same ceiling holds for " + " and ".join(
-            f"{r['label']} ({r['rps']:.1f} rps)" for r in others) + ".")
+        text[-1] += " The same ceiling holds for " + " and ".join(
+            f"{r['label']} ({r['rps']:.1f} rps)" for r in others) + "."
+    text += ["", cells_table([one, four, *others])]
     return "\n".join(text)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..cells import Scenario, cell
 from . import gil
-from .base import Lesson, Results, cpu_lines
+from .base import Lesson, Results, cells_table
 
 
 def section(results: Results) -> str:
@@ -19,7 +19,7 @@ def section(results: Results) -> str:
         "The chapter's rule: every blocking I/O call and some CPU-intensive C code — hashlib, "
         "zlib, bz2, NumPy — releases the GIL, so threads of one process can use several cores:",
         "",
-        *cpu_lines(cells),
+        cells_table(cells),
     ]
     one, four = results.row(gil.ONE), results.row(gil.FOUR)
     if one and four:

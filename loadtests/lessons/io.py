@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..cells import Scenario, cell
-from .base import Lesson, Results, cpu_lines
+from .base import Lesson, Results, cells_table
 
 
 def section(results: Results) -> str:
@@ -20,7 +20,7 @@ def section(results: Results) -> str:
         "`worker_connections` greenlets. `time.sleep` releases the GIL under threads and yields "
         "to the hub under gevent's monkey-patching, so the CPU hardly matters here:",
         "",
-        *cpu_lines(cells),
+        cells_table(cells),
     ])
 
 

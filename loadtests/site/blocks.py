@@ -1,0 +1,178 @@
+"""What each generated block of a docs page holds, rendered from the samples and the code.
+
+A page marks a block with two MyST comment lines::
+
+    % generated: lesson io
+    ... (rewritten by ``python -m loadtests.site``) ...
+    % generated: end
+
+The word after ``generated:`` names the renderer (:data:`RENDERERS`), the rest is its
+argument. Numbers come only from ``docs/sample/<name>/results.json``; each block says
+which sample, which command made it, when and on which machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import cache
+
+from .. import charts
+from ..lessons import LESSONS, Lesson, Results
+from ..model import drift
+from ..report import _table
+from ..server import ROOT
+
+DOCS = ROOT / "docs"
+SAMPLES_DIR = DOCS / "sample"
+#: The samples a lesson page may show, in this order: the newest and smallest first.
+SAMPLES = ("quick", "slowwatch", "full")
+#: Where the generic lesson charts go (a lesson with no chart of its own).
+CHARTS_DIR = DOCS / "lessons" / "charts"
+TITLES = {"quick": "The quick matrix (`make demo`)",
+          "slowwatch": "The slow-client watch",
+          "full": "The full matrix (`make matrix`)"}
+#: How a lesson page states its answer, on one line of its own.
+ONE_LINE = "**In one line:**"
+#: ``--help`` is wrapped to the terminal's width: fixed, so that the page is reproducible.
+HELP_COLUMNS = "100"
+
+
+@cache
+def manifest() -> dict[str, dict]:
+    """Per sample: the command that made it, its date and its machine."""
+    return json.loads((SAMPLES_DIR / "samples.json").read_text())
+
+
+@cache
+def sample(name: str) -> Results:
+    return Results(json.loads((SAMPLES_DIR / name / "results.json").read_text()))
+
+
+def provenance(name: str) -> str:
+    """One line: which sample, made by what, when, where."""
+    info, machine = manifest()[name], sample(name).machine
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    return (f"*Sample `{name}` (`docs/sample/{name}/results.json`): `{info['command']}`, "
+            f"{info['date']}, on {info['machine']} ({machine['cpu_count']} cores, "
+            f"Python {machine['python']}; {versions}).*")
+
+
+def _demoted(section: str) -> str:
+    """A report section under a page's own headings: its ``###`` title line dropped."""
+    lines = section.splitlines()
+    if lines and lines[0].startswith("### "):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
+
+
+def lesson_rows(lesson: Lesson, results: Results) -> list[dict]:
+    """The rows of the lesson's own cells and scenarios in one sample, in run order."""
+    mine = {id(row) for row in map(results.row, (*lesson.quick, *lesson.full)) if row}
+    return [row for row in results.rows
+            if row["scenario"] in lesson.scenarios or id(row) in mine]
+
+
+def _charts(lesson: Lesson, name: str, write: bool) -> list[str]:
+    """The image paths (relative to ``docs/lessons/``) of the lesson's charts in a sample."""
+    results = sample(name)
+    if lesson.chart:
+        scratch = CHARTS_DIR / ".scratch"
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            names = lesson.chart(results, scratch)
+        finally:
+            for path in scratch.iterdir():
+                path.unlink()
+            scratch.rmdir()
+        return [f"../sample/{name}/{chart}" for chart in names]
+    file = f"{lesson.name}-{name}.png"
+    rows = lesson_rows(lesson, results)
+    if not rows:
+        return []
+    if write:
+        CHARTS_DIR.mkdir(parents=True, exist_ok=True)
+        charts.cells(rows, CHARTS_DIR, file, f"{lesson.name}: measured beside the bound "
+                                             f"(sample {name})")
+    return [f"charts/{file}"]
+
+
+def lesson(arg: str, write: bool = False) -> str:
+    """A lesson's measured sections, one per sample that has its cells, with charts."""
+    chosen = next((item for item in LESSONS if item.name == arg), None)
+    if chosen is None:
+        raise ValueError(f"no lesson named {arg!r}")
+    parts, seen = [], set()
+    for name in SAMPLES:
+        section = chosen.section(sample(name))
+        if not section or section in seen:
+            continue
+        seen.add(section)
+        parts += [f"### {TITLES[name]}", "", provenance(name), "", _demoted(section), ""]
+        parts += [f"![{chosen.name}, sample {name}]({path})" + "\n"
+                  for path in _charts(chosen, name, write)]
+    return "\n".join(parts).strip()
+
+
+def summary(name: str) -> tuple[str, str]:
+    """A lesson page's question (its title) and its one-line answer."""
+    lines = (DOCS / "lessons" / f"{name}.md").read_text().splitlines()
+    title = next(line[2:] for line in lines if line.startswith("# "))
+    answer = next((line.removeprefix(ONE_LINE).strip() for line in lines
+                   if line.startswith(ONE_LINE)), "")
+    return title, answer
+
+
+def lessons(arg: str = "", write: bool = False) -> str:
+    """The lessons in the registry's teaching order: each page's question and answer in one
+    line, linked (``arg`` is the folder the links start from), and the toctree."""
+    prefix = f"{arg}/" if arg else ""
+    lines = [f"{i}. [{title}]({prefix}{item.name}.md) {answer}"
+             for i, item in enumerate(LESSONS, 1) for title, answer in [summary(item.name)]]
+    if not arg:
+        lines += ["", "```{toctree}", ":hidden:", "", *(item.name for item in LESSONS), "```"]
+    return "\n".join(lines)
+
+
+def run_line(name: str) -> str:
+    """How long the sample's run took, and its quiet-machine check."""
+    results = sample(name)
+    settings, cells = results.settings, results.data["cells"]
+    text = f"{len(cells)} cells in {results.data['elapsed_s']:.0f} s"
+    if times := settings.get("service_start_samples_s"):
+        text += (f"; quiet-machine check ±{drift(times):.0%} ({min(times) * 1000:.0f}–"
+                 f"{max(times) * 1000:.0f} ms for `is_prime({settings['n']})`)")
+    return text + "."
+
+
+def table(arg: str, write: bool = False) -> str:
+    """A sample's whole table, as its report prints it."""
+    return "\n".join([provenance(arg), run_line(arg), "", _table(sample(arg).data["cells"])])
+
+
+def demo(arg: str, write: bool = False) -> str:
+    """A sample's bounded cells in brief: what ``make demo`` prints, trimmed."""
+    rows = [row for row in sample(arg).rows if row.get("fidelity") is not None]
+    lines = ["| scenario | model | users | rps | bound | fidelity |",
+             "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['scenario']} | {r['label']} | {r['users']} | {r['rps']:.1f} | "
+              f"{r['bound_rps']:.1f} | {r['fidelity']:.2f} |" for r in rows]
+    return "\n".join([provenance(arg), run_line(arg), "", *lines, "",
+                      "fidelity = measured ÷ bound; in the CPU cells measured is Little's "
+                      "law, users ÷ their mean response time (completions come in bursts; "
+                      "the mean does not), so it can differ from rps ÷ bound."])
+
+
+def cli(arg: str, write: bool = False) -> str:
+    """A command's ``--help``, as argparse prints it at a fixed width."""
+    done = subprocess.run([sys.executable, "-m", arg, "--help"], capture_output=True,
+                          text=True, cwd=ROOT, check=True,
+                          env=os.environ | {"COLUMNS": HELP_COLUMNS})
+    return "\n".join([f"```text\n$ python -m {arg} --help", done.stdout.rstrip(), "```"])
+
+
+RENDERERS: dict[str, Callable[..., str]] = {"lesson": lesson, "lessons": lessons,
+                                            "table": table, "demo": demo, "cli": cli}
