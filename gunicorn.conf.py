@@ -114,6 +114,15 @@ if (_reuse_port := _env("REUSE_PORT", "0")) not in ("0", "1"):
 reuse_port = _reuse_port == "1"
 proc_name = "worker-lab"
 
+# The database behind /db (webapp/db/): DATABASE_URL as given; DB_DRIVER, DB_POOL_SIZE
+# (connections per worker process) and DB_POOL_TIMEOUT (seconds a request waits for one,
+# then 503) checked here, so that a bad value stops gunicorn instead of failing requests.
+DB_DRIVERS = ("psycopg", "psycopg2", "psycopg2-green")
+if (_db_driver := _env("DB_DRIVER", "psycopg")) not in DB_DRIVERS:
+    _fail(f"DB_DRIVER must be one of {', '.join(DB_DRIVERS)}, got {_db_driver!r}")
+_env_int("DB_POOL_SIZE", 10)
+_env_seconds_below("DB_POOL_TIMEOUT", "2", timeout)
+
 # Offload backend of /offload/prime and /spin?offload=1 (webapp/offload/): the worker's own
 # process pool, Celery over Redis (REDIS_URL, `celery -A webapp.tasks worker`), or gunicorn's
 # dirty workers, started below. OFFLOAD_TIMEOUT: seconds a request waits for its task (504
@@ -251,9 +260,12 @@ def pre_request(worker, req):
 
 
 def worker_exit(server, worker):
-    """Shut this worker's offload pool down with it (no orphaned pool processes)."""
+    """Shut this worker's offload pool down with it (no orphaned pool processes), and close
+    its database connections if it opened any."""
     if not _serves_the_lab(worker):
         return
     from webapp import offload
 
     offload.shutdown()
+    if pools := sys.modules.get("webapp.db.pools"):  # imported only by a worker that used it
+        pools.close()

@@ -103,6 +103,20 @@ def celery_worker(redis_server):
         yield worker
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL cluster of the tests' own (temporary folder, free port) for the session."""
+    from loadtests.services.daemon import Missing
+    from loadtests.services.postgres import PostgresServer
+
+    try:
+        server = PostgresServer(max_connections=100)
+    except Missing as error:
+        _missing(error)
+    with server:
+        yield server
+
+
 @pytest.fixture
 def nginx_in_front():
     """Start a real nginx of the test's own in front of a server's port; stop them all after."""

@@ -31,6 +31,9 @@ def _gunicorn(*args, **env):
         ((), {"HEADER_TIMEOUT": "soon"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, "),
         ((), {"HEADER_TIMEOUT": "30"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, TIMEOUT="),
         ((), {"OFFLOAD_TIMEOUT": "30"}, "OFFLOAD_TIMEOUT must be seconds in (0, TIMEOUT="),
+        ((), {"DB_DRIVER": "asyncpg"}, "DB_DRIVER must be one of psycopg, psycopg2, "),
+        ((), {"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be a positive integer"),
+        ((), {"DB_POOL_TIMEOUT": "never"}, "DB_POOL_TIMEOUT must be seconds in (0, TIMEOUT="),
     ],
 )
 def test_bad_settings_exit_2_with_one_clear_line(args, env, needle):

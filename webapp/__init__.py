@@ -12,9 +12,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import errors, hubwatch, runtime, views
+    from . import dbviews, errors, hubwatch, runtime, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(dbviews.bp)
     errors.register(app)
     if runtime.gevent_patched():
         hubwatch.install()

@@ -104,3 +104,13 @@ THREAD_IS_ASGI_ONLY = ("thread=1 (asyncio.to_thread) is for the asgi model; a WS
 def parse_mb(raw: str | None, cap: int, default: int = DEFAULT_MB) -> int:
     """MiB to hash or to send: an integer in [1, cap]; None means ``default``."""
     return default if raw is None else _parse_int(raw, "mb", 1, cap)
+
+
+def parse_ms(raw: str | None, cap: int, default: int) -> int:
+    """Milliseconds of ``pg_sleep``: an integer in [0, cap]; None means ``default``."""
+    return default if raw is None else _parse_int(raw, "ms", 0, cap)
+
+
+def parse_rows(raw: str | None, cap: int, default: int) -> int:
+    """Rows to read: an integer in [1, cap]; None means ``default``."""
+    return default if raw is None else _parse_int(raw, "n", 1, cap)

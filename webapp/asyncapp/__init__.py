@@ -13,6 +13,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from .. import loopwatch
+from . import dbviews
 from .errors import HANDLERS
 from .views import ROUTES
 
@@ -20,5 +21,5 @@ from .views import ROUTES
 def create_app(debug: bool = False) -> Starlette:
     """Application factory: JSON endpoints and JSON errors."""
     loopwatch.install()
-    return Starlette(debug=debug, routes=ROUTES, exception_handlers=HANDLERS,
+    return Starlette(debug=debug, routes=ROUTES + dbviews.ROUTES, exception_handlers=HANDLERS,
                      lifespan=loopwatch.lifespan)

@@ -1,0 +1,97 @@
+"""The database workload: ``pg_sleep`` and a query of N rows, over a pool of connections.
+
+Pure workload code (no Flask): both twins call it. The choices come from the environment,
+read when a worker process opens its pool (after the fork, and under gevent after the
+monkey-patching):
+
+* ``DATABASE_URL``: the server (the lab sets it for a cluster of its own);
+* ``DB_DRIVER``: ``psycopg`` (psycopg 3 with ``psycopg_pool``, the default), ``psycopg2``
+  (which releases the GIL while it waits but never yields to gevent's hub) or
+  ``psycopg2-green`` (psycopg2 with psycogreen's wait callback: the classic fix);
+* ``DB_POOL_SIZE``: connections per worker process (default 10);
+* ``DB_POOL_TIMEOUT``: seconds a request waits for a free connection (default 2), then
+  503 JSON naming the pool; a database that is down or full is a 503 too.
+
+``/health`` never touches any of this.
+"""
+
+from __future__ import annotations
+
+import os
+
+from werkzeug.exceptions import ServiceUnavailable
+
+DRIVERS = ("psycopg", "psycopg2", "psycopg2-green")
+DEFAULT_POOL_SIZE = 10
+DEFAULT_POOL_TIMEOUT = 2.0
+#: Caps of the endpoints' parameters: the longest ``pg_sleep`` (ms) and the most rows.
+MAX_MS = 5000
+DEFAULT_MS = 100
+MAX_ROWS = 10_000
+DEFAULT_ROWS = 100
+
+SLEEP_SQL = ("SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) "
+             "FROM (SELECT pg_sleep(%s)) AS slept")
+ROWS_SQL = "SELECT id, name, price FROM items ORDER BY id LIMIT %s"
+
+
+class Unavailable(ServiceUnavailable):
+    """No connection for this request (HTTP 503): the pool is exhausted, or the database is
+    down or refuses connections."""
+
+
+class Settings:
+    """The database knobs of this process, from the environment."""
+
+    def __init__(self, environ=os.environ):
+        self.url = environ.get("DATABASE_URL", "").strip()
+        self.driver = environ.get("DB_DRIVER", "").strip() or "psycopg"
+        self.size = _positive(environ, "DB_POOL_SIZE", DEFAULT_POOL_SIZE, int)
+        self.timeout = _positive(environ, "DB_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT, float)
+        if self.driver not in DRIVERS:
+            raise ValueError(f"DB_DRIVER must be one of {', '.join(DRIVERS)}, "
+                             f"got {self.driver!r}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.driver} pool of {self.size}"
+
+
+def _positive(environ, name: str, default, kind):
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive {kind.__name__}, got {raw!r}")
+    return value
+
+
+def exhausted(settings: Settings, waited: float) -> Unavailable:
+    return Unavailable(f"database pool exhausted: all {settings.size} connections of the "
+                       f"{settings.driver} pool in use for {waited:.1f} s (DB_POOL_TIMEOUT)")
+
+
+def down(settings: Settings, error: Exception) -> Unavailable:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return Unavailable(f"database unavailable ({settings.driver}): {reason[:200]}")
+
+
+def timed_out(settings: Settings, waited: float, refusal: Exception | None) -> Unavailable:
+    """psycopg_pool's ``PoolTimeout``, told apart by one direct attempt to connect just
+    after it (``refusal``: what the server said, None when it accepted): every connection
+    was lent out (the pool is exhausted), or the database is down or refuses connections
+    ("too many clients")."""
+    return exhausted(settings, waited) if refusal is None else down(settings, refusal)
+
+
+def not_configured() -> Unavailable:
+    return Unavailable("database not configured: set DATABASE_URL")
+
+
+def rows_json(records) -> list[dict]:
+    """Query rows as JSON-ready dicts: the CPU part that grows with N."""
+    return [{"id": id_, "name": name, "price": float(price)} for id_, name, price in records]
