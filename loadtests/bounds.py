@@ -5,6 +5,9 @@ this module turns the kind, the cell and the measured service times into
 requests per second with the arithmetic of :mod:`loadtests.model`.
 
 * ``io``: Little's law, min(users, slots) ÷ delay.
+* ``db``: the same with the database's terms: a worker holds at most its pool's
+  connections in queries, a driver that does not yield holds its whole worker (one query
+  at a time), and all workers together at most the connections the cluster allows.
 * ``cpu``: min(users, processes, cores) ÷ S -- threads and greenlets add nothing.
 * ``nap``: the same with S_nap; ``offload``: the backend's processes count instead
   of the workers (the pool's, the dirty workers, or the Celery fleet's); ``gilfree``:
@@ -41,6 +44,15 @@ def parallelism(cell: Cell, scenario: Scenario) -> int:
     return spec.workers
 
 
+def db_slots(cell: Cell) -> float:
+    """Queries the cell's server can have in PostgreSQL at once:
+    min(workers × min(slots per worker, pool), connections allowed), where a worker whose
+    driver does not cooperate with its model has one slot."""
+    spec, db = cell.spec, cell.db
+    per_worker = spec.slots / spec.workers if db.cooperates(spec.worker_class) else 1
+    return min(spec.workers * min(per_worker, db.pool), db.allowed)
+
+
 def bound(cell: Cell, scenario: Scenario, *, delay: float, service: dict[str, float],
           cores: int) -> float | None:
     """The ceiling in requests per second, or None when no single resource bounds the cell.
@@ -50,6 +62,8 @@ def bound(cell: Cell, scenario: Scenario, *, delay: float, service: dict[str, fl
     users = cell.users - scenario.heartbeat
     if scenario.bound == "io":
         return io_bound_rps(users, cell.spec.slots, delay)
+    if scenario.bound == "db":
+        return io_bound_rps(users, db_slots(cell), delay)
     if scenario.bound in CPU_KINDS:
         return cpu_bound_rps(users, parallelism(cell, scenario), cores,
                              service[scenario.timing])

@@ -8,7 +8,7 @@ lesson's section.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .server import ServerSpec
 
@@ -19,7 +19,7 @@ class Scenario:
 
     tag: str  # the locustfile tag
     primary: str  # the Locust request name whose throughput counts
-    bound: str | None  # a kind of loadtests.bounds: io, cpu, nap, offload, gilfree, or None
+    bound: str | None  # a kind of loadtests.bounds: io, db, cpu, nap, offload, gilfree, or None
     heartbeat: bool = False  # one of the users is the heartbeat
     extra: tuple[str, ...] = ()  # locustfile flags
     #: /prime checks the short prime (``--short-n``), so that a window counts dozens of
@@ -60,6 +60,44 @@ class Fleet:
 
 
 @dataclass(frozen=True)
+class Database:
+    """The PostgreSQL a cell's ``/db`` requests wait in: a cluster of the cell's own.
+
+    ``driver`` and ``pool`` (connections per worker process) become DB_DRIVER and
+    DB_POOL_SIZE; ``max_connections`` is the cluster's, of which PostgreSQL keeps
+    ``RESERVED`` for superusers; ``sync``: asgi's blocking driver inside the coroutine.
+    """
+
+    driver: str = "psycopg"
+    pool: int = 10
+    max_connections: int = 100
+    sync: bool = False
+
+    RESERVED = 3  # PostgreSQL's superuser_reserved_connections
+
+    @property
+    def label(self) -> str:
+        text = f"{self.driver}{' sync' if self.sync else ''} pool {self.pool}"
+        return text + (f" max {self.max_connections}" if self.max_connections != 100 else "")
+
+    @property
+    def allowed(self) -> int:
+        """Connections the app's role may open: max_connections less the reserved ones."""
+        return self.max_connections - self.RESERVED
+
+    def cooperates(self, worker_class: str) -> bool:
+        """Whether a query lets the worker run its other requests meanwhile: not psycopg2
+        under gevent (it releases the GIL but never yields to the hub), not a blocking
+        driver inside asyncio's coroutine."""
+        if worker_class == "gevent":
+            return self.driver != "psycopg2"
+        return not (worker_class == "asgi" and self.sync)
+
+    def key(self) -> tuple:
+        return (self.driver, self.pool, self.max_connections, self.sync)
+
+
+@dataclass(frozen=True)
 class Cell:
     scenario: str
     spec: ServerSpec
@@ -69,6 +107,8 @@ class Cell:
     proxy: str | None = None
     #: Slow clients (slowloris) held open through the measured window.
     slow: int = 0
+    #: The database its ``/db`` requests reach (None: no database).
+    db: Database | None = None
 
     @property
     def switch_interval(self) -> float | None:
@@ -89,6 +129,8 @@ class Cell:
             label += f" → {self.celery.label}"
         elif self.spec.offload != "pool":
             label += f" → {self.spec.offload}"
+        if self.db:
+            label += f" {self.db.label}"
         if self.slow:
             label += f" + {self.slow} slow"
         return label + (f" behind {self.proxy}" if self.proxy else "")
@@ -108,7 +150,8 @@ class Cell:
         spec = self.spec
         return (self.scenario, spec.worker_class, spec.workers, spec.threads,
                 self.switch_interval, self.reuse_port, spec.offload,
-                self.celery.key() if self.celery else None, self.proxy, self.slow)
+                self.celery.key() if self.celery else None, self.proxy, self.slow,
+                self.db.key() if self.db else None)
 
 
 def row_key(row: dict) -> tuple:
@@ -118,7 +161,9 @@ def row_key(row: dict) -> tuple:
             row.get("switch_interval"), row.get("reuse_port", False),
             row.get("offload", "pool"),
             (celery["pool"], celery["concurrency"], celery["processes"]) if celery else None,
-            row.get("proxy"), row.get("slow_clients", 0))
+            row.get("proxy"), row.get("slow_clients", 0),
+            tuple(row["db"][k] for k in ("driver", "pool", "max_connections", "sync"))
+            if row.get("db") else None)
 
 
 def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None,
@@ -132,8 +177,13 @@ def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = 
 
 def cell(scenario: str, model: str, workers: int = 1, threads: int = 1, *, users: int,
          switch: float | None = None, reuse_port: bool = False, offload: str = "pool",
-         celery: Fleet | None = None, proxy: str | None = None, slow: int = 0) -> Cell:
+         celery: Fleet | None = None, proxy: str | None = None, slow: int = 0,
+         db: Database | None = None) -> Cell:
     if celery is not None:
         offload = "celery"
-    return Cell(scenario, spec(model, workers, threads, switch, reuse_port, offload), users,
-                celery or (Fleet() if offload == "celery" else None), proxy, slow)
+    server = spec(model, workers, threads, switch, reuse_port, offload)
+    if db is not None:
+        server = replace(server, env=(*server.env, ("DB_DRIVER", db.driver),
+                                      ("DB_POOL_SIZE", str(db.pool))))
+    return Cell(scenario, server, users, celery or (Fleet() if offload == "celery" else None),
+                proxy, slow, db)

@@ -46,6 +46,9 @@ RESET_MESSAGE = "lab: warm-up over, statistics reset"
 #: The statistics row of the CPU seconds each /prime check took where it ran (its ``cpu``, as
 #: a response time in ms): S timed where the work runs, under the load itself.
 WORK_ROW = "S: CPU per /prime check"
+#: The statistics row of the seconds each /db request waited for a pooled connection (its
+#: ``pool_wait``, as a response time in ms): the queue at the pool.
+DB_WAIT_ROW = "DB: pool wait per /db"
 
 
 @events.init_command_line_parser.add_listener
@@ -62,6 +65,9 @@ def _add_arguments(parser):
                         help="CpuUser asks /offload/prime/<n> (process pool)")
     parser.add_argument("--thread", action="store_true", env_var="LAB_THREAD",
                         help="CpuUser asks /prime/<n>?thread=1 (asyncio.to_thread; asgi only)")
+    parser.add_argument("--db-sync", action="store_true", env_var="LAB_DB_SYNC",
+                        help="DbUser asks /db?ms=...&sync=1 (asgi: the blocking driver "
+                             "inside the coroutine)")
     parser.add_argument("--heartbeat-interval", type=float, default=0.05,
                        env_var="LAB_HEARTBEAT_INTERVAL", include_in_web_ui=True,
                        help="seconds between heartbeat requests")
@@ -188,6 +194,22 @@ class HashUser(FastHttpUser):
         self.client.get(f"/hash?mb={self.environment.parsed_options.mb}", name="/hash")
 
 
+class DbUser(FastHttpUser):
+    """Waiting in PostgreSQL: each request runs ``pg_sleep(--delay)`` on a pooled connection."""
+
+    @tag("db", "dbbeat")
+    @task
+    def db(self):
+        options = self.environment.parsed_options
+        sync = "&sync=1" if options.db_sync else ""
+        response = self.client.get(f"/db?ms={round(options.delay * 1000)}{sync}", name="/db")
+        if response.status_code == 200:
+            self.environment.events.request.fire(
+                request_type="DB", name=DB_WAIT_ROW,
+                response_time=response.json()["pool_wait"] * 1000, response_length=0,
+                exception=None, context={})
+
+
 class HealthUser(FastHttpUser):
     """The cheapest request in a closed loop: the model's own cost per request."""
 
@@ -224,7 +246,7 @@ class HeartbeatUser(FastHttpUser):
     def wait_time(self):
         return constant_pacing(self.environment.parsed_options.heartbeat_interval)(self)
 
-    @tag("heartbeat", "slowclients")
+    @tag("heartbeat", "slowclients", "dbbeat")
     @task
     def heartbeat(self):
         self.client.get("/health", name="heartbeat")

@@ -23,11 +23,12 @@ from .procs import stop_tree
 from .server import ROOT
 
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
-# Logged by the locustfile when the warm-up ends and statistics restart; the statistics row
-# of the CPU each /prime check took where it ran (a test keeps these equal to the
-# locustfile's).
+# Logged by the locustfile when the warm-up ends and statistics restart; the statistics rows
+# of the CPU each /prime check took where it ran, and of the time each /db request waited
+# for a pooled connection (a test keeps these equal to the locustfile's).
 RESET_MESSAGE = "lab: warm-up over, statistics reset"
 WORK_ROW = "S: CPU per /prime check"
+DB_WAIT_ROW = "DB: pool wait per /db"
 # Logged by Locust itself when -t runs out.
 STOP_MESSAGE = "--run-time limit reached"
 

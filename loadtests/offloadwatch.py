@@ -23,7 +23,7 @@ from webapp.offload import BACKENDS
 from .cells import Fleet, cell
 from .client import get
 from .server import GunicornServer
-from .services.fleet import offload_services, unavailable
+from .services.fleet import cell_services, unavailable
 
 CALLS = 200
 WARMUP = 20
@@ -52,7 +52,7 @@ def measure(backend: str, calls: int = CALLS) -> dict:
     the_cell = cell("offload", "sync", 2, users=1, offload=backend,
                     celery=Fleet("prefork", 2) if backend == "celery" else None)
     with tempfile.TemporaryDirectory(prefix="offloadwatch-") as folder, \
-            offload_services(the_cell, Path(folder)) as services:
+            cell_services(the_cell, Path(folder)) as services:
         spec = dataclasses.replace(the_cell.spec, env=the_cell.spec.env + services.env)
         with GunicornServer(spec) as server:
             for _ in range(WARMUP):  # each new connection may land on either worker

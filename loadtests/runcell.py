@@ -23,12 +23,12 @@ from .cells import Cell
 from .client import get
 from .cpu import CpuMeter
 from .lessons import SCENARIO
-from .locustrun import WORK_ROW, Load, LocustRun, number
+from .locustrun import DB_WAIT_ROW, WORK_ROW, Load, LocustRun, number
 from .model import measure_service_time
 from .monitors import MONITORS
 from .procs import tree
 from .server import GunicornServer, free_port
-from .services.fleet import offload_services
+from .services.fleet import cell_services
 from .services.nginx import NginxProxy
 from .slowclients import SlowClients
 
@@ -120,9 +120,10 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     # a cross-check of the in-server S (the full preset; make demo saves its seconds)
     n = settings.prime_n(cell)
     runner_s = settings.time_service(kind, n) if settings.cross_check else None
+    extra = scenario.extra + (("--db-sync",) if cell.db and cell.db.sync else ())
     load = Load(tag=scenario.tag, users=cell.users, duration=duration,
                 warmup=warmup, delay=settings.delay, prime_n=n,
-                mb=settings.mb, processes=settings.locust_processes, extra=scenario.extra)
+                mb=settings.mb, processes=settings.locust_processes, extra=extra)
     spec = cell.spec
     monitor = MONITORS.get(spec.worker_class)
     if monitor:
@@ -134,7 +135,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     # gate until S is timed.
     with LocustRun(load, f"http://127.0.0.1:{front}", cell_dir / "locust",
                    cell_dir / "locust.log") as locust, \
-            offload_services(cell, cell_dir, wait=False) as services, \
+            cell_services(cell, cell_dir, wait=False) as services, \
             contextlib.ExitStack() as stack:
         server = GunicornServer(dataclasses.replace(spec, env=spec.env + services.env),
                                 port=port, log_path=cell_dir / "gunicorn.log")
@@ -226,6 +227,10 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "reuse_port": cell.reuse_port,
         "offload": cell.spec.offload,
         "celery": dataclasses.asdict(cell.celery) if cell.celery else None,
+        "db": dataclasses.asdict(cell.db) if cell.db else None,
+        # the mean seconds a /db request waited for a pooled connection, as the app timed it
+        "db_pool_wait_ms": number(summary.rows.get(DB_WAIT_ROW, {}).get(
+            "Average Response Time")) if cell.db else None,
         "proxy": cell.proxy,
         **slow.summary(),
         "offload_cpu_pct": meter.percent("offload") if services.meter else None,

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from loadtests import bounds, presets
-from loadtests.cells import Cell, Fleet
+from loadtests.cells import Cell, Database, Fleet
 from loadtests.cells import cell as make_cell
 from loadtests.lessons import SCENARIO
 from loadtests.matrix import select_cells
@@ -90,6 +90,27 @@ def test_bound_for_dirty_workers():
     assert bound(two, delay=0.1, service={"offload": 0.2}, cores=2) == pytest.approx(
         min(2, os.cpu_count()) / 0.2)
     assert bound(one, delay=0.1, service={"offload": 0.2}, cores=2) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(("model", "workers", "threads", "db", "users", "expected"), [
+    ("gevent", 1, 1, Database("psycopg"), 21, 100.0),         # the pool: 10 ÷ 0.1 s
+    ("gevent", 1, 1, Database("psycopg2-green"), 21, 100.0),
+    ("gevent", 1, 1, Database("psycopg2"), 21, 10.0),          # does not yield: one at a time
+    ("gthread", 1, 20, Database("psycopg2"), 21, 100.0),       # threads: the GIL is released
+    ("gthread", 1, 16, Database(pool=4), 20, 40.0),            # the pool is a slot
+    ("gthread", 1, 16, Database(pool=16), 20, 160.0),
+    ("gthread", 1, 4, Database(pool=10), 20, 40.0),            # threads are too
+    ("sync", 2, 1, Database(), 20, 20.0),
+    ("asgi", 1, 1, Database(), 20, 100.0),
+    ("asgi", 1, 1, Database(sync=True), 21, 10.0),             # blocking inside the coroutine
+    ("gthread", 2, 10, Database(pool=5, max_connections=13), 20, 100.0),
+    ("gthread", 2, 10, Database(pool=10, max_connections=8), 20, 50.0),  # 5 allowed
+])
+def test_the_database_bound(model, workers, threads, db, users, expected):
+    scenario = "dbbeat" if users == 21 else "db"
+    the_cell = make_cell(scenario, model, workers, threads, users=users, db=db)
+    assert dict(the_cell.spec.env)["DB_POOL_SIZE"] == str(db.pool)
+    assert bound(the_cell, delay=0.1, service=SERVICE, cores=2) == pytest.approx(expected)
 
 
 def test_cells_differ_by_backend_and_fleet():
@@ -259,7 +280,7 @@ def test_the_runner_reads_the_messages_the_locustfile_logs():
     from loadtests import locustrun
 
     source = (ROOT / "loadtests" / "locustfile.py").read_text()
-    for name in ("RESET_MESSAGE", "WORK_ROW"):
+    for name in ("RESET_MESSAGE", "WORK_ROW", "DB_WAIT_ROW"):
         assert f'{name} = "{getattr(locustrun, name)}"\n' in source
 
 

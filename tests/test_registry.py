@@ -86,6 +86,29 @@ SLOW_FULL = SLOW_QUICK | {
      ("health", "gevent", 1, 1, None, 20, "nginx"), ("io", "gevent", 1, 1, None, 100, "nginx")}
 
 
+# PostgreSQL (issue 20): make demo's gevent pair, psycopg2 beside psycopg 3; in the full preset
+# psycogreen, gthread, asyncio (awaited and blocking), the pool as a slot, and the budget.
+def _db(driver, pool=10, max_connections=100, sync=False):
+    return ("db", (driver, pool, max_connections, sync))
+
+
+DB_QUICK = {("dbbeat", "gevent", 1, 1, None, 21, *_db("psycopg2")),
+            ("dbbeat", "gevent", 1, 1, None, 21, *_db("psycopg"))}
+DB_FULL = DB_QUICK | {
+    ("dbbeat", "gevent", 1, 1, None, 21, *_db("psycopg2-green")),
+    ("dbbeat", "gthread", 1, 20, None, 21, *_db("psycopg2")),
+    ("dbbeat", "asgi", 1, 1, None, 21, *_db("psycopg")),
+    ("dbbeat", "asgi", 1, 1, None, 21, *_db("psycopg", sync=True)),
+    ("db", "gthread", 1, 16, None, 20, *_db("psycopg", 4)),
+    ("db", "gthread", 1, 16, None, 20, *_db("psycopg", 16)),
+    ("db", "gevent", 1, 1, None, 20, *_db("psycopg")),
+    ("db", "asgi", 1, 1, None, 20, *_db("psycopg")),
+    ("dbbudget", "gthread", 2, 10, None, 20, "reuse_port", *_db("psycopg2", 10, 13)),
+    ("dbbudget", "gthread", 2, 10, None, 20, "reuse_port", *_db("psycopg", 10, 13)),
+    ("db", "gthread", 2, 10, None, 20, "reuse_port", *_db("psycopg", 5, 13)),
+}
+
+
 def _keys(cells):
     def offload(c):
         if c.celery:
@@ -95,13 +118,13 @@ def _keys(cells):
     def front(c):
         return ((f"slow{c.slow}",) if c.slow else ()) + ((c.proxy,) if c.proxy else ())
     return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ()), *offload(c),
-             *front(c)) for c in cells]
+             *front(c), *(("db", c.db.key()) if c.db else ())) for c in cells]
 
 
 @pytest.mark.parametrize(("preset", "expected"), [
     ("quick", QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL | ASGI_QUICK - ASGI_MOVED_TO_FULL
-     | BACKENDS_QUICK | SLOW_QUICK),
-    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL | SLOW_FULL)])
+     | BACKENDS_QUICK | SLOW_QUICK | DB_QUICK),
+    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL | SLOW_FULL | DB_FULL)])
 def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
     keys = _keys(presets.cells(preset))
     assert len(keys) == len(set(keys))  # a cell two lessons need runs once
@@ -131,7 +154,7 @@ def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
     keys = _keys(presets.cells("quick"))
     assert set(keys) == (QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL
                          | ASGI_QUICK - ASGI_MOVED_TO_FULL | BACKENDS_QUICK | SLOW_QUICK
-                         | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
+                         | DB_QUICK | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
 
 
 def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):
@@ -143,11 +166,11 @@ def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):
 
 def test_scenarios_name_known_bounds():
     kinds = {s.bound for s in SCENARIO.values()}
-    assert kinds <= {"io", "cpu", "nap", "offload", "gilfree", None}
+    assert kinds <= {"io", "db", "cpu", "nap", "offload", "gilfree", None}
     assert all(isinstance(s, Scenario) for s in SCENARIO.values())
 
 
-@pytest.mark.parametrize("preset", ["full", "quick", "slowwatch"])
+@pytest.mark.parametrize("preset", ["full", "quick", "slowwatch", "database"])
 def test_golden_report(preset, tmp_path):
     """The committed results render to the committed report, byte for byte."""
     results = json.loads((SAMPLES / preset / "results.json").read_text())

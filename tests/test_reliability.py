@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -249,8 +250,12 @@ def test_safe_defaults():
                                       "--warmup", "0.5", "--duration", "60"],
                                      ["loadtests.matrix", "--scenarios", "io",
                                       "--models", "gevent", "--duration", "60",
-                                      "--proxy", "nginx"]],
-                         ids=["probe", "matrix", "matrix-celery", "matrix-nginx"])
+                                      "--proxy", "nginx"],
+                                     # a database cell: interrupted with its cluster up
+                                     ["loadtests.matrix", "--scenarios", "dbbeat",
+                                      "--models", "gevent", "--warmup", "0.5",
+                                      "--duration", "60"]],
+                         ids=["probe", "matrix", "matrix-celery", "matrix-nginx", "matrix-db"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
     if command[0] == "loadtests.matrix":
@@ -263,6 +268,8 @@ def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
         wanted |= {"celery", "redis-server"}
     if "--proxy" in command:
         wanted |= {"nginx"}
+    if "dbbeat" in command:
+        wanted |= {"postgres"}
 
     def started():
         assert proc.poll() is None, proc.stdout.read()
@@ -270,10 +277,14 @@ def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
         return wanted <= {_kind(p) for p in seen.values()}
 
     _poll(started, "the command's servers", deadline_s=120)
+    clusters = [Path(p.cmdline()[p.cmdline().index("-D") + 1]).parent for p in seen.values()
+                if _kind(p) == "postgres" and "-D" in p.cmdline()]
+    assert clusters or "dbbeat" not in command
     os.kill(proc.pid, signum)
     proc.wait(timeout=60)
     assert proc.returncode in (130, 128 + signal.SIGTERM)
     assert not alive(seen.values())
+    assert not any(folder.exists() for folder in clusters)  # the database's cluster too
 
 
 # A child started where no ``with`` block will stop it: what a signal landing between
@@ -303,7 +314,7 @@ def _kind(proc: psutil.Process) -> str:
         line = " ".join(proc.cmdline())
     except psutil.NoSuchProcess:
         return ""
-    for kind in ("gunicorn", "locust", "celery", "redis-server", "nginx"):
+    for kind in ("gunicorn", "locust", "celery", "redis-server", "nginx", "postgres"):
         if kind in line:
             return kind
     return ""

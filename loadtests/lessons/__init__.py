@@ -14,6 +14,10 @@ from . import (
     celerypools,
     cores,
     coroutines,
+    dbasync,
+    dbbudget,
+    dbpool,
+    dbyield,
     gil,
     gilfree,
     heartbeat,
@@ -32,6 +36,7 @@ from .base import Lesson, Observation, Results
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
     spinner, coroutines, overhead, slowclients, balance, mixed,
+    dbyield, dbpool, dbbudget, dbasync,
 ))
 
 

@@ -134,3 +134,24 @@ def heartbeat_table(rows: list[dict]) -> str:
                      f"{ms(row['heartbeat_p99_ms'])} | {ms(row['heartbeat_max_ms'])} | "
                      f"{row['rps']:.1f} | {bound} |")
     return "\n".join(lines)
+
+
+def db_table(rows: list[dict], *, heartbeat: bool = False) -> str:
+    """The database cells: rate beside the bound, the wait at the pool, latency, failures;
+    with ``heartbeat``, the heartbeat's latency and the event loop's blocked share too."""
+    head = "| cell | users | rps | bound | fidelity | pool wait ms | p50 ms | p99 ms | failed |"
+    if heartbeat:
+        head += " heartbeat p50 / p99 ms | loop blocked |"
+    lines = [head, "|---|" + "---:|" * (head.count("|") - 2)]
+    for row in rows:
+        bound = "—" if not row.get("bound_rps") else f"{row['bound_rps']:.1f}"
+        fidelity = "—" if row.get("fidelity") is None else f"{row['fidelity']:.2f}"
+        line = (f"| {row['label']} | {row['users']} | {row['rps']:.1f} | {bound} | "
+                f"{fidelity} | {ms(row.get('db_pool_wait_ms'))} | {ms(row['p50_ms'])} | "
+                f"{ms(row['p99_ms'])} | {row['failures']} |")
+        if heartbeat:
+            blocked = row.get("hub_blocked_pct")
+            line += (f" {ms(row.get('heartbeat_p50_ms'))} / {ms(row.get('heartbeat_p99_ms'))} | "
+                     f"{'—' if blocked is None else f'{blocked:.0f}%'} |")
+        lines.append(line)
+    return "\n".join(lines)

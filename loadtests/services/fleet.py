@@ -1,8 +1,10 @@
-"""The services a cell's offload backend needs, started before its server, stopped after.
+"""The services a cell needs beside its server, started before it, stopped after.
 
 ``OFFLOAD_BACKEND=celery``: a redis-server of the cell's own and the cell's Celery fleet
 (``processes`` workers, each standing for a host). The other backends need nothing
 outside gunicorn (its pool processes and dirty workers are the master's descendants).
+A cell with a database (``Cell.db``): a PostgreSQL cluster of its own, with the cell's
+``max_connections``, reached through ``DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import psutil
 from ..cells import Cell
 from .celeryworker import CeleryWorker
 from .daemon import Missing, require
+from .postgres import PostgresServer, bindir
 from .redis import RedisServer
 
 #: Seconds a Celery worker gets to finish its tasks once the load is over (then SIGKILL).
@@ -46,29 +49,39 @@ class Services:
 def unavailable(cell: Cell) -> str | None:
     """Why ``cell`` cannot run on this machine (a program it needs is missing), else None."""
     needs = ["redis-server"] * bool(cell.celery) + ["nginx"] * bool(cell.proxy)
-    for program in needs:
-        try:
+    try:
+        for program in needs:
             require(program)
-        except Missing as missing:
-            return str(missing)
+        if cell.db:
+            bindir()
+    except Missing as missing:
+        return str(missing)
     return None
 
 
 @contextlib.contextmanager
-def offload_services(cell: Cell, log_dir: Path, extra_env: dict[str, str] | None = None,
-                     *, wait: bool = True) -> Iterator[Services]:
-    """Start what ``cell`` offloads to; stop and reap it all on the way out, whatever happens.
+def cell_services(cell: Cell, log_dir: Path, extra_env: dict[str, str] | None = None,
+                  *, wait: bool = True) -> Iterator[Services]:
+    """Start what ``cell`` needs (its database, what it offloads to); stop and reap it all
+    on the way out, whatever happens.
 
-    Everything is ready on entry -- or, with ``wait=False``, Redis is and the Celery workers
+    Everything is ready on entry -- or, with ``wait=False``, the database and Redis are and
+    the Celery workers
     boot (≈ 2 s of imports) while the caller starts its server: the caller then calls
     :meth:`Services.wait_ready` before the load.
     """
-    if cell.celery is None:
-        yield Services()
-        return
     with contextlib.ExitStack() as stack:
+        services = Services()
+        if cell.db:
+            db = stack.enter_context(PostgresServer(max_connections=cell.db.max_connections,
+                                                    log_path=log_dir / "postgres.log"))
+            services = Services(env=(("DATABASE_URL", db.url),), daemons=[db])
+        if cell.celery is None:
+            yield services
+            return
         redis = stack.enter_context(RedisServer(log_path=log_dir / "redis.log"))
-        services = Services(env=(("REDIS_URL", redis.url),), daemons=[redis])
+        services = Services(env=(*services.env, ("REDIS_URL", redis.url)),
+                            daemons=[*services.daemons, redis])
         workers = [CeleryWorker(redis.url, pool=cell.celery.pool,
                                 concurrency=cell.celery.concurrency, extra_env=extra_env,
                                 log_path=log_dir / f"celery-{k}.log")

@@ -20,6 +20,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -162,3 +163,33 @@ class PostgresServer(Daemon):
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m loadtests.services.postgres``: a lab cluster by hand, until Ctrl-C."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m loadtests.services.postgres",
+                                     description="A PostgreSQL cluster of the lab's own (a "
+                                     "temporary folder, 127.0.0.1), served until Ctrl-C, "
+                                     "then stopped and removed.")
+    parser.add_argument("--port", type=int, default=5433, help="port (default %(default)s)")
+    parser.add_argument("--max-connections", type=int, default=100,
+                        help="the cluster's max_connections (default %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        server = PostgresServer(max_connections=args.max_connections, port=args.port)
+    except Missing as missing:
+        print(f"postgres: {missing}", file=sys.stderr)
+        return 2
+    with server:
+        print(f"DATABASE_URL={server.url}", flush=True)
+        while True:
+            time.sleep(3600)  # serving until Ctrl-C or SIGTERM
+
+
+if __name__ == "__main__":
+    from ..procs import run_main
+
+    run_main(main)

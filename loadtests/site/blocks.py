@@ -17,8 +17,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 from .. import charts
 from ..lessons import LESSONS, Lesson, Results
@@ -29,11 +31,12 @@ from ..server import ROOT
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"
 #: The samples a lesson page may show, in this order: the newest and smallest first.
-SAMPLES = ("quick", "slowwatch", "full")
+SAMPLES = ("quick", "slowwatch", "database", "full")
 #: Where the generic lesson charts go (a lesson with no chart of its own).
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
           "slowwatch": "The slow-client watch",
+          "database": "The database cells (`--full --scenarios db,dbbeat,dbbudget`)",
           "full": "The full matrix (`make matrix`)"}
 #: How a lesson page states its answer, on one line of its own.
 ONE_LINE = "**In one line:**"
@@ -79,15 +82,9 @@ def lesson_rows(lesson: Lesson, results: Results) -> list[dict]:
 def _charts(lesson: Lesson, name: str, write: bool) -> list[str]:
     """The image paths (relative to ``docs/lessons/``) of the lesson's charts in a sample."""
     results = sample(name)
-    if lesson.chart:
-        scratch = CHARTS_DIR / ".scratch"
-        scratch.mkdir(parents=True, exist_ok=True)
-        try:
-            names = lesson.chart(results, scratch)
-        finally:
-            for path in scratch.iterdir():
-                path.unlink()
-            scratch.rmdir()
+    if lesson.chart:  # the sample's report drew it: only its names are wanted here
+        with tempfile.TemporaryDirectory() as scratch:
+            names = lesson.chart(results, Path(scratch))
         return [f"../sample/{name}/{chart}" for chart in names]
     file = f"{lesson.name}-{name}.png"
     rows = lesson_rows(lesson, results)
