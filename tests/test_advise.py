@@ -7,7 +7,6 @@ import math
 import subprocess
 import sys
 
-import psutil
 import pytest
 
 from loadtests.advise.measure import Measured, spec_of
@@ -17,6 +16,7 @@ from loadtests.advise.target import BadInput, check_import, resolve
 from loadtests.server import ROOT, GunicornServer, ServerSpec
 
 from .helpers import alive
+from .helpers import running as _ours
 
 APPS = ROOT / "tests" / "apps"
 MEMORY = {"sync": (30.0, 15.0), "gthread": (30.5, 15.5), "gevent": (35.0, 20.0)}
@@ -129,17 +129,6 @@ def test_the_lab_config_serves_another_app_without_importing_the_lab():
 
         assert get(server.url + "/modules").body == {"webapp": False}
         assert "worker ready: model=gthread" in server.log_text()
-
-
-def _ours(marker: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if marker in " ".join(proc.cmdline()) and proc.pid != psutil.Process().pid:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return found
 
 
 def _advise(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:

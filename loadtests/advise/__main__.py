@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             excluded = {}
             for model in others:
                 progress.update(task, advance=1, description=f"serving under {model}")
-                served = serves_under(target, model, timeout=args.timeout)
+                served = serves_under(target, model, timeout=args.timeout,
+                                      profiles=tuple(profiles))
                 if isinstance(served, str):
                     excluded[model] = served
                 else:
@@ -198,7 +199,8 @@ def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
             "threads": c.threads, "worker_connections": c.worker_connections,
             "command": command(best, target.app, chdir),
             "conf_lines": conf_lines(best, target.app),
-            "reasons": reasons(best, trials, profile, cores=cores, users=args.users),
+            "reasons": reasons(best, trials, profile, cores=cores, users=args.users,
+                               excluded=excluded),
         },
     }
 

@@ -23,6 +23,7 @@ from ..locustrun import Load, LocustRun, number
 from ..procs import tree
 from ..runcell import STOP_GRACE_S
 from ..server import GunicornServer, ServerSpec, free_port
+from .dbwatch import Connections, DbWatch
 from .predict import Candidate, ceiling
 from .profile import Client, check_status, time_path
 from .target import Target
@@ -44,6 +45,8 @@ class Measured:
     server_cpu_pct: float
     busiest_pct: float  # the server's busiest process: 100 % = one core
     locust_cpu_pct: float
+    #: the app's PostgreSQL connections at the peak of the load (None: no database watched)
+    db: Connections | None = None
 
     @property
     def fidelity(self) -> float:
@@ -77,7 +80,8 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
             timed = _time_paths(server, client, target, timing_s / 2)
             meter = CpuMeter({"server": server.processes,
                               "locust": lambda: tree(locust.proc.pid)})
-            summary = locust.wait(meter)
+            with DbWatch() as watch:
+                summary = locust.wait(meter)
             # and again once the load is over and the requests Locust left in the server
             # are done (they would count as CPU of the timed ones): this VM's speed moves
             # within seconds, and the two timings bracket the window
@@ -97,7 +101,7 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
         latency_s=latency, cpu_s=cpu,
         predicted_rps=ceiling(candidate, latency, cpu, cores=cores, users=users),
         server_cpu_pct=meter.percent("server"), busiest_pct=meter.max_process_percent("server"),
-        locust_cpu_pct=meter.percent("locust"))
+        locust_cpu_pct=meter.percent("locust"), db=watch.result)
 
 
 def wait_idle(server: GunicornServer, *, timeout: float) -> None:

@@ -49,10 +49,17 @@ def profile_lines(advice: dict) -> list[str]:
     return lines
 
 
+def _connections(m: dict | None) -> str:
+    db = (m or {}).get("db")
+    return "—" if not db else f"{db['peak']} of {db['allowed']}"
+
+
 def candidate_lines(advice: dict) -> list[str]:
+    watched = any((row["measurement"] or {}).get("db") for row in advice["candidates"])
     lines = ["| configuration | slots | predicted rps | measured rps | fidelity | p50 / p99 ms "
-             "| server CPU (busiest) | Locust CPU | memory MiB | risk |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| server CPU (busiest) | Locust CPU | memory MiB | risk |"
+             + (" database connections (peak of allowed) |" if watched else ""),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|" + ("---:|" if watched else "")]
     for row in advice["candidates"]:
         m = row["measurement"]
         mark = " **(advised)**" if row["label"] == advice["recommended"]["label"] else ""
@@ -63,7 +70,8 @@ def candidate_lines(advice: dict) -> list[str]:
             + (f"{ms(m['p50_ms'])} / {ms(m['p99_ms'])} | {m['server_cpu_pct']:.0f}% "
                f"({m['busiest_pct']:.0f}%) | {m['locust_cpu_pct']:.0f}% | " if m else
                "— | — | — | ")
-            + f"{fmt(row['memory_mb'], '.0f')} | {row['risk']} |")
+            + f"{fmt(row['memory_mb'], '.0f')} | {row['risk']} |"
+            + (f" {_connections(m)} |" if watched else ""))
     return lines
 
 

@@ -19,6 +19,7 @@ import psutil
 
 from ..cpu import CpuMeter
 from ..server import GunicornServer, ServerError, ServerSpec
+from . import stall
 from .predict import wait_fraction
 from .target import BadInput, Target, check_import
 
@@ -141,8 +142,11 @@ def profile_paths(target: Target, *, window_s: float, timeout: float,
         server.stop(grace=2, graceful=False)
 
 
-def serves_under(target: Target, model: str, *, timeout: float) -> tuple[float, float] | str:
-    """The worker's (RSS, USS) after every path answered 2xx under ``model``, or why not."""
+def serves_under(target: Target, model: str, *, timeout: float,
+                 profiles: tuple[PathProfile, ...] = ()) -> tuple[float, float] | str:
+    """The worker's (RSS, USS) after every path answered 2xx under ``model``, or why not --
+    for an event loop (gevent), also that each path's waiting yields to it
+    (:mod:`.stall`: concurrent requests overlap their waits)."""
     if model == "gevent":
         patched = check_import(target.app, target.chdir, patch="gevent")
         if "error" in patched:
@@ -158,6 +162,11 @@ def serves_under(target: Target, model: str, *, timeout: float) -> tuple[float, 
                 return str(error)
             finally:
                 client.close()
+            if model == "gevent":
+                for path in profiles:
+                    found = stall.probe(server.url, path.path, path.latency_s, path.cpu_s)
+                    if found and not found.yields:
+                        return found.explain(model)
             return memory_mb(server)
     except ServerError as error:
         return _cannot_serve(model, error)

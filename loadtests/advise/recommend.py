@@ -59,7 +59,7 @@ def conf_lines(trial: Trial, app: str) -> list[str]:
 
 
 def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
-            users: int) -> str:
+            users: int, excluded: dict[str, str] | None = None) -> str:
     """One paragraph: what the profile says, why this configuration, what it costs."""
     c = chosen.prediction.candidate
     r_ms, s_ms = profile.latency_s * 1000, profile.cpu_s * 1000
@@ -98,7 +98,8 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
     chosen_m = chosen.measured
     parts[-1] += (f"; measured {chosen_m.rps:.1f} requests/s against a predicted "
                   f"{chosen_m.predicted_rps:.1f} (fidelity {chosen_m.fidelity:.2f}) at "
-                  f"{users} users, {chosen.prediction.memory_mb:.0f} MiB of workers.")
+                  f"{users} users, {chosen.prediction.memory_mb:.0f} MiB of workers."
+                  + database_limit(chosen, users))
     if not chosen.agrees:
         parts.append(f"No measurement agreed with its prediction within {AGREE[0]}–{AGREE[1]}: "
                      f"the lab's model does not fit this app on this machine, so this is "
@@ -107,9 +108,11 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
     for t in refuted:
         parts.append(f"{t.prediction.candidate.label} ranked higher but measured "
                      f"{t.measured.rps:.1f} requests/s, {t.measured.fidelity:.2f} of its "
-                     f"prediction: the measurement refutes it.")
+                     f"prediction: the measurement refutes it.{database_limit(t, users)}")
     if chosen.prediction.risk:
         parts.append(f"Watch: {chosen.prediction.risk}.")
+    for model, why in (excluded or {}).items():
+        parts.append(f"Not advised, {model}: {why}.")
     default = next((t for t in trials if t.measured and "default" in t.prediction.candidate.note
                     and t is not chosen), None)
     if default:
@@ -122,5 +125,39 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
     for t in losers:
         m = t.measured
         parts.append(f"{t.prediction.candidate.label} measured {m.rps:.1f} requests/s "
-                     f"(fidelity {m.fidelity:.2f}).")
+                     f"(fidelity {m.fidelity:.2f}).{database_limit(t, users)}")
     return " ".join(parts)
+
+
+#: More new database connections than this share of requests: the pool does not keep them.
+CHURN = 0.2
+
+
+def database_limit(trial: Trial, users: int) -> str:
+    """Why a measurement fell short at the database (:mod:`.dbwatch`), or "" when it did not
+    or nothing was watched."""
+    c, db = trial.prediction.candidate, trial.measured.db if trial.measured else None
+    if db is None:
+        return ""
+    churn = ""
+    if db.sessions > CHURN * trial.measured.requests:
+        churn = (f" It opened {db.sessions} new database connections for "
+                 f"{trial.measured.requests} requests: the app's pool closes connections "
+                 "instead of keeping them (psycopg2's ThreadedConnectionPool keeps only "
+                 "`minconn` idle ones), so most requests pay for a new connection — a new "
+                 "PostgreSQL backend each.")
+    if trial.agrees:
+        return churn
+    if db.at_limit:
+        return (f" It held {db.peak} database connections at the peak, all the server "
+                f"allows (max_connections {db.max_connections}, {db.reserved} kept for "
+                f"superusers), where its {c.slots:.0f} slots could open up to "
+                f"{min(users, c.slots):.0f}: the rest waited or failed. Size the pools to "
+                "fit (workers × pool ≤ what the server allows), or use fewer threads, or "
+                "PgBouncer." + churn)
+    if db.peak < 0.8 * min(users, c.slots):
+        return (f" It held at most {db.peak} database connections for its "
+                f"{min(users, c.slots):.0f} busy slots: the app's pool "
+                f"(≈ {db.peak / c.workers:.0f} a worker) is smaller than the slots, so "
+                "requests queued for a connection." + churn)
+    return churn

@@ -163,6 +163,41 @@ def demo(arg: str, write: bool = False) -> str:
                       "the mean does not), so it can differ from rps ÷ bound."])
 
 
+def advice(arg: str, write: bool = False) -> str:
+    """The advisor's sample runs (``docs/sample/advise/<name>/advice.json``, names comma-
+    separated): each example's profile and its measured candidates, the advised in bold."""
+    lines = ["| example | profile: R / S_cpu, waiting | configuration | predicted | measured "
+             "| fidelity | p50 / p99 ms | server CPU | memory |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    runs = []
+    for name in arg.split(","):
+        data = json.loads((SAMPLES_DIR / "advise" / name / "advice.json").read_text())
+        runs.append((name, data))
+        mix, first = data["mix"], True
+        for c in data["candidates"]:
+            m = c["measurement"]
+            if not m:
+                continue
+            label = c["label"] + (" (gunicorn's default)" if "default" in c["note"] else "")
+            if c["label"] == data["recommended"]["label"]:
+                label = f"**{label}**"
+            profile = (f"{mix['latency_s'] * 1000:.1f} / {mix['cpu_s'] * 1000:.1f} ms, "
+                       f"{mix['wait_fraction']:.0%}") if first else ""
+            lines.append(f"| {name if first else ''} | {profile} | {label} | "
+                         f"{c['predicted_rps']:.1f} | {c['measured_rps']:.1f} | "
+                         f"{c['fidelity']:.2f} | {m['p50_ms']:.0f} / {m['p99_ms']:.0f} | "
+                         f"{m['server_cpu_pct']:.0f} % | {c['memory_mb']:.0f} MiB |")
+            first = False
+    machine = runs[0][1]["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    seconds = [data["elapsed_s"] for _, data in runs]
+    return "\n".join([
+        f"*Samples `docs/sample/advise/{{{arg}}}/`: `--quick`, "
+        f"{runs[0][1]['settings']['users']} users, on a {machine['cpu_count']}-core "
+        f"{machine['cpu_model']} (Python {machine['python']}; {versions}); each run took "
+        f"{min(seconds):.0f}–{max(seconds):.0f} s.*", "", *lines])
+
+
 def cli(arg: str, write: bool = False) -> str:
     """A command's ``--help``, as argparse prints it at a fixed width."""
     done = subprocess.run([sys.executable, "-m", arg, "--help"], capture_output=True,
@@ -172,4 +207,5 @@ def cli(arg: str, write: bool = False) -> str:
 
 
 RENDERERS: dict[str, Callable[..., str]] = {"lesson": lesson, "lessons": lessons,
-                                            "table": table, "demo": demo, "cli": cli}
+                                            "table": table, "demo": demo, "cli": cli,
+                                            "advice": advice}

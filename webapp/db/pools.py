@@ -4,7 +4,8 @@
   connection, checks each one before lending it, reconnects after the server comes back).
 * ``psycopg2`` and ``psycopg2-green``: psycopg2's ``ThreadedConnectionPool``, which does not
   wait (it raises "connection pool exhausted" at once), behind a semaphore of the pool's
-  size that does: the one place the lab works around it. ``psycopg2-green`` first registers
+  size that does, and which keeps idle connections only up to ``minconn`` (the lab sets it
+  to the size): the one place the lab works around it. ``psycopg2-green`` first registers
   psycogreen's wait callback, so that the driver waits through gevent's hub.
 """
 
@@ -106,6 +107,10 @@ class Psycopg2Pool:
         self.settings, self.errors = settings, psycopg2.Error
         self.pool = psycopg2.pool.ThreadedConnectionPool(
             0, settings.size, settings.url, connect_timeout=CONNECT_TIMEOUT_S)
+        # psycopg2's pool opens `minconn` connections at once and, on putconn, closes every
+        # connection beyond `minconn` idle ones (pool.py, _putconn): built with minconn=0 it
+        # connects on demand, and raised to the size it keeps what it opened.
+        self.pool.minconn = settings.size
         self.slots = threading.BoundedSemaphore(settings.size)
 
     @contextlib.contextmanager

@@ -1,0 +1,73 @@
+"""Does the app's waiting yield to the event loop? A probe of concurrent requests.
+
+Under gevent (or asyncio), a request that waits lets the worker's other requests run --
+if what it waits in yields to the loop. A database driver that releases the GIL but never
+yields (psycopg2 without psycogreen under gevent; a blocking driver inside a coroutine)
+holds the whole worker instead. The probe sends ``CONCURRENT`` requests of a path at once
+to one worker and compares their wall time with the two extremes the profile predicts:
+
+* waiting that yields: the waits overlap and only the CPU is serial, W + k × S_cpu
+  (W = R − S_cpu, the waiting part of one request);
+* waiting that does not: one request after another, k × R.
+
+``overlap`` is where the measurement falls between them (1: all the overlap the model
+allows, 0: none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..client import get_many
+
+#: Requests sent at once to one worker.
+CONCURRENT = 4
+#: Below this overlap the waiting does not yield.
+YIELDS = 0.5
+#: A path whose waiting share of R is below this has too little waiting to overlap.
+MIN_WAIT = 0.5
+
+
+@dataclass(frozen=True)
+class Overlap:
+    path: str
+    latency_s: float  # R at one user
+    cpu_s: float
+    wall_s: float  # CONCURRENT requests at once
+    overlap: float
+
+    @property
+    def yields(self) -> bool:
+        return self.overlap >= YIELDS
+
+    def explain(self, model: str) -> str:
+        what = "gevent's hub" if model == "gevent" else "the asyncio event loop"
+        return (f"under {model}, {CONCURRENT} concurrent GET {self.path} took "
+                f"{self.wall_s:.2f} s where one takes {self.latency_s:.2f} s "
+                f"({(self.latency_s - self.cpu_s) * 1000:.0f} ms of it waiting): the waiting "
+                f"does not yield to {what}, so each request holds the whole worker — a "
+                "database driver that does not cooperate (psycopg2 without psycogreen?) or "
+                "a blocking call in a coroutine; use gthread, or patch the driver")
+
+
+def overlap(wall: float, latency: float, cpu: float, k: int = CONCURRENT) -> float:
+    """Where ``wall`` falls between one-after-another (0) and overlapped waits (1).
+
+    >>> overlap(0.40, 0.10, 0.0), overlap(0.10, 0.10, 0.0), overlap(0.25, 0.10, 0.0)
+    (0.0, 1.0, 0.5)
+    """
+    serial, overlapped = k * latency, (latency - cpu) + k * cpu
+    if serial - overlapped <= 0:
+        return 1.0
+    return round(min(1.0, max(0.0, (serial - wall) / (serial - overlapped))), 12)
+
+
+def probe(url: str, path: str, latency: float, cpu: float) -> Overlap | None:
+    """The overlap of ``path`` on the server at ``url`` (None: too little waiting to tell)."""
+    if latency <= 0 or (latency - cpu) / latency < MIN_WAIT:
+        return None
+    get_many([url + path] * CONCURRENT)  # each a new connection: accepted, warmed
+    wall, replies = get_many([url + path] * CONCURRENT)
+    if not all(200 <= r.status < 300 for r in replies):
+        return None
+    return Overlap(path, latency, cpu, wall, overlap(wall, latency, cpu))

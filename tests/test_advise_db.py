@@ -1,0 +1,89 @@
+"""The advisor on apps that wait in a real PostgreSQL: a driver that does not yield to
+gevent's hub is found and not advised; a database limit and a pool that does not keep its
+connections are named. (None of it rests on a rate: the stall is 4 requests' wall against
+one's, 4 × R against R; the limit is a count of connections -- so these run with the tests
+that time nothing.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from loadtests.advise.dbwatch import DbWatch
+from loadtests.advise.stall import CONCURRENT, overlap
+from loadtests.server import ROOT
+from loadtests.services.postgres import PostgresServer
+
+from .helpers import alive, running
+
+
+def test_overlap_sits_between_one_after_another_and_overlapped_waits():
+    r, s = 0.1, 0.01
+    serial, overlapped = CONCURRENT * r, (r - s) + CONCURRENT * s
+    assert overlap(serial, r, s) == 0 and overlap(overlapped, r, s) == 1
+    assert overlap((serial + overlapped) / 2, r, s) == pytest.approx(0.5)
+    assert overlap(0.05, r, s) == 1 and overlap(9.0, r, s) == 0  # clipped
+    assert overlap(0.3, 0.1, 0.1) == 1  # all CPU: nothing to overlap
+
+
+@pytest.mark.integration
+def test_the_watch_counts_the_apps_connections_and_the_servers_budget(postgres):
+    import psycopg
+
+    with DbWatch(postgres.url) as watch:
+        held = [psycopg.connect(postgres.url) for _ in range(3)]
+        deadline = time.monotonic() + 5
+        while watch.peak < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling until the watch has sampled, not synchronisation
+        for conn in held:
+            conn.close()
+    assert watch.result.peak >= 3
+    assert watch.result.max_connections == 100 and watch.result.allowed == 97
+    with DbWatch("") as nothing:
+        pass
+    assert nothing.result is None
+
+
+def _advise(app: str, url: str, out) -> dict:
+    done = subprocess.run([sys.executable, "-m", "loadtests.advise", "--app", app,
+                           "--path", "/orders/42", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+    assert not alive(running(app))
+    return json.loads((out / "advice.json").read_text())
+
+
+@pytest.mark.integration
+def test_psycopg2_is_not_advised_under_gevent_and_psycopg_3_is_measured(tmp_path):
+    with PostgresServer(max_connections=200) as db:
+        plain = _advise("examples.orders_psycopg2:app", db.url, tmp_path / "psycopg2")
+        cooperative = _advise("examples.orders_psycopg:app", db.url, tmp_path / "psycopg")
+    why = plain["excluded_models"].get("gevent", "")
+    assert "does not yield to gevent's hub" in why and "psycopg2" in why, plain["excluded_models"]
+    assert plain["recommended"]["worker_class"] != "gevent"
+    assert "Not advised, gevent" in plain["recommended"]["reasons"]
+    # psycopg2's pool keeps one idle connection (minconn=1): most requests connect anew
+    assert "new database connections for" in plain["recommended"]["reasons"]
+    assert "gevent" not in cooperative["excluded_models"], cooperative["excluded_models"]
+    assert any(c["worker_class"] == "gevent" for c in cooperative["candidates"])
+
+
+@pytest.mark.integration
+def test_a_configuration_that_runs_out_of_connections_is_told_why(tmp_path):
+    """psycopg2 pools of up to 40 per worker against max_connections=40 (37 for the app):
+    gthread -w2 with 38 threads and 50 users would open 50. (The issue's max_connections=60
+    leaves 57, more than 50 users ever hold at once: measured, 50 at the peak.)"""
+    with PostgresServer(max_connections=40) as db:
+        advice = _advise("examples.orders_psycopg2:app", db.url, tmp_path)
+    short = [c for c in advice["candidates"]
+             if c["measurement"] and c["measurement"]["db"]
+             and c["measurement"]["db"]["peak"] >= c["measurement"]["db"]["allowed"] - 1]
+    assert short, [c["measurement"] for c in advice["candidates"] if c["measurement"]]
+    assert "all the server allows (max_connections 40, 3 kept for superusers)" in \
+        advice["recommended"]["reasons"]
