@@ -3,6 +3,8 @@ model, and its faults as 503 JSON -- never a 500, never a hung worker."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from loadtests.client import get, get_many
@@ -113,18 +115,39 @@ def test_too_many_clients_is_503_json(driver):
 @pytest.mark.integration
 @pytest.mark.parametrize(("model", "driver"), [("gthread", "psycopg"), ("gevent", "psycopg"),
                                                ("asgi", "psycopg"), ("gthread", "psycopg2")])
-def test_a_database_that_goes_away_is_503_and_comes_back_without_a_restart(model, driver):
+def test_a_database_stopped_mid_load_is_503_and_comes_back_without_a_restart(model, driver):
+    """Four clients keep asking while PostgreSQL stops and starts again: every answer is a
+    200 or a 503 JSON (never a 500 or a hang), and the pools reconnect by themselves."""
     with PostgresServer() as db, GunicornServer(db_spec(model, db.url, driver)) as server:
         assert get(f"{server.url}/db?ms=1").status == 200
         workers = {p.pid for p in server.processes()}
-        db.stop_server()
-        gone = get(f"{server.url}/db?ms=1", timeout=10)
-        assert gone.status == 503 and "database unavailable" in gone.body["error"], gone.body
-        assert get(f"{server.url}/health").status == 200  # never touches the database
-        db.serve_again()
-        wait_for(lambda: get(f"{server.url}/db?ms=1", timeout=10).status == 200, 15,
-                 "the pool reconnected")
-        assert {p.pid for p in server.processes()} == workers  # no worker restarted
+        replies, done = [], threading.Event()
+
+        def load():
+            while not done.is_set():
+                replies.append(get(f"{server.url}/db?ms=20", timeout=10))
+
+        clients = [threading.Thread(target=load) for _ in range(4)]
+        for client in clients:
+            client.start()
+        try:
+            wait_for(lambda: len(replies) > 8, 10, "the load runs")
+            db.stop_server()
+            wait_for(lambda: any(r.status == 503 for r in replies), 15, "a 503 while it is down")
+            assert get(f"{server.url}/health").status == 200  # never touches the database
+            db.serve_again()
+            seen = len(replies)
+            wait_for(lambda: sum(r.status == 200 for r in replies[seen:]) >= 8, 20,
+                     "the pools reconnected")
+            assert {p.pid for p in server.processes()} == workers  # no worker restarted
+        finally:
+            done.set()
+            for client in clients:
+                client.join(timeout=15)
+    statuses = {r.status for r in replies}
+    assert statuses == {200, 503}, statuses
+    errors = {r.body["error"] for r in replies if r.status == 503}
+    assert all("database unavailable" in e for e in errors), errors
 
 
 @pytest.mark.integration

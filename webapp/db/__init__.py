@@ -80,12 +80,20 @@ def down(settings: Settings, error: Exception) -> Unavailable:
     return Unavailable(f"database unavailable ({settings.driver}): {reason[:200]}")
 
 
-def timed_out(settings: Settings, waited: float, refusal: Exception | None) -> Unavailable:
-    """psycopg_pool's ``PoolTimeout``, told apart by one direct attempt to connect just
-    after it (``refusal``: what the server said, None when it accepted): every connection
-    was lent out (the pool is exhausted), or the database is down or refuses connections
-    ("too many clients")."""
-    return exhausted(settings, waited) if refusal is None else down(settings, refusal)
+def timed_out(settings: Settings, waited: float, refusal: Exception | None,
+              stats: dict) -> Unavailable:
+    """psycopg_pool's ``PoolTimeout``, told apart by one direct attempt to connect just after
+    it (``refusal``: what the server said, None when it accepted) and the pool's ``stats``:
+    the database is down or refuses connections ("too many clients"); or every connection
+    was lent out (the pool is exhausted); or the pool is still reconnecting after the
+    database came back."""
+    if refusal is not None:
+        return down(settings, refusal)
+    if stats.get("pool_size", 0) >= settings.size and not stats.get("pool_available", 0):
+        return exhausted(settings, waited)
+    return down(settings, RuntimeError(
+        f"no connection within {waited:.1f} s: the pool holds {stats.get('pool_size', 0)} of "
+        f"its {settings.size} and is reconnecting"))
 
 
 def not_configured() -> Unavailable:

@@ -55,7 +55,7 @@ class AsyncPool:
                     return await cursor.fetchall(), waited
         except self.timeout_error:
             raise timed_out(self.settings, time.perf_counter() - start,
-                            await self._refusal()) from None
+                            await self._refusal(), self.pool.get_stats()) from None
         except self.errors as error:
             raise down(self.settings, error) from None
 

@@ -79,7 +79,7 @@ class PsycopgPool:
                 yield conn, time.perf_counter() - start
         except self.timeout_error:
             raise timed_out(self.settings, time.perf_counter() - start,
-                            self._refusal()) from None
+                            self._refusal(), self.pool.get_stats()) from None
         except self.errors as error:
             raise down(self.settings, error) from None
 
