@@ -81,13 +81,34 @@ def upload(url: str, size: int) -> dict:
         return json.loads(response.read())
 
 
-def running(marker: str) -> list[psutil.Process]:
-    """The processes, other than this one, whose command line names ``marker``."""
+def running(marker: str, **env: str) -> list[psutil.Process]:
+    """The processes, other than this one, whose command line names ``marker`` (and whose
+    environment has ``env``: tests running the same app side by side tell theirs apart)."""
     found = []
     for proc in psutil.process_iter():
         try:
-            if marker in " ".join(proc.cmdline()) and proc.pid != psutil.Process().pid:
+            if marker in " ".join(proc.cmdline()) and proc.pid != psutil.Process().pid and (
+                    not env or env.items() <= proc.environ().items()):
                 found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
     return found
+
+
+def advise(app: str, url: str, out) -> dict:
+    """``python -m loadtests.advise --quick`` on ``app``'s ``/orders/42`` with ``DATABASE_URL``
+    set: its advice.json, after checking it exited 0 and left nothing running."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from loadtests.server import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "loadtests.advise", "--app", app,
+                           "--path", "/orders/42", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+    assert not alive(running(app, DATABASE_URL=url))
+    return json.loads((out / "advice.json").read_text())

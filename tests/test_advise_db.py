@@ -6,20 +6,15 @@ that time nothing.)"""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from loadtests.advise.dbwatch import DbWatch
 from loadtests.advise.stall import CONCURRENT, overlap
-from loadtests.server import ROOT
 from loadtests.services.postgres import PostgresServer
 
-from .helpers import alive, running
+from .helpers import advise
 
 
 def test_overlap_sits_between_one_after_another_and_overlapped_waits():
@@ -49,21 +44,11 @@ def test_the_watch_counts_the_apps_connections_and_the_servers_budget(postgres):
     assert nothing.result is None
 
 
-def _advise(app: str, url: str, out) -> dict:
-    done = subprocess.run([sys.executable, "-m", "loadtests.advise", "--app", app,
-                           "--path", "/orders/42", "--quick", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env=os.environ | {"DATABASE_URL": url})
-    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
-    assert not alive(running(app))
-    return json.loads((out / "advice.json").read_text())
-
-
 @pytest.mark.integration
 def test_psycopg2_is_not_advised_under_gevent_and_psycopg_3_is_measured(tmp_path):
     with PostgresServer(max_connections=200) as db:
-        plain = _advise("examples.orders_psycopg2:app", db.url, tmp_path / "psycopg2")
-        cooperative = _advise("examples.orders_psycopg:app", db.url, tmp_path / "psycopg")
+        plain = advise("examples.orders_psycopg2:app", db.url, tmp_path / "psycopg2")
+        cooperative = advise("examples.orders_psycopg:app", db.url, tmp_path / "psycopg")
     why = plain["excluded_models"].get("gevent", "")
     assert "does not yield to gevent's hub" in why and "psycopg2" in why, plain["excluded_models"]
     assert plain["recommended"]["worker_class"] != "gevent"
@@ -72,18 +57,3 @@ def test_psycopg2_is_not_advised_under_gevent_and_psycopg_3_is_measured(tmp_path
     assert "new database connections for" in plain["recommended"]["reasons"]
     assert "gevent" not in cooperative["excluded_models"], cooperative["excluded_models"]
     assert any(c["worker_class"] == "gevent" for c in cooperative["candidates"])
-
-
-@pytest.mark.integration
-def test_a_configuration_that_runs_out_of_connections_is_told_why(tmp_path):
-    """psycopg2 pools of up to 40 per worker against max_connections=40 (37 for the app):
-    gthread -w2 with 38 threads and 50 users would open 50. (The issue's max_connections=60
-    leaves 57, more than 50 users ever hold at once: measured, 50 at the peak.)"""
-    with PostgresServer(max_connections=40) as db:
-        advice = _advise("examples.orders_psycopg2:app", db.url, tmp_path)
-    short = [c for c in advice["candidates"]
-             if c["measurement"] and c["measurement"]["db"]
-             and c["measurement"]["db"]["peak"] >= c["measurement"]["db"]["allowed"] - 1]
-    assert short, [c["measurement"] for c in advice["candidates"] if c["measurement"]]
-    assert "all the server allows (max_connections 40, 3 kept for superusers)" in \
-        advice["recommended"]["reasons"]
