@@ -25,20 +25,23 @@ async def _blocking(call, *args) -> dict:
     return call(*args)  # the mistake: a blocking driver inside a coroutine
 
 
+async def _either(request: Request, blocking, awaited, arg) -> JSONResponse:
+    """``awaited(arg)`` on the loop, or with ``?sync=1`` the blocking ``blocking(arg)``."""
+    if parse_flag(_arg(request, "sync"), "sync"):
+        return await _timed(_blocking, blocking, arg)
+    return await _timed(awaited, arg)
+
+
 async def db(request: Request) -> JSONResponse:
     """``await`` a ``pg_sleep(ms / 1000)``; ``?sync=1`` blocks the loop for it."""
     ms = parse_ms(_arg(request, "ms"), MAX_MS, DEFAULT_MS)
-    if parse_flag(_arg(request, "sync"), "sync"):
-        return await _timed(_blocking, queries.sleep, ms)
-    return await _timed(aio.sleep, ms)
+    return await _either(request, queries.sleep, aio.sleep, ms)
 
 
 async def db_rows(request: Request) -> JSONResponse:
     """The first ``n`` rows of the lab's table, awaited; ``?sync=1`` blocks the loop."""
     n = parse_rows(_arg(request, "n"), MAX_ROWS, DEFAULT_ROWS)
-    if parse_flag(_arg(request, "sync"), "sync"):
-        return await _timed(_blocking, queries.rows, n)
-    return await _timed(aio.rows, n)
+    return await _either(request, queries.rows, aio.rows, n)
 
 
 ROUTES = [Route("/db", db), Route("/db/rows", db_rows)]

@@ -100,6 +100,21 @@ def not_configured() -> Unavailable:
     return Unavailable("database not configured: set DATABASE_URL")
 
 
+def slept(ms: int, records) -> dict:
+    """``/db``'s answer to a ``SLEEP_SQL``: ``elapsed`` is the server's own time for it."""
+    return {"ms": ms, "elapsed": float(records[0][0])}
+
+
+def listed(n: int, records) -> dict:
+    """``/db/rows``'s answer to a ``ROWS_SQL``."""
+    return {"n": n, "rows": rows_json(records)}
+
+
+def about(driver: str, settings: Settings, waited: float) -> dict:
+    """What every ``/db`` answer adds: the driver, the pool's size, the wait for a connection."""
+    return {"driver": driver, "pool_size": settings.size, "pool_wait": waited}
+
+
 def rows_json(records) -> list[dict]:
     """Query rows as JSON-ready dicts: the CPU part that grows with N."""
     return [{"id": id_, "name": name, "price": float(price)} for id_, name, price in records]

@@ -11,7 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 
-from . import ROWS_SQL, SLEEP_SQL, Settings, down, not_configured, rows_json, timed_out
+from . import (
+    ROWS_SQL,
+    SLEEP_SQL,
+    Settings,
+    about,
+    down,
+    listed,
+    not_configured,
+    slept,
+    timed_out,
+)
 
 _pool = None
 _lock: asyncio.Lock | None = None
@@ -69,17 +79,17 @@ class AsyncPool:
         return None
 
 
-def _about(settings: Settings, waited: float) -> dict:
-    return {"driver": "psycopg (async)", "pool_size": settings.size, "pool_wait": waited}
+#: What the awaited path reports as its driver, whatever DB_DRIVER says.
+DRIVER = "psycopg (async)"
 
 
 async def sleep(ms: int) -> dict:
     db = await pool()
     records, waited = await db.fetch(SLEEP_SQL, (ms / 1000,))
-    return {"ms": ms, "elapsed": float(records[0][0]), **_about(db.settings, waited)}
+    return slept(ms, records) | about(DRIVER, db.settings, waited)
 
 
 async def rows(n: int) -> dict:
     db = await pool()
     records, waited = await db.fetch(ROWS_SQL, (n,))
-    return {"n": n, "rows": rows_json(records), **_about(db.settings, waited)}
+    return listed(n, records) | about(DRIVER, db.settings, waited)
