@@ -260,8 +260,8 @@ def pre_request(worker, req):
 
 
 def worker_exit(server, worker):
-    """Shut this worker's offload pool down with it (no orphaned pool processes), and close
-    its database connections if it opened any."""
+    """Shut this worker's offload pool down with it (no orphaned pool processes), close
+    its database connections if it opened any, and write its request spans (TRACE=1)."""
     if not _serves_the_lab(worker):
         return
     from webapp import offload
@@ -269,3 +269,5 @@ def worker_exit(server, worker):
     offload.shutdown()
     if pools := sys.modules.get("webapp.db.pools"):  # imported only by a worker that used it
         pools.close()
+    if trace := sys.modules.get("webapp.trace"):  # TRACE=1: this worker's request spans
+        trace.flush()

@@ -248,6 +248,18 @@ class GunicornServer(Logged):
         dirty = self.dirty_arbiter_pids()
         return [p.pid for p in children if p.pid not in dirty]
 
+    def quit(self, until, timeout: float = 10.0) -> bool:
+        """SIGQUIT to the master (its workers quit now, running their ``worker_exit``), then
+        poll ``until()`` for up to ``timeout`` s: whether it came true. :meth:`stop` after."""
+        if self.proc is None or self.proc.poll() is not None:
+            return until()
+        self._remember_processes()
+        self.proc.send_signal(signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while not (done := until()) and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling interval
+        return done
+
     def stop(self, grace: float = 10.0, *, graceful: bool = True) -> None:
         """SIGTERM (graceful) or SIGQUIT (quick) to the master, SIGKILL after ``grace`` s.
 

@@ -1,0 +1,155 @@
+"""One traced cell's data, and what it says: overlap, CPU per thread, who waited for whom.
+
+A traced run leaves a folder of JSON files:
+
+* ``requests-<pid>.json``: one gunicorn worker's requests (``webapp/trace.py``);
+* ``clients-<pid>.json``: the heartbeat's requests as its Locust process saw them
+  (sent to answered), the wait a frozen worker imposes that its own spans cannot show;
+* ``cpu.json``: each worker thread's CPU time every 15 ms (:mod:`.sampler`);
+* ``cell.json``: the cell's label, bound, measured rps and window (monotonic ns).
+
+Every time is ``time.monotonic_ns()``, one clock for all the machine's processes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Span:
+    start_ns: int
+    end_ns: int
+    pid: int
+    tid: int  # the OS thread (native id)
+    lane: int  # the greenlet, task or thread it ran on
+    endpoint: str
+    status: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+
+@dataclass(frozen=True)
+class Worker:
+    pid: int
+    model: str
+    lanes: str  # "thread", "greenlet" or "task"
+
+
+@dataclass
+class Timeline:
+    workers: dict[int, Worker] = field(default_factory=dict)
+    spans: list[Span] = field(default_factory=list)
+    #: (start_ns, end_ns, name) of the heartbeat's requests, as its client saw them
+    clients: list[tuple[int, int, str]] = field(default_factory=list)
+    cpu: dict = field(default_factory=dict)  # the sampler's as_dict(), or empty
+    cell: dict = field(default_factory=dict)  # label, bound_rps, rps, window_ns
+    client_pid: int | None = None
+
+    @classmethod
+    def load(cls, folder: Path) -> Timeline:
+        timeline = cls()
+        for path in sorted(folder.glob("requests-*.json")):
+            data = json.loads(path.read_text())
+            pid = data["pid"]
+            timeline.workers[pid] = Worker(pid, data["model"], data["lanes"])
+            timeline.spans += [Span(s[0], s[1], pid, *s[2:]) for s in data["spans"]]
+        for path in sorted(folder.glob("clients-*.json")):
+            data = json.loads(path.read_text())
+            timeline.client_pid = timeline.client_pid or data["pid"]
+            timeline.clients += [tuple(c) for c in data["requests"]]
+        if (path := folder / "cpu.json").exists():
+            timeline.cpu = json.loads(path.read_text())
+        if (path := folder / "cell.json").exists():
+            timeline.cell = json.loads(path.read_text())
+        timeline.spans.sort(key=lambda s: s.start_ns)
+        timeline.clients.sort()
+        return timeline
+
+    # -- what the data says ------------------------------------------------------------
+
+    @property
+    def window_ns(self) -> tuple[int, int]:
+        """The measured window, else the span of every request."""
+        if window := self.cell.get("window_ns"):
+            return tuple(window)
+        if not self.spans:
+            return (0, 0)
+        return (self.spans[0].start_ns, max(s.end_ns for s in self.spans))
+
+    def in_window(self, spans=None) -> list[Span]:
+        """The requests that overlap the window (cut by neither end)."""
+        low, high = self.window_ns
+        return [s for s in (self.spans if spans is None else spans)
+                if s.end_ns > low and s.start_ns < high]
+
+    def max_overlap(self, pid: int | None = None) -> int:
+        """The most requests in progress at once in one worker (``pid``), or in any."""
+        pids = [pid] if pid is not None else list(self.workers)
+        return max((overlap([s for s in self.spans if s.pid == p]) for p in pids), default=0)
+
+    def cpu_intervals(self, pid: int, step: int = 1) -> list[tuple[int, int, dict[int, float],
+                                                                   float]]:
+        """Per interval of ``step`` sampling periods: (start_ns, end_ns, {tid: share of a
+        core}, sampling error).
+
+        A thread's share is the CPU it gained over the interval's wall time. The error: a
+        running thread's count in ``schedstat`` is brought up to date only at the
+        scheduler's tick (:func:`.sampler.kernel_tick_s`, 4 ms here) or when it stops
+        running, so each read can lag by a tick for each thread then on a CPU (no more than
+        the cores), and the reads of a process's threads are not one instant (their span
+        counts too). A sum of shares may exceed the truth by that much, over the wall time.
+        """
+        samples = self.cpu.get("samples", [])
+        tick_ns = self.cpu.get("tick_s", 0.01) * 1e9
+        on_cpu = self.cpu.get("cores", 1)
+        key = str(pid)
+        found = []
+        for (a0, a1, a), (b0, b1, b) in zip(samples, samples[step:], strict=False):
+            before, after = a.get(key), b.get(key)
+            if not before or not after:
+                continue
+            wall = (b0 + b1) / 2 - (a0 + a1) / 2
+            if wall <= 0:
+                continue
+            shares = {int(tid): (ns - before.get(tid, ns)) / wall for tid, ns in after.items()}
+            lag = min(on_cpu, len(after)) * tick_ns
+            found.append((a1, b0, shares, (lag + (a1 - a0) + (b1 - b0)) / wall))
+        return found
+
+    def cpu_sum_peak(self, pid: int, step: int = 1) -> tuple[float, float]:
+        """The highest sum of a worker's threads' CPU over one interval of ``step`` periods,
+        in cores, and that interval's sampling error (:meth:`cpu_intervals`)."""
+        intervals = self.cpu_intervals(pid, step)
+        if not intervals:
+            return (0.0, 0.0)
+        peak = max(intervals, key=lambda i: sum(i[2].values()) - i[3])
+        return sum(peak[2].values()), peak[3]
+
+    def covered(self, endpoint: str, by: str = "heartbeat") -> list[Span]:
+        """The ``endpoint`` requests (in the window) that some ``by`` client request spans
+        from before their start to after their end: the client was kept waiting through
+        them."""
+        waits = [(a, b) for a, b, name in self.clients if name == by]
+        return [s for s in self.in_window() if s.endpoint == endpoint
+                and any(a <= s.start_ns and b >= s.end_ns for a, b in waits)]
+
+
+def overlap(spans: list[Span]) -> int:
+    """The most spans in progress at once (one ending as another starts: not overlapping).
+
+    >>> overlap([Span(0, 10, 1, 1, 1, "/io", 200), Span(10, 20, 1, 1, 1, "/io", 200)])
+    1
+    >>> overlap([Span(0, 10, 1, 1, 1, "/io", 200), Span(5, 20, 1, 2, 2, "/io", 200)])
+    2
+    """
+    events = sorted([(s.start_ns, 1) for s in spans] + [(s.end_ns, -1) for s in spans])
+    most = now = 0
+    for _, step in events:  # at one instant, ends (-1) sort before starts
+        now += step
+        most = max(most, now)
+    return most
