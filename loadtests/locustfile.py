@@ -82,6 +82,9 @@ def _add_arguments(parser):
     parser.add_argument("--gate", default="", env_var="LAB_GATE",
                         help="wait, before any user starts, until this file exists (the lab's "
                              "runner starts Locust while the server boots)")
+    parser.add_argument("--trace-clients", default="", env_var="LAB_TRACE_CLIENTS",
+                        help="write the heartbeat's requests (sent to answered, monotonic "
+                             "ns) to TRACE_CLIENTS/clients-<pid>.json (a traced cell)")
     parser.add_argument("--summary", default="", env_var="LAB_SUMMARY",
                         help="write the final statistics to SUMMARY_stats.csv and the "
                              "measured window to SUMMARY_window.json")
@@ -154,6 +157,27 @@ def _summary_on_quit(environment, **_kwargs):
             StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(handle))
         with open(f"{prefix}_window.json", "w") as handle:
             json.dump(_window, handle)
+
+
+@events.init.add_listener
+def _trace_the_heartbeat(environment, **_kwargs):
+    """--trace-clients: the heartbeat's own view of each request, for the timeline (a frozen
+    worker starts serving it only when it thaws; its client waited all along)."""
+    folder = environment.parsed_options and environment.parsed_options.trace_clients
+    if not folder:
+        return
+    spans: list[tuple[int, int, str]] = []
+
+    @events.request.add_listener
+    def _record(name, response_time, **_kwargs):
+        if name == "heartbeat":
+            end = time.monotonic_ns()  # fired as the answer is read
+            spans.append((end - round(response_time * 1e6), end, name))
+
+    @events.quit.add_listener
+    def _write(**_kwargs):
+        with open(os.path.join(folder, f"clients-{os.getpid()}.json"), "w") as handle:
+            json.dump({"pid": os.getpid(), "clock": "monotonic_ns", "requests": spans}, handle)
 
 
 class IoUser(FastHttpUser):

@@ -79,13 +79,15 @@ class Summary:
 
     rows: dict[str, dict[str, str]]
     window_s: float  # from the warm-up reset to the stop
+    window_wall: tuple[float, float] = (0.0, 0.0)  # the same, as time.time() at each end
 
     @classmethod
     def read(cls, prefix: Path) -> Summary:
         with open(f"{prefix}_stats.csv", newline="") as handle:
             rows = {row["Name"]: row for row in csv.DictReader(handle)}
         window = json.loads(Path(f"{prefix}_window.json").read_text())
-        return cls(rows, window["stopped"] - window["started"])
+        return cls(rows, window["stopped"] - window["started"],
+                   (window["started"], window["stopped"]))
 
 
 class LocustRun:

@@ -102,6 +102,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--proxy", choices=("nginx",),
                         help="run every chosen cell behind the lab's own nginx (the buffering "
                              "reverse proxy), not only the cells that have it")
+    parser.add_argument("--trace", action=argparse.BooleanOptionalAction, default=None,
+                        help="record and draw every chosen cell's request timeline "
+                             "(timeline.png, trace.json; default: the cells the lessons "
+                             "show, every cell with --full)")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
     for lesson in LESSONS:
         if lesson.observation:
@@ -169,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         locust_processes=args.locust_processes,
         mb=args.mb, start_samples=time_calls(args.n, repeats=DRIFT_TIMINGS), cores=cores,
         cross_check=presets.CROSS_CHECK[args.preset],
+        traced=(frozenset(c.key() for c in cells) if args.trace else frozenset()
+                if args.trace is False else presets.traced(args.preset, cells)),
     )
     repeat = args.repeat or presets.REPEAT[args.preset]
     out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")

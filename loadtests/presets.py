@@ -40,3 +40,12 @@ def windows(preset: str) -> dict[str, tuple[float, float]]:
     own = {name: lesson.windows[preset] for lesson in LESSONS if preset in lesson.windows
            for name in lesson.scenarios}
     return own | {"other": DEFAULT_WINDOW[preset]}
+
+
+def traced(preset: str, chosen) -> frozenset:
+    """The keys of the chosen cells whose timelines are drawn: every one with the full
+    preset; otherwise those a lesson shows."""
+    if preset == "full":
+        return frozenset(cell.key() for cell in chosen)
+    shown = {cell.key() for lesson in LESSONS for cell in lesson.timelines}
+    return frozenset(cell.key() for cell in chosen if cell.key() in shown)

@@ -31,6 +31,7 @@ from .server import GunicornServer, free_port
 from .services.fleet import cell_services
 from .services.nginx import NginxProxy
 from .slowclients import SlowClients
+from .timeline.record import FLUSH_TIMEOUT_S, CellTrace
 
 #: Seconds a cell's server gets to quit before SIGKILL, once its load is over.
 STOP_GRACE_S = 0.3
@@ -49,6 +50,8 @@ class Settings:
     start_samples: list[float]  # is_prime(n) timed at the start: the machine's drift check
     cores: int
     cross_check: bool = True  # also time S in the runner, per cell
+    #: The cells (by key) whose request timelines are recorded and drawn (loadtests.timeline)
+    traced: frozenset = frozenset()
 
     @property
     def start_s(self) -> float:
@@ -120,7 +123,9 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     # a cross-check of the in-server S (the full preset; make demo saves its seconds)
     n = settings.prime_n(cell)
     runner_s = settings.time_service(kind, n) if settings.cross_check else None
-    extra = scenario.extra + (("--db-sync",) if cell.db and cell.db.sync else ())
+    trace = CellTrace(cell_dir, cell.key() in settings.traced)
+    extra = scenario.extra + (("--db-sync",) if cell.db and cell.db.sync else ()) + \
+        trace.locust_flags
     load = Load(tag=scenario.tag, users=cell.users, duration=duration,
                 warmup=warmup, delay=settings.delay, prime_n=n,
                 mb=settings.mb, processes=settings.locust_processes, extra=extra)
@@ -128,6 +133,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     monitor = MONITORS.get(spec.worker_class)
     if monitor:
         spec = dataclasses.replace(spec, env=spec.env + monitor.env)
+    spec = dataclasses.replace(spec, env=spec.env + trace.env)
     port, front = free_port(), free_port()
     if not cell.proxy:
         front = port
@@ -154,9 +160,12 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
             if services.meter:
                 meters["offload"] = services.meter  # redis-server and the Celery fleet
             meter = CpuMeter(meters)
-            summary = locust.wait(meter)
+            with trace.sampling(server.worker_pids()):
+                summary = locust.wait(meter)
             slow.stop()
             server_log = server.log_text()
+            if trace.enabled:  # its workers write their spans as they quit
+                server.quit(trace.flushed, timeout=FLUSH_TIMEOUT_S)
         finally:
             # The load is over: gunicorn's quick shutdown (SIGQUIT), and SIGKILL 0.3 s later.
             # A worker busy in is_prime under gthread, gevent or asgi acts on SIGQUIT only
@@ -254,6 +263,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "heartbeat_max_ms": None,
     }
     row["locust_limited"] = row["locust_max_process_cpu_pct"] > LOCUST_CPU_LIMIT
+    trace.finish(row, summary.window_wall)
     if scenario.heartbeat:
         beat = summary.rows.get("heartbeat", {})
         row.update(

@@ -95,6 +95,9 @@ class Lesson:
     full: tuple[Cell, ...] = ()
     #: (warm-up, measured) seconds per preset for its scenarios, where the default won't do.
     windows: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: Cells whose request timelines its section shows (loadtests.timeline): traced by
+    #: every preset that runs them (the full preset traces every cell).
+    timelines: tuple[Cell, ...] = ()
     #: Writes its charts into the folder; returns their file names.
     chart: Callable[[Results, Path], list[str]] | None = None
     observation: Observation | None = None

@@ -130,13 +130,26 @@ class Timeline:
         peak = max(intervals, key=lambda i: sum(i[2].values()) - i[3])
         return sum(peak[2].values()), peak[3]
 
-    def covered(self, endpoint: str, by: str = "heartbeat") -> list[Span]:
-        """The ``endpoint`` requests (in the window) that some ``by`` client request spans
-        from before their start to after their end: the client was kept waiting through
-        them."""
-        waits = [(a, b) for a, b, name in self.clients if name == by]
-        return [s for s in self.in_window() if s.endpoint == endpoint
-                and any(a <= s.start_ns and b >= s.end_ns for a, b in waits)]
+    def waited_through(self, endpoint: str, by: str = "heartbeat",
+                       served: str = "/health") -> tuple[int, int]:
+        """(the ``by`` client requests, how many of them waited -- from the client's send to
+        the worker's start of it -- through at least one whole ``endpoint`` request): on a
+        frozen loop the heartbeat waits out every prime it finds running, and more.
+
+        The client's send time is exact (its answer time less Locust's response time; the
+        answer's own time is when Locust got round to it, a few ms late when its core is
+        busy); the request it became is the first ``served`` span the worker began after.
+        """
+        runs = [(s.start_ns, s.end_ns) for s in self.spans if s.endpoint == endpoint]
+        starts = sorted(s.start_ns for s in self.spans if s.endpoint == served)
+        asked = waited = 0
+        for a, _, name in self.clients:
+            began = next((t for t in starts if t >= a), None)
+            if name != by or began is None:
+                continue
+            asked += 1
+            waited += any(a <= start and end <= began for start, end in runs)
+        return asked, waited
 
 
 def overlap(spans: list[Span]) -> int:

@@ -88,8 +88,8 @@ def draw(timeline: Timeline, out: Path) -> Path:
     ax.set_xlim(0, (high - low) / 1e9)
     ax.set_xlabel("seconds into the measured window")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right", ncol=4)
-    ax.set_title(_title(timeline, (high - low) / 1e9), fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, frameon=False)
+    ax.set_title(_title(timeline, (high - low) / 1e9), fontsize=9, loc="left")
     return out.parent / save(fig, out.parent, out.name)
 
 
@@ -105,4 +105,4 @@ def _title(timeline: Timeline, shown_s: float) -> str:
     window_s = (timeline.window_ns[1] - timeline.window_ns[0]) / 1e9
     if window_s > shown_s + 0.01:
         text += f" (the first {shown_s:g} s of {window_s:.1f})"
-    return text + " — bars: requests; grey: share of a core each thread ran"
+    return text + "\nbars: requests; grey: the share of a core each thread ran"
