@@ -18,6 +18,7 @@ from .bounds import CPU_KINDS
 from .cells import Scenario
 from .lessons import LESSONS, SCENARIO, Results
 from .lessons.base import ms as _ms
+from .lessons.base import timelines
 from .model import drift
 from .repeats import spread, verdict
 
@@ -232,6 +233,8 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
     for lesson in LESSONS:
         if section := lesson.section(view):
             parts += [section, ""]
+            for caption, path in timelines(lesson, view):
+                parts += [f"![{caption}]({path})", "", f"*{caption}*", ""]
     parts += ["## The bounds and their assumptions", ""]
     parts += [f"- **{name}**: {text}" for name, text in settings["assumptions"].items()]
     parts += ["", "## Charts", ""]

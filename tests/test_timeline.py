@@ -130,11 +130,12 @@ def test_traced_matrix_cells_draw_the_frozen_loop(tmp_path):
     timelines = {}
     for model, row in rows.items():
         png = tmp_path / row["timeline"]
+        cell_dir = (tmp_path / row["trace_events"]).parent
         width, height = _png_size(png)
         assert width == 1400 and width / height <= 4
-        timeline = timelines[model] = Timeline.load(png.parent / "trace")
+        timeline = timelines[model] = Timeline.load(cell_dir / "trace")
         assert timeline.cell["flushed"] and timeline.clients
-        events = json.loads((png.parent / "trace.json").read_text())
+        events = json.loads((cell_dir / "trace.json").read_text())
         _check_trace_events(events, timeline)
     gevent, gthread = timelines["gevent"], timelines["gthread"]
 

@@ -103,6 +103,31 @@ class Lesson:
     observation: Observation | None = None
 
 
+def timelines(lesson: Lesson, results: Results) -> list[tuple[str, str]]:
+    """The request timelines this lesson shows that the run drew: (caption, the PNG's path
+    in the run's folder)."""
+    found = []
+    for cell in lesson.timelines:
+        if (row := results.row(cell)) and row.get("timeline"):
+            found.append((timeline_caption(row), row["timeline"]))
+    return found
+
+
+def timeline_caption(row: dict) -> str:
+    """What a cell's timeline shows, in its trace's numbers (loadtests.timeline)."""
+    trace = row["trace"]
+    text = (f"Timeline of {row['scenario']} | {row['label']}: {trace['requests']} requests in "
+            f"the window, at most {trace['max_overlap']} in progress at once in a worker")
+    busy = [share for worker in trace["workers"].values() for share in worker["thread_cpu"]]
+    if busy:
+        text += ("; its threads ran " + ", ".join(f"{share:.2f}" for share in busy[:8])
+                 + (" …" if len(busy) > 8 else "") + " of a core")
+    if trace["heartbeats"]:  # beside primes
+        text += ("; the heartbeat waited through a whole prime "
+                 f"{trace['heartbeats_through_a_prime']} of {trace['heartbeats']} times")
+    return text + "."
+
+
 # -- text helpers the sections share -------------------------------------------------------
 
 def ms(value: float | None) -> str:

@@ -124,6 +124,7 @@ LESSON = Lesson(
     # plain cpu cells wait for the full preset; napping and offloading on asgi too, since
     # the offload backends came (keeping make demo within 2.5 minutes)
     quick=(IO["asgi"], FROZEN["asgi"]),
+    timelines=(FROZEN["asgi"],),  # the frozen loop: tasks wait for the coroutine in a prime
     full=(NAP["asgi"], OFFLOAD["asgi"], cell("io", "asgi", 2, users=100),
           cell("cpu", "asgi", 1, users=8),
           cell("cpu", "asgi", 2, users=8), THREAD, cell("gilfree", "asgi", 1, users=4)),

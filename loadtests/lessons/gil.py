@@ -46,5 +46,6 @@ LESSON = Lesson(
                         "(`--short-n`), so that the window counts dozens of requests; "
                         "assumes nothing else competes for the cores."},
     quick=(SYNC, ONE, FOUR),
+    timelines=(ONE, FOUR),  # one thread at full speed; four at a quarter each
     full=(GEVENT,),  # (make demo's budget, since the slow-clients pair came)
 )

@@ -52,5 +52,8 @@ LESSON = Lesson(
     quick=(cell("heartbeat", "sync", 1, users=3), cell("heartbeat", "gthread", 1, 4, users=3),
            cell("heartbeat", "gevent", 1, users=3)),
     full=(cell("heartbeat", "sync", 2, users=3), cell("heartbeat", "gevent", 2, users=3)),
+    # the heartbeat between bytecodes on threads; behind whole primes on the frozen hub
+    timelines=(cell("heartbeat", "gthread", 1, 4, users=3),
+               cell("heartbeat", "gevent", 1, users=3)),
     chart=chart,
 )

@@ -24,6 +24,9 @@ def section(results: Results) -> str:
     ])
 
 
+QUICK = (cell("io", "sync", 2, users=100), cell("io", "gthread", 2, 8, users=100),
+         cell("io", "gevent", 1, users=100))
+
 LESSON = Lesson(
     name="io",
     section=section,
@@ -32,8 +35,10 @@ LESSON = Lesson(
                        "slots) / delay, slots = workers (sync), workers × threads (gthread), "
                        "workers × worker_connections (gevent); assumes the server's own CPU "
                        "per request is small beside the delay."},
-    quick=(cell("io", "sync", 2, users=100), cell("io", "gthread", 2, 8, users=100),
-           cell("io", "gevent", 1, users=100)),
+    quick=QUICK,
+    # sync -w2: two requests at a time, one after another; gthread: sixteen sleeping side by
+    # side; gevent: a hundred greenlets
+    timelines=QUICK,
     full=(cell("io", "gevent", 2, users=100), cell("io", "sync", 1, users=100),
           cell("io", "gthread", 1, 4, users=100)),
     # io cells reach thousands of requests in 2 s; half a second warms 100 users' connections

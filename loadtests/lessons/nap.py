@@ -43,6 +43,7 @@ LESSON = Lesson(
                         "server under the load, net of what its thread ran between naps (its "
                         "modulo test on every division costs more than the naps)."},
     quick=(cell("nap", "gevent", 1, users=3),),
+    timelines=(cell("nap", "gevent", 1, users=3),),  # primes interleaved, the heartbeat let in
     full=(cell("nap", "gthread", 1, 4, users=3),),
     # napping completes interleaved requests in bunches (every ~0.65 s at S ≈ 0.2 s): a longer
     # window than the other CPU cells

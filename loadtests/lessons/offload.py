@@ -37,5 +37,6 @@ LESSON = Lesson(
                             "queue's own latency overlaps the work under load, so an idle "
                             "round trip overstates it); the gunicorn worker only waits."},
     quick=(cell("offload", "gevent", 1, users=3),),
+    timelines=(cell("offload", "gevent", 1, users=3),),  # the worker waits; the pool computes
     full=(cell("offload", "gthread", 1, 4, users=3),),
 )

@@ -152,6 +152,8 @@ LESSON = Lesson(
     assumptions={"slowclients": "No bound: k slowloris connections (a header byte a second) "
                                 "beside the heartbeat; what counts is whether /health answers."},
     quick=(DIRECT["sync"], BEHIND["sync"]),
+    # direct, the worker is held by a slow socket and serves nothing; behind nginx, it serves
+    timelines=(DIRECT["sync"], BEHIND["sync"]),
     # a heartbeat every 0.05 s: 2.5 s hold ~50 behind nginx, and a timed-out one direct
     windows={"quick": (0.5, 2.5), "full": (2.0, 8.0)},
     full=(*DIRECT.values(), *BEHIND.values(), BELOW, *(b for _, b in COST)),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .. import charts
 from ..lessons import LESSONS, Lesson, Results
+from ..lessons.base import timelines
 from ..model import drift
 from ..report import _table
 from ..server import ROOT
@@ -111,6 +112,8 @@ def lesson(arg: str, write: bool = False) -> str:
         parts += [f"### {TITLES[name]}", "", provenance(name), "", _demoted(section), ""]
         parts += [f"![{chosen.name}, sample {name}]({path})" + "\n"
                   for path in _charts(chosen, name, write)]
+        for caption, path in timelines(chosen, sample(name)):
+            parts += [f"![{caption}](../sample/{name}/{path})", "", f"*{caption}*", ""]
     return "\n".join(parts).strip()
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 PNG, JSON = "timeline.png", "trace.json"
 
 
-def write(folder: Path, out: Path | None = None) -> tuple[Path, Path]:
-    """Draw ``folder``'s traced data as ``timeline.png`` and ``trace.json`` in ``out``
-    (default: beside ``folder``)."""
+def write(folder: Path, out: Path | None = None, png: Path | None = None
+          ) -> tuple[Path, Path, dict]:
+    """Draw ``folder``'s traced data as ``timeline.png`` (or ``png``) and ``trace.json`` in
+    ``out`` (default: beside ``folder``); return both paths and the data's summary."""
     from .chrome import trace_events
     from .data import Timeline
     from .draw import draw
@@ -28,4 +29,4 @@ def write(folder: Path, out: Path | None = None) -> tuple[Path, Path]:
     out = out or folder.parent
     timeline = Timeline.load(folder)
     (out / JSON).write_text(json.dumps(trace_events(timeline)))
-    return draw(timeline, out / PNG), out / JSON
+    return draw(timeline, png or out / PNG), out / JSON, timeline.summary()

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
               "stop the server: each worker writes its file as it exits)", file=sys.stderr)
         return 2
     (args.out or args.folder.parent).mkdir(parents=True, exist_ok=True)
-    png, trace = write(args.folder, args.out)
+    png, trace, _ = write(args.folder, args.out)
     print(f"timeline: {png}\ntrace events: {trace} (chrome://tracing or ui.perfetto.dev)")
     return 0
 

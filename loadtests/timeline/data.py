@@ -121,6 +121,18 @@ class Timeline:
             found.append((a1, b0, shares, (lag + (a1 - a0) + (b1 - b0)) / wall))
         return found
 
+    def thread_cpu(self, pid: int) -> dict[int, float]:
+        """Each of a worker's threads' mean share of a core over the window."""
+        low, high = self.window_ns
+        used: dict[int, float] = {}
+        wall = 0.0
+        for a, b, shares, _ in self.cpu_intervals(pid):
+            if a >= low and b <= high:
+                wall += b - a
+                for tid, share in shares.items():
+                    used[tid] = used.get(tid, 0.0) + share * (b - a)
+        return {tid: ns / wall for tid, ns in used.items()} if wall else {}
+
     def cpu_sum_peak(self, pid: int, step: int = 1) -> tuple[float, float]:
         """The highest sum of a worker's threads' CPU over one interval of ``step`` periods,
         in cores, and that interval's sampling error (:meth:`cpu_intervals`)."""
@@ -150,6 +162,29 @@ class Timeline:
             asked += 1
             waited += any(a <= start and end <= began for start, end in runs)
         return asked, waited
+
+
+    def summary(self) -> dict:
+        """What a report says of the timeline, in numbers: requests, the most in progress at
+        once, each worker's threads' mean share of a core and their peak sum (over ~150 ms,
+        with its sampling error), the heartbeat's waits."""
+        workers = {}
+        for pid in self.workers:
+            busy = sorted(self.thread_cpu(pid).values(), reverse=True)
+            peak, error = self.cpu_sum_peak(pid, PEAK_STEP)
+            workers[str(pid)] = {"max_overlap": self.max_overlap(pid),
+                                 "thread_cpu": [round(b, 3) for b in busy if b >= 0.005],
+                                 "cpu_sum_peak": round(peak, 3), "cpu_sum_error": round(error, 3)}
+        asked, waited = self.waited_through("/prime")
+        if not any(s.endpoint == "/prime" for s in self.spans):
+            asked = waited = 0
+        return {"requests": len(self.in_window()), "max_overlap": self.max_overlap(),
+                "workers": workers, "heartbeats": asked, "heartbeats_through_a_prime": waited}
+
+
+#: Sampling periods per interval where a sum of threads' CPU is judged (about 150 ms: the
+#: tick's lag is then a few per cent of it, see Timeline.cpu_intervals).
+PEAK_STEP = 10
 
 
 def overlap(spans: list[Span]) -> int:

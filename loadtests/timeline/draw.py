@@ -34,8 +34,11 @@ def _rows(timeline: Timeline):
     for worker in lanes(timeline):
         shown = 0
         hidden = sum(len(t.lanes) for t in worker.threads) - MAX_LANES
+        idle = not any(thread.lanes for thread in worker.threads)
         rows.append((worker.title + (f" ({hidden} more lanes in the JSON)" if hidden > 0
-                                     else ""), "worker", None))
+                                     else "") +
+                     (": no request reached the app in the window" if idle else ""),
+                     "worker", None))
         for thread in worker.threads:
             for lane in thread.lanes:
                 if shown < MAX_LANES:

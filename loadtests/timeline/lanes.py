@@ -38,7 +38,7 @@ class WorkerLanes:
     threads: list[Thread]
     #: (time_ns, {native tid: share of a core}) per sampling interval
     cpu: list[tuple[int, dict[int, float]]]
-    thread_names: dict[int, str]
+    thread_names: dict[int, str]  # every sampled thread's row name
 
     @property
     def lanes(self) -> list[Lane]:
@@ -54,16 +54,14 @@ def _cpu(timeline: Timeline, pid: int) -> list[tuple[int, dict[int, float]]]:
 def lanes(timeline: Timeline) -> list[WorkerLanes]:
     """Every worker's threads and lanes, each in order of its first request."""
     found = []
-    window_s = max(1e-9, (timeline.window_ns[1] - timeline.window_ns[0]) / 1e9)
     for pid, worker in sorted(timeline.workers.items()):
         cpu = _cpu(timeline, pid)
-        names = {int(t): n for t, n in timeline.cpu.get("names", {}).get(str(pid), {}).items()}
         threads: dict[int, Thread] = {}
         by_lane: dict[int, Lane] = {}
         for span in (s for s in timeline.in_window() if s.pid == pid):
             thread = threads.get(span.tid)
             if thread is None:
-                thread = threads[span.tid] = Thread(span.tid, _thread_name(span.tid, pid, names))
+                thread = threads[span.tid] = Thread(span.tid, _thread_name(span.tid, pid))
             lane = by_lane.get(span.lane)
             if lane is None:
                 if worker.lanes == "thread":
@@ -73,19 +71,19 @@ def lanes(timeline: Timeline) -> list[WorkerLanes]:
                 by_lane[span.lane] = lane
                 thread.lanes.append(lane)
             lane.spans.append(span)
-        seconds: dict[int, float] = {}  # CPU seconds per thread over the window
-        for (a, b, shares, _) in timeline.cpu_intervals(pid):
-            for tid, share in shares.items():
-                seconds[tid] = seconds.get(tid, 0.0) + share * (b - a) / 1e9
-        for tid, used in seconds.items():  # threads that ran no request, but ran
-            if tid not in threads and used >= CPU_ONLY_SHARE * window_s:
-                threads[tid] = Thread(tid, _thread_name(tid, pid, names))
+        for tid, share in timeline.thread_cpu(pid).items():  # threads that ran no request
+            if tid not in threads and (share >= CPU_ONLY_SHARE or tid == pid):
+                threads[tid] = Thread(tid, _thread_name(tid, pid))
+        if pid not in threads:  # the main thread, always: idle, it says so
+            threads[pid] = Thread(pid, _thread_name(pid, pid))
         found.append(WorkerLanes(pid, f"worker {pid} ({worker.model})",
-                                 sorted(threads.values(), key=_first), cpu, names))
+                                 sorted(threads.values(), key=_first), cpu,
+                                 {tid: _thread_name(tid, pid) for _, shares in cpu
+                                  for tid in shares}))
     return found
 
 
-def _thread_name(tid: int, pid: int, names: dict[int, str]) -> str:
+def _thread_name(tid: int, pid: int) -> str:
     return "main thread" if tid == pid else f"thread {tid}"
 
 

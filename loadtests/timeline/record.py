@@ -14,8 +14,11 @@ import json
 import time
 from pathlib import Path
 
-from . import PNG, write
+from . import write
 from .sampler import ThreadCpuSampler
+
+#: The report's folder of timeline PNGs, one per traced cell (named as its cell's folder).
+TIMELINES = "timelines"
 
 #: Seconds the workers get to write their spans once told to quit (a gevent worker busy in
 #: a prime writes when the prime ends).
@@ -68,5 +71,11 @@ class CellTrace:
             "label": f"{row['scenario']} | {row['label']}", "users": row["users"],
             "rps": row["rps"], "bound_rps": row["bound_rps"], "fidelity": row["fidelity"],
             "window_ns": window_ns, "flushed": self.flushed()}))
-        write(self.folder, self.cell_dir)
-        row["timeline"] = f"{self.cell_dir.parent.name}/{self.cell_dir.name}/{PNG}"
+        # the PNG where the report (and a committed sample) keeps it; the JSON with the cell
+        report = self.cell_dir.parent.parent
+        (report / TIMELINES).mkdir(exist_ok=True)
+        png = report / TIMELINES / f"{self.cell_dir.name}.png"
+        _, events, summary = write(self.folder, self.cell_dir, png)
+        row["timeline"] = str(png.relative_to(report))
+        row["trace_events"] = str(events.relative_to(report))
+        row["trace"] = summary
