@@ -193,6 +193,12 @@ switch_interval = _env_float("SWITCH_INTERVAL", None)
 # asgi: the app's loop watchdog period (webapp/loopwatch.py), checked here so that a bad
 # value stops gunicorn with one line instead of a lifespan failure in each worker.
 _env_float("LOOP_WATCHDOG", None)
+# PIN_CORES=1: each worker runs on one core of its own, in turn (os.sched_setaffinity after the
+# fork; the convoy lesson: a thread woken for the GIL then waits for no other process's core).
+if (_pin := _env("PIN_CORES", "0")) not in ("0", "1"):
+    _fail(f"PIN_CORES must be 0 or 1, got {_pin!r}")
+pin_cores = _pin == "1"
+
 # gunicorn 23+ opens a control socket at a fixed path; several lab servers on
 # one machine (tests, the matrix) would fight over it, and the lab needs none.
 control_socket_disable = True
@@ -215,16 +221,42 @@ def on_starting(server):
                 _fail(f"cannot listen on {address[0]}:{address[1]}: {error.strerror}")
 
 
+def post_fork(server, worker):
+    """PIN_CORES=1: this worker on the next core in turn (the n-th worker spawned on core
+    (n - 1) mod cores; a replaced worker takes the next)."""
+    if pin_cores:
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cores[(worker.age - 1) % len(cores)]})
+
+
 def _serves_the_lab(worker) -> bool:
     """True when the worker serves the lab's own app, not one named on the command line
     (the advisor's, ``loadtests/advise``): only then do the hooks import ``webapp``."""
     return str(getattr(worker.app, "app_uri", "") or "").startswith("webapp.")
 
 
+def _trace_module():
+    """webapp/trace.py, loaded by its path: it imports nothing of the lab's, so that it
+    can trace an app of yours served with ``--chdir`` (where ``webapp`` is not importable)."""
+    if (module := sys.modules.get("lab_trace")) is None:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "lab_trace", os.path.join(os.path.dirname(os.path.abspath(__file__)), "webapp",
+                                      "trace.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["lab_trace"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
 def post_worker_init(worker):
-    """Tell the app which model serves it, and log one line per worker."""
+    """Tell the app which model serves it, and log one line per worker; with TRACE=1, wrap
+    the worker's app in the request tracer (webapp/trace.py)."""
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
+    if os.environ.get("TRACE", "").strip() == "1":
+        _trace_module().install(worker)
     lab = _serves_the_lab(worker)
     if lab:
         from webapp import runtime
@@ -262,6 +294,8 @@ def pre_request(worker, req):
 def worker_exit(server, worker):
     """Shut this worker's offload pool down with it (no orphaned pool processes), close
     its database connections if it opened any, and write its request spans (TRACE=1)."""
+    if trace := sys.modules.get("lab_trace"):  # TRACE=1: this worker's request spans
+        trace.flush()
     if not _serves_the_lab(worker):
         return
     from webapp import offload
@@ -269,5 +303,3 @@ def worker_exit(server, worker):
     offload.shutdown()
     if pools := sys.modules.get("webapp.db.pools"):  # imported only by a worker that used it
         pools.close()
-    if trace := sys.modules.get("webapp.trace"):  # TRACE=1: this worker's request spans
-        trace.flush()

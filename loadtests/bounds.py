@@ -9,6 +9,10 @@ requests per second with the arithmetic of :mod:`loadtests.model`.
   connections in queries, a driver that does not yield holds its whole worker (one query
   at a time), and all workers together at most the connections the cluster allows.
 * ``cpu``: min(users, processes, cores) ÷ S -- threads and greenlets add nothing.
+* ``closed``: a request waits ``delay`` then computes S (``/mixed``): each worker is a
+  closed network of the requests it holds at once cycling between the wait and its one
+  GIL (:func:`loadtests.model.closed_rps`, mean value analysis), the workers together
+  at most cores ÷ S.
 * ``nap``: the same with S_nap; ``offload``: the backend's processes count instead
   of the workers (the pool's, the dirty workers, or the Celery fleet's); ``gilfree``:
   threads count too (hashlib releases the GIL), with S_hash.
@@ -16,12 +20,13 @@ requests per second with the arithmetic of :mod:`loadtests.model`.
 
 from __future__ import annotations
 
+import math
 import os
 
 from webapp import offload
 
 from .cells import Cell, Scenario
-from .model import cpu_bound_rps, io_bound_rps
+from .model import closed_rps, cpu_bound_rps, io_bound_rps
 
 #: The kinds whose ceiling is cores ÷ service time.
 CPU_KINDS = ("cpu", "nap", "offload", "gilfree")
@@ -53,6 +58,16 @@ def db_slots(cell: Cell) -> float:
     return min(spec.workers * min(per_worker, db.pool), db.allowed)
 
 
+def closed_bound(cell: Cell, users: int, delay: float, service: float, cores: int) -> float:
+    """Per worker, mean value analysis of its requests in progress (its slots, or its share
+    of the users if fewer: an even spread) cycling between ``delay`` and its GIL; summed,
+    and at most ``cores`` ÷ S (the workers' GILs share the cores)."""
+    spec = cell.spec
+    per_worker = min(spec.slots / spec.workers, math.ceil(users / spec.workers))
+    return min(spec.workers * closed_rps(int(per_worker), delay, service),
+               cpu_bound_rps(users, spec.workers, cores, service))
+
+
 def bound(cell: Cell, scenario: Scenario, *, delay: float, service: dict[str, float],
           cores: int) -> float | None:
     """The ceiling in requests per second, or None when no single resource bounds the cell.
@@ -64,6 +79,8 @@ def bound(cell: Cell, scenario: Scenario, *, delay: float, service: dict[str, fl
         return io_bound_rps(users, cell.spec.slots, delay)
     if scenario.bound == "db":
         return io_bound_rps(users, db_slots(cell), delay)
+    if scenario.bound == "closed":
+        return closed_bound(cell, users, delay, service["closed"], cores)
     if scenario.bound in CPU_KINDS:
         return cpu_bound_rps(users, parallelism(cell, scenario), cores,
                              service[scenario.timing])

@@ -1,7 +1,8 @@
 """What one matrix cell is: a scenario (how Locust loads the server), a server spec, users.
 
 A cell is found by what it is -- scenario, worker class, workers, threads,
-switch interval, reuse_port, offload backend and Celery fleet (:func:`key`) --
+switch interval, reuse_port, offload backend, Celery fleet, proxy, slow clients,
+database and pinned cores (:func:`key`) --
 never by its formatted label, so renaming a label cannot silently drop a
 lesson's section.
 """
@@ -25,6 +26,8 @@ class Scenario:
     #: /prime checks the short prime (``--short-n``), so that a window counts dozens of
     #: requests; the others keep ``--n``, long enough for a visible freeze.
     short: bool = False
+    #: A number of its own to check instead (``/mixed``'s few milliseconds of CPU).
+    n: int | None = None
 
     @property
     def timing(self) -> str | None:
@@ -120,11 +123,16 @@ class Cell:
         return dict(self.spec.env).get("REUSE_PORT") == "1"
 
     @property
+    def pin_cores(self) -> bool:
+        return dict(self.spec.env).get("PIN_CORES") == "1"
+
+    @property
     def model_label(self) -> str:
         label = self.spec.label
         if self.switch_interval is not None:
             label += f" si={self.switch_interval:g}"
         label += " reuse_port" if self.reuse_port else ""
+        label += " pinned" if self.pin_cores else ""
         if self.celery:
             label += f" → {self.celery.label}"
         elif self.spec.offload != "pool":
@@ -151,7 +159,7 @@ class Cell:
         return (self.scenario, spec.worker_class, spec.workers, spec.threads,
                 self.switch_interval, self.reuse_port, spec.offload,
                 self.celery.key() if self.celery else None, self.proxy, self.slow,
-                self.db.key() if self.db else None)
+                self.db.key() if self.db else None, self.pin_cores)
 
 
 def row_key(row: dict) -> tuple:
@@ -163,25 +171,26 @@ def row_key(row: dict) -> tuple:
             (celery["pool"], celery["concurrency"], celery["processes"]) if celery else None,
             row.get("proxy"), row.get("slow_clients", 0),
             tuple(row["db"][k] for k in ("driver", "pool", "max_connections", "sync"))
-            if row.get("db") else None)
+            if row.get("db") else None, row.get("pin_cores", False))
 
 
 def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None,
-         reuse_port: bool = False, offload: str = "pool") -> ServerSpec:
+         reuse_port: bool = False, offload: str = "pool", pin: bool = False) -> ServerSpec:
     """A lab server spec in one line: model, workers, threads, SWITCH_INTERVAL, REUSE_PORT,
-    OFFLOAD_BACKEND."""
+    OFFLOAD_BACKEND, PIN_CORES."""
     env = (("SWITCH_INTERVAL", f"{switch:g}"),) if switch else ()
     env += (("REUSE_PORT", "1"),) if reuse_port else ()
+    env += (("PIN_CORES", "1"),) if pin else ()
     return ServerSpec(model, workers=workers, threads=threads, env=env, offload=offload)
 
 
 def cell(scenario: str, model: str, workers: int = 1, threads: int = 1, *, users: int,
          switch: float | None = None, reuse_port: bool = False, offload: str = "pool",
          celery: Fleet | None = None, proxy: str | None = None, slow: int = 0,
-         db: Database | None = None) -> Cell:
+         db: Database | None = None, pin: bool = False) -> Cell:
     if celery is not None:
         offload = "celery"
-    server = spec(model, workers, threads, switch, reuse_port, offload)
+    server = spec(model, workers, threads, switch, reuse_port, offload, pin)
     if db is not None:
         server = replace(server, env=(*server.env, ("DB_DRIVER", db.driver),
                                       ("DB_POOL_SIZE", str(db.pool))))

@@ -12,6 +12,7 @@ Tags (scenarios):
   every 50 ms: can a busy worker still answer?
 * ``mixed``     -- IoUser and CpuUser together.
 * ``gilfree``   -- HashUser: ``/hash?mb=M`` (SHA-256 in C, GIL released) in a closed loop.
+* ``convoy``    -- MixedUser: ``/mixed?delay=D&n=N`` (a sleep, then a prime) in a closed loop.
 * ``health``    -- HealthUser: ``/health`` in a closed loop: what a request costs the model.
 * ``app``       -- AppUser: each ``--path`` of someone else's app in turn, closed loop (the
   advisor, ``python -m loadtests.advise``).
@@ -204,6 +205,21 @@ class CpuUser(FastHttpUser):
         if response.status_code == 200:
             # the check's own CPU where it ran: the thread (a napping check's net of what the
             # thread ran between its naps), or the offload backend's process
+            self.environment.events.request.fire(
+                request_type="CPU", name=WORK_ROW, response_time=response.json()["cpu"] * 1000,
+                response_length=0, exception=None, context={})
+
+
+class MixedUser(FastHttpUser):
+    """Mostly waiting, partly CPU: ``/mixed?delay=D&n=N`` sleeps D s, then checks N."""
+
+    @tag("convoy")
+    @task
+    def mixed(self):
+        options = self.environment.parsed_options
+        response = self.client.get(f"/mixed?delay={options.delay}&n={options.prime_n}",
+                                   name="/mixed")
+        if response.status_code == 200:  # the check's own CPU, as CpuUser reports it
             self.environment.events.request.fire(
                 request_type="CPU", name=WORK_ROW, response_time=response.json()["cpu"] * 1000,
                 response_length=0, exception=None, context={})

@@ -55,6 +55,30 @@ def cpu_bound_rps(users: int, workers: int, cores: int, service_time: float) -> 
     return min(users, cpu_parallelism(workers, cores)) / service_time
 
 
+def closed_rps(customers: int, think: float, service: float) -> float:
+    """Throughput of a closed queueing network by mean value analysis: ``customers`` each
+    alternate ``think`` s away (a delay: sleeping, waiting on I/O) with ``service`` s at one
+    queue (one core, or one process's GIL). The machine-repairman model.
+
+    Exact for that network with an exponential service time; near its knee it lies below
+    the asymptotes min(customers ÷ (think + service), 1 ÷ service), which it tends to as
+    customers grow: customers that wake together queue, and their waits lengthen the
+    cycle. The recursion, for n = 1 … customers: R(n) = service × (1 + Q(n − 1)),
+    X(n) = n ÷ (think + R(n)), Q(n) = X(n) × R(n).
+
+    >>> round(closed_rps(4, 0.08, 0.02), 1), round(closed_rps(1, 0.08, 0.02), 1)
+    (34.5, 10.0)
+    >>> round(closed_rps(200, 0.08, 0.02), 1)  # the asymptote, 1 ÷ service
+    50.0
+    """
+    queue = throughput = 0.0
+    for n in range(1, customers + 1):
+        response = service * (1 + queue)
+        throughput = n / (think + response)
+        queue = throughput * response
+    return throughput
+
+
 def time_calls(arg: int, repeats: int = 5,
                check: Callable[[int], object] = is_prime) -> list[float]:
     """Seconds of each of ``repeats`` calls of ``check(arg)`` in this process."""

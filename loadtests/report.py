@@ -59,10 +59,11 @@ def _counting(row: dict) -> str:
 
 
 def _service(row: dict) -> str:
-    """The S the bound used: under load (L) or in the idle server (I)."""
+    """The S the bound used: under load (L), in the idle server (I), or the whole server's
+    CPU per request (W)."""
     if not row.get("bound_rps") or not row.get("service_time_ms"):
         return "—"
-    source = {"load": " L", "idle": " I"}.get(row.get("service_source"), "")
+    source = {"load": " L", "idle": " I", "server": " W"}.get(row.get("service_source"), "")
     return f"{row['service_time_ms']:.1f}{source}"
 
 
@@ -215,8 +216,8 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
         "completions do not move. "
         "± count: how far counting alone can move rps (requests in progress ÷ "
         "requests completed: completions at the window's edges fall in or out). S: the "
-        "service time the bound rests on, under the load (L) or timed in the idle server "
-        "just before (I).",
+        "service time the bound rests on, under the load (L), timed in the idle server "
+        "just before (I), or the server's whole CPU per request under the load (W).",
         "",
         _table(rows),
         "",

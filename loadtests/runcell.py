@@ -62,7 +62,8 @@ class Settings:
         return self.windows.get(cell.scenario, self.windows["other"])
 
     def prime_n(self, cell: Cell) -> int:
-        return self.short_n if SCENARIO[cell.scenario].short else self.n
+        scenario = SCENARIO[cell.scenario]
+        return scenario.n or (self.short_n if scenario.short else self.n)
 
     def time_service(self, kind: str | None, n: int) -> float | None:
         """The runner's own timing, now, of the work a bound of this kind rests on.
@@ -100,7 +101,11 @@ class Settings:
 
 #: The kinds whose S is the CPU each request's check reported under the load (Locust's
 #: WORK_ROW); the others' is :meth:`Settings.time_in_server`'s idle timing.
-LOAD_TIMED = ("cpu", "nap", "offload")
+LOAD_TIMED = ("cpu", "nap", "offload", "closed")
+
+#: The kinds whose S is the server's whole CPU per request under the load (psutil: master and
+#: workers over the window ÷ requests); the check's own (LOAD_TIMED) is reported beside it.
+SERVER_TIMED = ("closed",)
 
 #: Per timing kind, the work a bound rests on: the endpoint whose ``elapsed`` is S in the
 #: server, and the same work for the runner's cross-check (function, Settings field with
@@ -111,6 +116,8 @@ TIMED_WORK = {
     "gilfree": ("/hash?mb={mb}", sha256_megabytes, "mb", 2),
     # the backend's whole path: the check plus its round trip (pool, dirty arbiter, Redis)
     "offload": ("/offload/prime/{n}", is_prime, "n", 1),
+    # /mixed's CPU alone: its check, with no wait before it
+    "closed": ("/mixed?delay=0&n={n}", is_prime, "n", 3),
 }
 
 
@@ -186,6 +193,10 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     load_s = kind in LOAD_TIMED and int(work.get("Request Count", 0)) and \
         number(work.get("Average Response Time")) / 1000
     service_s = load_s or idle_s
+    # A closed bound's S is the GIL's whole demand: every line of Python a request runs
+    # (parsing, the framework, the check), the server's CPU per request over the window.
+    whole_s = kind in SERVER_TIMED and requests and meter.seconds("server") / requests
+    service_s = whole_s or service_s
     limit = bound(cell, scenario, delay=settings.delay,
                   service={kind: service_s} if service_s else {}, cores=settings.cores)
     users = cell.users - scenario.heartbeat  # a closed loop: each user one request at a time
@@ -227,13 +238,14 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         # Little's law for the closed loop: users ÷ their mean response time
         "little_rps": little_rps,
         "service_time_ms": service_s and service_s * 1000,
-        "service_source": "load" if load_s else "idle",
+        "service_source": "server" if whole_s else "load" if load_s else "idle",
         "service_load_ms": load_s and load_s * 1000,
         "service_idle_ms": idle_s and idle_s * 1000,
         "service_samples_ms": [s * 1000 for s in samples],  # in the server, idle
         "service_runner_ms": runner_s and runner_s * 1000,
         "switch_interval": cell.switch_interval,
         "reuse_port": cell.reuse_port,
+        "pin_cores": cell.pin_cores,
         "offload": cell.spec.offload,
         "celery": dataclasses.asdict(cell.celery) if cell.celery else None,
         "db": dataclasses.asdict(cell.db) if cell.db else None,

@@ -40,6 +40,16 @@ def test_io_sleeps_the_requested_delay(client):
     assert body["elapsed"] >= 0.05
 
 
+def test_mixed_sleeps_then_computes(client):
+    from webapp.primes import MIXED_PRIME
+
+    body = client.get("/mixed?delay=0.02").get_json()
+    assert (body["delay"], body["n"], body["prime"]) == (0.02, MIXED_PRIME, True)
+    assert body["elapsed"] >= 0.02 + body["cpu"] * 0.9 and body["cpu"] > 0
+    assert client.get("/mixed?delay=0&n=91").get_json()["prime"] is False
+    _json_error(client.get("/mixed?n=-3"), 400)
+
+
 def test_io_default_delay(client):
     assert client.get("/io").get_json()["delay"] == DEFAULT_DELAY
 

@@ -113,6 +113,37 @@ def test_the_database_bound(model, workers, threads, db, users, expected):
     assert bound(the_cell, delay=0.1, service=SERVICE, cores=2) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(("model", "workers", "threads", "users", "customers"), [
+    ("gthread", 2, 8, 50, 8),     # each worker's threads cycle: 8 customers a worker
+    ("gthread", 1, 4, 50, 4),
+    ("gthread", 2, 32, 20, 10),   # fewer users than slots: each worker's share
+    ("sync", 2, 1, 50, 1),        # one at a time: 1 / (delay + S) a worker
+    ("gevent", 2, 1, 50, 25),
+])
+def test_the_closed_bound_is_each_workers_network(model, workers, threads, users, customers):
+    """Mean value analysis per worker (customers: its slots or its share of the users),
+    summed; below the asymptote near the knee, never above cores ÷ S."""
+    from loadtests.model import closed_rps
+
+    the_cell = make_cell("convoy", model, workers, threads, users=users)
+    got = bound(the_cell, delay=0.1, service={"closed": 0.012}, cores=2)
+    assert got == pytest.approx(min(workers * closed_rps(customers, 0.1, 0.012), 2 / 0.012))
+    slots = the_cell.spec.slots
+    assert got <= min(min(users, slots) / 0.112, 2 / 0.012) + 1e-9
+
+
+def test_closed_network_by_hand():
+    """MVA's recursion, checked by hand for two customers: R(1) = S, X(1) = 1 / (Z + S),
+    Q(1) = S / (Z + S); R(2) = S (1 + Q(1)), X(2) = 2 / (Z + R(2))."""
+    from loadtests.model import closed_rps
+
+    z, s = 0.08, 0.02
+    q1 = s / (z + s)
+    assert closed_rps(2, z, s) == pytest.approx(2 / (z + s * (1 + q1)))
+    assert closed_rps(1, z, s) == pytest.approx(1 / (z + s))
+    assert closed_rps(0, z, s) == 0.0
+
+
 def test_cells_differ_by_backend_and_fleet():
     cells = {make_cell("offload", "gevent", users=3),
              make_cell("offload", "gevent", users=3, offload="dirty"),

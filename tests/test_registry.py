@@ -109,6 +109,20 @@ DB_FULL = DB_QUICK | {
 }
 
 
+# Request timelines and the convoy (issue 21): gthread -w2 --threads 8 on /mixed at the default
+# switch interval and at 0.5 ms in make demo; threads, workers, 50 ms, pinning, reuse_port and
+# gevent in the full preset.
+CONVOY_QUICK = {("convoy", "gthread", 2, 8, None, 50), ("convoy", "gthread", 2, 8, 0.0005, 50)}
+CONVOY_FULL = CONVOY_QUICK | {
+    ("convoy", "gthread", 1, 4, None, 50), ("convoy", "gthread", 1, 8, None, 50),
+    ("convoy", "gthread", 1, 16, None, 50), ("convoy", "gthread", 2, 4, None, 50),
+    ("convoy", "gthread", 2, 16, None, 50, "reuse_port"), ("convoy", "gthread", 2, 8, 0.05, 50),
+    ("convoy", "gthread", 2, 8, None, 50, "pinned"),
+    ("convoy", "gthread", 2, 8, None, 50, "reuse_port"),
+    ("convoy", "gevent", 2, 1, None, 50, "reuse_port"),
+}
+
+
 def _keys(cells):
     def offload(c):
         if c.celery:
@@ -118,13 +132,15 @@ def _keys(cells):
     def front(c):
         return ((f"slow{c.slow}",) if c.slow else ()) + ((c.proxy,) if c.proxy else ())
     return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ()), *offload(c),
-             *front(c), *(("db", c.db.key()) if c.db else ())) for c in cells]
+             *front(c), *(("db", c.db.key()) if c.db else ()),
+             *(("pinned",) if c.pin_cores else ())) for c in cells]
 
 
 @pytest.mark.parametrize(("preset", "expected"), [
     ("quick", QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL | ASGI_QUICK - ASGI_MOVED_TO_FULL
-     | BACKENDS_QUICK | SLOW_QUICK | DB_QUICK),
-    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL | SLOW_FULL | DB_FULL)])
+     | BACKENDS_QUICK | SLOW_QUICK | DB_QUICK | CONVOY_QUICK),
+    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL | SLOW_FULL | DB_FULL
+     | CONVOY_FULL)])
 def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
     keys = _keys(presets.cells(preset))
     assert len(keys) == len(set(keys))  # a cell two lessons need runs once
@@ -133,9 +149,10 @@ def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expec
 
 def test_windows_come_from_the_lessons():
     assert presets.windows("quick") == {"io": (0.5, 2.0), "nap": (0.5, 5.5),
-                                        "slowclients": (0.5, 2.5), "other": (0.5, 3.5)}
+                                        "slowclients": (0.5, 2.5), "convoy": (0.5, 3.0),
+                                        "other": (0.5, 3.5)}
     assert presets.windows("full") == {"io": (2.0, 8.0), "slowclients": (2.0, 8.0),
-                                       "other": (2.0, 10.0)}
+                                       "convoy": (2.0, 8.0), "other": (2.0, 10.0)}
 
 
 def test_registry_is_consistent():
@@ -154,7 +171,8 @@ def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
     keys = _keys(presets.cells("quick"))
     assert set(keys) == (QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL
                          | ASGI_QUICK - ASGI_MOVED_TO_FULL | BACKENDS_QUICK | SLOW_QUICK
-                         | DB_QUICK | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
+                         | DB_QUICK | CONVOY_QUICK
+                         | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
 
 
 def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):
@@ -166,11 +184,20 @@ def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):
 
 def test_scenarios_name_known_bounds():
     kinds = {s.bound for s in SCENARIO.values()}
-    assert kinds <= {"io", "db", "cpu", "nap", "offload", "gilfree", None}
+    assert kinds <= {"io", "db", "cpu", "nap", "offload", "gilfree", "closed", None}
     assert all(isinstance(s, Scenario) for s in SCENARIO.values())
 
 
-@pytest.mark.parametrize("preset", ["full", "quick", "slowwatch", "database"])
+def test_traced_cells_are_those_the_lessons_show_and_every_full_cell():
+    quick = presets.cells("quick")
+    traced = presets.traced("quick", quick)
+    shown = {c.key() for lesson in LESSONS for c in lesson.timelines}
+    assert traced == shown & {c.key() for c in quick} and len(traced) >= 10
+    assert presets.traced("full", presets.cells("full")) == {
+        c.key() for c in presets.cells("full")}
+
+
+@pytest.mark.parametrize("preset", ["full", "quick", "slowwatch", "database", "convoy"])
 def test_golden_report(preset, tmp_path):
     """The committed results render to the committed report, byte for byte."""
     results = json.loads((SAMPLES / preset / "results.json").read_text())

@@ -10,6 +10,7 @@ Chrome trace-event JSON too.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import struct
 import threading
@@ -44,8 +45,7 @@ def _traced(tmp_path, spec: ServerSpec, paths: list[str], clients: int, seconds:
     """Serve ``spec`` traced, let ``clients`` threads ask ``paths`` in turn for ``seconds``,
     stop it, and read its timeline back (with its threads' CPU if ``sample``)."""
     folder = tmp_path / "trace"
-    spec = ServerSpec(spec.worker_class, spec.workers, spec.threads,
-                      env=(("TRACE", "1"), ("TRACE_DIR", str(folder))))
+    spec = dataclasses.replace(spec, env=(("TRACE", "1"), ("TRACE_DIR", str(folder))))
     with GunicornServer(spec) as server:
         pids = server.worker_pids()
         until = time.monotonic() + seconds
@@ -105,6 +105,19 @@ def test_asgi_lanes_are_tasks_and_errors_keep_their_status(tmp_path):
     assert timeline.max_overlap() >= 3  # coroutines wait side by side
     assert {(s.endpoint, s.status) for s in timeline.spans} >= {("/io", 200), ("/prime", 400)}
     assert len({s.tid for s in timeline.spans}) == 1  # one thread, many tasks
+
+
+def test_an_app_of_yours_is_traced_too(tmp_path):
+    """The tracer wraps whatever app the worker loaded (the advisor's example here), under
+    gevent with greenlets for lanes."""
+    timeline = _traced(tmp_path, ServerSpec("gevent", app="examples.mixed:app"), ["/report"],
+                       clients=4, seconds=1.0)
+    (worker,) = timeline.workers.values()
+    assert (worker.model, worker.lanes) == ("gevent", "greenlet")
+    reports = [s for s in timeline.spans if s.endpoint == "/report"]
+    assert len(reports) >= 8 and all(s.seconds >= 0.08 for s in reports)
+    assert len({s.lane for s in reports}) >= 2  # greenlets, not the one thread
+    assert timeline.max_overlap() >= 2  # its sleep yields to the hub
 
 
 def test_untraced_server_writes_nothing(tmp_path):

@@ -12,13 +12,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import dbviews, errors, hubwatch, runtime, trace, views
+    from . import dbviews, errors, hubwatch, runtime, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(dbviews.bp)
     errors.register(app)
     if runtime.gevent_patched():
         hubwatch.install()
-    if trace.enabled():  # TRACE=1: each request's span (webapp/trace.py)
-        app.wsgi_app = trace.wsgi(app.wsgi_app)
     return app

@@ -53,6 +53,8 @@ QUICK_PRIME = 142702110479723
 #: Not of the book's fixture: a prime that takes roughly 25-55 ms (2 vCPUs, Python 3.11), so
 #: that a throughput window of a few seconds counts dozens of requests, not a handful.
 SHORT_PRIME = 1700000000011
+#: The CPU part of a ``/mixed`` request: about 13 ms of trial division (0.006 × QUICK_PRIME).
+MIXED_PRIME = 400000000019
 #: A fixture prime that takes roughly 0.3 s (used by the probe).
 MEDIUM_PRIME = 299593572317531
 #: A fixture prime that takes roughly 1.6 s (the slowest of the fixture).

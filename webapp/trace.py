@@ -1,7 +1,9 @@
 """Request timelines: who served each request, from when to when -- at the cost of an append.
 
-With ``TRACE=1`` both twins wrap themselves in a middleware (:func:`wsgi` for the Flask
-app, :class:`Asgi` for the Starlette one) that records, per request: its start and end
+With ``TRACE=1`` gunicorn's ``post_worker_init`` hook (``gunicorn.conf.py``) calls
+:func:`install`, which wraps whatever app the worker loaded -- the lab's twins or your own
+-- in a middleware (:func:`wsgi`, or :class:`Asgi` under ``-k asgi``) that records, per
+request: its start and end
 (``time.monotonic_ns()``, one clock for every process on the machine), the worker's pid,
 the OS thread (``threading.get_native_id()``, the id ``/proc/<pid>/task/`` lists, so that
 its CPU can be read beside it), the lane it ran on -- the greenlet under gevent, the asyncio
@@ -10,7 +12,8 @@ tuple appended to this worker's buffer; nothing is written, and no request is ma
 it, until the worker exits (gunicorn's ``worker_exit`` hook, or ``atexit``): then
 :func:`flush` writes ``$TRACE_DIR/requests-<pid>.json`` (default ``traces/``) in one go.
 
-Without ``TRACE=1`` nothing is installed: the apps are exactly as they were.
+Without ``TRACE=1`` nothing is installed: the apps are exactly as they were. This module
+imports nothing of the lab's (the config loads it by its path for an app of yours).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -37,6 +41,7 @@ def folder() -> Path:
 # (start_ns, end_ns, native thread id, lane id, endpoint, status): one per finished request
 _spans: list[tuple[int, int, int, int, str, int]] = []
 _flushed_pid: int | None = None
+_model = "unknown"  # the worker class, as gunicorn names it
 
 
 def endpoint(path: str) -> str:
@@ -64,12 +69,12 @@ def _lane_of_task() -> int:
     return id(asyncio.current_task())
 
 
-def _lane_finder():
-    """The greenlet under gevent's monkey-patching, else the OS thread: chosen at the
-    first request (gevent patches the worker after the app module is imported)."""
-    from .runtime import gevent_patched
+def _gevent_patched() -> bool:
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
 
-    return _lane_of_greenlet if gevent_patched() else _lane_of_thread
+    return bool(monkey.is_module_patched("socket"))
 
 
 def record(start_ns: int, lane: int, path: str, status: int) -> None:
@@ -84,14 +89,12 @@ def flush() -> Path | None:
     if not enabled() or _flushed_pid == os.getpid():
         return None
     _flushed_pid = os.getpid()
-    from .runtime import worker_model
-
     out = folder()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"requests-{os.getpid()}.json"
     partial = path.with_suffix(".part")
     partial.write_text(json.dumps({
-        "format": FORMAT, "pid": os.getpid(), "model": worker_model(),
+        "format": FORMAT, "pid": os.getpid(), "model": _model,
         "lanes": _LANE_KINDS.get(_lane, "thread"),
         "clock": "monotonic_ns",
         "fields": ["start_ns", "end_ns", "tid", "lane", "endpoint", "status"],
@@ -101,19 +104,30 @@ def flush() -> Path | None:
     return path
 
 
-_lane = None
+_lane = _lane_of_thread
 _LANE_KINDS = {_lane_of_thread: "thread", _lane_of_greenlet: "greenlet", _lane_of_task: "task"}
+
+
+def install(worker) -> None:
+    """Wrap the app this gunicorn worker loaded (``worker.wsgi``, or ``worker.asgi`` on the
+    asyncio worker); write the spans at exit. Called after the worker has loaded its app
+    and gevent has patched it."""
+    global _model, _lane
+    _model = worker.cfg.worker_class_str
+    atexit.register(flush)
+    if hasattr(worker, "asgi"):
+        _lane = _lane_of_task
+        worker.asgi = Asgi(worker.asgi)
+    else:
+        _lane = _lane_of_greenlet if _gevent_patched() else _lane_of_thread
+        worker.wsgi = wsgi(worker.wsgi)
 
 
 def wsgi(app):
     """The WSGI app, recording each request as its response ends (``close()``, after the
     body was sent: a slow reader holds the request that long)."""
-    atexit.register(flush)
 
     def traced(environ, start_response):
-        global _lane
-        if _lane is None:
-            _lane = _lane_finder()
         start, lane = time.monotonic_ns(), _lane()
         status = [0]
 
@@ -149,10 +163,7 @@ class Asgi:
     """The ASGI app, recording each HTTP request as its coroutine returns (the body sent)."""
 
     def __init__(self, app):
-        global _lane
         self.app = app
-        _lane = _lane_of_task
-        atexit.register(flush)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

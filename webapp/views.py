@@ -20,7 +20,13 @@ from .params import (
     parse_n,
     parse_one_of,
 )
-from .primes import is_prime, is_prime_napping, napping_on_this_thread, on_this_thread
+from .primes import (
+    MIXED_PRIME,
+    is_prime,
+    is_prime_napping,
+    napping_on_this_thread,
+    on_this_thread,
+)
 from .spinner import spin
 
 bp = Blueprint("lab", __name__)
@@ -50,6 +56,19 @@ def io():
     start = time.perf_counter()
     time.sleep(delay)
     return jsonify(delay=delay, elapsed=time.perf_counter() - start, pid=os.getpid())
+
+
+@bp.get("/mixed")
+def mixed():
+    """Mostly waiting, partly CPU: ``time.sleep(delay)``, then ``is_prime(n)`` with the GIL
+    held (default ``n``: about 13 ms). ``cpu``: the check's own CPU seconds."""
+    delay = parse_delay(request.args.get("delay"))
+    number = parse_n(request.args.get("n", str(MIXED_PRIME)))
+    start = time.perf_counter()
+    time.sleep(delay)
+    result, cpu = on_this_thread(is_prime, number)
+    return jsonify(delay=delay, n=number, prime=result, elapsed=time.perf_counter() - start,
+                   cpu=cpu, pid=os.getpid())
 
 
 def _timed_prime(n: str, check):

@@ -33,9 +33,11 @@ def candidates_table(advice: dict) -> Table:
                       fmt(row["fidelity"], ".2f"), ms(m.get("p50_ms")), ms(m.get("p99_ms")),
                       f"{m['server_cpu_pct']:.0f}%" if m else "—", fmt(row["memory_mb"], ".0f"),
                       row["risk"])
-    table.caption = ("predicted = min(min(users, slots) ÷ R, min(users, workers, cores) ÷ S_cpu); "
-                     "measured rows: R and S_cpu timed on their own server before and after "
-                     "the load")
+    table.caption = ("predicted = per worker, its requests in progress (slots, or its share of "
+                     "the users) as a closed network between their wait (R − S_cpu) and its "
+                     "GIL (mean value analysis), summed, at most min(users, workers, cores) ÷ "
+                     "S_cpu; measured rows: R and S_cpu timed on their own server before and "
+                     "after the load")
     return table
 
 

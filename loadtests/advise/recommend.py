@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .measure import Measured
-from .predict import Prediction, Profile
+from .predict import FREEZE_S, Prediction, Profile
 
 #: Measured ÷ predicted within this band: the measurement backs the prediction.
 AGREE = (0.8, 1.2)
@@ -108,7 +108,8 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
     for t in refuted:
         parts.append(f"{t.prediction.candidate.label} ranked higher but measured "
                      f"{t.measured.rps:.1f} requests/s, {t.measured.fidelity:.2f} of its "
-                     f"prediction: the measurement refutes it.{database_limit(t, users)}")
+                     f"prediction: the measurement refutes it.{database_limit(t, users)}"
+                     f"{convoy(t, profile)}")
     if chosen.prediction.risk:
         parts.append(f"Watch: {chosen.prediction.risk}.")
     for model, why in (excluded or {}).items():
@@ -127,6 +128,22 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
         parts.append(f"{t.prediction.candidate.label} measured {m.rps:.1f} requests/s "
                      f"(fidelity {m.fidelity:.2f}).{database_limit(t, users)}")
     return " ".join(parts)
+
+
+def convoy(trial: Trial, profile: Profile) -> str:
+    """Why a gthread measurement fell short of its prediction on an app with CPU work: the
+    GIL's convoy (the matrix's convoy lesson), or "" for any other."""
+    c, m = trial.prediction.candidate, trial.measured
+    if (c.worker_class != "gthread" or m is None or trial.agrees or m.fidelity > AGREE[0]
+            or profile.cpu_s < FREEZE_S or m.db is not None):
+        return ""
+    return (f" Its processes ran {m.busiest_pct:.0f} % of a core at most: the GIL's convoy. "
+            "Each request thread lets go of the GIL several times a request (reading it, "
+            "sending the answer, handing the connection back to gthread's poller, which must "
+            "take the GIL too) and takes it back only after the computing thread's switch "
+            "interval (5 ms) or its burst, a wait the model's queue does not count (the "
+            "lab's convoy lesson measures it); more threads lengthen the queue it waits in. "
+            "A shorter SWITCH_INTERVAL shrinks it; gevent has none (one thread).")
 
 
 #: More new database connections than this share of requests: the pool does not keep them.

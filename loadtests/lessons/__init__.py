@@ -12,6 +12,7 @@ from . import (
     backends,
     balance,
     celerypools,
+    convoy,
     cores,
     coroutines,
     dbasync,
@@ -35,7 +36,7 @@ from .base import Lesson, Observation, Results
 
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
-    spinner, coroutines, overhead, slowclients, balance, mixed,
+    spinner, coroutines, overhead, slowclients, balance, mixed, convoy,
     dbyield, dbpool, dbbudget, dbasync,
 ))
 

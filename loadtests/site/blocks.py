@@ -32,12 +32,13 @@ from ..server import ROOT
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"
 #: The samples a lesson page may show, in this order: the newest and smallest first.
-SAMPLES = ("quick", "slowwatch", "database", "full")
+SAMPLES = ("quick", "slowwatch", "database", "convoy", "full")
 #: Where the generic lesson charts go (a lesson with no chart of its own).
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
           "slowwatch": "The slow-client watch",
           "database": "The database cells (`--full --scenarios db,dbbeat,dbbudget`)",
+          "convoy": "The convoy cells and the tracer's cost (`--full --scenarios convoy,health`)",
           "full": "The full matrix (`make matrix`)"}
 #: How a lesson page states its answer, on one line of its own.
 ONE_LINE = "**In one line:**"

@@ -109,7 +109,7 @@ class Timeline:
         on_cpu = self.cpu.get("cores", 1)
         key = str(pid)
         found = []
-        for (a0, a1, a), (b0, b1, b) in zip(samples, samples[step:], strict=False):
+        for (a0, a1, a, *_), (b0, b1, b, *_) in zip(samples, samples[step:], strict=False):
             before, after = a.get(key), b.get(key)
             if not before or not after:
                 continue
@@ -132,6 +132,43 @@ class Timeline:
                 for tid, share in shares.items():
                     used[tid] = used.get(tid, 0.0) + share * (b - a)
         return {tid: ns / wall for tid, ns in used.items()} if wall else {}
+
+    def run_queue(self, pid: int) -> dict[int, float]:
+        """Each of a worker's threads' share of the window spent runnable but waiting for a
+        core (``schedstat``'s second field): the OS's queue, not the GIL's."""
+        inside = [s for s in self.cpu.get("samples", [])
+                  if len(s) > 3 and self.window_ns[0] <= s[0] and s[1] <= self.window_ns[1]]
+        if len(inside) < 2:
+            return {}
+        first, last = inside[0], inside[-1]
+        wall = (last[0] + last[1]) / 2 - (first[0] + first[1]) / 2
+        before, after = first[3].get(str(pid), {}), last[3].get(str(pid), {})
+        return {int(t): (ns - before.get(t, ns)) / wall for t, ns in after.items()}
+
+    def phases(self, pid: int) -> dict:
+        """Where a request's time went on a thread worker, in mean ms per request finished in
+        the window: in the app (its span), on a CPU, runnable but waiting for one (the OS's
+        run queue), and the rest -- blocked: its own waits (a sleep, I/O) and the GIL's.
+        From the request threads' CPU and run-queue accounts (the main thread's aside);
+        empty for greenlets and tasks, which share one thread's account."""
+        worker = self.workers[pid]
+        low, high = self.window_ns
+        spans = [s for s in self.spans if s.pid == pid and low <= s.start_ns and s.end_ns <= high]
+        if worker.lanes != "thread" or not spans or not self.cpu:
+            return {}
+        wall_ms = (high - low) / 1e6
+        cpu = sum(v for t, v in self.thread_cpu(pid).items() if t != pid) * wall_ms
+        queued = sum(v for t, v in self.run_queue(pid).items() if t != pid) * wall_ms
+        in_app = sum(s.end_ns - s.start_ns for s in spans) / 1e6
+        n = len(spans)
+        # the request threads' share of the window outside any request (waiting for work)
+        threads = {s.tid for s in spans}
+        busy = sum(min(s.end_ns, high) - max(s.start_ns, low) for s in self.spans
+                   if s.pid == pid and s.end_ns > low and s.start_ns < high) / 1e6
+        return {"requests_ms": {"in_app": round(in_app / n, 2), "cpu": round(cpu / n, 2),
+                                "run_queue": round(queued / n, 2),
+                                "blocked": round((in_app - cpu - queued) / n, 2)},
+                "idle_share": round(max(0.0, 1 - busy / (len(threads) * wall_ms)), 3)}
 
     def cpu_sum_peak(self, pid: int, step: int = 1) -> tuple[float, float]:
         """The highest sum of a worker's threads' CPU over one interval of ``step`` periods,
@@ -174,7 +211,8 @@ class Timeline:
             peak, error = self.cpu_sum_peak(pid, PEAK_STEP)
             workers[str(pid)] = {"max_overlap": self.max_overlap(pid),
                                  "thread_cpu": [round(b, 3) for b in busy if b >= 0.005],
-                                 "cpu_sum_peak": round(peak, 3), "cpu_sum_error": round(error, 3)}
+                                 "cpu_sum_peak": round(peak, 3), "cpu_sum_error": round(error, 3),
+                                 **self.phases(pid)}
         asked, waited = self.waited_through("/prime")
         if not any(s.endpoint == "/prime" for s in self.spans):
             asked = waited = 0

@@ -1,7 +1,8 @@
 """Each worker thread's CPU time, sampled every 15 ms from ``/proc/<pid>/task/<tid>/``.
 
-``schedstat``'s first field is the nanoseconds the thread has run on a CPU (the
-scheduler's own account, exact); ``stat``'s utime and stime, which psutil's
+``schedstat``'s first field is the nanoseconds the thread has run on a CPU, its second
+the nanoseconds it was runnable but waiting for one (the scheduler's own account);
+``stat``'s utime and stime, which psutil's
 ``Process.threads()`` reads, count whole clock ticks (10 ms at ``CLK_TCK`` = 100), as
 coarse as the sampling period itself. The sampler reads ``schedstat`` where the kernel
 has it and falls back to psutil's ticks; each sample notes which, and the read's own
@@ -23,8 +24,8 @@ import psutil
 PERIOD_S = 0.015
 
 
-def _thread_ns(pid: int) -> dict[int, int]:
-    """Nanoseconds on CPU per thread of ``pid`` (empty once it is gone)."""
+def _schedstat(pid: int) -> dict[int, tuple[int, int]]:
+    """Per thread of ``pid``: (ns on a CPU, ns runnable but waiting for one)."""
     found = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -33,16 +34,18 @@ def _thread_ns(pid: int) -> dict[int, int]:
     for tid in tids:
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as handle:
-                found[int(tid)] = int(handle.read().split()[0])
+                run, wait = handle.read().split()[:2]
+                found[int(tid)] = (int(run), int(wait))
         except (OSError, ValueError, IndexError):
             continue
     return found
 
 
-def _thread_ticks_ns(pid: int) -> dict[int, int]:
-    """The same from psutil's ticks (utime + stime), where there is no schedstat."""
+def _thread_ticks_ns(pid: int) -> dict[int, tuple[int, int]]:
+    """The CPU from psutil's ticks (utime + stime), where there is no schedstat (and no
+    account of the run queue: 0)."""
     try:
-        return {t.id: round((t.user_time + t.system_time) * 1e9)
+        return {t.id: (round((t.user_time + t.system_time) * 1e9), 0)
                 for t in psutil.Process(pid).threads()}
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return {}
@@ -71,22 +74,12 @@ def kernel_tick_s() -> float:
     return 0.01
 
 
-def thread_names(pid: int) -> dict[int, str]:
-    names = {}
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/comm") as handle:
-                names[int(tid)] = handle.read().strip()
-    except OSError:
-        pass
-    return names
-
-
 @dataclass
 class Sample:
     t0_ns: int  # monotonic, before the read
     t1_ns: int  # after it
-    cpu_ns: dict[int, dict[int, int]]  # pid -> tid -> ns on CPU so far
+    cpu_ns: dict[int, dict[int, int]]  # pid -> tid -> ns on a CPU so far
+    wait_ns: dict[int, dict[int, int]]  # pid -> tid -> ns runnable, waiting for a CPU, so far
 
 
 @dataclass
@@ -96,28 +89,28 @@ class ThreadCpuSampler:
     pids: Callable[[], list[int]]
     period: float = PERIOD_S
     samples: list[Sample] = field(default_factory=list)
-    names: dict[int, dict[int, str]] = field(default_factory=dict)  # pid -> tid -> comm
 
     def __post_init__(self):
         self.source = "schedstat" if precise() else "ticks"
-        self._read = _thread_ns if self.source == "schedstat" else _thread_ticks_ns
+        self._read = _schedstat if self.source == "schedstat" else _thread_ticks_ns
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="thread-cpu-sampler",
                                         daemon=True)
 
     def _run(self) -> None:
         pids = self.pids()
-        for pid in pids:
-            self.names[pid] = thread_names(pid)
         next_at = time.monotonic()
         while not self._stop.is_set():
             t0 = time.monotonic_ns()
-            cpu = {pid: self._read(pid) for pid in pids}
-            self.samples.append(Sample(t0, time.monotonic_ns(), cpu))
+            read = {pid: self._read(pid) for pid in pids}
+            self.samples.append(Sample(
+                t0, time.monotonic_ns(),
+                {pid: {tid: run for tid, (run, _) in threads.items()}
+                 for pid, threads in read.items()},
+                {pid: {tid: wait for tid, (_, wait) in threads.items()}
+                 for pid, threads in read.items()}))
             next_at += self.period
             self._stop.wait(max(0.0, next_at - time.monotonic()))
-        for pid in pids:  # threads a pool started after the first look
-            self.names[pid] = thread_names(pid) | self.names.get(pid, {})
 
     def __enter__(self) -> ThreadCpuSampler:
         self._thread.start()
@@ -135,8 +128,10 @@ class ThreadCpuSampler:
         return {"source": self.source, "period_s": self.period,
                 "tick_s": kernel_tick_s() if self.source == "schedstat" else 0.01,
                 "cores": os.cpu_count() or 1,
-                "names": {str(p): {str(t): n for t, n in names.items()}
-                          for p, names in self.names.items()},
-                "samples": [[s.t0_ns, s.t1_ns, {str(p): {str(t): ns for t, ns in th.items()}
-                                                 for p, th in s.cpu_ns.items()}]
+                # [t0, t1, {pid: {tid: ns on a CPU}}, {pid: {tid: ns waiting for one}}]
+                "samples": [[s.t0_ns, s.t1_ns, _keyed(s.cpu_ns), _keyed(s.wait_ns)]
                             for s in self.samples]}
+
+
+def _keyed(by_pid: dict[int, dict[int, int]]) -> dict[str, dict[str, int]]:
+    return {str(p): {str(t): ns for t, ns in threads.items()} for p, threads in by_pid.items()}

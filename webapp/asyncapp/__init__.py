@@ -11,9 +11,8 @@ offload, runtime): the same bad input gets the same 4xx JSON from both.
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
-from .. import loopwatch, trace
+from .. import loopwatch
 from . import dbviews
 from .errors import HANDLERS
 from .views import ROUTES
@@ -22,7 +21,5 @@ from .views import ROUTES
 def create_app(debug: bool = False) -> Starlette:
     """Application factory: JSON endpoints and JSON errors."""
     loopwatch.install()
-    # TRACE=1: each request's span, recorded by webapp/trace.py
-    middleware = [Middleware(trace.Asgi)] if trace.enabled() else []
     return Starlette(debug=debug, routes=ROUTES + dbviews.ROUTES, exception_handlers=HANDLERS,
-                     lifespan=loopwatch.lifespan, middleware=middleware)
+                     lifespan=loopwatch.lifespan)

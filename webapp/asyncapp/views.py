@@ -2,6 +2,7 @@
 
 * ``/io`` awaits ``asyncio.sleep``; ``?blocking=1`` calls ``time.sleep`` in the
   coroutine -- the classic mistake: the whole loop waits.
+* ``/mixed`` awaits ``asyncio.sleep(delay)``, then calls ``is_prime(n)`` in the coroutine.
 * ``/prime/<n>`` calls ``is_prime`` in the coroutine: the Quick Quiz, the loop
   freezes; ``?nap=1`` awaits ``asyncio.sleep(0)`` every 100 000 divisions;
   ``?thread=1`` uses ``asyncio.to_thread``: the loop stays free, the GIL
@@ -26,7 +27,13 @@ from starlette.routing import Route
 from .. import download, offload, runtime, upload
 from ..gilfree import MAX_MB, sha256_megabytes
 from ..params import parse_delay, parse_flag, parse_mb, parse_n, parse_one_of
-from ..primes import is_prime, is_prime_async_nap, napping_on_the_loop, on_this_thread
+from ..primes import (
+    MIXED_PRIME,
+    is_prime,
+    is_prime_async_nap,
+    napping_on_the_loop,
+    on_this_thread,
+)
 from ..spinner import spin_async
 
 
@@ -60,6 +67,19 @@ async def io(request: Request) -> JSONResponse:
     else:
         await asyncio.sleep(delay)
     return JSONResponse({"delay": delay, "elapsed": time.perf_counter() - start,
+                         "pid": os.getpid()})
+
+
+async def mixed(request: Request) -> JSONResponse:
+    """Mostly waiting, partly CPU: ``await asyncio.sleep(delay)``, then ``is_prime(n)`` in the
+    coroutine (the loop frozen for its CPU)."""
+    delay = parse_delay(_arg(request, "delay"))
+    number = parse_n(_arg(request, "n") or str(MIXED_PRIME))
+    start = time.perf_counter()
+    await asyncio.sleep(delay)
+    result, cpu = on_this_thread(is_prime, number)
+    return JSONResponse({"delay": delay, "n": number, "prime": result,
+                         "elapsed": time.perf_counter() - start, "cpu": cpu,
                          "pid": os.getpid()})
 
 
@@ -142,6 +162,7 @@ ROUTES = [
     Route("/health", health),
     Route("/info", info),
     Route("/io", io),
+    Route("/mixed", mixed),
     Route("/prime/{n}", prime),
     Route("/offload/prime/{n}", offload_prime),
     Route("/hash", hash_),

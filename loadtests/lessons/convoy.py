@@ -1,0 +1,182 @@
+"""Mixed work on threads: a closed network near its knee, and the GIL's convoy beyond it.
+
+Each ``/mixed`` request sleeps (the wait, ``--delay``) then computes ``MIXED_PRIME`` (about
+13 ms of pure Python). A worker's requests in progress cycle between the sleep and its one
+GIL: a closed queueing network, whose throughput mean value analysis gives exactly for a
+FIFO server (``closed_rps``) -- below the asymptotes near the knee, where requests that
+wake together queue. gthread falls short even of that: each time a request thread lets go
+of the GIL for a moment (reading the request, sending the answer, handing the connection
+back to the poller) it waits to take it back behind a computing thread, up to a switch
+interval -- the convoy effect (Beazley; CPython bpo-7946). The timelines show where each
+request's time went: asleep, on a CPU, waiting for a core, waiting for the GIL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from webapp.primes import MIXED_PRIME
+
+from ..cells import Scenario, cell
+from ..model import cpu_bound_rps, io_bound_rps
+from ..server import ServerSpec
+from .base import Lesson, Results, ms
+
+USERS = 50
+DEFAULT = cell("convoy", "gthread", 2, 8, users=USERS)
+#: The same with a switch interval of 0.5 ms: a thread waits a tenth as long for the GIL
+FAST = cell("convoy", "gthread", 2, 8, users=USERS, switch=0.0005)
+QUICK = (DEFAULT, FAST)
+FULL = (cell("convoy", "gthread", 1, 4, users=USERS),
+        cell("convoy", "gthread", 1, 8, users=USERS),
+        cell("convoy", "gthread", 1, 16, users=USERS),
+        cell("convoy", "gthread", 2, 4, users=USERS),
+        cell("convoy", "gthread", 2, 16, users=USERS, reuse_port=True),
+        cell("convoy", "gthread", 2, 8, users=USERS, switch=0.05),
+        cell("convoy", "gthread", 2, 8, users=USERS, pin=True),
+        cell("convoy", "gthread", 2, 8, users=USERS, reuse_port=True),
+        cell("convoy", "gevent", 2, users=USERS, reuse_port=True))
+
+
+def asymptote(row: dict, delay: float, cores: int) -> float | None:
+    """The bound as the other lessons draw it: min(users, slots) ÷ (delay + S) and
+    min(users, workers, cores) ÷ S, whichever is lower."""
+    s = (row.get("service_time_ms") or 0) / 1000
+    if not s:
+        return None
+    slots = ServerSpec(row["worker_class"], row["workers"], row["threads"]).slots
+    return min(io_bound_rps(row["users"], slots, delay + s),
+               cpu_bound_rps(row["users"], row["workers"], cores, s))
+
+
+def phases(row: dict, delay: float) -> dict[str, float] | None:
+    """A request's mean ms on the cell's thread workers: asleep, on a CPU, waiting for a
+    core, and the rest of its time blocked -- for the GIL (its timeline's accounts)."""
+    found = [w["requests_ms"] for w in (row.get("trace") or {}).get("workers", {}).values()
+             if w.get("requests_ms")]
+    if not found:
+        return None
+    mean = {key: sum(p[key] for p in found) / len(found) for key in found[0]}
+    idle = [w["idle_share"] for w in row["trace"]["workers"].values() if "idle_share" in w]
+    return {"asleep": delay * 1000, "cpu": mean["cpu"], "run queue": mean["run_queue"],
+            "GIL": max(0.0, mean["blocked"] - delay * 1000), "in app": mean["in_app"],
+            "idle": sum(idle) / len(idle) if idle else None}
+
+
+def section(results: Results) -> str:
+    rows = results.scenario("convoy")
+    if not rows:
+        return ""
+    delay, cores = results.settings["delay_s"], results.machine["cpu_count"]
+    lines = [
+        "### Mixed work on threads: the closed network and the GIL's convoy",
+        "",
+        f"{USERS} users ask `/mixed`: a {delay:g} s sleep, then `is_prime({MIXED_PRIME})` "
+        "(its own CPU: *check ms*). A worker's requests in progress cycle between the sleep "
+        "and the worker's one GIL: a closed queueing network. Its bound here is the "
+        "network's exact throughput by mean value analysis (*closed bound*), not the "
+        "asymptote min(slots ÷ (delay + S), cores ÷ S) of the other lessons: near the knee, "
+        "requests that wake together queue for the GIL, and the asymptote overstates. S, "
+        "the GIL's demand, is all the Python a request runs (parsing, the framework, the "
+        "check): the server's CPU per request under the load. On thread workers the "
+        "timeline's accounts say where a request's time went (mean ms): asleep, on a CPU, "
+        "waiting for a core (the OS's run queue), and blocked for the GIL.",
+        "",
+        "| cell | rps | closed bound | asymptote | fidelity | S ms | check ms | in app ms | "
+        "CPU | run queue | GIL | threads idle | server CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        top = asymptote(row, delay, cores)
+        split = phases(row, delay) or {}
+        fidelity = "—" if row.get("fidelity") is None else f"{row['fidelity']:.2f}"
+        lines.append(
+            f"| {row['label']} | {row['rps']:.1f} | {row['bound_rps'] or 0:.1f} | "
+            f"{'—' if top is None else f'{top:.1f}'} | {fidelity} | "
+            f"{row['service_time_ms'] or 0:.1f} | {row.get('service_load_ms') or 0:.1f} | "
+            f"{ms(split.get('in app'))} | "
+            f"{_ms1(split.get('cpu'))} | {_ms1(split.get('run queue'))} | "
+            f"{_ms1(split.get('GIL'))} | {_share(split.get('idle'))} | "
+            f"{row['server_cpu_pct']:.0f}% |")
+    lines += ["", _finding(results, rows)]
+    return "\n".join(lines)
+
+
+def _ms1(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _finding(results: Results, rows: list[dict]) -> str:
+    delay = results.settings["delay_s"]
+    slow, fast = results.row(DEFAULT), results.row(FAST)
+    text = ("Below the closed bound is the convoy: a request thread lets go of the GIL for a "
+            "moment many times a request -- to read the request, to send the answer, to hand "
+            "its connection back to gthread's poller (the main thread, which must take the "
+            "GIL too) -- and each time takes it back only after the computing thread's "
+            "switch interval (5 ms by default) or its burst, whichever ends first: the *GIL* "
+            "column, several times the queue a FIFO server would make.")
+    split_slow, split_fast = (phases(r, delay) if r else None for r in (slow, fast))
+    if split_slow and split_fast and slow.get("fidelity") and fast.get("fidelity"):
+        text += (f" A switch interval of 0.5 ms cut a request's GIL wait to "
+                 f"{split_fast['GIL']:.1f} ms from {split_slow['GIL']:.1f}, and lengthened its "
+                 f"wait for a core to {split_fast['run queue']:.1f} ms from "
+                 f"{split_slow['run queue']:.1f} (ten times the switches, each a thread to "
+                 f"wake on cores the other worker and Locust use too)")
+        if split_fast.get("idle") is not None and split_slow.get("idle") is not None:
+            text += (f", and left its threads idle between requests {split_fast['idle']:.0%} "
+                     f"of the time instead of {split_slow['idle']:.0%} (the poller's share "
+                     "of the GIL)")
+        text += (f": {fast['rps']:.1f} rps (fidelity {fast['fidelity']:.2f}) against "
+                 f"{slow['rps']:.1f} ({slow['fidelity']:.2f}).")
+    return text + (" More threads do not hide it: they lengthen the queue each short "
+                   "release waits in. Greenlets do not have it -- one thread, no GIL "
+                   "handoffs -- but freeze their loop for each request's CPU.")
+
+
+def chart(results: Results, out: Path) -> list[str]:
+    """A request's time on each thread cell, stacked: asleep, CPU, run queue, GIL."""
+    from ..charts import figure, save
+
+    delay = results.settings["delay_s"]
+    rows = [(row, split) for row in results.scenario("convoy")
+            if (split := phases(row, delay))]
+    if not rows:
+        return []
+    fig, ax = figure(max(6.0, 1.1 * len(rows) + 2), 4.2)
+    labels = [row["label"].replace(" --threads ", " t") for row, _ in rows]
+    bottom = [0.0] * len(rows)
+    for part, colour in (("asleep", "tab:blue"), ("cpu", "tab:orange"),
+                         ("run queue", "tab:gray"), ("GIL", "tab:red")):
+        values = [split[part] for _, split in rows]
+        ax.bar(range(len(rows)), values, 0.6, bottom=bottom, label=part, color=colour)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_xticks(range(len(rows)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("ms per request")
+    ax.set_title("convoy: where a /mixed request's time went (thread workers, from the "
+                 "timelines)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return [save(fig, out, "convoy.png")]
+
+
+LESSON = Lesson(
+    name="convoy",
+    section=section,
+    chart=chart,
+    scenarios={"convoy": Scenario("convoy", "/mixed", "closed", n=MIXED_PRIME)},
+    assumptions={"convoy": "A closed network per worker, solved by mean value analysis: its "
+                           "requests in progress (its slots, or its share of the users) each "
+                           "sleep the delay, then need S at the worker's one GIL, served one "
+                           "at a time (FIFO, exponential service: exact for that network); "
+                           "the workers together at most cores ÷ S. S: the server's CPU per "
+                           "request under the load (all of a request's Python holds the GIL, "
+                           "not only its check). The GIL's convoy is outside the model."},
+    quick=QUICK,
+    full=FULL,
+    timelines=QUICK,
+    windows={"quick": (0.5, 3.0), "full": (2.0, 8.0)},
+)
