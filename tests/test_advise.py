@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -197,3 +198,29 @@ def test_a_quick_advice_end_to_end(tmp_path, app, path):
                                   else rec["worker_connections"])
         assert slots >= min(advice["settings"]["users"], advice["mix"]["knee"])
     assert not alive(_ours(app))
+
+
+def test_leftovers_counts_the_accept_queue_and_abandoned_connections():
+    """What wait_idle waits out: connections queued at the listener, and accepted ones whose
+    client has gone (read from /proc/net/tcp, with real sockets)."""
+    import socket
+
+    from loadtests.advise.measure import leftovers
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        assert leftovers(port) == 0
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        assert leftovers(port) == 3  # queued, not yet accepted
+        accepted, _ = listener.accept()
+        assert leftovers(port) == 2
+        clients[0].close()  # the client leaves; the server still holds it: CLOSE_WAIT
+        with accepted:
+            deadline = time.monotonic() + 5
+            while leftovers(port) != 3 and time.monotonic() < deadline:
+                time.sleep(0.01)  # polling interval: the FIN's arrival
+            assert leftovers(port) == 3
+        for client in clients[1:]:
+            client.close()
