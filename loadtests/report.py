@@ -10,6 +10,7 @@ it belongs to.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -122,6 +123,30 @@ def _under_load(rows: list[dict]) -> str:
             "timing would be off by as much.")
 
 
+def _convoy(row: dict, settings: dict) -> str:
+    """Why a thread worker falls short of its closed bound: the GIL's convoy, with its
+    timeline's account of a request's time where the run traced it."""
+    text = (" Its threads wait for the GIL longer than the closed network's queue: each short "
+            "GIL release (reading the request, sending the answer, the poller's turn) costs a "
+            "thread up to a switch interval to take it back behind a computing thread — the "
+            "GIL's convoy, outside the model.")
+    workers = [w["requests_ms"] for w in (row.get("trace") or {}).get("workers", {}).values()
+               if w.get("requests_ms")]
+    if workers:
+        blocked = sum(w["blocked"] for w in workers) / len(workers)
+        queued = sum(w["run_queue"] for w in workers) / len(workers)
+        # the FIFO queue of the closed bound: each worker's N requests complete X_w a second,
+        # so a cycle is N / X_w, of which the delay and S are not waiting
+        per_worker = min(row["threads"], math.ceil(row["users"] / row["workers"]))
+        fifo_ms = (per_worker / (row["bound_rps"] / row["workers"]) - settings["delay_s"]) \
+            * 1000 - row["service_time_ms"]
+        text += (f" Its timeline: a request waited {blocked - settings['delay_s'] * 1000:.0f} "
+                 f"ms for the GIL and {queued:.0f} ms for a core, where the closed network's "
+                 f"FIFO queue would hold it {max(0.0, fifo_ms):.0f} ms, beside "
+                 f"{row['service_time_ms']:.0f} ms of S.")
+    return text
+
+
 def _outliers(rows: list[dict], settings: dict) -> str:
     low, high = settings["fidelity_band"]
     ok = [r for r in rows if "error" not in r]
@@ -132,7 +157,10 @@ def _outliers(rows: list[dict], settings: dict) -> str:
     for row in odd:
         service_ms = row.get("service_time_ms") or settings["service_time_s"] * 1000
         busy_cores = row["server_cpu_pct"] / 100
-        if row["workers"] > 1 and busy_cores < 0.6 * min(row["workers"], row["cpu_count"]):
+        # one worker did the work of all: the server short of its cores, and its busiest
+        # process carrying most of what it did
+        if (row["workers"] > 1 and busy_cores < 0.6 * min(row["workers"], row["cpu_count"])
+                and row["server_max_process_cpu_pct"] >= 0.75 * row["server_cpu_pct"]):
             lines.append(
                 f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
                 f"outside {low}–{high}: the server used {busy_cores:.1f} cores, and its busiest "
@@ -150,6 +178,8 @@ def _outliers(rows: list[dict], settings: dict) -> str:
                      "back); under load the worker already holds its next task when one ends "
                      "(prefetch), so the queue's own latency overlaps the work and a task "
                      "costs less than that round trip: the bound is low.")
+        if _bound_kind(row) == "closed" and row["worker_class"] == "gthread":
+            text += _convoy(row, settings)
         per_request = row.get("server_cpu_ms_per_request")
         if _bound_kind(row) in CPU_KINDS and _bound_kind(row) != "offload" and per_request:
             timed = ("each check's own CPU under the load" if row.get("service_source") == "load"

@@ -231,9 +231,9 @@ def test_tiny_matrix_end_to_end(tmp_path, locust_processes, redis_server):
     missing: the backends' watch measures Celery.)"""
     repeat = 2 if locust_processes == 1 else 1  # the repeat path, end to end, once
     # The full preset's observations: the backends' watch runs once (its rows checked below);
-    # the 40 s slow-client watch and the spinner have tests of their own.
+    # the 40 s slow-client watch, the spinner and the tracer's cost have tests of their own.
     watches = ["--backends"] if repeat > 1 else ["--no-backends"]
-    _run_matrix("--full", "--no-spinner", "--no-slowwatch", *watches,
+    _run_matrix("--full", "--no-spinner", "--no-slowwatch", "--no-trace-overhead", *watches,
                 "--scenarios", "heartbeat", "--models", "sync",
                 "--users", "1", "--repeat", str(repeat),
                 "--warmup", "0.5", "--duration", "1.5", "--locust-processes",

@@ -120,6 +120,19 @@ def test_an_app_of_yours_is_traced_too(tmp_path):
     assert timeline.max_overlap() >= 2  # its sleep yields to the hub
 
 
+def test_the_tracers_cost_is_measured_in_pairs():
+    """The overhead lesson's observation: an untraced then a traced /health load on one
+    model, each metered; the traced one's workers wrote their spans (nothing timed here:
+    the numbers are the matrix's to report)."""
+    from loadtests.timeline.overhead import measure
+
+    off, on = measure(rounds=1, seconds=1.0, models=(ServerSpec("gthread", threads=4),))
+    assert (off["traced"], on["traced"]) == (False, True)
+    assert on["flushed"] is True and off["flushed"] is None
+    for row in (off, on):
+        assert row["rps"] > 50 and row["server_cpu_us_per_request"] > 0
+
+
 def test_untraced_server_writes_nothing(tmp_path):
     with GunicornServer(ServerSpec("sync", env=(("TRACE_DIR", str(tmp_path / "t")),))) as s:
         assert _get(s.url + "/io?delay=0.01") == 200

@@ -50,12 +50,12 @@ def _run(spec: ServerSpec, traced: bool, folder: Path, seconds: float) -> dict:
             "flushed": flushed}
 
 
-def measure(rounds: int = 2, seconds: float = 2.0) -> list[dict]:
+def measure(rounds: int = 2, seconds: float = 2.0, models=MODELS) -> list[dict]:
     """Every model's pairs, untraced then traced, in rounds (a pair's runs seconds apart)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="lab-trace-overhead-") as scratch:
         for round_ in range(rounds):
-            for spec in MODELS:
+            for spec in models:
                 for traced in (False, True):
                     folder = Path(scratch) / f"{spec.worker_class}-{round_}-{int(traced)}"
                     rows.append(_run(spec, traced, folder, seconds) | {"round": round_})
