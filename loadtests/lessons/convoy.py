@@ -8,7 +8,8 @@ wake together queue. gthread falls short even of that: each time a request threa
 of the GIL for a moment (reading the request, sending the answer, handing the connection
 back to the poller) it waits to take it back behind a computing thread, up to a switch
 interval -- the convoy effect (Beazley; CPython bpo-7946). The timelines show where each
-request's time went: asleep, on a CPU, waiting for a core, waiting for the GIL.
+request's time went: asleep, on a CPU, waiting for a core, waiting for the GIL; and on an
+event loop, the batches a frozen loop makes of the requests that arrive while it computes.
 """
 
 from __future__ import annotations
@@ -99,7 +100,29 @@ def section(results: Results) -> str:
             f"{_ms1(split.get('GIL'))} | {_share(split.get('idle'))} | "
             f"{row['server_cpu_pct']:.0f}% |")
     lines += ["", _finding(results, rows)]
+    for row in rows:
+        if text := _loop_batches(row):
+            lines += ["", text]
     return "\n".join(lines)
+
+
+def _loop_batches(row: dict) -> str:
+    """An event-loop cell's own shortfall, from its timeline: the loop reads together every
+    request that arrived while it computed; they sleep together, the core idle meanwhile."""
+    workers = list((row.get("trace") or {}).get("workers", {}).values())
+    if row["worker_class"] not in ("gevent", "asgi") or not workers \
+            or "bursts" not in workers[0]:
+        return ""
+    ran = " and ".join(f"{sum(w['thread_cpu']):.2f}" for w in workers)
+    bursts = " and ".join(f"{w['bursts']:.0%}" for w in workers)
+    idle = " and ".join(f"{w.get('idle_holding', 0):.0%}" for w in workers)
+    return (f"{row['label']} has no GIL handoffs, yet its workers ran {ran} of a core. Their "
+            f"timelines: idle for {idle} of the window while they held requests, every one "
+            "asleep. A loop busy computing reads nothing, so every request that arrived "
+            f"meanwhile begins when it thaws ({bursts} of its requests began within 1 ms of "
+            "the one before); those requests sleep together while the core idles, then "
+            "compute one after another, and their clients answer together, so the batch "
+            "comes back: the event loop's own convoy, outside the model too.")
 
 
 def _ms1(value: float | None) -> str:

@@ -13,9 +13,13 @@ Every time is ``time.monotonic_ns()``, one clock for all the machine's processes
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: Requests that began this close together were read in one go (see Timeline.bursts).
+BURST_NS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,29 @@ class Timeline:
         before, after = first[3].get(str(pid), {}), last[3].get(str(pid), {})
         return {int(t): (ns - before.get(t, ns)) / wall for t, ns in after.items()}
 
+    def bursts(self, pid: int, within_ns: int = BURST_NS) -> float:
+        """The share of a worker's requests (in the window) that began within ``within_ns``
+        of the one before: read together, as a loop that thaws reads every request that
+        arrived while it computed."""
+        low, high = self.window_ns
+        starts = sorted(s.start_ns for s in self.spans if s.pid == pid and low <= s.start_ns < high)
+        if len(starts) < 2:
+            return 0.0
+        return sum(b - a < within_ns for a, b in itertools.pairwise(starts)) / (len(starts) - 1)
+
+    def idle_holding(self, pid: int, below: float = 0.2) -> float:
+        """The share of the window's sampling intervals in which the worker ran under
+        ``below`` of a core while it held requests: every one of them waiting (asleep, on
+        I/O), none computing."""
+        low, high = self.window_ns
+        spans = [s for s in self.spans if s.pid == pid]
+        intervals = [i for i in self.cpu_intervals(pid) if low <= i[0] and i[1] <= high]
+        if not intervals:
+            return 0.0
+        idle = sum(1 for a, b, shares, _ in intervals if sum(shares.values()) < below
+                   and any(s.start_ns < (a + b) // 2 < s.end_ns for s in spans))
+        return idle / len(intervals)
+
     def phases(self, pid: int) -> dict:
         """Where a request's time went on a thread worker, in mean ms per request finished in
         the window: in the app (its span), on a CPU, runnable but waiting for one (the OS's
@@ -210,6 +237,8 @@ class Timeline:
             busy = sorted(self.thread_cpu(pid).values(), reverse=True)
             peak, error = self.cpu_sum_peak(pid, PEAK_STEP)
             workers[str(pid)] = {"max_overlap": self.max_overlap(pid),
+                                 "bursts": round(self.bursts(pid), 3),
+                                 "idle_holding": round(self.idle_holding(pid), 3),
                                  "thread_cpu": [round(b, 3) for b in busy if b >= 0.005],
                                  "cpu_sum_peak": round(peak, 3), "cpu_sum_error": round(error, 3),
                                  **self.phases(pid)}
