@@ -120,6 +120,7 @@ CONVOY_FULL = CONVOY_QUICK | {
     ("convoy", "gthread", 2, 8, None, 50, "pinned"),
     ("convoy", "gthread", 2, 8, None, 50, "reuse_port"),
     ("convoy", "gevent", 2, 1, None, 50, "reuse_port"),
+    ("convoylong", "gthread", 2, 8, None, 50), ("convoylong", "gthread", 2, 8, 0.0005, 50),
 }
 
 
@@ -150,9 +151,10 @@ def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expec
 def test_windows_come_from_the_lessons():
     assert presets.windows("quick") == {"io": (0.5, 2.0), "nap": (0.5, 5.5),
                                         "slowclients": (0.5, 2.5), "convoy": (0.5, 3.0),
-                                        "other": (0.5, 3.5)}
+                                        "convoylong": (0.5, 3.0), "other": (0.5, 3.5)}
     assert presets.windows("full") == {"io": (2.0, 8.0), "slowclients": (2.0, 8.0),
-                                       "convoy": (2.0, 8.0), "other": (2.0, 10.0)}
+                                       "convoy": (2.0, 8.0), "convoylong": (2.0, 8.0),
+                                       "other": (2.0, 10.0)}
 
 
 def test_registry_is_consistent():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webapp.primes import MIXED_PRIME
+from webapp.primes import MIXED_PRIME, SHORT_PRIME
 
 from ..cells import Scenario, cell
 from ..model import cpu_bound_rps, io_bound_rps
@@ -36,7 +36,11 @@ FULL = (cell("convoy", "gthread", 1, 4, users=USERS),
         cell("convoy", "gthread", 2, 8, users=USERS, switch=0.05),
         cell("convoy", "gthread", 2, 8, users=USERS, pin=True),
         cell("convoy", "gthread", 2, 8, users=USERS, reuse_port=True),
-        cell("convoy", "gevent", 2, users=USERS, reuse_port=True))
+        cell("convoy", "gevent", 2, users=USERS, reuse_port=True),
+        # the CPU slice per request: SHORT_PRIME, two to four times MIXED_PRIME's
+        cell("convoylong", "gthread", 2, 8, users=USERS),
+        cell("convoylong", "gthread", 2, 8, users=USERS, switch=0.0005))
+SCENARIOS = ("convoy", "convoylong")
 
 
 def asymptote(row: dict, delay: float, cores: int) -> float | None:
@@ -65,7 +69,7 @@ def phases(row: dict, delay: float) -> dict[str, float] | None:
 
 
 def section(results: Results) -> str:
-    rows = results.scenario("convoy")
+    rows = results.scenario(*SCENARIOS)
     if not rows:
         return ""
     delay, cores = results.settings["delay_s"], results.machine["cpu_count"]
@@ -73,7 +77,8 @@ def section(results: Results) -> str:
         "### Mixed work on threads: the closed network and the GIL's convoy",
         "",
         f"{USERS} users ask `/mixed`: a {delay:g} s sleep, then `is_prime({MIXED_PRIME})` "
-        "(its own CPU: *check ms*). A worker's requests in progress cycle between the sleep "
+        f"(its own CPU: *check ms*; the *convoylong* rows check `{SHORT_PRIME}`, a longer "
+        "slice). A worker's requests in progress cycle between the sleep "
         "and the worker's one GIL: a closed queueing network. Its bound here is the "
         "network's exact throughput by mean value analysis (*closed bound*), not the "
         "asymptote min(slots ÷ (delay + S), cores ÷ S) of the other lessons: near the knee, "
@@ -92,7 +97,8 @@ def section(results: Results) -> str:
         split = phases(row, delay) or {}
         fidelity = "—" if row.get("fidelity") is None else f"{row['fidelity']:.2f}"
         lines.append(
-            f"| {row['label']} | {row['rps']:.1f} | {row['bound_rps'] or 0:.1f} | "
+            f"| {row['label']}{' (long)' if row['scenario'] == 'convoylong' else ''} | "
+            f"{row['rps']:.1f} | {row['bound_rps'] or 0:.1f} | "
             f"{'—' if top is None else f'{top:.1f}'} | {fidelity} | "
             f"{row['service_time_ms'] or 0:.1f} | {row.get('service_load_ms') or 0:.1f} | "
             f"{ms(split.get('in app'))} | "
@@ -165,12 +171,13 @@ def chart(results: Results, out: Path) -> list[str]:
     from ..charts import figure, save
 
     delay = results.settings["delay_s"]
-    rows = [(row, split) for row in results.scenario("convoy")
+    rows = [(row, split) for row in results.scenario(*SCENARIOS)
             if (split := phases(row, delay))]
     if not rows:
         return []
     fig, ax = figure(max(6.0, 1.1 * len(rows) + 2), 4.2)
-    labels = [row["label"].replace(" --threads ", " t") for row, _ in rows]
+    labels = [row["label"].replace(" --threads ", " t")
+              + (" long" if row["scenario"] == "convoylong" else "") for row, _ in rows]
     bottom = [0.0] * len(rows)
     for part, colour in (("asleep", "tab:blue"), ("cpu", "tab:orange"),
                          ("run queue", "tab:gray"), ("GIL", "tab:red")):
@@ -190,16 +197,19 @@ LESSON = Lesson(
     name="convoy",
     section=section,
     chart=chart,
-    scenarios={"convoy": Scenario("convoy", "/mixed", "closed", n=MIXED_PRIME)},
+    scenarios={"convoy": Scenario("convoy", "/mixed", "closed", n=MIXED_PRIME),
+               "convoylong": Scenario("convoy", "/mixed", "closed", n=SHORT_PRIME)},
     assumptions={"convoy": "A closed network per worker, solved by mean value analysis: its "
                            "requests in progress (its slots, or its share of the users) each "
                            "sleep the delay, then need S at the worker's one GIL, served one "
                            "at a time (FIFO, exponential service: exact for that network); "
                            "the workers together at most cores ÷ S. S: the server's CPU per "
                            "request under the load (all of a request's Python holds the GIL, "
-                           "not only its check). The GIL's convoy is outside the model."},
+                           "not only its check). The GIL's convoy is outside the model.",
+                 "convoylong": "As convoy, with a longer CPU slice per request "
+                               "(SHORT_PRIME)."},
     quick=QUICK,
     full=FULL,
     timelines=QUICK,
-    windows={"quick": (0.5, 3.0), "full": (2.0, 8.0)},
+    windows={"quick": (0.5, 3.0), "full": (2.0, 8.0)},  # convoylong: the same
 )

@@ -38,7 +38,8 @@ CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
           "slowwatch": "The slow-client watch",
           "database": "The database cells (`--full --scenarios db,dbbeat,dbbudget`)",
-          "convoy": "The convoy cells and the tracer's cost (`--full --scenarios convoy,health`)",
+          "convoy": "The convoy cells and the tracer's cost (`--full --scenarios "
+                    "convoy,convoylong,health`)",
           "full": "The full matrix (`make matrix`)"}
 #: How a lesson page states its answer, on one line of its own.
 ONE_LINE = "**In one line:**"
