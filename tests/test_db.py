@@ -173,3 +173,21 @@ def test_releasing_the_gil_is_not_yielding_under_gevent(postgres, serve):
     _, (*_, free) = get_many([f"{servers['psycopg'].url}/db?ms=500"] * 2
                              + [f"{servers['psycopg'].url}/health"])
     assert health.latency > 0.4 and free.latency < 0.25
+
+
+def test_a_pool_timeout_is_exhausted_only_when_its_requests_hold_every_connection():
+    """psycopg_pool's PoolTimeout told apart by the connections this process's requests
+    hold: all of them lent is an exhausted pool; fewer, with the server accepting again, is a
+    pool still reconnecting -- once seen as "exhausted" in CI, with 4 requests and a pool of
+    10, because psycopg_pool's pool_size counts the connections it is still opening."""
+    from webapp.db import Lent, Settings, timed_out
+
+    settings = Settings({"DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "DB_POOL_SIZE": "4"})
+    lent = Lent()
+    with lent, lent, lent:
+        assert "reconnecting" in str(timed_out(settings, 2.0, None, lent.count))
+        with lent:
+            assert "exhausted" in str(timed_out(settings, 2.0, None, lent.count))
+    assert lent.count == 0
+    refused = timed_out(settings, 2.0, RuntimeError("too many clients"), 4)
+    assert "database unavailable" in str(refused) and "too many clients" in str(refused)

@@ -18,6 +18,7 @@ monkey-patching):
 from __future__ import annotations
 
 import os
+import threading
 
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -80,20 +81,40 @@ def down(settings: Settings, error: Exception) -> Unavailable:
     return Unavailable(f"database unavailable ({settings.driver}): {reason[:200]}")
 
 
+class Lent:
+    """How many of a pool's connections this process's requests hold right now (``with``
+    around each use). It tells an exhausted pool from one still reconnecting: psycopg_pool's
+    own ``pool_size`` also counts the connections it is opening (measured: a PoolTimeout
+    while the database came back read 10 of 10, none available, with 4 requests lent)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Lent:
+        with self._lock:
+            self.count += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.count -= 1
+
+
 def timed_out(settings: Settings, waited: float, refusal: Exception | None,
-              stats: dict) -> Unavailable:
+              lent: int) -> Unavailable:
     """psycopg_pool's ``PoolTimeout``, told apart by one direct attempt to connect just after
-    it (``refusal``: what the server said, None when it accepted) and the pool's ``stats``:
-    the database is down or refuses connections ("too many clients"); or every connection
-    was lent out (the pool is exhausted); or the pool is still reconnecting after the
-    database came back."""
+    it (``refusal``: what the server said, None when it accepted) and the connections this
+    process's requests hold (``lent``): the database is down or refuses connections ("too
+    many clients"); or every connection was lent out (the pool is exhausted); or the pool
+    is still reconnecting after the database came back."""
     if refusal is not None:
         return down(settings, refusal)
-    if stats.get("pool_size", 0) >= settings.size and not stats.get("pool_available", 0):
+    if lent >= settings.size:
         return exhausted(settings, waited)
     return down(settings, RuntimeError(
-        f"no connection within {waited:.1f} s: the pool holds {stats.get('pool_size', 0)} of "
-        f"its {settings.size} and is reconnecting"))
+        f"no connection within {waited:.1f} s: {lent} of the pool's {settings.size} are in "
+        "use and it is reconnecting"))
 
 
 def not_configured() -> Unavailable:

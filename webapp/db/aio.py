@@ -14,6 +14,7 @@ import time
 from . import (
     ROWS_SQL,
     SLEEP_SQL,
+    Lent,
     Settings,
     about,
     down,
@@ -46,7 +47,7 @@ class AsyncPool:
         import psycopg
         import psycopg_pool
 
-        self.settings = settings
+        self.settings, self.lent = settings, Lent()
         self.timeout_error, self.errors = psycopg_pool.PoolTimeout, psycopg.Error
         self.connect = psycopg.AsyncConnection.connect
         self.pool = psycopg_pool.AsyncConnectionPool(
@@ -60,12 +61,13 @@ class AsyncPool:
         try:
             async with self.pool.connection() as conn:
                 waited = time.perf_counter() - start
-                async with conn.cursor() as cursor:
-                    await cursor.execute(sql, params)
-                    return await cursor.fetchall(), waited
+                with self.lent:
+                    async with conn.cursor() as cursor:
+                        await cursor.execute(sql, params)
+                        return await cursor.fetchall(), waited
         except self.timeout_error:
             raise timed_out(self.settings, time.perf_counter() - start,
-                            await self._refusal(), self.pool.get_stats()) from None
+                            await self._refusal(), self.lent.count) from None
         except self.errors as error:
             raise down(self.settings, error) from None
 

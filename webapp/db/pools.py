@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from . import Settings, down, exhausted, not_configured, timed_out
+from . import Lent, Settings, down, exhausted, not_configured, timed_out
 
 #: Seconds a new connection may take (a server that is down refuses at once; one that is
 #: unreachable would otherwise hang the request).
@@ -63,7 +63,7 @@ class PsycopgPool:
         import psycopg
         import psycopg_pool
 
-        self.settings, self.errors = settings, (psycopg.Error,)
+        self.settings, self.errors, self.lent = settings, (psycopg.Error,), Lent()
         self.timeout_error, self.connect = psycopg_pool.PoolTimeout, psycopg.connect
         self.pool = psycopg_pool.ConnectionPool(
             settings.url, min_size=settings.size, max_size=settings.size,
@@ -75,11 +75,11 @@ class PsycopgPool:
     def borrow(self) -> Iterator[tuple[object, float]]:
         start = time.perf_counter()
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection() as conn, self.lent:
                 yield conn, time.perf_counter() - start
         except self.timeout_error:
             raise timed_out(self.settings, time.perf_counter() - start,
-                            self._refusal(), self.pool.get_stats()) from None
+                            self._refusal(), self.lent.count) from None
         except self.errors as error:
             raise down(self.settings, error) from None
 
