@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .server import ServerSpec
+from .servers import ServerSpec
 
 
 @dataclass(frozen=True)

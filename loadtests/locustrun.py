@@ -20,7 +20,7 @@ from webapp.primes import QUICK_PRIME
 
 from .cpu import CpuMeter
 from .procs import stop_tree
-from .server import ROOT
+from .servers import ROOT
 
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 # Logged by the locustfile when the warm-up ends and statistics restart; the statistics rows

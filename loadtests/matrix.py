@@ -39,7 +39,7 @@ from .model import drift, time_calls
 from .procs import run_main
 from .repeats import aggregate, spread, verdict
 from .runcell import LOCUST_CPU_LIMIT, Settings, run_cell
-from .server import ROOT
+from .servers import ROOT
 from .services.fleet import unavailable
 
 MODELS = ("sync", "gthread", "gevent", "asgi")

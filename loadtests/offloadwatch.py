@@ -22,7 +22,7 @@ from webapp.offload import BACKENDS
 
 from .cells import Fleet, cell
 from .client import get
-from .server import GunicornServer
+from .servers import GunicornServer
 from .services.fleet import cell_services, unavailable
 
 CALLS = 200

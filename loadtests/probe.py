@@ -27,7 +27,7 @@ from webapp.primes import MEDIUM_PRIME
 from .client import get_many
 from .model import batch_wall, cpu_parallelism, measure_service_time
 from .procs import run_main
-from .server import GunicornServer, ServerSpec
+from .servers import GunicornServer, ServerSpec
 
 CASES = (
     (ServerSpec("sync", workers=1), "one request at a time: I/O waits in line"),

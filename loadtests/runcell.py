@@ -27,7 +27,7 @@ from .locustrun import DB_WAIT_ROW, WORK_ROW, Load, LocustRun, number
 from .model import measure_service_time
 from .monitors import MONITORS
 from .procs import tree
-from .server import GunicornServer, free_port
+from .servers import GunicornServer, free_port
 from .services.fleet import cell_services
 from .services.nginx import NginxProxy
 from .slowclients import SlowClients

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from .client import get
-from .server import GunicornServer, ServerSpec
+from .servers import GunicornServer, ServerSpec
 from .services.nginx import NginxProxy
 from .slowclients import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 
 #: The advisor's test apps are served, not collected (one of them fails at import on purpose).
@@ -15,7 +15,7 @@ collect_ignore_glob = ["apps/*"]
 
 #: Parallel workers (pytest-xdist, ``make test``'s first pass) draw ports from ranges of their
 #: own, below the kernel's ephemeral range (32768 and up), for their servers and for the
-#: commands they run: ``loadtests.server.free_port`` reads LAB_PORTS.
+#: commands they run: ``loadtests.servers.free_port`` reads LAB_PORTS.
 PORTS_PER_WORKER = 4000
 if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
     _low = 10000 + int(_worker[2:]) * PORTS_PER_WORKER

@@ -103,7 +103,7 @@ def advise(app: str, url: str, out) -> dict:
     import subprocess
     import sys
 
-    from loadtests.server import ROOT
+    from loadtests.servers import ROOT
 
     done = subprocess.run([sys.executable, "-m", "loadtests.advise", "--app", app,
                            "--path", "/orders/42", "--quick", "--out", str(out)],

@@ -14,7 +14,7 @@ from loadtests.advise.measure import Measured, spec_of
 from loadtests.advise.predict import Candidate, Prediction, Profile, predict
 from loadtests.advise.recommend import Trial, choose
 from loadtests.advise.target import BadInput, check_import, resolve
-from loadtests.server import ROOT, GunicornServer, ServerSpec
+from loadtests.servers import ROOT, GunicornServer, ServerSpec
 
 from .helpers import alive
 from .helpers import running as _ours

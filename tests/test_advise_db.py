@@ -14,7 +14,7 @@ from loadtests.advise.dbwatch import DbWatch
 from loadtests.advise.profile import profile_paths, serves_under
 from loadtests.advise.stall import CONCURRENT, overlap
 from loadtests.advise.target import resolve
-from loadtests.server import ROOT
+from loadtests.servers import ROOT
 from loadtests.services.postgres import PostgresServer
 
 from .helpers import advise

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from loadtests.client import get, get_many
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 from webapp.loopwatch import LINE
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
@@ -233,7 +233,7 @@ def test_bad_watchdog_period_stops_gunicorn_with_one_line():
     import subprocess
     import sys
 
-    from loadtests.server import CONFIG, ROOT
+    from loadtests.servers import CONFIG, ROOT
 
     result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "-k", "asgi"],
                             cwd=ROOT, env={"LOOP_WATCHDOG": "often", "PATH": "/usr/bin:/bin"},

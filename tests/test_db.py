@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from loadtests.client import get, get_many
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.postgres import ROWS, PostgresServer
 
 from .helpers import alive, wait_for

@@ -18,7 +18,7 @@ from urllib.parse import urldefrag, urlparse
 import pytest
 
 from loadtests.lessons import LESSONS
-from loadtests.server import ROOT
+from loadtests.servers import ROOT
 from loadtests.site import blocks, pages
 
 DOCS = ROOT / "docs"

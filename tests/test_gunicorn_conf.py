@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from loadtests.client import get
-from loadtests.server import CONFIG, ROOT, GunicornServer, ServerError, ServerSpec, free_port
+from loadtests.servers import CONFIG, ROOT, GunicornServer, ServerError, ServerSpec, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@
 import pytest
 
 from loadtests.client import get, get_many
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from webapp.primes import SLOW_PRIME
 
 from .conftest import GEVENT, GTHREAD, MODELS, SYNC

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from loadtests.client import get
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from webapp import offload
 from webapp.gilfree import MAX_MB, sha256_megabytes
 from webapp.primes import FIXTURE, QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
@@ -234,7 +234,7 @@ def test_bad_switch_interval_is_refused():
     import subprocess
     import sys
 
-    from loadtests.server import CONFIG, ROOT
+    from loadtests.servers import CONFIG, ROOT
 
     result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(CONFIG)], cwd=ROOT,
                             env={"SWITCH_INTERVAL": "fast", "PATH": "/usr/bin:/bin"},

@@ -15,7 +15,7 @@ from loadtests.cells import cell as make_cell
 from loadtests.lessons import SCENARIO
 from loadtests.matrix import select_cells
 from loadtests.monitors import MONITORS
-from loadtests.server import ROOT, ServerSpec
+from loadtests.servers import ROOT, ServerSpec
 
 from .helpers import alive, descendants
 

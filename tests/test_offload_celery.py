@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from loadtests.client import get, get_many
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.celeryworker import CeleryWorker
 from loadtests.services.daemon import ServiceError
 from loadtests.services.redis import RedisServer

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from loadtests.client import get, get_many
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
 
 from .helpers import alive, cpu_seconds, wait_for

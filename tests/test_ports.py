@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from loadtests.server import free_port
+from loadtests.servers import free_port
 
 
 def test_lab_ports_draws_free_ports_from_its_range_only(monkeypatch):

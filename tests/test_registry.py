@@ -9,7 +9,7 @@ from loadtests import presets
 from loadtests.cells import Scenario, cell
 from loadtests.lessons import ASSUMPTIONS, LESSONS, SCENARIO, Lesson, Results
 from loadtests.report import render_markdown, write_report
-from loadtests.server import ROOT
+from loadtests.servers import ROOT
 
 SAMPLES = ROOT / "docs" / "sample"
 

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from loadtests.client import get
-from loadtests.server import CONFIG, ROOT, GunicornServer, ServerSpec, free_port
+from loadtests.servers import CONFIG, ROOT, GunicornServer, ServerSpec, free_port
 
 from .helpers import alive, descendants
 

@@ -7,7 +7,7 @@ import pytest
 from loadtests.charts import fidelity
 from loadtests.repeats import aggregate, spread, verdict
 from loadtests.report import render_markdown
-from loadtests.server import ROOT
+from loadtests.servers import ROOT
 
 BAND = (0.85, 1.05)
 

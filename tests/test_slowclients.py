@@ -12,7 +12,7 @@ import time
 import pytest
 
 from loadtests.client import get
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.daemon import Missing, ServiceError
 from loadtests.services.nginx import NginxProxy
 from loadtests.slowclients import SLOW_BODY, SlowClients, SlowReader

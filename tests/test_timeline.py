@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from loadtests.server import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.timeline.chrome import PHASES
 from loadtests.timeline.data import Timeline
 from loadtests.timeline.sampler import ThreadCpuSampler

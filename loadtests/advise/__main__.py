@@ -24,7 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ..argtypes import add_presets, positive
 from ..matrix import machine_info
 from ..procs import run_main
-from ..server import ROOT
+from ..servers import ROOT
 from . import output
 from .measure import as_row, measure
 from .predict import Prediction, Profile, predict

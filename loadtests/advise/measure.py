@@ -22,7 +22,7 @@ from ..cpu import CpuMeter
 from ..locustrun import Load, LocustRun, number
 from ..procs import tree
 from ..runcell import STOP_GRACE_S
-from ..server import GunicornServer, ServerSpec, free_port
+from ..servers import GunicornServer, ServerSpec, free_port
 from .dbwatch import Connections, DbWatch
 from .predict import Candidate, ceiling
 from .profile import Client, check_status, time_path

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..cpu import CpuMeter
-from ..server import GunicornServer, ServerError, ServerSpec
+from ..servers import GunicornServer, ServerError, ServerSpec
 from . import stall
 from .predict import wait_fraction
 from .target import BadInput, Target, check_import

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..server import ROOT
+from ..servers import ROOT
 
 
 class BadInput(Exception):

@@ -20,7 +20,7 @@ from webapp.primes import MIXED_PRIME, SHORT_PRIME
 
 from ..cells import Scenario, cell
 from ..model import cpu_bound_rps, io_bound_rps
-from ..server import ServerSpec
+from ..servers import ServerSpec
 from .base import Lesson, Results, ms
 
 USERS = 50

@@ -15,7 +15,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from ..server import free_port
+from ..servers import free_port
 from .daemon import Daemon, ServiceError, require
 
 CONFIG = """\

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 
-from ..server import free_port
+from ..servers import free_port
 from .daemon import INSTALL, Daemon, Missing, ServiceError
 
 INSTALL["postgres"] = ("install it with `sudo apt-get install postgresql` "

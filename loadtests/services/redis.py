@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from ..server import free_port
+from ..servers import free_port
 from .daemon import Daemon, require
 
 

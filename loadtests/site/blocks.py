@@ -27,7 +27,7 @@ from ..lessons import LESSONS, Lesson, Results
 from ..lessons.base import timelines
 from ..model import drift
 from ..report import _table
-from ..server import ROOT
+from ..servers import ROOT
 
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..cpu import CpuMeter
 from ..locustrun import Load, LocustRun
 from ..procs import tree
-from ..server import GunicornServer, ServerSpec, free_port
+from ..servers import GunicornServer, ServerSpec, free_port
 from .record import FLUSH_TIMEOUT_S, CellTrace
 
 MODELS = (ServerSpec("sync"), ServerSpec("gthread", threads=4), ServerSpec("gevent"),
