@@ -4,7 +4,7 @@ The advice is the best-ranked prediction (highest ceiling; among equals no froze
 less memory, the simpler model) that its measurement backs: no failures, measured within
 :data:`AGREE` of predicted, and not far below the best measured throughput
 (:data:`NEAR_BEST`). A measurement can refute a prediction (the mixed example's gthread
-reached 0.74-0.82 of its closed-network ceiling on the 2-vCPU VM: the GIL's convoy,
+reached 0.70-0.82 of its closed-network ceiling on the 2-vCPU VM: the GIL's convoy,
 :func:`convoy`) and the next candidate is taken; when no
 measurement backs one, the best measured throughput is advised and the paragraph says
 that the model does not fit.
