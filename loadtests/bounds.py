@@ -20,13 +20,12 @@ requests per second with the arithmetic of :mod:`loadtests.model`.
 
 from __future__ import annotations
 
-import math
 import os
 
 from webapp import offload
 
 from .cells import Cell, Scenario
-from .model import closed_rps, cpu_bound_rps, io_bound_rps
+from .model import closed_network_rps, cpu_bound_rps, io_bound_rps
 
 #: The kinds whose ceiling is cores ÷ service time.
 CPU_KINDS = ("cpu", "nap", "offload", "gilfree")
@@ -63,9 +62,7 @@ def closed_bound(cell: Cell, users: int, delay: float, service: float, cores: in
     of the users if fewer: an even spread) cycling between ``delay`` and its GIL; summed,
     and at most ``cores`` ÷ S (the workers' GILs share the cores)."""
     spec = cell.spec
-    per_worker = min(spec.slots / spec.workers, math.ceil(users / spec.workers))
-    return min(spec.workers * closed_rps(int(per_worker), delay, service),
-               cpu_bound_rps(users, spec.workers, cores, service))
+    return closed_network_rps(spec.slots, spec.workers, users, cores, delay, service)
 
 
 def bound(cell: Cell, scenario: Scenario, *, delay: float, service: dict[str, float],

@@ -181,6 +181,15 @@ def _trace_the_heartbeat(environment, **_kwargs):
             json.dump({"pid": os.getpid(), "clock": "monotonic_ns", "requests": spans}, handle)
 
 
+def _report_cpu(environment, response) -> None:
+    """A successful answer's ``cpu`` (the check's CPU seconds where it ran) as a response
+    time in the statistics row WORK_ROW: S under the load."""
+    if response.status_code == 200:
+        environment.events.request.fire(
+            request_type="CPU", name=WORK_ROW, response_time=response.json()["cpu"] * 1000,
+            response_length=0, exception=None, context={})
+
+
 class IoUser(FastHttpUser):
     """Blocking I/O on the server: each request sleeps ``--delay`` seconds."""
 
@@ -202,12 +211,9 @@ class CpuUser(FastHttpUser):
         else:
             suffix = "?nap=1" if options.nap else "?thread=1" if options.thread else ""
             response = self.client.get(f"/prime/{options.prime_n}{suffix}", name="/prime")
-        if response.status_code == 200:
-            # the check's own CPU where it ran: the thread (a napping check's net of what the
-            # thread ran between its naps), or the offload backend's process
-            self.environment.events.request.fire(
-                request_type="CPU", name=WORK_ROW, response_time=response.json()["cpu"] * 1000,
-                response_length=0, exception=None, context={})
+        # the check's own CPU where it ran: the thread (a napping check's net of what the
+        # thread ran between its naps), or the offload backend's process
+        _report_cpu(self.environment, response)
 
 
 class MixedUser(FastHttpUser):
@@ -219,10 +225,7 @@ class MixedUser(FastHttpUser):
         options = self.environment.parsed_options
         response = self.client.get(f"/mixed?delay={options.delay}&n={options.prime_n}",
                                    name="/mixed")
-        if response.status_code == 200:  # the check's own CPU, as CpuUser reports it
-            self.environment.events.request.fire(
-                request_type="CPU", name=WORK_ROW, response_time=response.json()["cpu"] * 1000,
-                response_length=0, exception=None, context={})
+        _report_cpu(self.environment, response)  # the check's own CPU, as CpuUser's
 
 
 class HashUser(FastHttpUser):

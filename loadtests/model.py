@@ -79,6 +79,29 @@ def closed_rps(customers: int, think: float, service: float) -> float:
     return throughput
 
 
+def closed_customers(slots: float, workers: int, users: int) -> int:
+    """Requests one worker holds in progress: its slots, or its share of the users if fewer
+    (an even spread).
+
+    >>> closed_customers(16, 2, 50), closed_customers(64, 2, 20), closed_customers(math.inf, 1, 8)
+    (8, 10, 8)
+    """
+    return int(min(slots / workers, math.ceil(users / workers)))
+
+
+def closed_network_rps(slots: float, workers: int, users: int, cores: int, think: float,
+                       service: float) -> float:
+    """Per worker, the closed network of its requests in progress (:func:`closed_customers`)
+    between their wait ``think`` and its one GIL (:func:`closed_rps`), summed over the
+    workers, and at most min(users, workers, cores) ÷ ``service`` (the GILs share the cores).
+
+    >>> round(closed_network_rps(16, 2, 50, 2, 0.08, 0.02), 1)  # the asymptote says 100
+    97.0
+    """
+    network = workers * closed_rps(closed_customers(slots, workers, users), think, service)
+    return min(network, cpu_bound_rps(users, workers, cores, service))
+
+
 def time_calls(arg: int, repeats: int = 5,
                check: Callable[[int], object] = is_prime) -> list[float]:
     """Seconds of each of ``repeats`` calls of ``check(arg)`` in this process."""

@@ -10,7 +10,6 @@ it belongs to.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from .cells import Scenario
 from .lessons import LESSONS, SCENARIO, Results
 from .lessons.base import ms as _ms
 from .lessons.base import timelines
-from .model import drift
+from .model import closed_customers, drift
 from .repeats import spread, verdict
+from .timeline.data import mean_request_ms
 
 _UNKNOWN = Scenario("", "", None)
 
@@ -130,14 +130,12 @@ def _convoy(row: dict, settings: dict) -> str:
             "GIL release (reading the request, sending the answer, the poller's turn) costs a "
             "thread up to a switch interval to take it back behind a computing thread — the "
             "GIL's convoy, outside the model.")
-    workers = [w["requests_ms"] for w in (row.get("trace") or {}).get("workers", {}).values()
-               if w.get("requests_ms")]
-    if workers:
-        blocked = sum(w["blocked"] for w in workers) / len(workers)
-        queued = sum(w["run_queue"] for w in workers) / len(workers)
+    if mean := mean_request_ms(row.get("trace")):
+        blocked, queued = mean["blocked"], mean["run_queue"]
         # the FIFO queue of the closed bound: each worker's N requests complete X_w a second,
         # so a cycle is N / X_w, of which the delay and S are not waiting
-        per_worker = min(row["threads"], math.ceil(row["users"] / row["workers"]))
+        per_worker = closed_customers(row["threads"] * row["workers"], row["workers"],
+                                      row["users"])
         fifo_ms = (per_worker / (row["bound_rps"] / row["workers"]) - settings["delay_s"]) \
             * 1000 - row["service_time_ms"]
         text += (f" Its timeline: a request waited {blocked - settings['delay_s'] * 1000:.0f} "
@@ -263,9 +261,7 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
     view = Results(results)
     for lesson in LESSONS:
         if section := lesson.section(view):
-            parts += [section, ""]
-            for caption, path in timelines(lesson, view):
-                parts += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+            parts += [section, "", *timelines(lesson, view)]
     parts += ["## The bounds and their assumptions", ""]
     parts += [f"- **{name}**: {text}" for name, text in settings["assumptions"].items()]
     parts += ["", "## Charts", ""]

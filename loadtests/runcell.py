@@ -167,12 +167,13 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
             if services.meter:
                 meters["offload"] = services.meter  # redis-server and the Celery fleet
             meter = CpuMeter(meters)
-            with trace.sampling(server.worker_pids()):
+            workers = server.worker_pids()
+            with trace.sampling(workers):
                 summary = locust.wait(meter)
             slow.stop()
             server_log = server.log_text()
             if trace.enabled:  # its workers write their spans as they quit
-                server.quit(trace.flushed, timeout=FLUSH_TIMEOUT_S)
+                server.quit(lambda: trace.flushed(workers), timeout=FLUSH_TIMEOUT_S)
         finally:
             # The load is over: gunicorn's quick shutdown (SIGQUIT), and SIGKILL 0.3 s later.
             # A worker busy in is_prime under gthread, gevent or asgi acts on SIGQUIT only

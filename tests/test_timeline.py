@@ -23,7 +23,7 @@ import pytest
 from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.timeline.chrome import PHASES
 from loadtests.timeline.data import Timeline
-from loadtests.timeline.sampler import ThreadCpuSampler
+from loadtests.timeline.record import CellTrace
 from webapp.primes import SHORT_PRIME
 
 from .test_matrix import _run_matrix
@@ -44,8 +44,8 @@ def _traced(tmp_path, spec: ServerSpec, paths: list[str], clients: int, seconds:
             sample: bool = False) -> Timeline:
     """Serve ``spec`` traced, let ``clients`` threads ask ``paths`` in turn for ``seconds``,
     stop it, and read its timeline back (with its threads' CPU if ``sample``)."""
-    folder = tmp_path / "trace"
-    spec = dataclasses.replace(spec, env=(("TRACE", "1"), ("TRACE_DIR", str(folder))))
+    trace = CellTrace(tmp_path, True)
+    spec = dataclasses.replace(spec, env=trace.env)
     with GunicornServer(spec) as server:
         pids = server.worker_pids()
         until = time.monotonic() + seconds
@@ -56,18 +56,15 @@ def _traced(tmp_path, spec: ServerSpec, paths: list[str], clients: int, seconds:
                 _get(server.url + paths[turn % len(paths)])
                 turn += 1
 
-        sampler = ThreadCpuSampler(lambda: pids)
-        with sampler if sample else contextlib.nullcontext():
+        with trace.sampling(pids) if sample else contextlib.nullcontext():
             users = [threading.Thread(target=user, args=(i,)) for i in range(clients)]
             for thread in users:
                 thread.start()
             for thread in users:
                 thread.join()
-        if sample:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "cpu.json").write_text(json.dumps(sampler.as_dict()))
-        assert server.quit(lambda: all((folder / f"requests-{p}.json").exists() for p in pids))
-    return Timeline.load(folder)
+        trace.save_samples()
+        assert server.quit(lambda: trace.flushed(pids))
+    return Timeline.load(trace.folder)
 
 
 def test_sync_one_worker_serves_one_request_at_a_time(tmp_path):

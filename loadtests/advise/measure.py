@@ -25,11 +25,11 @@ from ..runcell import STOP_GRACE_S
 from ..servers import GunicornServer, ServerSpec, free_port
 from .dbwatch import Connections, DbWatch
 from .predict import Candidate, ceiling
-from .profile import Client, check_status, time_path
+from .profile import Client, check_status, idle_cores, time_path
 from .target import Target
 
-#: A server below this CPU (percent of one core) over a slice of IDLE_SLICE_S is idle.
-IDLE_PCT, IDLE_SLICE_S, IDLE_TIMEOUT_S = 10.0, 0.25, 60.0
+#: A server below this CPU (percent of one core) over profile.BASELINE_S is idle.
+IDLE_PCT, IDLE_TIMEOUT_S = 10.0, 60.0
 
 
 @dataclass(frozen=True)
@@ -134,11 +134,7 @@ def wait_idle(server: GunicornServer, *, timeout: float) -> None:
     read R = 160 ms for 102)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        meter = CpuMeter({"server": server.processes})
-        meter.open()
-        time.sleep(IDLE_SLICE_S)  # the slice CPU is measured over, not synchronisation
-        meter.close()
-        if meter.percent("server") < IDLE_PCT and not leftovers(server.port):
+        if idle_cores(server) * 100 < IDLE_PCT and not leftovers(server.port):
             return
     raise TimeoutError(f"the server stayed busy for {timeout:g} s after its load ended")
 

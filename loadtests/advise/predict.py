@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..model import closed_rps, cpu_bound_rps, io_bound_rps
+from ..model import closed_network_rps, io_bound_rps
 
 #: Slots beyond the knee (where the cores, not the slots, bind) that a right-sized
 #: configuration keeps: requests do not arrive evenly, nor spread evenly over workers.
@@ -125,10 +125,8 @@ def ceiling(candidate: Candidate, latency_s: float, cpu_s: float, *, cores: int,
     """
     if cpu_s <= 0:
         return io_bound_rps(users, candidate.slots, latency_s)
-    per_worker = min(candidate.slots / candidate.workers, math.ceil(users / candidate.workers))
-    network = candidate.workers * closed_rps(int(per_worker), max(0.0, latency_s - cpu_s),
-                                             cpu_s)
-    return min(network, cpu_bound_rps(users, candidate.workers, cores, cpu_s))
+    return closed_network_rps(candidate.slots, candidate.workers, users, cores,
+                              max(0.0, latency_s - cpu_s), cpu_s)
 
 
 def memory_mb(candidate: Candidate, profile: Profile) -> float | None:

@@ -103,14 +103,15 @@ class Lesson:
     observation: Observation | None = None
 
 
-def timelines(lesson: Lesson, results: Results) -> list[tuple[str, str]]:
-    """The request timelines this lesson shows that the run drew: (caption, the PNG's path
-    in the run's folder)."""
-    found = []
+def timelines(lesson: Lesson, results: Results, prefix: str = "") -> list[str]:
+    """Markdown lines for the request timelines this lesson shows that the run drew: each
+    PNG (its path in the run's folder, after ``prefix``) and its caption."""
+    lines = []
     for cell in lesson.timelines:
         if (row := results.row(cell)) and row.get("timeline"):
-            found.append((timeline_caption(row), row["timeline"]))
-    return found
+            caption = timeline_caption(row)
+            lines += [f"![{caption}]({prefix}{row['timeline']})", "", f"*{caption}*", ""]
+    return lines
 
 
 def timeline_caption(row: dict) -> str:

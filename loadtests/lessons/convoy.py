@@ -21,6 +21,7 @@ from webapp.primes import MIXED_PRIME, SHORT_PRIME
 from ..cells import Scenario, cell
 from ..model import cpu_bound_rps, io_bound_rps
 from ..servers import ServerSpec
+from ..timeline.data import mean_request_ms
 from .base import Lesson, Results, ms
 
 USERS = 50
@@ -57,15 +58,12 @@ def asymptote(row: dict, delay: float, cores: int) -> float | None:
 def phases(row: dict, delay: float) -> dict[str, float] | None:
     """A request's mean ms on the cell's thread workers: asleep, on a CPU, waiting for a
     core, and the rest of its time blocked -- for the GIL (its timeline's accounts)."""
-    found = [w["requests_ms"] for w in (row.get("trace") or {}).get("workers", {}).values()
-             if w.get("requests_ms")]
-    if not found:
+    mean = mean_request_ms(row.get("trace"))
+    if not mean:
         return None
-    mean = {key: sum(p[key] for p in found) / len(found) for key in found[0]}
-    idle = [w["idle_share"] for w in row["trace"]["workers"].values() if "idle_share" in w]
     return {"asleep": delay * 1000, "cpu": mean["cpu"], "run queue": mean["run_queue"],
             "GIL": max(0.0, mean["blocked"] - delay * 1000), "in app": mean["in_app"],
-            "idle": sum(idle) / len(idle) if idle else None}
+            "idle": mean["idle_share"]}
 
 
 def section(results: Results) -> str:

@@ -114,8 +114,7 @@ def lesson(arg: str, write: bool = False) -> str:
         parts += [f"### {TITLES[name]}", "", provenance(name), "", _demoted(section), ""]
         parts += [f"![{chosen.name}, sample {name}]({path})" + "\n"
                   for path in _charts(chosen, name, write)]
-        for caption, path in timelines(chosen, sample(name)):
-            parts += [f"![{caption}](../sample/{name}/{path})", "", f"*{caption}*", ""]
+        parts += timelines(chosen, sample(name), prefix=f"../sample/{name}/")
     return "\n".join(parts).strip()
 
 

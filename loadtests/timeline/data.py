@@ -254,6 +254,18 @@ class Timeline:
 PEAK_STEP = 10
 
 
+def mean_request_ms(summary: dict | None) -> dict[str, float] | None:
+    """From a traced cell's :meth:`Timeline.summary`: the mean over its thread workers of
+    where a request's time went (:meth:`Timeline.phases`: in the app, CPU, run queue,
+    blocked, in ms) and of their threads' idle share; None when it has no such account."""
+    found = [w for w in (summary or {}).get("workers", {}).values() if w.get("requests_ms")]
+    if not found:
+        return None
+    mean = {key: sum(w["requests_ms"][key] for w in found) / len(found)
+            for key in found[0]["requests_ms"]}
+    return mean | {"idle_share": sum(w["idle_share"] for w in found) / len(found)}
+
+
 def overlap(spans: list[Span]) -> int:
     """The most spans in progress at once (one ending as another starts: not overlapping).
 

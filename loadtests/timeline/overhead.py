@@ -36,9 +36,10 @@ def _run(spec: ServerSpec, traced: bool, folder: Path, seconds: float) -> dict:
         try:
             meter = CpuMeter({"server": server.processes,
                               "locust": lambda: tree(locust.proc.pid)})
-            trace.pids = server.worker_pids()
+            workers = server.worker_pids()
             summary = locust.wait(meter)
-            flushed = server.quit(trace.flushed, timeout=FLUSH_TIMEOUT_S) if traced else None
+            flushed = (server.quit(lambda: trace.flushed(workers), timeout=FLUSH_TIMEOUT_S)
+                       if traced else None)
         finally:
             server.stop(grace=0.3, graceful=False)
     requests = int(summary.rows.get("/health", {}).get("Request Count", 0))

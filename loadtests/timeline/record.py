@@ -31,7 +31,6 @@ class CellTrace:
         self.folder = cell_dir / "trace"
         self.cell_dir = cell_dir
         self.sampler: ThreadCpuSampler | None = None
-        self.pids: list[int] = []
         if enabled:
             self.folder.mkdir(parents=True, exist_ok=True)
             for old in self.folder.glob("*.json"):
@@ -49,13 +48,18 @@ class CellTrace:
         """Sample these workers' threads while the block runs (the load's whole run)."""
         if not self.enabled:
             return contextlib.nullcontext()
-        self.pids = list(worker_pids)
-        self.sampler = ThreadCpuSampler(lambda: self.pids)
+        pids = list(worker_pids)
+        self.sampler = ThreadCpuSampler(lambda: pids)
         return self.sampler
 
-    def flushed(self) -> bool:
-        """Whether every traced worker has written its spans."""
-        return all((self.folder / f"requests-{pid}.json").exists() for pid in self.pids)
+    def save_samples(self) -> None:
+        """Write the threads' CPU samples beside the spans (``cpu.json``), if it sampled."""
+        if self.sampler is not None:
+            (self.folder / "cpu.json").write_text(json.dumps(self.sampler.as_dict()))
+
+    def flushed(self, worker_pids: list[int]) -> bool:
+        """Whether each of these workers has written its spans."""
+        return all((self.folder / f"requests-{pid}.json").exists() for pid in worker_pids)
 
     def finish(self, row: dict, window_wall: tuple[float, float]) -> None:
         """Write what the run measured beside the spans, and draw them; name the PNG in
@@ -65,12 +69,12 @@ class CellTrace:
         # Locust's window is wall-clock time (time.time()); the spans are monotonic
         offset = time.time_ns() - time.monotonic_ns()
         window_ns = [round(t * 1e9) - offset for t in window_wall]
-        if self.sampler:
-            (self.folder / "cpu.json").write_text(json.dumps(self.sampler.as_dict()))
+        self.save_samples()
         (self.folder / "cell.json").write_text(json.dumps({
             "label": f"{row['scenario']} | {row['label']}", "users": row["users"],
             "rps": row["rps"], "bound_rps": row["bound_rps"], "fidelity": row["fidelity"],
-            "window_ns": window_ns, "flushed": self.flushed()}))
+            "window_ns": window_ns,
+            "flushed": self.sampler is not None and self.flushed(self.sampler.pids())}))
         # the PNG where the report (and a committed sample) keeps it; the JSON with the cell
         report = self.cell_dir.parent.parent
         (report / TIMELINES).mkdir(exist_ok=True)
