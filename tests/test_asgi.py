@@ -34,7 +34,7 @@ SAME = [
     "/spin/7?nap=1&offload=1", "/spin/x", "/offload/prime/-5", "/nope", "/prime/7/8",
     "/io?delay=nan&delay=0",  # the first value counts, as in Flask
     "/download?mb=0", "/download?mb=65", "/download?unbuffered=yes", "/upload",
-    "/mixed?delay=-1", "/mixed?n=x", f"/mixed?n={10**17}",
+    "/mixed?delay=-1", "/mixed?n=x", f"/mixed?n={10**17}", "/mixed?n=",
 ]
 
 

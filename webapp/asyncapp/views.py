@@ -74,7 +74,8 @@ async def mixed(request: Request) -> JSONResponse:
     """Mostly waiting, partly CPU: ``await asyncio.sleep(delay)``, then ``is_prime(n)`` in the
     coroutine (the loop frozen for its CPU)."""
     delay = parse_delay(_arg(request, "delay"))
-    number = parse_n(_arg(request, "n") or str(MIXED_PRIME))
+    raw = _arg(request, "n")
+    number = parse_n(str(MIXED_PRIME) if raw is None else raw)  # ?n= is bad input, as in Flask
     start = time.perf_counter()
     await asyncio.sleep(delay)
     result, cpu = on_this_thread(is_prime, number)
