@@ -81,9 +81,11 @@ if worker_class not in MODELS:
 if (_cli_class := _cli_worker_class()) and _cli_class not in MODELS:
     _check_worker_class(_cli_class, "-k")
 
-# The asyncio worker serves the ASGI twin of the app, every other model the Flask app.
+# The asyncio workers (gunicorn's asgi, uvicorn-worker's) serve the ASGI twin of the app, every
+# other model the Flask app.
+ASGI_WORKERS = ("asgi", "uvicorn_worker.UvicornWorker", "uvicorn_worker.UvicornH11Worker")
 _model = _cli_class or worker_class
-wsgi_app = "webapp.asgi:app" if _model == "asgi" else "webapp.wsgi:app"
+wsgi_app = "webapp.asgi:app" if _model in ASGI_WORKERS else "webapp.wsgi:app"
 bind = [_env("BIND", "127.0.0.1:8000")]
 workers = _env_int("WORKERS", 1)
 # More than one thread turns gunicorn's sync worker into gthread, so only

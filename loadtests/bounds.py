@@ -40,9 +40,9 @@ def parallelism(cell: Cell, scenario: Scenario) -> int:
         if spec.offload == "dirty":
             return spec.dirty_workers
         return spec.workers * offload.pool.pool_size()
-    if kind == "gilfree" and spec.worker_class == "gthread":
+    if kind == "gilfree" and spec.model == "gthread":
         return spec.workers * spec.threads
-    if kind == "gilfree" and spec.worker_class == "asgi":
+    if kind == "gilfree" and spec.model == "asgi":
         # asyncio.to_thread's default executor: min(32, cores + 4) threads per worker
         return spec.workers * min(32, (os.cpu_count() or 1) + 4)
     return spec.workers
@@ -53,7 +53,7 @@ def db_slots(cell: Cell) -> float:
     min(workers × min(slots per worker, pool), connections allowed), where a worker whose
     driver does not cooperate with its model has one slot."""
     spec, db = cell.spec, cell.db
-    per_worker = spec.slots / spec.workers if db.cooperates(spec.worker_class) else 1
+    per_worker = spec.slots / spec.workers if db.cooperates(spec.model) else 1
     return min(spec.workers * min(per_worker, db.pool), db.allowed)
 
 

@@ -2,7 +2,7 @@
 
 A cell is found by what it is -- scenario, worker class, workers, threads,
 switch interval, reuse_port, offload backend, Celery fleet, proxy, slow clients,
-database and pinned cores (:func:`key`) --
+database, pinned cores and server (:func:`key`) --
 never by its formatted label, so renaming a label cannot silently drop a
 lesson's section.
 """
@@ -159,7 +159,7 @@ class Cell:
         return (self.scenario, spec.worker_class, spec.workers, spec.threads,
                 self.switch_interval, self.reuse_port, spec.offload,
                 self.celery.key() if self.celery else None, self.proxy, self.slow,
-                self.db.key() if self.db else None, self.pin_cores)
+                self.db.key() if self.db else None, self.pin_cores, spec.server, spec.options)
 
 
 def row_key(row: dict) -> tuple:
@@ -171,28 +171,41 @@ def row_key(row: dict) -> tuple:
             (celery["pool"], celery["concurrency"], celery["processes"]) if celery else None,
             row.get("proxy"), row.get("slow_clients", 0),
             tuple(row["db"][k] for k in ("driver", "pool", "max_connections", "sync"))
-            if row.get("db") else None, row.get("pin_cores", False))
+            if row.get("db") else None, row.get("pin_cores", False),
+            row.get("server", "gunicorn"), tuple(row.get("server_options", ())))
+
+
+def row_spec(row: dict) -> ServerSpec:
+    """The server spec of the cell a results row came from (its model and counts)."""
+    return ServerSpec(row["worker_class"], row["workers"], row["threads"],
+                      worker_connections=row.get("worker_connections", 1000),
+                      server=row.get("server", "gunicorn"),
+                      options=tuple(row.get("server_options", ())))
 
 
 def spec(model: str, workers: int = 1, threads: int = 1, switch: float | None = None,
-         reuse_port: bool = False, offload: str = "pool", pin: bool = False) -> ServerSpec:
-    """A lab server spec in one line: model, workers, threads, SWITCH_INTERVAL, REUSE_PORT,
-    OFFLOAD_BACKEND, PIN_CORES."""
+         reuse_port: bool = False, offload: str = "pool", pin: bool = False,
+         server: str = "gunicorn", options: tuple[str, ...] = ()) -> ServerSpec:
+    """A lab server spec in one line: model (gunicorn's -k, another server's interface),
+    workers, threads, SWITCH_INTERVAL, REUSE_PORT, OFFLOAD_BACKEND, PIN_CORES, server and
+    its own flags."""
     env = (("SWITCH_INTERVAL", f"{switch:g}"),) if switch else ()
     env += (("REUSE_PORT", "1"),) if reuse_port else ()
     env += (("PIN_CORES", "1"),) if pin else ()
-    return ServerSpec(model, workers=workers, threads=threads, env=env, offload=offload)
+    return ServerSpec(model, workers=workers, threads=threads, env=env, offload=offload,
+                      server=server, options=options)
 
 
 def cell(scenario: str, model: str, workers: int = 1, threads: int = 1, *, users: int,
          switch: float | None = None, reuse_port: bool = False, offload: str = "pool",
          celery: Fleet | None = None, proxy: str | None = None, slow: int = 0,
-         db: Database | None = None, pin: bool = False) -> Cell:
+         db: Database | None = None, pin: bool = False, server: str = "gunicorn",
+         options: tuple[str, ...] = ()) -> Cell:
     if celery is not None:
         offload = "celery"
-    server = spec(model, workers, threads, switch, reuse_port, offload, pin)
+    served = spec(model, workers, threads, switch, reuse_port, offload, pin, server, options)
     if db is not None:
-        server = replace(server, env=(*server.env, ("DB_DRIVER", db.driver),
+        served = replace(served, env=(*served.env, ("DB_DRIVER", db.driver),
                                       ("DB_POOL_SIZE", str(db.pool))))
-    return Cell(scenario, server, users, celery or (Fleet() if offload == "celery" else None),
+    return Cell(scenario, served, users, celery or (Fleet() if offload == "celery" else None),
                 proxy, slow, db)

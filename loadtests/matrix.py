@@ -39,7 +39,7 @@ from .model import drift, time_calls
 from .procs import run_main
 from .repeats import aggregate, spread, verdict
 from .runcell import LOCUST_CPU_LIMIT, Settings, run_cell
-from .servers import ROOT
+from .servers import ROOT, SERVERS
 from .services.fleet import unavailable
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
@@ -49,7 +49,9 @@ DRIFT_TIMINGS = 5
 
 
 def machine_info() -> dict:
-    versions = {name: metadata.version(name) for name in ("gunicorn", "gevent", "locust", "flask")}
+    versions = {name: metadata.version(name) for name in ("gunicorn", "gevent", "locust", "flask",
+                                                 "uvicorn", "uvicorn-worker", "granian",
+                                                 "waitress")}
     return {
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
@@ -60,9 +62,12 @@ def machine_info() -> dict:
 
 
 def select_cells(cells, scenarios: set[str], models: set[str], users: int | None,
-                 backends: set[str] = frozenset(BACKENDS)) -> list[Cell]:
-    chosen = [c for c in cells if c.scenario in scenarios and c.spec.worker_class in models
-              and c.spec.offload in backends]
+                 backends: set[str] = frozenset(BACKENDS),
+                 servers: set[str] = frozenset(SERVERS)) -> list[Cell]:
+    """The cells of those scenarios, models (in the lab's terms: granian's WSGI and waitress
+    are thread pools, gthread; uvicorn is asgi), offload backends and servers."""
+    chosen = [c for c in cells if c.scenario in scenarios and c.spec.model in models
+              and c.spec.offload in backends and c.spec.server in servers]
     if users is not None:
         chosen = [dataclasses.replace(c, users=users + SCENARIO[c.scenario].heartbeat)
                   for c in chosen]
@@ -78,6 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="comma-separated subset of: " + ", ".join(SCENARIOS))
     parser.add_argument("--models", type=csv_choice(MODELS), default=set(MODELS),
                         help="comma-separated subset of: " + ", ".join(MODELS))
+    parser.add_argument("--servers", type=csv_choice(tuple(SERVERS)), default=set(SERVERS),
+                        help="comma-separated subset of: " + ", ".join(SERVERS))
     parser.add_argument("--offload", type=csv_choice(BACKENDS), default=set(BACKENDS),
                         help="comma-separated subset of the cells' OFFLOAD_BACKEND: "
                              + ", ".join(BACKENDS))
@@ -148,11 +155,11 @@ def render_table(rows: list[dict]) -> Table:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cells = select_cells(presets.cells(args.preset), args.scenarios, args.models, args.users,
-                         args.offload)
+                         args.offload, args.servers)
     if args.proxy:  # a cell that two selections now make equal runs once
         cells = list(dict.fromkeys(dataclasses.replace(c, proxy=args.proxy) for c in cells))
     if not cells:
-        print("no cell matches those --scenarios and --models", file=sys.stderr)
+        print("no cell matches those --scenarios, --models and --servers", file=sys.stderr)
         return 2
     missing = {cell: why for cell in cells if (why := unavailable(cell))}
     if missing:

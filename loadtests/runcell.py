@@ -27,7 +27,7 @@ from .locustrun import DB_WAIT_ROW, WORK_ROW, Load, LocustRun, number
 from .model import measure_service_time
 from .monitors import MONITORS
 from .procs import tree
-from .servers import GunicornServer, free_port
+from .servers import free_port, launch
 from .services.fleet import cell_services
 from .services.nginx import NginxProxy
 from .slowclients import SlowClients
@@ -130,14 +130,14 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     # a cross-check of the in-server S (the full preset; make demo saves its seconds)
     n = settings.prime_n(cell)
     runner_s = settings.time_service(kind, n) if settings.cross_check else None
-    trace = CellTrace(cell_dir, cell.key() in settings.traced)
+    trace = CellTrace(cell_dir, cell.key() in settings.traced and cell.spec.runs_on.traces)
     extra = scenario.extra + (("--db-sync",) if cell.db and cell.db.sync else ()) + \
         trace.locust_flags
     load = Load(tag=scenario.tag, users=cell.users, duration=duration,
                 warmup=warmup, delay=settings.delay, prime_n=n,
                 mb=settings.mb, processes=settings.locust_processes, extra=extra)
     spec = cell.spec
-    monitor = MONITORS.get(spec.worker_class)
+    monitor = MONITORS.get(spec.model)
     if monitor:
         spec = dataclasses.replace(spec, env=spec.env + monitor.env)
     spec = dataclasses.replace(spec, env=spec.env + trace.env)
@@ -150,8 +150,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
                    cell_dir / "locust.log") as locust, \
             cell_services(cell, cell_dir, wait=False) as services, \
             contextlib.ExitStack() as stack:
-        server = GunicornServer(dataclasses.replace(spec, env=spec.env + services.env),
-                                port=port, log_path=cell_dir / "gunicorn.log")
+        server = launch(dataclasses.replace(spec, env=spec.env + services.env),
+                        port=port, log_path=cell_dir / f"{spec.server}.log")
         server.start()
         try:
             services.wait_ready()
@@ -214,6 +214,8 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
     row = {
         "scenario": cell.scenario,
         "label": cell.model_label,
+        "server": cell.spec.server,
+        "server_options": list(cell.spec.options),
         "worker_class": cell.spec.worker_class,
         "workers": cell.spec.workers,
         "threads": cell.spec.threads,

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from .client import get
-from .servers import GunicornServer, ServerSpec
+from .servers import ServerSpec, launch
 from .services.nginx import NginxProxy
 from .slowclients import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
 
@@ -82,7 +82,7 @@ def _served(spec: ServerSpec, front: str):
     """A fresh server, and nginx in front of it unless ``front`` is "direct": (server, port,
     url) where the clients connect."""
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(GunicornServer(spec))
+        server = stack.enter_context(launch(spec))
         if front == "direct":
             yield server, server.port, server.url
         else:
@@ -122,16 +122,17 @@ READ_RATE = 64 * 1024
 READER_START_S = 3.0
 
 
-def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str) -> dict:
-    """While ``k`` slow readers take /download, does /health answer?"""
+def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str,
+                 mb: int = READ_MB) -> dict:
+    """While ``k`` slow readers take ``mb`` MiB of /download each, does /health answer?"""
     with _served(spec, front) as (_, port, url), contextlib.ExitStack() as readers:
-        path = f"/download?mb={READ_MB}{query}"
+        path = f"/download?mb={mb}{query}"
         slow = [readers.enter_context(SlowReader("127.0.0.1", port, path, rate=READ_RATE))
                 for _ in range(k)]
         for reader in slow:
             reader.wait_received(READ_RATE, within=READER_START_S)
         return {"kind": "reader", "label": label, "front": front, "slow_clients": k,
-                "mb": READ_MB, "read_kib_s": READ_RATE // 1024,
+                "mb": mb, "read_kib_s": READ_RATE // 1024,
                 "health_during": _health(url, 2.0)}
 
 

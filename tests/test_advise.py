@@ -70,6 +70,44 @@ def test_a_model_the_app_does_not_serve_under_is_not_predicted():
     assert "gevent" not in {p.candidate.worker_class for p in ranked}
 
 
+#: Worker memory (RSS, USS) under the other servers, as the advisor keys it.
+PEER_MEMORY = {"granian wsgi": (28.0, 14.0), "waitress wsgi": (26.0, 13.0)}
+
+
+def test_other_servers_are_candidates_with_their_own_slots_and_command_lines():
+    ranked = predict(Profile(*WAITING, MEMORY | PEER_MEMORY), cores=2, users=50, kind="wsgi")
+    peers = {p.candidate.server: p.candidate for p in ranked if p.candidate.server != "gunicorn"}
+    assert set(peers) == {"granian", "waitress"}
+    granian, waitress = peers["granian"], peers["waitress"]
+    assert (granian.model, granian.workers, waitress.model, waitress.workers) == (
+        "gthread", 2, "gthread", 1)  # thread pools; waitress has one process
+    gthread = max((p.candidate for p in ranked if p.candidate.worker_class == "gthread"),
+                  key=lambda c: c.slots)
+    assert granian.slots == gthread.slots  # the same pool, the same ceiling
+    command = granian.command("examples.waiting:app", None)
+    assert command.startswith("granian --interface wsgi ") and command.endswith(
+        " examples.waiting:app") and f"--blocking-threads {granian.threads}" in command
+    assert granian.conf_lines() == []  # no gunicorn.conf.py for another server
+    assert waitress.command("app:app", "/srv").startswith("waitress --listen=")
+
+
+def test_a_cpu_bound_app_is_not_sent_to_one_waitress_process():
+    ranked = predict(Profile(*CPU, MEMORY | PEER_MEMORY), cores=2, users=50, kind="wsgi")
+    waitress = next(p for p in ranked if p.candidate.server == "waitress")
+    assert waitress.rps < 0.6 * ranked[0].rps and "one core" in waitress.risk
+
+
+def test_an_asgi_app_gets_uvicorn_and_granian_beside_gunicorns_asgi():
+    memory = {"asgi": (25.0, 12.0), "uvicorn asgi": (24.0, 12.0), "granian asgi": (26.0, 13.0)}
+    asgi = predict(Profile(*WAITING, memory), cores=2, users=50, kind="asgi")
+    assert {p.candidate.served for p in asgi} == set(memory)
+    assert {p.candidate.model for p in asgi} == {"asgi"}
+    uvicorn = next(p.candidate for p in asgi if p.candidate.server == "uvicorn")
+    assert uvicorn.command("examples.app:app", None) == (
+        "uvicorn examples.app:app --host 127.0.0.1 --port 8000 --workers 2 "
+        "--timeout-graceful-shutdown 30")
+
+
 @pytest.mark.parametrize("cores", [1, 2, 4])
 def test_gevent_on_more_than_one_worker_listens_with_reuse_port(cores):
     """A gevent worker accepts up to 100 pending connections at once and keeps them: on
@@ -181,7 +219,11 @@ def test_a_quick_advice_end_to_end(tmp_path, app, path):
     rec = advice["recommended"]
     chosen = next(c for c in advice["candidates"] if c["label"] == rec["label"])
     assert 0.8 <= chosen["fidelity"] <= 1.2, advice["candidates"]
-    assert rec["command"].startswith(f"gunicorn -k {rec['worker_class']} -w {rec['workers']}")
+    if rec["server"] == "gunicorn":
+        assert rec["command"].startswith(
+            f"gunicorn -k {rec['worker_class']} -w {rec['workers']}")
+    else:  # another server, advised with its own command line
+        assert rec["command"].startswith(rec["server"]) and not rec["conf_lines"]
     assert rec["command"].endswith(app)
     assert ("--reuse-port" in rec["command"]) is (rec["worker_class"] == "gevent"
                                                   and rec["workers"] > 1)
@@ -194,8 +236,7 @@ def test_a_quick_advice_end_to_end(tmp_path, app, path):
         assert "CPU-bound" in rec["reasons"]
     else:
         assert profile["wait_fraction"] > 0.5 and rec["workers"] == cores
-        slots = rec["workers"] * (rec["threads"] if rec["worker_class"] == "gthread"
-                                  else rec["worker_connections"])
+        slots = math.inf if chosen["slots"] == "∞" else chosen["slots"]
         assert slots >= min(advice["settings"]["users"], advice["mix"]["knee"])
     assert not alive(_ours(app))
 

@@ -12,6 +12,7 @@ from loadtests.report import render_markdown, write_report
 from loadtests.servers import ROOT
 
 SAMPLES = ROOT / "docs" / "sample"
+PEER_SCENARIOS = ("peerio", "peercpu", "peerbeat", "peerhealth", "peerslow")
 
 # The presets as they stood before lessons became modules: (scenario, worker class,
 # workers, threads, switch interval, users). Since then make demo's 2.5-minute budget moved
@@ -124,6 +125,38 @@ CONVOY_FULL = CONVOY_QUICK | {
 }
 
 
+# The servers people pick instead (issue 22): make demo's uvicorn beside gunicorn's gevent and
+# asgi on /io; in the full preset every server on waiting, computing, the frozen loop, the cost
+# of a request and slowloris.
+def _peer(scenario, server, model, workers, threads, users, *more):
+    return (scenario, model, workers, threads, None, users, *more,
+            *((server,) if server != "gunicorn" else ()))
+
+
+SERVERS_QUICK = {_peer("peerio", "gunicorn", "gevent", 1, 1, 50),
+                 _peer("peerio", "gunicorn", "asgi", 1, 1, 50),
+                 _peer("peerio", "uvicorn", "asgi", 1, 1, 50)}
+SERVERS_FULL = SERVERS_QUICK | {
+    _peer("peerio", "uvicorn-worker", "asgi", 1, 1, 50),
+    _peer("peerio", "granian", "asgi", 1, 1, 50),
+    _peer("peerio", "granian", "wsgi", 1, 8, 50), _peer("peerio", "waitress", "wsgi", 1, 4, 50),
+    _peer("peercpu", "gunicorn", "gthread", 1, 4, 4), _peer("peercpu", "uvicorn", "asgi", 1, 1, 4),
+    _peer("peercpu", "granian", "wsgi", 1, 4, 4), _peer("peercpu", "waitress", "wsgi", 1, 4, 4),
+    _peer("peercpu", "uvicorn", "asgi", 2, 1, 4), _peer("peercpu", "granian", "wsgi", 2, 4, 4),
+    *(_peer("peerbeat", s, m, 1, t, 3) for s, m, t in (
+        ("gunicorn", "asgi", 1), ("uvicorn", "asgi", 1), ("granian", "asgi", 1),
+        ("granian", "wsgi", 4), ("waitress", "wsgi", 4))),
+    *(_peer("peerhealth", s, m, 1, t, 20) for s, m, t in (
+        ("gunicorn", "sync", 1), ("gunicorn", "gthread", 4), ("gunicorn", "gevent", 1),
+        ("gunicorn", "asgi", 1), ("uvicorn", "asgi", 1), ("uvicorn-worker", "asgi", 1),
+        ("granian", "asgi", 1), ("granian", "wsgi", 4), ("waitress", "wsgi", 4))),
+    _peer("peerhealth", "uvicorn", "asgi", 1, 1, 20, "--no-access-log"),
+    *(_peer("peerslow", s, m, 1, t, 1, "slow5") for s, m, t in (
+        ("gunicorn", "gthread", 4), ("uvicorn", "asgi", 1), ("granian", "asgi", 1),
+        ("granian", "wsgi", 4), ("waitress", "wsgi", 4))),
+}
+
+
 def _keys(cells):
     def offload(c):
         if c.celery:
@@ -134,14 +167,15 @@ def _keys(cells):
         return ((f"slow{c.slow}",) if c.slow else ()) + ((c.proxy,) if c.proxy else ())
     return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ()), *offload(c),
              *front(c), *(("db", c.db.key()) if c.db else ()),
-             *(("pinned",) if c.pin_cores else ())) for c in cells]
+             *(("pinned",) if c.pin_cores else ()), *c.spec.options,
+             *((c.spec.server,) if c.spec.server != "gunicorn" else ())) for c in cells]
 
 
 @pytest.mark.parametrize(("preset", "expected"), [
     ("quick", QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL | ASGI_QUICK - ASGI_MOVED_TO_FULL
-     | BACKENDS_QUICK | SLOW_QUICK | DB_QUICK | CONVOY_QUICK),
+     | BACKENDS_QUICK | SLOW_QUICK | DB_QUICK | CONVOY_QUICK | SERVERS_QUICK),
     ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL | SLOW_FULL | DB_FULL
-     | CONVOY_FULL)])
+     | CONVOY_FULL | SERVERS_FULL)])
 def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
     keys = _keys(presets.cells(preset))
     assert len(keys) == len(set(keys))  # a cell two lessons need runs once
@@ -151,9 +185,12 @@ def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expec
 def test_windows_come_from_the_lessons():
     assert presets.windows("quick") == {"io": (0.5, 2.0), "nap": (0.5, 5.5),
                                         "slowclients": (0.5, 2.5), "convoy": (0.5, 3.0),
-                                        "convoylong": (0.5, 3.0), "other": (0.5, 3.5)}
+                                        "convoylong": (0.5, 3.0),
+                                        **dict.fromkeys(PEER_SCENARIOS, (0.5, 2.0)),
+                                        "other": (0.5, 3.5)}
     assert presets.windows("full") == {"io": (2.0, 8.0), "slowclients": (2.0, 8.0),
                                        "convoy": (2.0, 8.0), "convoylong": (2.0, 8.0),
+                                       **dict.fromkeys(PEER_SCENARIOS, (2.0, 8.0)),
                                        "other": (2.0, 10.0)}
 
 
@@ -173,7 +210,7 @@ def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
     keys = _keys(presets.cells("quick"))
     assert set(keys) == (QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL
                          | ASGI_QUICK - ASGI_MOVED_TO_FULL | BACKENDS_QUICK | SLOW_QUICK
-                         | DB_QUICK | CONVOY_QUICK
+                         | DB_QUICK | CONVOY_QUICK | SERVERS_QUICK
                          | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
 
 
@@ -199,7 +236,8 @@ def test_traced_cells_are_those_the_lessons_show_and_every_full_cell():
         c.key() for c in presets.cells("full")}
 
 
-@pytest.mark.parametrize("preset", ["full", "quick", "slowwatch", "database", "convoy"])
+@pytest.mark.parametrize("preset", ["full", "quick", "slowwatch", "database", "convoy",
+                                    "servers"])
 def test_golden_report(preset, tmp_path):
     """The committed results render to the committed report, byte for byte."""
     results = json.loads((SAMPLES / preset / "results.json").read_text())

@@ -27,7 +27,7 @@ from ..procs import run_main
 from ..servers import ROOT
 from . import output
 from .measure import as_row, measure
-from .predict import Prediction, Profile, predict
+from .predict import Prediction, Profile, predict, ties
 from .profile import PathProfile, profile_paths, serves_under
 from .recommend import Trial, choose, command, conf_lines, reasons
 from .target import BadInput, Target, resolve
@@ -41,7 +41,10 @@ PRESETS = {
     "full": {"profile_s": 5.0, "warmup_s": 3.0, "duration_s": 15.0, "timing_s": 3.0,
              "classes": 3},
 }
-OTHER_MODELS = {"wsgi": ("gthread", "gevent"), "asgi": ()}
+#: What else the app is served with, to check that it serves (and its memory): gunicorn's
+#: other worker classes, and the other servers ("server interface", loadtests.servers).
+OTHER_MODELS = {"wsgi": ("gthread", "gevent", "granian wsgi", "waitress wsgi"),
+                "asgi": ("uvicorn asgi", "granian asgi")}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -71,11 +74,12 @@ def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]]) -> 
 
 
 def to_measure(ranked: list[Prediction], classes: int, cores: int) -> list[Prediction]:
-    """The best of each worker class, for the best ``classes`` classes, then gunicorn's
-    default advice (2 × cores + 1 sync workers) when the app is WSGI."""
+    """The best of each worker class (another server's interface is a class of its own), for
+    the best ``classes`` classes, then gunicorn's default advice (2 × cores + 1 sync workers)
+    when the app is WSGI."""
     best: dict[str, Prediction] = {}
     for p in ranked:
-        best.setdefault(p.candidate.worker_class, p)
+        best.setdefault(p.candidate.served, p)
     chosen = list(best.values())[:classes]
     # fewer classes than asked (an ASGI app has one): the next best of any class
     chosen += [p for p in ranked if p not in chosen][:classes - len(chosen)]
@@ -83,6 +87,10 @@ def to_measure(ranked: list[Prediction], classes: int, cores: int) -> list[Predi
                     and p.candidate.workers == 2 * cores + 1), None)
     if default and default not in chosen:
         chosen.append(default)
+    # the best of the other servers too, where its ceiling ties the best: measured beside
+    peer = next((p for p in ranked if p.candidate.server != "gunicorn"), None)
+    if peer and peer not in chosen and ties(peer, ranked[0].rps):
+        chosen.append(peer)
     return chosen
 
 
@@ -90,8 +98,8 @@ def candidate_row(trial: Trial) -> dict:
     p, m = trial.prediction, trial.measured
     c = p.candidate
     return {
-        "label": c.label, "worker_class": c.worker_class, "workers": c.workers,
-        "threads": c.threads, "worker_connections": c.worker_connections,
+        "label": c.label, "server": c.server, "worker_class": c.worker_class,
+        "workers": c.workers, "threads": c.threads, "worker_connections": c.worker_connections,
         "slots": "∞" if c.slots == float("inf") else int(c.slots), "note": c.note,
         "predicted_rps": m.predicted_rps if m else p.rps,
         "profile_predicted_rps": p.rps,
@@ -195,8 +203,9 @@ def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
         "excluded_models": excluded,
         "candidates": [candidate_row(t) for t in trials],
         "recommended": {
-            "label": c.label, "worker_class": c.worker_class, "workers": c.workers,
-            "threads": c.threads, "worker_connections": c.worker_connections,
+            "label": c.label, "server": c.server, "worker_class": c.worker_class,
+            "workers": c.workers, "threads": c.threads,
+            "worker_connections": c.worker_connections,
             "command": command(best, target.app, chdir),
             "conf_lines": conf_lines(best, target.app),
             "reasons": reasons(best, trials, profile, cores=cores, users=args.users,

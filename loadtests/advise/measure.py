@@ -22,7 +22,7 @@ from ..cpu import CpuMeter
 from ..locustrun import Load, LocustRun, number
 from ..procs import tree
 from ..runcell import STOP_GRACE_S
-from ..servers import GunicornServer, ServerSpec, free_port
+from ..servers import Server, ServerSpec, free_port, launch
 from .dbwatch import Connections, DbWatch
 from .predict import Candidate, ceiling
 from .profile import Client, check_status, idle_cores, time_path
@@ -54,11 +54,7 @@ class Measured:
 
 
 def spec_of(candidate: Candidate, target: Target) -> ServerSpec:
-    return ServerSpec(worker_class=candidate.worker_class, workers=candidate.workers,
-                      threads=candidate.threads,
-                      worker_connections=candidate.worker_connections,
-                      app=target.app, chdir=target.chdir,
-                      env=(("REUSE_PORT", "1"),) if candidate.reuse_port else ())
+    return dataclasses.replace(candidate.spec, app=target.app, chdir=target.chdir)
 
 
 def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
@@ -70,8 +66,8 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
                 extra=tuple(arg for path in target.paths for arg in ("--path", path)))
     with LocustRun(load, f"http://127.0.0.1:{port}", out_dir / "locust",
                    out_dir / "locust.log") as locust:
-        server = GunicornServer(spec_of(candidate, target), port=port,
-                                log_path=out_dir / "gunicorn.log")
+        server = launch(spec_of(candidate, target), port=port,
+                        log_path=out_dir / f"{candidate.server}.log")
         try:
             server.start()
             client = Client(port, timeout)
@@ -126,7 +122,7 @@ def leftovers(port: int) -> int:
     return waiting
 
 
-def wait_idle(server: GunicornServer, *, timeout: float) -> None:
+def wait_idle(server: Server, *, timeout: float) -> None:
     """Poll, with a deadline, until the requests left over from the load are done: the
     server's processes use under :data:`IDLE_PCT` of a core over a short slice, and none of
     its connections is left (:func:`leftovers`: a waiting app's requests use no CPU --
@@ -139,7 +135,7 @@ def wait_idle(server: GunicornServer, *, timeout: float) -> None:
     raise TimeoutError(f"the server stayed busy for {timeout:g} s after its load ended")
 
 
-def _time_paths(server: GunicornServer, client: Client, target: Target,
+def _time_paths(server: Server, client: Client, target: Target,
                 seconds: float) -> list[tuple[float, float, int]]:
     return [time_path(server, client, path, seconds / len(target.paths))
             for path in target.paths]

@@ -96,12 +96,9 @@ def write(advice: dict, out: Path) -> None:
         rec["command"],
         "```",
         "",
-        "or in a `gunicorn.conf.py`:",
-        "",
-        "```python",
-        *rec["conf_lines"],
-        "```",
-        "",
+        # another server than gunicorn has no gunicorn.conf.py
+        *(["or in a `gunicorn.conf.py`:", "", "```python", *rec["conf_lines"], "```", ""]
+          if rec["conf_lines"] else []),
         rec["reasons"],
         "",
         "## Profile (one worker, one user)",

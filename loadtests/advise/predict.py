@@ -4,7 +4,8 @@ Pure arithmetic over a :class:`Profile` (R and S_cpu of the app's mix of paths, 
 model's worker memory) and this machine's cores, with :mod:`loadtests.model`'s bounds:
 
 * slots: a configuration holds ``slots`` requests at once (sync w; gthread w × t; gevent
-  w × connections; asgi: no cap), so by Little's law X <= min(users, slots) ÷ R;
+  w × connections; asgi: no cap; another server's own, :mod:`loadtests.servers`), so by
+  Little's law X <= min(users, slots) ÷ R;
 * cores: only processes run Python at once, no more than the cores, so
   X <= min(users, workers, cores) ÷ S_cpu -- threads and greenlets add no CPU.
 
@@ -20,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..model import closed_network_rps, io_bound_rps
+from ..servers import ServerSpec
 
 #: Slots beyond the knee (where the cores, not the slots, bind) that a right-sized
 #: configuration keeps: requests do not arrive evenly, nor spread evenly over workers.
@@ -31,8 +33,17 @@ MAX_THREADS = 64
 FREEZE_S = 0.005
 #: Ceilings this close to the best count as equal; the simpler, leaner one wins.
 TIE = 0.05
-#: Simplest first: among equal ceilings and memory, the earlier model is advised.
+
+
+def ties(prediction: Prediction, best_rps: float) -> bool:
+    """Whether a prediction's ceiling counts as equal to the best one."""
+    return prediction.rps >= (1 - TIE) * best_rps
+#: Simplest first: among equal ceilings and memory, the earlier model is advised ...
 PREFERENCE = ("sync", "gthread", "gevent", "asgi")
+#: Among equal ceilings gunicorn (the lab's own config, hooks and graceful restarts) comes
+#: before the servers people pick instead, whatever their memory: one of those is advised
+#: where its ceiling is higher, or where its measurement backs it and gunicorn's does not.
+SERVER_PREFERENCE = ("gunicorn", "uvicorn", "granian", "waitress")
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,8 @@ def wait_fraction(latency_s: float, cpu_s: float) -> float:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One gunicorn configuration."""
+    """One server configuration: gunicorn's by default, or another server's (``server``,
+    whose ``worker_class`` is then the app interface, asgi or wsgi)."""
 
     worker_class: str
     workers: int
@@ -76,15 +88,43 @@ class Candidate:
     #: kernel spreads new connections over them (the matrix's balance lesson)
     reuse_port: bool = False
     note: str = ""  # why it is on the list ("gunicorn's default advice")
+    server: str = "gunicorn"
+
+    @property
+    def spec(self) -> ServerSpec:
+        return ServerSpec(self.worker_class, self.workers, self.threads,
+                          worker_connections=self.worker_connections, server=self.server,
+                          env=(("REUSE_PORT", "1"),) if self.reuse_port else ())
+
+    @property
+    def model(self) -> str:
+        """Its concurrency model in the lab's terms (granian's WSGI, waitress: gthread)."""
+        return self.spec.model
+
+    @property
+    def served(self) -> str:
+        """What it serves the app with: gunicorn's worker class, or "server interface" --
+        the key of the app's memory under it, and its class when the advisor measures."""
+        return self.worker_class if self.server == "gunicorn" else \
+            f"{self.server} {self.worker_class}"
 
     @property
     def slots(self) -> float:
-        per_worker = {"sync": 1, "gthread": self.threads, "gevent": self.worker_connections,
-                      "asgi": math.inf}  # gunicorn 27.0.1's asgi worker caps nothing
-        return self.workers * per_worker[self.worker_class]
+        return self.spec.slots
+
+    def command(self, app: str, chdir: str | None) -> str:
+        """The command line that serves ``app`` this way."""
+        if self.server == "gunicorn":
+            where = ["--chdir", chdir] if chdir else []
+            return " ".join(["gunicorn", *self.flags(), *where, app])
+        spec = ServerSpec(self.worker_class, self.workers, self.threads, server=self.server,
+                          app=app, chdir=chdir)
+        return spec.runs_on.command(spec, 8000)
 
     @property
     def label(self) -> str:
+        if self.server != "gunicorn":
+            return self.spec.label
         text = f"{self.worker_class} -w{self.workers}"
         if self.worker_class == "gthread":
             text += f" --threads {self.threads}"
@@ -101,6 +141,9 @@ class Candidate:
         return flags + (["--reuse-port"] if self.reuse_port else [])
 
     def conf_lines(self) -> list[str]:
+        """gunicorn.conf.py's lines for it (none for another server: it has no such file)."""
+        if self.server != "gunicorn":
+            return []
         lines = [f'worker_class = "{self.worker_class}"', f"workers = {self.workers}"]
         if self.worker_class == "gthread":
             lines.append(f"threads = {self.threads}")
@@ -131,30 +174,35 @@ def ceiling(candidate: Candidate, latency_s: float, cpu_s: float, *, cores: int,
 
 def memory_mb(candidate: Candidate, profile: Profile) -> float | None:
     """Every worker's own memory plus what they share once: w × USS + (RSS − USS)."""
-    if candidate.worker_class not in profile.memory:
+    if candidate.served not in profile.memory:
         return None
-    rss, uss = profile.memory[candidate.worker_class]
+    rss, uss = profile.memory[candidate.served]
     return candidate.workers * uss + (rss - uss)
 
 
 def risk(candidate: Candidate, profile: Profile, cores: int) -> str:
     """What the lab has measured going wrong with this configuration for this app, briefly
     (README, "Your own app", says each at length)."""
-    if candidate.worker_class in ("gevent", "asgi") and profile.cpu_s >= FREEZE_S:
+    model = candidate.model
+    if model in ("gevent", "asgi") and profile.cpu_s >= FREEZE_S:
         return f"loop frozen ≈ {profile.cpu_s * 1000:.0f} ms a request"
     if candidate.workers > cores and profile.wait_fraction < 0.5:
         return f"{candidate.workers} processes, {cores} cores: memory, no CPU"
-    if candidate.worker_class == "sync":
+    if candidate.workers < cores and profile.wait_fraction < 0.5:
+        return f"{candidate.workers} process for {cores} cores: one core of Python"
+    if model == "sync":
         return "slow clients: needs a buffering proxy"
-    if candidate.worker_class == "gthread" and profile.cpu_s >= FREEZE_S:
+    if model == "gthread" and profile.cpu_s >= FREEZE_S:
         return "GIL: one thread runs Python per worker"
     return ""
 
 
 def candidates(profile: Profile, *, cores: int, users: int, kind: str) -> list[Candidate]:
     """The configurations worth predicting for a ``kind`` ("wsgi" or "asgi") app."""
-    if kind == "asgi":
-        return [Candidate("asgi", w) for w in sorted({1, cores})]
+    if kind == "asgi":  # gunicorn's asyncio worker, uvicorn's and granian's loops
+        return [*(Candidate("asgi", w) for w in sorted({1, cores})),
+                Candidate("asgi", cores, server="uvicorn"),
+                Candidate("asgi", cores, server="granian")]
     default = 2 * cores + 1
     found = [Candidate("sync", w, note="gunicorn's default advice (2 × cores + 1)"
                        if w == default else "")
@@ -167,6 +215,10 @@ def candidates(profile: Profile, *, cores: int, users: int, kind: str) -> list[C
     # them: without reuse_port the first to wake took most users' keep-alive connections
     # (measured: busiest worker 93 % of a core, the server 159 %, fidelity 0.77).
     found.append(Candidate("gevent", cores, worker_connections=1000, reuse_port=cores > 1))
+    # The thread pools of other servers: granian's blocking threads (its I/O in Rust), and
+    # waitress's threads in its one process
+    found.append(Candidate("wsgi", cores, threads=min(need, MAX_THREADS), server="granian"))
+    found.append(Candidate("wsgi", 1, threads=min(wanted, MAX_THREADS), server="waitress"))
     return found
 
 
@@ -184,22 +236,24 @@ def predict(profile: Profile, *, cores: int, users: int, kind: str) -> list[Pred
                                    users=users),
                         memory_mb(c, profile), risk(c, profile, cores))
              for c in candidates(profile, cores=cores, users=users, kind=kind)
-             if c.worker_class in profile.memory]
+             if c.served in profile.memory]
     return rank(found)
 
 
 def rank(predictions: list[Prediction]) -> list[Prediction]:
     """Best first: ceilings within :data:`TIE` of the best are equal; among equals, no
-    frozen loop, then less memory, then the simpler model, then more slots (headroom)."""
+    frozen loop, then gunicorn before another server, then less memory, then the simpler
+    model, then more slots (headroom)."""
     if not predictions:
         return []
     best = max(p.rps for p in predictions)
 
     def key(p: Prediction):
-        equal = p.rps >= (1 - TIE) * best
-        freezes = p.candidate.worker_class in ("gevent", "asgi") and "frozen" in p.risk
-        return (not equal, -p.rps if not equal else 0, freezes,
-                round(p.memory_mb or 0, -1), PREFERENCE.index(p.candidate.worker_class),
-                -p.candidate.slots)
+        equal = ties(p, best)
+        c = p.candidate
+        freezes = c.model in ("gevent", "asgi") and "frozen" in p.risk
+        return (not equal, -p.rps if not equal else 0, freezes, c.server != "gunicorn",
+                round(p.memory_mb or 0, -1), PREFERENCE.index(c.model),
+                SERVER_PREFERENCE.index(c.server), -c.slots)
 
     return sorted(predictions, key=key)

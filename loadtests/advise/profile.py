@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..cpu import CpuMeter
-from ..servers import GunicornServer, ServerError, ServerSpec
+from ..servers import Server, ServerError, ServerSpec, launch
 from . import stall
 from .predict import wait_fraction
 from .target import BadInput, Target, check_import
@@ -83,7 +83,7 @@ def check_status(client: Client, path: str, label: str) -> None:
                        "succeed (check --path)")
 
 
-def memory_mb(server: GunicornServer) -> tuple[float, float]:
+def memory_mb(server: Server) -> tuple[float, float]:
     """(RSS, USS) of the server's busiest-in-memory worker, MiB."""
     best = (0.0, 0.0)
     for pid in server.worker_pids():
@@ -99,7 +99,7 @@ def memory_mb(server: GunicornServer) -> tuple[float, float]:
 BASELINE_S = 0.25
 
 
-def idle_cores(server: GunicornServer) -> float:
+def idle_cores(server: Server) -> float:
     """The server's CPU with no request, in cores: its master's and idle workers' loops
     (gunicorn's heartbeats, gevent's hub), which a one-user timing must not charge to its
     requests -- measured: on a fast day (S_cpu ≈ 10 ms) they read as 2–3 ms of a request's
@@ -111,7 +111,7 @@ def idle_cores(server: GunicornServer) -> float:
     return meter.percent("server") / 100
 
 
-def time_path(server: GunicornServer, client: Client, path: str, window_s: float,
+def time_path(server: Server, client: Client, path: str, window_s: float,
               ) -> tuple[float, float, int]:
     """(R, S_cpu, requests) of ``path`` at one user over ``window_s`` seconds; S_cpu net of
     the server's idle CPU over the same time (:func:`idle_cores`)."""
@@ -130,10 +130,13 @@ def time_path(server: GunicornServer, client: Client, path: str, window_s: float
     return statistics.mean(latencies), cpu / len(latencies), len(latencies)
 
 
-def base_spec(target: Target, worker_class: str) -> ServerSpec:
-    return ServerSpec(worker_class=worker_class, workers=1,
-                      threads=4 if worker_class == "gthread" else 1,
-                      app=target.app, chdir=target.chdir)
+def base_spec(target: Target, served: str) -> ServerSpec:
+    """One worker serving the app: ``served`` is a gunicorn worker class, or "server
+    interface" for another server (``"granian wsgi"``)."""
+    server, _, model = served.rpartition(" ")
+    return ServerSpec(worker_class=model, workers=1,
+                      threads=4 if model in ("gthread", "wsgi") else 1,
+                      app=target.app, chdir=target.chdir, server=server or "gunicorn")
 
 
 def profile_paths(target: Target, *, window_s: float, timeout: float,
@@ -142,7 +145,7 @@ def profile_paths(target: Target, *, window_s: float, timeout: float,
     """Each path's profile on one worker (sync, or asgi), and that worker's memory by model."""
     model = "asgi" if target.kind == "asgi" else "sync"
     try:
-        server = GunicornServer(base_spec(target, model))
+        server = launch(base_spec(target, model))
         server.start()
     except ServerError as error:
         raise BadInput(f"--app {target.app}: {_cannot_serve(model, error)}") from None
@@ -172,7 +175,7 @@ def serves_under(target: Target, model: str, *, timeout: float,
         if "error" in patched:
             return f"does not import under gevent's monkey-patching: {patched['error']}"
     try:
-        with GunicornServer(base_spec(target, model)) as server:
+        with launch(base_spec(target, model)) as server:
             client = Client(server.port, timeout)
             try:
                 for path in target.paths:
@@ -193,6 +196,7 @@ def serves_under(target: Target, model: str, *, timeout: float,
 
 
 def _cannot_serve(model: str, error: ServerError) -> str:
-    """gunicorn's failed start in one line: its log's last line."""
+    """The server's failed start in one line: its log's last line."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"gunicorn -k {model} could not serve it: {lines[-1] if lines else error}"
+    server = model if " " in model else f"gunicorn -k {model}"
+    return f"{server} could not serve it: {lines[-1] if lines else error}"

@@ -51,12 +51,13 @@ def choose(trials: list[Trial]) -> Trial:
 
 
 def command(trial: Trial, app: str, chdir: str | None) -> str:
-    where = ["--chdir", chdir] if chdir else []
-    return " ".join(["gunicorn", *trial.prediction.candidate.flags(), *where, app])
+    return trial.prediction.candidate.command(app, chdir)
 
 
 def conf_lines(trial: Trial, app: str) -> list[str]:
-    return [f'wsgi_app = "{app}"', *trial.prediction.candidate.conf_lines()]
+    """gunicorn.conf.py's lines; none when another server is advised."""
+    lines = trial.prediction.candidate.conf_lines()
+    return [f'wsgi_app = "{app}"', *lines] if lines else []
 
 
 def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
@@ -82,15 +83,19 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
             f"slots ÷ R)" + (", and each sync worker holds one request while it waits."
                              if any(t.prediction.candidate.worker_class == "sync"
                                     for t in trials) else "."))
-    if c.worker_class == "sync":
+    # another server: its name first, then its model in the lab's terms
+    who = "" if c.server == "gunicorn" else f"{c.label}, "
+    if c.model == "sync":
         parts.append(f"{c.workers} sync workers: one process per core"
                      if c.workers == cores else f"{c.workers} sync workers")
-    elif c.worker_class == "gthread":
-        parts.append(f"{c.workers} workers × {c.threads} threads = {c.slots:.0f} slots on "
-                     f"{c.workers} processes: the slots hold the waiting, the processes "
-                     f"(= cores) run the CPU part")
+    elif c.model == "gthread":
+        runs = ("the processes (= cores) run the CPU part" if c.workers == cores else
+                f"its {c.workers} process{'es' * (c.workers > 1)} run the CPU part on "
+                f"{c.workers} of the {cores} cores")
+        parts.append(f"{who}{c.workers} workers × {c.threads} threads = {c.slots:.0f} slots on "
+                     f"{c.workers} processes: the slots hold the waiting, {runs}")
     else:
-        parts.append(f"{c.workers} {c.worker_class} workers, one per core: each event loop "
+        parts.append(f"{who}{c.workers} {c.model} workers, one per core: each event loop "
                      f"holds every waiting request"
                      + (", and with --reuse-port each worker has its own listening socket, "
                         "so the kernel spreads the connections over them (a gevent worker "
@@ -144,7 +149,9 @@ def convoy(trial: Trial, profile: Profile) -> str:
             "take the GIL too) and takes it back only after the computing thread's switch "
             "interval (5 ms) or its burst, a wait the model's queue does not count (the "
             "lab's convoy lesson measures it); more threads lengthen the queue it waits in. "
-            "A shorter SWITCH_INTERVAL shrinks it; gevent has none (one thread).")
+            "A shorter SWITCH_INTERVAL shrinks it; gevent has none (one thread), and granian's "
+            "WSGI threads fewer (its sockets are read and written by Rust threads, outside "
+            "the GIL: the lab's servers lesson).")
 
 
 #: More new database connections than this share of requests: the pool does not keep them.

@@ -28,6 +28,7 @@ from . import (
     nap,
     offload,
     overhead,
+    servers,
     slowclients,
     spinner,
     switch,
@@ -37,7 +38,7 @@ from .base import Lesson, Observation, Results
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
     spinner, coroutines, overhead, slowclients, balance, mixed, convoy,
-    dbyield, dbpool, dbbudget, dbasync,
+    dbyield, dbpool, dbbudget, dbasync, servers,
 ))
 
 

@@ -18,9 +18,8 @@ from pathlib import Path
 
 from webapp.primes import MIXED_PRIME, SHORT_PRIME
 
-from ..cells import Scenario, cell
+from ..cells import Scenario, cell, row_spec
 from ..model import cpu_bound_rps, io_bound_rps
-from ..servers import ServerSpec
 from ..timeline.data import mean_request_ms
 from .base import Lesson, Results, ms
 
@@ -50,7 +49,7 @@ def asymptote(row: dict, delay: float, cores: int) -> float | None:
     s = (row.get("service_time_ms") or 0) / 1000
     if not s:
         return None
-    slots = ServerSpec(row["worker_class"], row["workers"], row["threads"]).slots
+    slots = row_spec(row).slots
     return min(io_bound_rps(row["users"], slots, delay + s),
                cpu_bound_rps(row["users"], row["workers"], cores, s))
 

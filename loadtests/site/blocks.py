@@ -32,7 +32,7 @@ from ..servers import ROOT
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"
 #: The samples a lesson page may show, in this order: the newest and smallest first.
-SAMPLES = ("quick", "slowwatch", "database", "convoy", "full")
+SAMPLES = ("quick", "slowwatch", "database", "convoy", "servers", "full")
 #: Where the generic lesson charts go (a lesson with no chart of its own).
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
@@ -40,6 +40,8 @@ TITLES = {"quick": "The quick matrix (`make demo`)",
           "database": "The database cells (`--full --scenarios db,dbbeat,dbbudget`)",
           "convoy": "The convoy cells and the tracer's cost (`--full --scenarios "
                     "convoy,convoylong,health`)",
+          "servers": "The servers' cells (`--full --scenarios peerio,peercpu,peerbeat,"
+                     "peerhealth,peerslow`)",
           "full": "The full matrix (`make matrix`)"}
 #: How a lesson page states its answer, on one line of its own.
 ONE_LINE = "**In one line:**"

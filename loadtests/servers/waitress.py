@@ -1,0 +1,54 @@
+"""waitress: one process, one asyncore I/O thread in front of ``--threads`` (4) app threads.
+
+The I/O thread buffers a whole request before a thread sees it, and a whole response
+before the client reads it: a slow client should hold a socket, not a thread (the
+servers lesson tests it). The app threads share one GIL: gthread's model. There is no
+multi-process mode (``workers`` must be 1) and no SIGTERM handler: SIGTERM kills it
+mid-request. SIGINT stops it: the app threads get up to 5 s to finish, then the
+connections are closed (waitress 3.0.2's ``TaskDispatcher.shutdown``).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from .base import Server
+from .spec import ServerSpec
+
+WSGI_APP = "webapp.wsgi:app"
+
+
+class WaitressServer(Server):
+    name = "waitress"
+    drain_signal = signal.SIGINT  # its only orderly stop
+    quick_signal = signal.SIGTERM  # no handler: the default action, killed
+
+    @classmethod
+    def model(cls, spec: ServerSpec) -> str:
+        return "gthread"
+
+    @classmethod
+    def slots(cls, spec: ServerSpec) -> float:
+        return spec.threads
+
+    @classmethod
+    def label(cls, spec: ServerSpec) -> str:
+        return f"waitress --threads {spec.threads}"
+
+    @classmethod
+    def argv(cls, spec: ServerSpec, port: int) -> list[str]:
+        if spec.workers != 1 or spec.worker_class != "wsgi":
+            raise ValueError("waitress serves WSGI in one process: worker_class 'wsgi', "
+                             f"workers 1, not {spec.worker_class!r} × {spec.workers}")
+        return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}",
+                f"--threads={spec.threads}", spec.app or WSGI_APP]
+
+    @classmethod
+    def environment(cls, spec: ServerSpec, port: int) -> dict[str, str]:
+        """waitress has no --chdir: another app's folder goes on the import path."""
+        env = super().environment(spec, port)
+        return env | ({"PYTHONPATH": spec.chdir} if spec.chdir else {})
+
+    def worker_pids(self) -> list[int]:
+        return [self.proc.pid]
