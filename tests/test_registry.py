@@ -125,21 +125,24 @@ CONVOY_FULL = CONVOY_QUICK | {
 }
 
 
-# The servers people pick instead (issue 22): make demo's uvicorn beside gunicorn's gevent and
-# asgi on /io; in the full preset every server on waiting, computing, the frozen loop, the cost
-# of a request and slowloris.
+# The servers people pick instead (issue 22): make demo's uvicorn beside gunicorn's asgi on /io;
+# in the full preset every server on waiting, computing, the frozen loop, the cost of a request
+# and slowloris.
 def _peer(scenario, server, model, workers, threads, users, *more):
     return (scenario, model, workers, threads, None, users, *more,
             *((server,) if server != "gunicorn" else ()))
 
 
-SERVERS_QUICK = {_peer("peerio", "gunicorn", "gevent", 1, 1, 50),
-                 _peer("peerio", "gunicorn", "asgi", 1, 1, 50),
+SERVERS_QUICK = {_peer("peerio", "gunicorn", "asgi", 1, 1, 50),
                  _peer("peerio", "uvicorn", "asgi", 1, 1, 50)}
 SERVERS_FULL = SERVERS_QUICK | {
+    _peer("peerio", "gunicorn", "gevent", 1, 1, 50),
     _peer("peerio", "uvicorn-worker", "asgi", 1, 1, 50),
     _peer("peerio", "granian", "asgi", 1, 1, 50),
     _peer("peerio", "granian", "wsgi", 1, 8, 50), _peer("peerio", "waitress", "wsgi", 1, 4, 50),
+    _peer("peerio", "uvicorn", "asgi", 2, 1, 50),
+    _peer("peercpu", "uvicorn-worker", "asgi", 2, 1, 4),
+    _peer("peercpu", "uvicorn-worker", "asgi", 2, 1, 4, "reuse_port"),
     _peer("peercpu", "gunicorn", "gthread", 1, 4, 4), _peer("peercpu", "uvicorn", "asgi", 1, 1, 4),
     _peer("peercpu", "granian", "wsgi", 1, 4, 4), _peer("peercpu", "waitress", "wsgi", 1, 4, 4),
     _peer("peercpu", "uvicorn", "asgi", 2, 1, 4), _peer("peercpu", "granian", "wsgi", 2, 4, 4),

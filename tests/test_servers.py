@@ -161,6 +161,45 @@ def test_sigterm_drains_uvicorn_and_granian_and_kills_waitress(name):
         assert status == (-signal.SIGTERM if name == "uvicorn" else 0)
 
 
+def test_sigint_drains_waitress():
+    """waitress's only orderly stop: its threads get up to 5 s to finish (the lab resets an
+    inherited ignored SIGINT before it starts it)."""
+    reply, status = _answer_to_a_request_in_flight(WAITRESS, signal.SIGINT)
+    assert reply.startswith(b"HTTP/1.1 200") and status == 0
+
+
+def _keep_alive_ms(url: str, requests: int = 15) -> float:
+    """The median time of /health on one keep-alive connection, after its first request."""
+    import http.client
+    import statistics
+    import time
+
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    times = []
+    for _ in range(requests + 1):
+        start = time.perf_counter()
+        connection.request("GET", "/health")
+        connection.getresponse().read()
+        times.append(time.perf_counter() - start)
+    connection.close()
+    return statistics.median(times[1:]) * 1000
+
+
+@pytest.mark.timing
+def test_uvicorn_workers_answer_keep_alive_requests_a_delayed_ack_late():
+    """uvicorn --workers N binds its socket with socket.socket(family): protocol 0, and
+    asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP, so Nagle's
+    algorithm holds the body of each answer until the client's delayed ACK (about 40 ms on
+    Linux). One worker lets asyncio make the socket (protocol 6); gunicorn sets TCP_NODELAY
+    on its own listener, UvicornWorker's too."""
+    with launch(ServerSpec("asgi", workers=2, server="uvicorn")) as two, \
+            launch(ServerSpec("asgi", server="uvicorn")) as one, \
+            launch(ServerSpec("asgi", workers=2, server="uvicorn-worker")) as under_gunicorn:
+        stalled, direct, gunicorn = (_keep_alive_ms(s.url) for s in (two, one, under_gunicorn))
+    assert stalled > 30 > 10 > max(direct, gunicorn), (stalled, direct, gunicorn)
+
+
 def test_waitress_buffers_slow_clients_up_to_its_high_watermark():
     """The prediction: waitress's I/O thread buffers whole requests and responses, so slow
     clients hold sockets, not its two threads -- for a response up to its 16 MiB
@@ -216,8 +255,9 @@ def _cmdline(proc: psutil.Process) -> list[str]:
 def test_every_server_meets_its_models_bound_waiting_and_computing(tmp_path):
     """The lesson's claim, on this machine in one run: each server's /io at min(users, slots)
     ÷ delay and its /prime at min(users, processes, cores) ÷ S -- its threads (or Rust I/O
-    threads) add no Python. uvicorn -w2 is left out: its workers share one socket, and how
-    the kernel spreads the keep-alive connections over them is the lesson's finding."""
+    threads) add no Python. The cells of two processes are left out: whether both work
+    depends on how four connections opened at once split over them (all four on one worker
+    in 2-6 runs of 10, by server: ``scripts/split.py``), the lesson's finding, not a bound."""
     from .test_matrix import _run_matrix
 
     _run_matrix("--full", "--repeat", "1", "--scenarios", "peerio,peercpu", "--servers",
@@ -225,9 +265,8 @@ def test_every_server_meets_its_models_bound_waiting_and_computing(tmp_path):
                 "--no-slowwatch", "--no-trace-overhead", "--no-backends",
                 "--warmup", "0.5", "--duration", "2", "--out", str(tmp_path))
     rows = json.loads((tmp_path / "results.json").read_text())["cells"]
-    judged = {(r["scenario"], r["label"]): r["fidelity"] for r in rows
-              if not (r["server"] == "uvicorn" and r["workers"] > 1)}
-    assert len(judged) == 9 and all("error" not in r for r in rows)
+    judged = {(r["scenario"], r["label"]): r["fidelity"] for r in rows if r["workers"] == 1}
+    assert len(judged) == 8 and all("error" not in r for r in rows)
     # the io slots differ tenfold between servers (∞, 8 threads, 4 threads) ...
     bounds = {r["label"]: r["bound_rps"] for r in rows if r["scenario"] == "peerio"}
     assert bounds["waitress --threads 4"] * 10 < bounds["uvicorn -w1"]

@@ -37,18 +37,25 @@ IO_USERS = 50
 SLOW = 5
 
 
-def _cell(scenario: str, served: tuple, *, users: int, slow: int = 0, workers: int = 0):
+def _cell(scenario: str, served: tuple, *, users: int, slow: int = 0, workers: int = 0,
+          reuse_port: bool = False):
     server, model, one, threads, *options = served
     return cell(scenario, model, workers or one, threads, users=users, slow=slow, server=server,
-                options=tuple(*options))
+                options=tuple(*options), reuse_port=reuse_port)
 
 
-IO = tuple(_cell("peerio", s, users=IO_USERS) for s in (
+IO = (*(_cell("peerio", s, users=IO_USERS) for s in (
     GUNICORN_GEVENT, GUNICORN_ASGI, UVICORN, UVICORN_WORKER, GRANIAN_ASGI, GRANIAN_WSGI,
-    WAITRESS))
+    WAITRESS)),
+      # uvicorn's --workers binds the socket itself, without TCP_NODELAY (the page says why)
+      _cell("peerio", UVICORN, users=IO_USERS, workers=2))
 CPU = (*(_cell("peercpu", s, users=4) for s in (GUNICORN_GTHREAD, UVICORN, GRANIAN_WSGI_4,
                                                  WAITRESS)),
-       *(_cell("peercpu", s, users=4, workers=2) for s in (UVICORN, GRANIAN_WSGI_4)))
+       *(_cell("peercpu", s, users=4, workers=2) for s in (UVICORN, UVICORN_WORKER,
+                                                            GRANIAN_WSGI_4)),
+       # asyncio workers on one shared socket: one may accept every connection Locust opens
+       # at once; gunicorn's reuse_port gives each its own (the balance lesson)
+       _cell("peercpu", UVICORN_WORKER, users=4, workers=2, reuse_port=True))
 BEAT = tuple(_cell("peerbeat", s, users=3) for s in (
     GUNICORN_ASGI, UVICORN, GRANIAN_ASGI, GRANIAN_WSGI_4, WAITRESS))
 HEALTH = tuple(_cell("peerhealth", s, users=20) for s in (
@@ -56,8 +63,9 @@ HEALTH = tuple(_cell("peerhealth", s, users=20) for s in (
     UVICORN_QUIET, UVICORN_WORKER, GRANIAN_ASGI, GRANIAN_WSGI_4, WAITRESS))
 SLOWLORIS = tuple(_cell("peerslow", s, users=1, slow=SLOW) for s in (
     GUNICORN_GTHREAD, UVICORN, GRANIAN_ASGI, GRANIAN_WSGI_4, WAITRESS))
-#: make demo: uvicorn beside gunicorn's gevent and asgi on the io bound.
-QUICK = IO[:3]
+#: make demo: uvicorn beside gunicorn's asgi worker on the io bound (gunicorn's gevent -w1 on
+#: /io is the io lesson's, in the same run; within make demo's 150 s).
+QUICK = IO[1:3]
 
 
 def _servers_table(results: Results) -> list[str]:
@@ -90,6 +98,16 @@ def _short(command: str) -> str:
         at = words.index("-c")
         words[at + 1] = "gunicorn.conf.py"
     return " ".join(words)
+
+
+def _spread(rows: list[dict]) -> list[str]:
+    """For the cells of more than one process: the runs' range, and whether one process
+    did the work (its busiest process beside the server's whole CPU)."""
+    lines = [f"{_name(r)}: fidelity {r['fidelity_min']:.2f}–{r['fidelity_max']:.2f} over "
+             f"{r['repeats']} runs; the server used {r['server_cpu_pct']:.0f} % of a core, its "
+             f"busiest process {r['server_max_process_cpu_pct']:.0f} %."
+             for r in rows if r["workers"] > 1 and r.get("repeats", 1) > 1]
+    return ["", "Runs of the cells with two processes: " + " ".join(lines)] if lines else []
 
 
 def _cost_table(rows: list[dict]) -> list[str]:
@@ -147,7 +165,7 @@ def section(results: Results) -> str:
     if parts["peercpu"]:
         lines += ["", "**Computing** (`/prime`, 4 users): min(users, processes, cores) ÷ S. "
                   "Threads add nothing under the GIL, whoever owns them; processes count:", "",
-                  cells_table(parts["peercpu"])]
+                  cells_table(parts["peercpu"]), *_spread(parts["peercpu"])]
     if parts["peerbeat"]:
         lines += ["", "**The frozen loop** (2 users on `/prime`, one heartbeat on `/health`): "
                   "on an asyncio server the heartbeat waits for whole primes, on a thread pool "
@@ -235,6 +253,6 @@ LESSON = Lesson(
         "peerslow": "No bound: whether /health answers beside slowloris connections.",
     },
     quick=QUICK,
-    full=(*IO[3:], *CPU, *BEAT, *HEALTH, *SLOWLORIS),
+    full=(IO[0], *IO[3:], *CPU, *BEAT, *HEALTH, *SLOWLORIS),
     windows={"quick": (0.5, 2.0), "full": (2.0, 8.0)},
 )

@@ -15,6 +15,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from .spec import ServerSpec
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+#: Runs ``argv[1:]`` with SIGINT at its default action (execvp keeps it).
+RESET_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                "os.execvp(sys.argv[1], sys.argv[1:])")
 
 
 #: Every port :func:`free_port` has handed out in this process, never handed out again.
@@ -153,6 +157,10 @@ class Server(Logged):
     def start(self) -> None:
         env = self.child_env()
         argv = self.full_argv(self.spec, self.port)
+        if self.drain_signal == signal.SIGINT:
+            # a child inherits an ignored SIGINT (a shell's background job, a CI runner), and
+            # Python then never installs its KeyboardInterrupt: back to the default, then exec
+            argv = [sys.executable, "-c", RESET_SIGINT, *argv]
         if limit := self.spec.max_open_files:  # the shell's ulimit, then exec: same pid
             argv = ["sh", "-c", f'ulimit -n {int(limit)} && exec "$@"', "sh", *argv]
         with open(self.log_path, "wb") as log:

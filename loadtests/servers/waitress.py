@@ -4,8 +4,9 @@ The I/O thread buffers a whole request before a thread sees it, and a whole resp
 before the client reads it: a slow client should hold a socket, not a thread (the
 servers lesson tests it). The app threads share one GIL: gthread's model. There is no
 multi-process mode (``workers`` must be 1) and no SIGTERM handler: SIGTERM kills it
-mid-request. SIGINT stops it: the app threads get up to 5 s to finish, then the
-connections are closed (waitress 3.0.2's ``TaskDispatcher.shutdown``).
+mid-request (measured: the request in flight gets no answer). SIGINT stops it: the app
+threads get up to 5 s to finish (waitress 3.0.2's ``TaskDispatcher.shutdown``; measured:
+the request in flight is answered), then the connections are closed.
 """
 
 from __future__ import annotations
