@@ -168,11 +168,32 @@ def test_releasing_the_gil_is_not_yielding_under_gevent(postgres, serve):
     assert plain >= 0.9  # 5 × 0.2 s, one at a time
     assert plain > 2.5 * green and plain > 2.5 * psycopg3
     # and while psycopg2 waits, the worker cannot even answer its heartbeat
-    _, (*_, health) = get_many([f"{servers['psycopg2'].url}/db?ms=500"] * 2
-                               + [f"{servers['psycopg2'].url}/health"])
-    _, (*_, free) = get_many([f"{servers['psycopg'].url}/db?ms=500"] * 2
-                             + [f"{servers['psycopg'].url}/health"])
+    health = _health_beside_queries(servers["psycopg2"].url, postgres.url)
+    free = _health_beside_queries(servers["psycopg"].url, postgres.url)
     assert health.latency > 0.4 and free.latency < 0.25
+
+
+def _sleeping(url: str) -> int:
+    """Queries in ``pg_sleep`` right now (``pg_stat_activity``), this one aside."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+            "AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()").fetchone()[0]
+
+
+def _health_beside_queries(url: str, database_url: str):
+    """Two 0.8 s queries on the worker; once one of them is in PostgreSQL (not before: a
+    /health sent with them could be answered before they start), /health: its reply."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        queries = [pool.submit(get, f"{url}/db?ms=800") for _ in range(2)]
+        wait_for(lambda: _sleeping(database_url) >= 1, 10, "no query reached PostgreSQL")
+        health = get(f"{url}/health")
+        assert all(query.result().status == 200 for query in queries)
+    return health
 
 
 def test_a_pool_timeout_is_exhausted_only_when_its_requests_hold_every_connection():
