@@ -17,6 +17,7 @@ matrix's convoy lesson). The ceiling is that, per worker, summed, and at most th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -117,8 +118,7 @@ class Candidate:
         if self.server == "gunicorn":
             where = ["--chdir", chdir] if chdir else []
             return " ".join(["gunicorn", *self.flags(), *where, app])
-        spec = ServerSpec(self.worker_class, self.workers, self.threads, server=self.server,
-                          app=app, chdir=chdir)
+        spec = dataclasses.replace(self.spec, app=app, chdir=chdir)
         return spec.runs_on.command(spec, 8000)
 
     @property

@@ -79,8 +79,8 @@ def _servers_table(results: Results) -> list[str]:
     for row in seen.values():
         spec = row_spec(row)
         slots = "∞" if spec.slots == float("inf") else f"{spec.slots:.0f}"
-        command = spec.runs_on.command(spec, 8000).replace(" -c gunicorn.conf.py", "")
-        lines.append(f"| {_name(row)} | `{_short(command)}` | {spec.model} | {slots} |")
+        command = _short(spec.runs_on.command(spec, 8000))
+        lines.append(f"| {_name(row)} | `{command}` | {spec.model} | {slots} |")
     return lines
 
 
