@@ -14,9 +14,30 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+#: The address every process of the lab binds unless it runs on one of the lab's hosts.
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a process runs: this machine's loopback (the default), or one of the lab's
+    hosts (:mod:`loadtests.cluster`), a network namespace with an address of its own."""
+
+    address: str = LOOPBACK
+    #: The network namespace (``ip netns``); None: the lab's own.
+    netns: str | None = None
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """``argv`` as run there: ``ip netns exec NS argv`` (which execs: the same pid)."""
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
+
+
+HERE = Place()
 
 
 def tree(pid: int) -> list[psutil.Process]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import psutil
 
-from ..procs import Logged, stop_tree, tree
+from ..procs import HERE, LOOPBACK, Logged, Place, stop_tree, tree
 
 if TYPE_CHECKING:
     from .spec import ServerSpec
@@ -106,37 +106,40 @@ class Server(Logged):
         raise NotImplementedError
 
     @classmethod
-    def argv(cls, spec: ServerSpec, port: int) -> list[str]:
+    def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         """``python -m SERVER ...``: the spec's command line, its ``options`` aside."""
         raise NotImplementedError
 
     @classmethod
-    def full_argv(cls, spec: ServerSpec, port: int) -> list[str]:
+    def full_argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         """:meth:`argv` with the spec's own ``options`` right after ``python -m SERVER``,
         where every server's parser takes them (waitress's getopt stops at the app)."""
-        argv = cls.argv(spec, port)
+        argv = cls.argv(spec, port, host)
         return [*argv[:3], *spec.options, *argv[3:]]
 
     @classmethod
-    def environment(cls, spec: ServerSpec, port: int) -> dict[str, str]:
+    def environment(cls, spec: ServerSpec, port: int,
+                    host: str = LOOPBACK) -> dict[str, str]:
         """Variables for the child: the offload backend, then the spec's own."""
         env = {"OFFLOAD_BACKEND": spec.offload} if spec.offload != "pool" else {}
         return env | dict(spec.env)
 
     @classmethod
-    def command(cls, spec: ServerSpec, port: int) -> str:
+    def command(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> str:
         """The command line a user would type (the lab's own interpreter aside)."""
-        argv = cls.full_argv(spec, port)
+        argv = cls.full_argv(spec, port, host)
         if len(argv) > 2 and argv[1] == "-m":  # python -m gunicorn: gunicorn
             argv = argv[2:]
         return " ".join(argv)
 
     # -- one running server --------------------------------------------------------------
     def __init__(self, spec: ServerSpec, *, port: int | None = None,
-                 log_path: Path | None = None, ready_timeout: float = 30.0):
+                 log_path: Path | None = None, ready_timeout: float = 30.0,
+                 place: Place = HERE):
         self.spec = spec
+        self.place = place
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{place.address}:{self.port}"
         self.ready_timeout = ready_timeout
         self._own_log = log_path is None
         self.log_path = Path(log_path or tempfile.mkstemp(prefix=f"{self.name}-",
@@ -152,17 +155,19 @@ class Server(Logged):
         self.stop()
 
     def child_env(self) -> dict[str, str]:
-        return {**os.environ, **self.environment(self.spec, self.port), "PYTHONUNBUFFERED": "1"}
+        return {**os.environ, **self.environment(self.spec, self.port, self.place.address),
+                "PYTHONUNBUFFERED": "1"}
 
     def start(self) -> None:
         env = self.child_env()
-        argv = self.full_argv(self.spec, self.port)
+        argv = self.full_argv(self.spec, self.port, self.place.address)
         if self.drain_signal == signal.SIGINT:
             # a child inherits an ignored SIGINT (a shell's background job, a CI runner), and
             # Python then never installs its KeyboardInterrupt: back to the default, then exec
             argv = [sys.executable, "-c", RESET_SIGINT, *argv]
         if limit := self.spec.max_open_files:  # the shell's ulimit, then exec: same pid
             argv = ["sh", "-c", f'ulimit -n {int(limit)} && exec "$@"', "sh", *argv]
+        argv = self.place.wrap(argv)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
@@ -196,7 +201,7 @@ class Server(Logged):
         are the advisor's to judge: one may 404 or hang)."""
         if self.spec.app:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+                socket.create_connection((self.place.address, self.port), timeout=2).close()
                 return True
             except OSError:
                 return False

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from .base import Server
+from .base import LOOPBACK, Server
 from .spec import ServerSpec
 
 APPS = {"asgi": "webapp.asgi:app", "wsgi": "webapp.wsgi:app"}
@@ -45,9 +45,9 @@ class GranianServer(Server):
                        else "")
 
     @classmethod
-    def argv(cls, spec: ServerSpec, port: int) -> list[str]:
+    def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         command = [sys.executable, "-m", "granian", "--interface", _interface(spec),
-                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(spec.workers),
+                   "--host", host, "--port", str(port), "--workers", str(spec.workers),
                    "--workers-kill-timeout", str(spec.timeout), "--no-access-log"]
         if spec.worker_class == "wsgi":
             command += ["--blocking-threads", str(spec.threads)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from .base import ROOT, Server
+from .base import LOOPBACK, ROOT, Server
 from .spec import ServerSpec
 
 CONFIG = ROOT / "gunicorn.conf.py"
@@ -57,7 +57,7 @@ class GunicornServer(Server):
         return text
 
     @classmethod
-    def argv(cls, spec: ServerSpec, port: int) -> list[str]:
+    def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         command = [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)]
         if spec.chdir:
             command += ["--chdir", spec.chdir]
@@ -72,20 +72,21 @@ class GunicornServer(Server):
             "--threads", str(spec.threads),
             "--worker-connections", str(spec.worker_connections),
             "-t", str(spec.timeout),
-            "-b", f"127.0.0.1:{port}",
+            "-b", f"{host}:{port}",
         ]
 
     @classmethod
-    def environment(cls, spec: ServerSpec, port: int) -> dict[str, str]:
+    def environment(cls, spec: ServerSpec, port: int,
+                    host: str = LOOPBACK) -> dict[str, str]:
         """The model (when not given as flags), then the offload backend and the spec's own."""
         env = {}
         if not spec.flags:
             env.update(
                 WORKER_CLASS=spec.worker_class, WORKERS=str(spec.workers),
                 THREADS=str(spec.threads), WORKER_CONNECTIONS=str(spec.worker_connections),
-                TIMEOUT=str(spec.timeout), BIND=f"127.0.0.1:{port}",
+                TIMEOUT=str(spec.timeout), BIND=f"{host}:{port}",
             )
-        return env | super().environment(spec, port)
+        return env | super().environment(spec, port, host)
 
     def __init__(self, spec: ServerSpec, **kwargs):
         super().__init__(spec, **kwargs)

@@ -19,7 +19,7 @@ import sys
 
 import psutil
 
-from .base import Server
+from .base import LOOPBACK, Server
 from .gunicorn import GunicornServer
 from .spec import ServerSpec
 
@@ -50,9 +50,9 @@ class UvicornServer(_UvicornLoop, Server):
         return f"uvicorn -w{spec.workers}"
 
     @classmethod
-    def argv(cls, spec: ServerSpec, port: int) -> list[str]:
+    def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         command = [sys.executable, "-m", "uvicorn", spec.app or ASGI_APP,
-                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(spec.workers),
+                   "--host", host, "--port", str(port), "--workers", str(spec.workers),
                    "--timeout-graceful-shutdown", str(spec.timeout)]
         return command + (["--app-dir", spec.chdir] if spec.chdir else [])
 
@@ -87,13 +87,14 @@ class UvicornWorkerServer(_UvicornLoop, GunicornServer):
         return f"gunicorn -k UvicornWorker -w{spec.workers}"
 
     @classmethod
-    def argv(cls, spec: ServerSpec, port: int) -> list[str]:
-        argv = super().argv(spec, port)
+    def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
+        argv = super().argv(spec, port, host)
         if "-k" in argv:
             argv[argv.index("-k") + 1] = WORKER_CLASS
         return argv
 
     @classmethod
-    def environment(cls, spec: ServerSpec, port: int) -> dict[str, str]:
-        env = super().environment(spec, port)
+    def environment(cls, spec: ServerSpec, port: int,
+                    host: str = LOOPBACK) -> dict[str, str]:
+        env = super().environment(spec, port, host)
         return env | ({"WORKER_CLASS": WORKER_CLASS} if "WORKER_CLASS" in env else {})

@@ -14,7 +14,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from .base import Server
+from .base import LOOPBACK, Server
 from .spec import ServerSpec
 
 WSGI_APP = "webapp.wsgi:app"
@@ -38,17 +38,18 @@ class WaitressServer(Server):
         return f"waitress --threads {spec.threads}"
 
     @classmethod
-    def argv(cls, spec: ServerSpec, port: int) -> list[str]:
+    def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
         if spec.workers != 1 or spec.worker_class != "wsgi":
             raise ValueError("waitress serves WSGI in one process: worker_class 'wsgi', "
                              f"workers 1, not {spec.worker_class!r} × {spec.workers}")
-        return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}",
+        return [sys.executable, "-m", "waitress", f"--listen={host}:{port}",
                 f"--threads={spec.threads}", spec.app or WSGI_APP]
 
     @classmethod
-    def environment(cls, spec: ServerSpec, port: int) -> dict[str, str]:
+    def environment(cls, spec: ServerSpec, port: int,
+                    host: str = LOOPBACK) -> dict[str, str]:
         """waitress has no --chdir: another app's folder goes on the import path."""
-        env = super().environment(spec, port)
+        env = super().environment(spec, port, host)
         return env | ({"PYTHONPATH": spec.chdir} if spec.chdir else {})
 
     def worker_pids(self) -> list[int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from ..procs import Logged, stop_tree, tree
+from ..procs import HERE, Logged, Place, stop_tree, tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,9 @@ class Daemon(Logged):
     stop_signal = signal.SIGTERM
     stop_grace = 10.0
 
-    def __init__(self, *, log_path: Path | None = None):
+    def __init__(self, *, log_path: Path | None = None, place: Place = HERE):
+        #: Where it runs: this machine's loopback, or one of the lab's hosts.
+        self.place = place
         self._own_log = log_path is None
         self.log_path = Path(log_path or tempfile.mkstemp(prefix=f"{self.name}-",
                                                          suffix=".log")[1])
@@ -82,9 +84,9 @@ class Daemon(Logged):
         """Start the process without waiting for it (see :meth:`wait_ready`)."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env()}
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.argv(), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(self.place.wrap(self.argv()), cwd=ROOT, env=env,
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self) -> None:
         try:

@@ -1,4 +1,5 @@
-"""A real redis-server of the lab's own: loopback, a free port, no persistence."""
+"""A real redis-server of the lab's own: loopback (or a lab host's address), a free port,
+no persistence."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from .daemon import Daemon, require
 
 
 class RedisServer(Daemon):
-    """``redis-server`` on 127.0.0.1, nothing written to disk; ``url`` for REDIS_URL."""
+    """``redis-server`` on 127.0.0.1 (or its place's address), nothing written to disk;
+    ``url`` for REDIS_URL."""
 
     name = "redis-server"
     stop_grace = 5.0
@@ -18,12 +20,15 @@ class RedisServer(Daemon):
         super().__init__(**kwargs)
         self.binary = require("redis-server")
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{self.place.address}:{self.port}/0"
 
     def argv(self) -> list[str]:
-        return [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+        # protected mode refuses other hosts' clients: off on a lab host, whose network
+        # reaches only the lab's other hosts
+        protected = "no" if self.place.netns else "yes"
+        return [self.binary, "--port", str(self.port), "--bind", self.place.address,
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
-                "--protected-mode", "yes", "--loglevel", "warning"]
+                "--protected-mode", protected, "--loglevel", "warning"]
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=2)
