@@ -17,18 +17,31 @@ The settings, each measured in the lab's trial and in its tests (README, "Offloa
 * ``worker_prefetch_multiplier=1``: a worker process reserves one task at a time, so a
   long task does not hold others hostage behind it.
 * ``visibility_timeout`` above the longest task (``task_time_limit``), and kombu's
-  ``unacked_restore_throttle=1``: a task whose whole worker died comes back after about
-  the visibility timeout, not after ≈ 100 s of throttled restores.
+  ``unacked_restore_throttle=1``: a task whose whole worker died -- or whose host was cut
+  off -- comes back after about the visibility timeout, not after ≈ 100 s of throttled
+  restores. ``VISIBILITY_TIMEOUT`` (seconds; default the time limit + 10) sets it: a
+  task still running after it is handed to a second worker as well, so below the time
+  limit (the hosts lesson's 15 s, for a quicker recovery) it suits only tasks known to be
+  shorter, or idempotent ones. The time limit in force is the caller's: Celery sends its
+  ``task_time_limit`` with each task.
 * short retry policies and connect timeouts: with Redis gone, a call fails in about a
   second (the defaults retry for ≈ 19 s), and the web answers 503 instead of hanging.
 * ``result_expires``: results do not pile up in Redis.
+* a Celery worker stores a result through an outage (``result_backend_always_retry``, set
+  in the worker only: the web side keeps its quick 503), and a task that passed its time
+  limit -- one whose result could not be stored in time, say -- goes back to the queue
+  (``task_acks_on_failure_or_timeout=False``). Measured on the lab's hosts (the hosts
+  lesson): without them, a Celery host cut off for 5 s lost the task it was running -- it
+  computed the answer, could not store it, and Celery acknowledged that "failure", so the
+  message was gone and its user got a 504. A task whose body raises is still not retried
+  (its message is dropped, its FAILURE stored).
 """
 
 from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 from . import offload
 from .primes import is_prime as _is_prime
@@ -39,6 +52,15 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TASK_TIME_LIMIT = offload.timeout()  # OFFLOAD_TIMEOUT, as the web side waits
 
 
+def visibility_timeout() -> int:
+    """Seconds a reserved, unacknowledged task waits before Redis hands it out again."""
+    raw = os.environ.get("VISIBILITY_TIMEOUT", "").strip()
+    seconds = int(raw) if raw else int(TASK_TIME_LIMIT) + 10
+    if seconds <= 0:
+        raise ValueError(f"VISIBILITY_TIMEOUT must be a positive number of seconds, got {raw!r}")
+    return seconds
+
+
 def redis_url() -> str:
     return os.environ.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
 
@@ -47,12 +69,13 @@ app = Celery("webapp", broker=redis_url(), backend=redis_url())
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    task_acks_on_failure_or_timeout=False,
     worker_prefetch_multiplier=1,
     task_time_limit=TASK_TIME_LIMIT,
     broker_connection_retry_on_startup=True,
     broker_connection_timeout=1,
     broker_transport_options={
-        "visibility_timeout": int(TASK_TIME_LIMIT) + 10,
+        "visibility_timeout": visibility_timeout(),
         "unacked_restore_throttle": 1,
     },
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
@@ -64,6 +87,14 @@ app.conf.update(
     accept_content=["json"],
     worker_hijack_root_logger=False,
 )
+
+
+@signals.worker_init.connect
+def _store_results_through_outages(**_) -> None:
+    """In a Celery worker (not in the web's callers, which answer 503 at once): retry a
+    result write until Redis answers again, at most a second apart."""
+    app.conf.result_backend_always_retry = True
+    app.conf.result_backend_max_sleep_between_retries_ms = 1000
 
 
 @app.task(name="lab.is_prime")

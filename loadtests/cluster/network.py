@@ -1,0 +1,214 @@
+"""Hosts of the lab's own on one machine: network namespaces on a bridge, a cable to cut.
+
+Each :class:`Cluster` claims one of 16 address blocks of 198.18.0.0/24 (the range set aside
+for network benchmarks, RFC 2544: it cannot collide with a real network), a /28 each, by
+creating its bridge ``labbrK`` -- creating a link is atomic, so two clusters at once (two
+test workers, a test beside ``make hosts``) never share a block. The bridge is the switch,
+with the block's first address: the lab's own seat, from which the runner and the tests
+reach the hosts. Each host is a namespace ``labK-NAME`` with its loopback and ``eth0``, a
+veth whose other end is a port of the switch, and no route but its block's: the hosts
+send traffic only to each other and to the seat.
+
+* :meth:`Cluster.cut` sets a host's switch port down -- the cable pulled: no reset, no
+  error, the packets vanish both ways, as when a machine or its switch port dies;
+  :meth:`Cluster.rejoin` sets it up again.
+* ``tc qdisc ... netem`` would add latency on a link; this machine's kernel has no netem
+  (``Specified qdisc kind is unknown``), so latency is added in user space instead
+  (:mod:`.delay`).
+* Leaving the ``with`` block on any path -- an exception, Ctrl-C, SIGTERM through
+  :func:`loadtests.procs.run_main` -- kills whatever still runs in the namespaces, then
+  deletes the namespaces (their veths go with them) and the bridge. ``python -m
+  loadtests.cluster --clean`` removes what a SIGKILLed run left.
+
+It needs root (CAP_NET_ADMIN) and iproute2: :func:`unavailable` says so in one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+from ..procs import Place
+
+NETWORK = ipaddress.ip_network("198.18.0.0/24")
+#: /28 blocks: 16 clusters at once, 13 hosts each (the seat has the first address).
+BLOCK = 28
+BRIDGE = "labbr{slot}"
+PREFIX = "lab{slot}-"
+
+
+class ClusterError(RuntimeError):
+    """An ``ip`` command failed; the message has the command and its error."""
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot make the lab's hosts, in one line, else None."""
+    if shutil.which("ip") is None:
+        return "the lab's hosts need iproute2's ip: `sudo apt-get install iproute2`"
+    if os.geteuid() != 0:
+        return ("the lab's hosts are network namespaces: run as root (CAP_NET_ADMIN), "
+                "e.g. `sudo make hosts`")
+    return None
+
+
+def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``ip ARGS``; a failure raises :class:`ClusterError` (unless ``check=False``)."""
+    done = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if check and done.returncode:
+        raise ClusterError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    return done
+
+
+@dataclass(frozen=True)
+class Host(Place):
+    """One host: a namespace, its address, the switch port its cable plugs into."""
+
+    name: str = ""
+    port: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.address})"
+
+
+class Cluster:
+    """``with Cluster("web", "broker", ...) as hosts:`` -- the named hosts, joined."""
+
+    def __init__(self, *names: str):
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"hosts need distinct names, got {names!r}")
+        if len(names) > 2 ** (32 - BLOCK) - 3:
+            raise ValueError(f"at most {2 ** (32 - BLOCK) - 3} hosts, got {len(names)}")
+        self.names = names
+        self.slot: int | None = None
+        self.hosts: dict[str, Host] = {}
+
+    # -- what it is -----------------------------------------------------------------
+    @property
+    def bridge(self) -> str:
+        return BRIDGE.format(slot=self.slot)
+
+    @property
+    def block(self) -> ipaddress.IPv4Network:
+        return list(NETWORK.subnets(new_prefix=BLOCK))[self.slot]
+
+    @property
+    def seat(self) -> str:
+        """The lab's own address on the switch (the runner's, the tests')."""
+        return str(self.block[1])
+
+    def __getitem__(self, name: str) -> Host:
+        return self.hosts[name]
+
+    # -- making and unmaking it -----------------------------------------------------
+    def __enter__(self) -> Cluster:
+        if why := unavailable():
+            raise ClusterError(why)
+        self._claim()
+        try:
+            for index, name in enumerate(self.names):
+                self._add(index, name)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _claim(self) -> None:
+        for slot in range(2 ** (BLOCK - NETWORK.prefixlen)):
+            if ip("link", "add", BRIDGE.format(slot=slot), "type", "bridge",
+                  check=False).returncode == 0:
+                self.slot = slot
+                break
+        else:
+            raise ClusterError("every block of 198.18.0.0/24 is taken: "
+                               "`python -m loadtests.cluster --clean` removes stale ones")
+        ip("addr", "add", f"{self.seat}/{BLOCK}", "dev", self.bridge)
+        ip("link", "set", self.bridge, "up")
+
+    def _add(self, index: int, name: str) -> None:
+        netns = PREFIX.format(slot=self.slot) + name
+        port = f"lab{self.slot}p{index}"
+        host = Host(address=str(self.block[index + 2]), netns=netns, name=name, port=port)
+        ip("netns", "add", netns)
+        self.hosts[name] = host
+        ip("link", "add", port, "type", "veth", "peer", "name", f"lab{self.slot}h{index}")
+        ip("link", "set", f"lab{self.slot}h{index}", "netns", netns)
+        ip("-n", netns, "link", "set", f"lab{self.slot}h{index}", "name", "eth0")
+        ip("-n", netns, "addr", "add", f"{host.address}/{BLOCK}", "dev", "eth0")
+        ip("-n", netns, "link", "set", "lo", "up")
+        ip("-n", netns, "link", "set", "eth0", "up")
+        ip("link", "set", port, "master", self.bridge)
+        ip("link", "set", port, "up")
+
+    def close(self) -> None:
+        """Kill what runs on the hosts, delete them and the switch. Idempotent."""
+        for host in self.hosts.values():
+            kill_inside(host.netns)
+            ip("netns", "del", host.netns, check=False)
+            ip("link", "del", host.port, check=False)
+        self.hosts = {}
+        if self.slot is not None:
+            ip("link", "del", self.bridge, check=False)
+            self.slot = None
+
+    # -- breaking it ----------------------------------------------------------------
+    def cut(self, name: str) -> None:
+        """Pull ``name``'s cable: its switch port down."""
+        ip("link", "set", self.hosts[name].port, "down")
+
+    def rejoin(self, name: str) -> None:
+        ip("link", "set", self.hosts[name].port, "up")
+
+
+def kill_inside(netns: str, grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL, to every process still in ``netns``; wait until none is."""
+    deadline = time.monotonic() + grace
+    sent_kill = False
+    while pids := _pids(netns):
+        late = time.monotonic() > deadline
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL if late else signal.SIGTERM)
+        if late and sent_kill and time.monotonic() > deadline + grace:
+            raise ClusterError(f"processes {pids} in {netns} survive SIGKILL")
+        sent_kill = sent_kill or late
+        time.sleep(0.05)  # polling interval
+
+
+def _pids(netns: str) -> list[int]:
+    done = ip("netns", "pids", netns, check=False)
+    return [int(pid) for pid in done.stdout.split()] if done.returncode == 0 else []
+
+
+def leftovers(slot: int | None = None) -> list[str]:
+    """The lab's namespaces and links still present (of one block, or of every block)."""
+    ns_prefix = "lab" if slot is None else PREFIX.format(slot=slot)
+    links = ("lab",) if slot is None else (f"lab{slot}p", f"lab{slot}h")
+    bridge = None if slot is None else BRIDGE.format(slot=slot)
+    names = [line.split()[0] for line in ip("netns", "list").stdout.splitlines() if line]
+    left = [name for name in names if name.startswith(ns_prefix)]
+    for line in ip("-o", "link").stdout.splitlines():
+        link = line.split(":")[1].strip().split("@")[0]
+        if link == bridge or link.startswith(links):
+            left.append(link)
+    return left
+
+
+def clean() -> list[str]:
+    """Remove every namespace and link of the lab's hosts, live or stale; say what."""
+    left = leftovers()
+    for name in left:
+        if name in ip("netns", "list").stdout.split():
+            kill_inside(name)
+            ip("netns", "del", name, check=False)
+        else:
+            ip("link", "del", name, check=False)
+    return left

@@ -1,0 +1,234 @@
+"""Past one machine: web, broker and Celery hosts with addresses of their own, and what breaks.
+
+The hosts are network namespaces the lab makes (:mod:`loadtests.cluster`), in 198.18.0.0/24,
+on one switch. Four scenarios, each counted: CPU work scaling out over Celery hosts and the
+queue's round trips; a Celery host cut off mid-task; the broker host cut off; two web hosts
+behind nginx, one drained and one cut off.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .base import Lesson, Results, switched
+
+
+def _by_scenario(results: Results) -> dict[str, dict]:
+    return {row["scenario"]: row for row in results.extra("hosts") if "scenario" in row}
+
+
+def _scaleout(row: dict) -> list[str]:
+    lines = ["#### 1. Scale-out: Celery hosts, and the queue's round trips", "",
+             "| Celery hosts | processes P | users | rps | S_cpu ms | bound P ÷ S | "
+             "bound here min(P, cores) ÷ S | fidelity |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for step in row["throughput"]:
+        hosts = "c1" if step["processes"] == 1 else "c1 + c2"
+        lines.append(f"| {hosts} | {step['processes']} | {step['users']} | {step['rps']:.2f} | "
+                     f"{step['s_cpu'] * 1000:.0f} | {step['bound_hosts_rps']:.2f} | "
+                     f"{step['bound_here_rps']:.2f} | {step['fidelity']:.2f} |")
+    lines += ["", f"A second Celery host multiplied the rate by **{row['scale']:.2f}**. Each host "
+              "runs one prefork process here, so two hosts fit this machine's two cores; the "
+              "hosts share those cores, so P ÷ S holds only while P ≤ cores. On separate "
+              "machines each host brings its own cores: with c hosts of k cores and "
+              "`--concurrency k`, the bound is c × k ÷ S — and the broker and the web host "
+              "need a core's share too.", "",
+              "| delay each way on the broker's link | RTT added | trivial call p50 ms | "
+              "added ms | added ÷ RTT |", "|---|---:|---:|---:|---:|"]
+    for step in row["latency"]:
+        delay = "no relay" if step["delay_ms"] is None else f"{step['delay_ms']:g} ms"
+        rtt = "—" if step["rtt_ms"] is None else f"{step['rtt_ms']:g} ms"
+        added = "—" if "added_ms" not in step else f"{step['added_ms']:.0f}"
+        ratio = "—" if "added_rtts" not in step else f"{step['added_rtts']:.1f}"
+        lines.append(f"| {delay} | {rtt} | {step['p50_ms']:.1f} | {added} | {ratio} |")
+    commands = row.get("commands_per_call") or {}
+    lines += ["", "Each millisecond of round trip to the broker costs the trivial call about "
+              f"{_rtts(row)} — not the 2 of \"the task out, the result back\". Redis counted, "
+              "per call (`INFO commandstats`): "
+              + ", ".join(f"{name} {count:g}" for name, count in commands.items())
+              + ". The web worker subscribes to the result before it sends the task; the "
+              "Celery worker records the reservation, reads the result key, writes the result "
+              "and its notice, and acknowledges — each a round trip, several on the caller's "
+              "path, and every new connection (HELLO) one more. That is the queue's cost: a "
+              "broker far from its clients multiplies it."]
+    return lines
+
+
+def _rtts(row: dict) -> str:
+    ratios = [step["added_rtts"] for step in row["latency"] if "added_rtts" in step]
+    return f"{min(ratios):.1f}–{max(ratios):.1f} RTTs" if ratios else "—"
+
+
+def _workercut(rows: list[dict]) -> list[str]:
+    lines = ["#### 2. A Celery host cut off mid-task", "",
+             "| cut | c1's processes busy | submitted | answered | failed | held by c1 | "
+             "redelivered to c2 | "
+             "ran twice | results stored twice | lost | last answer after the cut | "
+             "c1 serving again, after the rejoin |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        lines.append(
+            f"| {row['cut_s']:g} s | {row['busy']} of 2 | {row['submitted']} | "
+            f"{row['answered']} | {row['failed']} | "
+            f"{row['held']} | {row['redelivered']} | {row['ran_twice']} | "
+            f"{row['results_stored_twice']} | **{row['lost']}** | {row['recovered_s']:.1f} s | "
+            f"{row['c1_back_after_s']:.1f} s |")
+    row = rows[0]
+    lines += [
+        "", "The tasks c1 had received were acknowledged late (`task_acks_late`): they stayed "
+        "in Redis's `unacked` hash. A short cut, and c1 stored their results itself once the "
+        "cable was back (its workers retry a result write through an outage: "
+        "`result_backend_always_retry`). A long one, and once a reservation was older than "
+        f"the visibility timeout ({row['visibility_timeout_s']} s) c2's next restore pass "
+        f"(every {row['restore_interval_s']} s, kombu's `unacked_restore_interval`) put it back "
+        "on the queue and c2 ran it: the time to recovery is bounded by those two settings, "
+        f"not by the cut, and the web's wait ({row['web_wait_s']} s, `OFFLOAD_TIMEOUT`) must "
+        "cover them. c1 had computed those tasks too, and stored its answer when it came "
+        "back: they ran twice. `is_prime` is idempotent, so the second run cost CPU and "
+        "nothing else; a task with a side effect (a payment, an e-mail) must check a key "
+        "before acting before it gets these settings.",
+        "",
+        "**What was lost, and why.** A task Redis had already popped for c1 — the answer to "
+        "the BRPOP of c1's idle process, in flight at the cut (with both processes busy, "
+        "prefetch 1 each is full and no BRPOP is out) — is in no list and no hash: "
+        "only c1's socket could still receive it. After a short cut TCP delivered it; after a "
+        "long one kombu had dropped that connection as stale (a BRPOP reply `brpop_timeout` + "
+        "`health_check_interval` = 26 s overdue, checked every 25 s) and the task was gone; "
+        "its user got a 504 after the web's wait. Celery over Redis is at-least-once for a "
+        "task a worker has received, and at-most-once for one popped for a worker that "
+        "vanished before reading it: kombu's Redis transport pops with BRPOP, not a move "
+        "into a per-worker list (the same window at shutdown: kombu pull request 1733). A "
+        "broker that requeues a consumer's unacknowledged messages when its connection "
+        "closes (RabbitMQ) has no such gap.",
+        "",
+        "A first version of the lab's settings lost a task even in a 5-second cut: c1 "
+        "computed it, could not store the result, and Celery acknowledged that \"failure\" "
+        "(`acks_late` acknowledges failed tasks by default). The lab's workers now retry "
+        "the result write, and a task that passes its time limit goes back to the queue "
+        "(`task_acks_on_failure_or_timeout=False`).",
+    ]
+    return lines
+
+
+def _brokercut(row: dict) -> list[str]:
+    during, health = row["during"], row["health_during"]
+    return [
+        "#### 3. The broker host cut off", "",
+        "| | /offload/prime/2 | p50 ms | max ms | /health p50 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|",
+        *(f"| {name} | {_statuses(row[name])} | {row[name]['p50_ms']:.1f} | "
+          f"{row[name]['max_ms']:.1f} | " + (
+              f"{row['health_' + name]['p50_ms']:.1f} | {row['health_' + name]['max_ms']:.1f} |"
+              if "health_" + name in row else "— | — |")
+          for name in ("before", "during", "after")), "",
+        f"With the broker unreachable, every offload call was answered {_statuses(during)} "
+        f"(\"{row['error']}\") in {during['max_ms'] / 1000:.1f} s at most — within the "
+        f"{row['web_wait_s']} s offload timeout, thanks to the lab's short connect timeouts "
+        "and retries (`broker_connection_timeout`, `redis_socket_connect_timeout`, the "
+        "publish and result-backend retry policies). `/health` never touches Redis: "
+        f"{health['p50_ms']:.1f} ms during the outage. When the cable was back, the next call "
+        f"was answered after {row['recovered_after_s']:.1f} s, with no restart anywhere.",
+    ]
+
+
+def _statuses(summary: dict) -> str:
+    return ", ".join(f"{count} × {status}" for status, count in summary["statuses"].items())
+
+
+def _balancing(row: dict) -> list[str]:
+    drain, cut = row["drain"], row["cut"]
+    lines = ["#### 4. Two web hosts behind nginx: a drain and a cut", "",
+             "| event | Locust requests | failed | slowest ms | nginx: retried on the other "
+             "host | nginx errors |", "|---|---:|---:|---:|---:|---:|"]
+    for name, step in (("web1 drained (SIGTERM)", drain), ("web2 cut off", cut)):
+        lines.append(f"| {name} | {step['requests']} | {step['failures']} | "
+                     f"{step['max_ms']:.0f} | {step['nginx']['retried']} | "
+                     f"{step['nginx']['errors']} |")
+    waits = cut["nginx"]["retried_times_s"]
+    slow = sum(1 for t in waits if t >= row["read_timeout_s"])
+    lines += ["", f"The drain cost users nothing: {drain['failures']} failed GETs. gunicorn's "
+              "SIGTERM closes the listening socket and lets the worker finish what it holds "
+              f"(it exited {drain['drained_s']:.1f} s later); nginx's next connection to it "
+              "was refused, and `proxy_next_upstream error` sent that GET to web2 at once. "
+              f"The cut failed {cut['failures']} GETs too, but {len(waits)} waited: "
+              f"{slow} were in flight on web2 and waited `proxy_read_timeout` "
+              f"({row['read_timeout_s']:g} s) before nginx sent them to web1; "
+              f"{len(waits) - slow} opened a connection to web2 and waited "
+              f"`proxy_connect_timeout` ({row['connect_timeout_s']:g} s). `max_fails=1` marked "
+              f"web2 down for `fail_timeout` ({row['fail_timeout_s']:g} s) after its first "
+              "failure; then one request tries it again, and waits again. A POST would have "
+              "failed instead: nginx retries a non-idempotent request only when told "
+              "(`non_idempotent`)."]
+    return lines
+
+
+def section(results: Results) -> str:
+    rows = _by_scenario(results)
+    cuts = [row for row in results.extra("hosts") if row.get("scenario") == "workercut"]
+    skipped = [row["skipped"] for row in results.extra("hosts") if "skipped" in row]
+    if skipped:
+        return f"### Past one machine: hosts\n\nNot run: {skipped[0]}"
+    if not rows:
+        return ""
+    addresses = "; ".join(f"{name}: " + ", ".join(f"{host} {address}"
+                                                   for host, address in row["hosts"].items())
+                          for name, row in rows.items())
+    lines = ["### Past one machine: web, broker and Celery hosts", "",
+             "Each host is a network namespace the lab made, on one switch (a bridge), with "
+             "its own address in 198.18.0.0/24; each scenario makes its own hosts and deletes "
+             f"them after ({addresses}). A cut is the host's switch port set down: no reset, "
+             "no error, the packets vanish. Latency on a link is added by a user-space relay "
+             "in front of Redis (this kernel has no `netem`).", ""]
+    if "scaleout" in rows:
+        lines += [*_scaleout(rows["scaleout"]), ""]
+    if cuts:
+        lines += [*_workercut(cuts), ""]
+    for name, render in (("brokercut", _brokercut), ("balancing", _balancing)):
+        if name in rows:
+            lines += [*render(rows[name]), ""]
+    return "\n".join(lines).rstrip()
+
+
+def chart(results: Results, out: Path) -> list[str]:
+    from ..charts import plt, save
+
+    row = _by_scenario(results).get("scaleout")
+    if not row:
+        return []
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    steps = row["throughput"]
+    labels = ["c1" if s["processes"] == 1 else "c1 + c2" for s in steps]
+    xs = range(len(steps))
+    left.bar([x - 0.2 for x in xs], [s["rps"] for s in steps], 0.4, label="measured rps")
+    left.bar([x + 0.2 for x in xs], [s["bound_hosts_rps"] for s in steps], 0.4,
+             label="bound P ÷ S")
+    left.set_xticks(list(xs), labels)
+    left.set_title("/offload/prime: Celery hosts")
+    left.legend(fontsize=8)
+    delayed = [s for s in row["latency"] if s["rtt_ms"] is not None]
+    right.plot([s["rtt_ms"] for s in delayed], [s["p50_ms"] for s in delayed], "o-",
+               label="trivial call p50")
+    right.set_xlabel("round trip added on the broker's link, ms")
+    right.set_ylabel("ms")
+    right.set_title("the queue's cost: round trips per call")
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    return [save(fig, out, "hosts.png")]
+
+
+def observe(args: argparse.Namespace) -> list[dict]:
+    from ..cluster.watch import watch
+
+    return watch()
+
+
+LESSON = Lesson(
+    name="hosts",
+    section=section,
+    chart=chart,
+    observation=switched("hosts", "also run the multi-host scenarios in network namespaces "
+                                  "(root: scale-out, a Celery host cut off, the broker cut "
+                                  "off, two web hosts behind nginx drained and cut)", observe),
+)

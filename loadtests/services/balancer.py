@@ -1,0 +1,106 @@
+"""nginx on a host of its own, balancing web hosts: the load balancer of a deployment.
+
+The lifecycle is :class:`.nginx.NginxProxy`'s (a folder of its own, the foreground master,
+every path stopped and removed); only the configuration differs, :data:`CONFIG`, annotated
+where the hosts lesson explains what users see when a web host is drained or cut off.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+
+from .nginx import NginxProxy
+
+#: What each request was, one line each: status, the upstreams tried (", " between
+#: attempts: a retry), their statuses, the time nginx took.
+LOG_FORMAT = "$msec $status [$upstream_addr] [$upstream_status] $request_time"
+
+CONFIG = """\
+daemon off;
+master_process on;
+worker_processes 1;
+user {user};
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+
+events {{ worker_connections 4096; }}
+
+http {{
+    log_format lab '{log_format}';
+    access_log {folder}/access.log lab;
+    client_body_temp_path {folder}/client_body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+
+    upstream web {{
+        # one failed attempt marks a host down for fail_timeout; then one request tries it
+{servers}
+        keepalive 16;
+    }}
+
+    server {{
+        listen {address}:{port};
+        location / {{
+            proxy_pass http://web;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            # a connection refused (a drained host) or not answered in 1 s (a cut one), or a
+            # request not answered in {read_timeout} s: the next host. GETs only -- nginx
+            # never retries a POST unless told "non_idempotent".
+            proxy_next_upstream error timeout;
+            proxy_next_upstream_tries 2;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout {read_timeout}s;
+        }}
+    }}
+}}
+"""
+
+
+class NginxBalancer(NginxProxy):
+    """nginx on its place's address, round-robin over ``upstreams`` (address:port each)."""
+
+    def __init__(self, upstreams: list[str], *, port: int = 80, max_fails: int = 1,
+                 fail_timeout: float = 10, read_timeout: float = 3, **kwargs):
+        super().__init__(0, port=port, **kwargs)
+        self.upstreams = upstreams
+        self.max_fails, self.fail_timeout, self.read_timeout = max_fails, fail_timeout, read_timeout
+        self.url = f"http://{self.place.address}:{self.port}"
+
+    def config(self) -> str:
+        servers = "\n".join(f"        server {upstream} max_fails={self.max_fails} "
+                            f"fail_timeout={self.fail_timeout:g}s;"
+                            for upstream in self.upstreams)
+        return CONFIG.format(folder=self.folder, port=self.port, address=self.place.address,
+                             user=getpass.getuser(),
+                             servers=servers, read_timeout=f"{self.read_timeout:g}",
+                             log_format=LOG_FORMAT)
+
+    def start(self) -> None:
+        # its port is on its host's address: the loopback check of NginxProxy does not apply
+        try:
+            super(NginxProxy, self).start()
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def is_ready(self) -> bool:
+        try:
+            pid = int((self.folder / "nginx.pid").read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        if pid != self.proc.pid:
+            return False
+        try:
+            socket.create_connection((self.place.address, self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def access_lines(self) -> list[str]:
+        path = self.folder / "access.log"
+        return path.read_text().splitlines() if path.exists() else []
