@@ -12,7 +12,7 @@ ROUNDS ?= 5
 DOCS_PORT ?= 8765
 DOCS_OUT := docs/_build/html
 
-.PHONY: demo test test-fast stress serve probe matrix advise lint docs docs-pages docs-serve clean os-packages
+.PHONY: demo test test-fast stress serve probe matrix hosts advise lint docs docs-pages docs-serve clean os-packages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker mode
 
 matrix: $(STAMP) os-packages  ## the full matrix: every cell twice (about 36 min)
 	$(BIN)/python -m loadtests.matrix --full
+
+hosts: $(STAMP) os-packages  ## the multi-host scenarios in network namespaces (root; about 3 min)
+	$(BIN)/python -m loadtests.matrix --no-cells --hosts
 
 test: $(STAMP) os-packages  ## every test: those that time nothing in parallel, then the timing tests one at a time
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not timing"

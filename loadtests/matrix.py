@@ -34,7 +34,7 @@ from . import presets
 from .argtypes import add_presets, csv_choice, positive
 from .cells import Cell
 from .lessons import ASSUMPTIONS, LESSONS, SCENARIO, SCENARIOS
-from .lessons.base import ms
+from .lessons.base import Results, ms
 from .model import drift, time_calls
 from .procs import run_main
 from .repeats import aggregate, spread, verdict
@@ -113,11 +113,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="record and draw every chosen cell's request timeline "
                              "(timeline.png, trace.json; default: the cells the lessons "
                              "show, every cell with --full)")
+    parser.add_argument("--cells", action=argparse.BooleanOptionalAction, default=True,
+                        help="--no-cells: only the observations turned on (e.g. make hosts: "
+                             "--no-cells --hosts)")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
     for lesson in LESSONS:
         if lesson.observation:
             lesson.observation.add_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # the whole preset (make matrix), not a subset of its cells: what a heavy observation of
+    # its own (the hosts lesson's) waits for before it runs by default
+    args.whole_preset = args.cells and all(
+        getattr(args, name) == set(choices) for name, choices in (
+            ("scenarios", SCENARIOS), ("models", MODELS), ("servers", SERVERS),
+            ("offload", BACKENDS)))
+    return args
 
 
 def render_table(rows: list[dict]) -> Table:
@@ -154,11 +164,11 @@ def render_table(rows: list[dict]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cells = select_cells(presets.cells(args.preset), args.scenarios, args.models, args.users,
-                         args.offload, args.servers)
+    cells = select_cells(presets.cells(args.preset) if args.cells else [], args.scenarios,
+                         args.models, args.users, args.offload, args.servers)
     if args.proxy:  # a cell that two selections now make equal runs once
         cells = list(dict.fromkeys(dataclasses.replace(c, proxy=args.proxy) for c in cells))
-    if not cells:
+    if not cells and args.cells:
         print("no cell matches those --scenarios, --models and --servers", file=sys.stderr)
         return 2
     missing = {cell: why for cell in cells if (why := unavailable(cell))}
@@ -188,10 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     windows = "; ".join(f"{name}: {w:g} s warm-up + {d:g} s"
                         for name, (w, d) in settings.windows.items())
-    console.print(f"[bold]{len(cells)} cells[/] × {repeat} run(s) ({windows}); "
-                  f"S = {settings.start_s * 1000:.0f} ms for is_prime({args.n}) "
-                  f"(±{drift(settings.start_samples):.0%} over {DRIFT_TIMINGS} timings: the "
-                  f"machine's own noise); {cores} cores; report in {out}")
+    if not cells:
+        console.print(f"[bold]no cells[/]: the observations turned on only; report in {out}")
+    else:
+        console.print(f"[bold]{len(cells)} cells[/] × {repeat} run(s) ({windows}); "
+                      f"S = {settings.start_s * 1000:.0f} ms for is_prime({args.n}) "
+                      f"(±{drift(settings.start_samples):.0%} over {DRIFT_TIMINGS} timings: the "
+                      f"machine's own noise); {cores} cores; report in {out}")
     started = time.monotonic()
     progress = Progress(TextColumn("{task.description}"), BarColumn(),
                         TextColumn("cell {task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -235,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         **observed,
     }
     write_report(results, out)
-    console.print(render_table(rows))
+    if rows:
+        console.print(render_table(rows))
+    for lesson in LESSONS:
+        if observed.get(lesson.name) and lesson.summary:
+            console.print(lesson.summary(Results(results)))
     console.print(f"report: {out / 'report.md'}  ({results['elapsed_s']:.0f} s)")
     return 1 if any("error" in row for row in rows) else 0
 

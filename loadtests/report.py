@@ -216,14 +216,10 @@ def _outliers(rows: list[dict], settings: dict) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(results: dict, chart_names: list[str]) -> str:
-    machine, settings, rows = results["machine"], results["settings"], results["cells"]
-    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
-    parts = [
-        "# Worker-model matrix report",
-        "",
-        f"Machine: {machine['cpu_count']} cores, {machine['processor']}, {machine['platform']}, "
-        f"Python {machine['python']}; {versions}.",
+def _cells_part(results: dict) -> list[str]:
+    """The preset, the windows and the cells' table, with their outliers."""
+    settings, rows = results["settings"], results["cells"]
+    return [
         f"Preset `{settings['preset']}`: per cell a warm-up (statistics reset after it), then "
         "a measured window ("
         + "; ".join(f"{k}: {w:g} s + {d:g} s" for k, (w, d) in settings["windows_s"].items())
@@ -255,6 +251,20 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
         *((load, "") if (load := _under_load(rows)) else ()),
         _outliers(rows, settings),
         "",
+    ]
+
+
+def render_markdown(results: dict, chart_names: list[str]) -> str:
+    machine, settings, rows = results["machine"], results["settings"], results["cells"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    parts = [
+        "# Worker-model matrix report",
+        "",
+        f"Machine: {machine['cpu_count']} cores, {machine['processor']}, {machine['platform']}, "
+        f"Python {machine['python']}; {versions}.",
+        *(_cells_part(results) if rows else
+          ["", "No cells this run: only the lessons' observations below "
+           f"({results['elapsed_s']:.0f} s in all).", ""]),
         "## Lessons",
         "",
     ]
@@ -262,9 +272,11 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
     for lesson in LESSONS:
         if section := lesson.section(view):
             parts += [section, "", *timelines(lesson, view)]
-    parts += ["## The bounds and their assumptions", ""]
-    parts += [f"- **{name}**: {text}" for name, text in settings["assumptions"].items()]
-    parts += ["", "## Charts", ""]
+    if rows:
+        parts += ["## The bounds and their assumptions", ""]
+        parts += [f"- **{name}**: {text}" for name, text in settings["assumptions"].items()]
+        parts += [""]
+    parts += ["## Charts", ""]
     parts += [f"![{name}]({name})" for name in chart_names]
     return "\n".join(parts) + "\n"
 

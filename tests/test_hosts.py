@@ -7,11 +7,13 @@ otherwise, except under CI=true, where a skip is a failure.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 import redis
 
@@ -20,9 +22,10 @@ from loadtests.cluster.delay import DelayRelay
 from loadtests.cluster.network import ip
 from loadtests.lessons.base import Results
 from loadtests.lessons.hosts import LESSON
+from loadtests.servers import ROOT
 from loadtests.services.redis import RedisServer
 
-from .helpers import wait_for
+from .helpers import alive, descendants, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +88,53 @@ def test_a_cut_cable_is_silent_and_a_rejoined_one_works():
             _hello(b.address, timeout=1.0)
         cluster.rejoin("b")
         assert wait_for(lambda: _try(_hello, b.address), 10, "b back") == b"hi"
+
+
+def test_ctrl_c_in_make_hosts_leaves_no_process_namespace_or_link(tmp_path):
+    """SIGINT to the runner while a scenario's hosts run: every process stopped, the
+    namespaces, veths and bridge deleted, exit status 130."""
+    before = set(leftovers())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.matrix", "--no-cells", "--hosts", "--out",
+         str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: dict[int, psutil.Process] = {}
+
+    def hosts_serving() -> bool:
+        assert proc.poll() is None, proc.stdout.read()
+        seen.update(descendants(proc.pid))
+        lines = [" ".join(_cmdline(p)) for p in seen.values()]
+        return any("celery" in line for line in lines) and any("gunicorn" in line
+                                                               for line in lines)
+
+    wait_for(hosts_serving, 90, "the first scenario's Celery and web hosts")
+    assert set(leftovers()) - before  # its namespaces exist
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=90) == 130, proc.stdout.read()
+    assert not alive(seen.values())
+    assert set(leftovers()) <= before
+
+
+def test_clean_removes_what_a_killed_run_left():
+    """A cluster never closed (its runner SIGKILLed): ``python -m loadtests.cluster
+    --clean`` deletes it and kills what ran in it."""
+    cluster = Cluster("a").__enter__()
+    sleeper = subprocess.Popen(cluster["a"].wrap(["sleep", "600"]))
+    try:
+        assert cluster["a"].netns in leftovers()
+        done = subprocess.run([sys.executable, "-m", "loadtests.cluster", "--clean"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and cluster["a"].netns in done.stdout
+        assert sleeper.wait(timeout=10) is not None
+        assert leftovers(cluster.slot) == []
+    finally:
+        cluster.close()
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.NoSuchProcess:
+        return []
 
 
 def test_two_clusters_at_once_get_separate_blocks():
@@ -182,10 +232,11 @@ def test_a_drained_web_host_fails_no_get_and_a_cut_one_is_retried(tmp_path):
 
 
 @pytest.mark.timing
+@pytest.mark.two_cores
 def test_a_second_celery_host_scales_and_each_rtt_is_paid_several_times(tmp_path):
     from loadtests.cluster import scaleout
 
-    row = scaleout.run(tmp_path, seconds=5, calls=15)
+    row = scaleout.run(tmp_path, seconds=5, calls=10, delays=(0.0, 20.0))
     alone, both = row["throughput"]
     assert alone["failed"] == both["failed"] == 0
     assert row["scale"] > 1.5, row["throughput"]  # 1 → 2 processes on 2 cores

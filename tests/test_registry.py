@@ -240,7 +240,7 @@ def test_traced_cells_are_those_the_lessons_show_and_every_full_cell():
 
 
 @pytest.mark.parametrize("preset", ["full", "quick", "slowwatch", "database", "convoy",
-                                    "servers"])
+                                    "servers", "hosts"])
 def test_golden_report(preset, tmp_path):
     """The committed results render to the committed report, byte for byte."""
     results = json.loads((SAMPLES / preset / "results.json").read_text())

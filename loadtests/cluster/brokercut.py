@@ -1,8 +1,8 @@
 """Scenario 3: the broker host's cable is pulled; the web host says 503 and recovers alone.
 
 With ``broker`` cut off, ``/offload/prime/N`` cannot be queued: the web host answers 503
-JSON ("the task queue (Redis) is unreachable") well within its offload timeout, because
-the lab's Celery settings give up on Redis after short connect timeouts and two retries.
+JSON ("the task queue (Redis) is unreachable") within its offload timeout -- the lab's
+Celery settings give up on Redis after short connect timeouts and few retries.
 ``/health`` never touches Redis and stays as fast as before. Once the cable is back, the
 next offload call is answered again, with no restart anywhere.
 

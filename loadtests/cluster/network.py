@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -149,15 +150,22 @@ class Cluster:
         ip("link", "set", port, "up")
 
     def close(self) -> None:
-        """Kill what runs on the hosts, delete them and the switch. Idempotent."""
+        """Kill what runs on the hosts, delete them and the switch. Idempotent; one host
+        that cannot be emptied does not keep the others (or the switch) from going."""
+        stuck = []
         for host in self.hosts.values():
-            kill_inside(host.netns)
+            try:
+                kill_inside(host.netns)
+            except ClusterError as error:
+                stuck.append(str(error))
             ip("netns", "del", host.netns, check=False)
             ip("link", "del", host.port, check=False)
         self.hosts = {}
         if self.slot is not None:
             ip("link", "del", self.bridge, check=False)
             self.slot = None
+        if stuck:
+            raise ClusterError("; ".join(stuck))
 
     # -- breaking it ----------------------------------------------------------------
     def cut(self, name: str) -> None:
@@ -189,16 +197,17 @@ def _pids(netns: str) -> list[int]:
 
 
 def leftovers(slot: int | None = None) -> list[str]:
-    """The lab's namespaces and links still present (of one block, or of every block)."""
-    ns_prefix = "lab" if slot is None else PREFIX.format(slot=slot)
-    links = ("lab",) if slot is None else (f"lab{slot}p", f"lab{slot}h")
-    bridge = None if slot is None else BRIDGE.format(slot=slot)
+    """The lab's namespaces and links still present (of one block, or of every block):
+    only names of the lab's own patterns (``lab3-web``, ``labbr3``, ``lab3p0``)."""
+    block = r"\d+" if slot is None else str(slot)
+    netns = re.compile(rf"lab{block}-\S+")
+    link = re.compile(rf"labbr{block}|lab{block}[ph]\d+")
     names = [line.split()[0] for line in ip("netns", "list").stdout.splitlines() if line]
-    left = [name for name in names if name.startswith(ns_prefix)]
+    left = [name for name in names if netns.fullmatch(name)]
     for line in ip("-o", "link").stdout.splitlines():
-        link = line.split(":")[1].strip().split("@")[0]
-        if link == bridge or link.startswith(links):
-            left.append(link)
+        name = line.split(":")[1].strip().split("@")[0]
+        if link.fullmatch(name):
+            left.append(name)
     return left
 
 

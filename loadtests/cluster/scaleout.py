@@ -27,7 +27,8 @@ from .network import Cluster
 from .stack import REDIS_PORT, broker, celery_host, probe, web_host
 
 HOSTS = ("web", "broker", "c1", "c2")
-DELAYS_MS = (0.0, 5.0, 20.0)
+#: The delays each way on the broker's link, ms; None: no relay at all (its own cost).
+DELAYS_MS = (None, 0.0, 5.0, 20.0)
 
 
 def closed_loop(url: str, users: int, seconds: float) -> list:
@@ -81,10 +82,11 @@ def round_trips(url: str, calls: int, redis_url: str) -> dict:
             "calls": calls, "commands": {k: v for k, v in sorted(commands.items()) if v}}
 
 
-def latency_rows(cluster: Cluster, redis_port: int, log_dir: Path, calls: int) -> list[dict]:
+def latency_rows(cluster: Cluster, redis_port: int, log_dir: Path, calls: int,
+                 delays: tuple = DELAYS_MS) -> list[dict]:
     """The trivial call with no relay, then through the relay at each delay."""
     rows = []
-    for index, delay in enumerate((None, *DELAYS_MS)):
+    for index, delay in enumerate(delays):
         with ExitStack() as stack:
             port = redis_port
             if delay is not None:
@@ -106,7 +108,7 @@ def latency_rows(cluster: Cluster, redis_port: int, log_dir: Path, calls: int) -
 
 
 def run(log_dir: Path, *, seconds: float = 8.0, users: int = 4, calls: int = 30,
-        n: int = QUICK_PRIME) -> dict:
+        delays: tuple = DELAYS_MS, n: int = QUICK_PRIME) -> dict:
     log_dir.mkdir(parents=True, exist_ok=True)
     with Cluster(*HOSTS) as cluster, broker(cluster["broker"], log_dir) as redis:
         hosts = {name: cluster[name].address for name in HOSTS}
@@ -116,7 +118,7 @@ def run(log_dir: Path, *, seconds: float = 8.0, users: int = 4, calls: int = 30,
             alone = throughput(web.url + url, users, seconds, processes=1)
             with celery_host(cluster["c2"], redis.url, log_dir):
                 both = throughput(web.url + url, users, seconds, processes=2)
-        latency = latency_rows(cluster, REDIS_PORT, log_dir, calls)
+        latency = latency_rows(cluster, REDIS_PORT, log_dir, calls, delays)
     return {"scenario": "scaleout", "hosts": hosts,
             "n": n, "throughput": [alone, both], "latency": latency,
             "scale": both["rps"] / alone["rps"],

@@ -22,6 +22,7 @@ from . import (
     gil,
     gilfree,
     heartbeat,
+    hosts,
     hub,
     io,
     mixed,
@@ -38,7 +39,7 @@ from .base import Lesson, Observation, Results
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
     spinner, coroutines, overhead, slowclients, balance, mixed, convoy,
-    dbyield, dbpool, dbbudget, dbasync, servers,
+    dbyield, dbpool, dbbudget, dbasync, servers, hosts,
 ))
 
 

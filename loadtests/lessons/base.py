@@ -61,20 +61,27 @@ class Observation:
 
 
 def switched(flag: str, help_text: str, run: Callable[[argparse.Namespace], list[dict]],
-             more: Callable[[argparse.ArgumentParser], None] | None = None) -> Observation:
-    """An observation behind ``--FLAG`` / ``--no-FLAG``, on by default with the full preset;
-    ``more`` adds its other options."""
+             more: Callable[[argparse.ArgumentParser], None] | None = None, *,
+             whole_preset: bool = False) -> Observation:
+    """An observation behind ``--FLAG`` / ``--no-FLAG``, on by default with the full preset
+    (``whole_preset``: only when no subset of its cells was chosen either -- ``make
+    matrix``, not ``--full --scenarios ...``); ``more`` adds its other options."""
     dest = flag.replace("-", "_")
+    default = ("on with --full and every cell (no --scenarios, --models, --servers or "
+               "--offload subset)" if whole_preset else "on with --full")
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None,
-                            help=f"{help_text} (default: on with --full)")
+                            help=f"{help_text} (default: {default})")
         if more:
             more(parser)
 
     def observe(args: argparse.Namespace) -> list[dict] | None:
         chosen = getattr(args, dest)
-        return run(args) if (chosen if chosen is not None else args.preset == "full") else None
+        if chosen is None:
+            chosen = args.preset == "full" and (
+                not whole_preset or getattr(args, "whole_preset", True))
+        return run(args) if chosen else None
 
     return Observation(add_arguments, observe)
 
@@ -101,6 +108,8 @@ class Lesson:
     #: Writes its charts into the folder; returns their file names.
     chart: Callable[[Results, Path], list[str]] | None = None
     observation: Observation | None = None
+    #: What the runner prints of its observation at the end (a rich renderable).
+    summary: Callable[[Results], object] | None = None
 
 
 def timelines(lesson: Lesson, results: Results, prefix: str = "") -> list[str]:

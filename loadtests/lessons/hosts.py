@@ -124,9 +124,11 @@ def _brokercut(row: dict) -> list[str]:
           for name in ("before", "during", "after")), "",
         f"With the broker unreachable, every offload call was answered {_statuses(during)} "
         f"(\"{row['error']}\") in {during['max_ms'] / 1000:.1f} s at most — within the "
-        f"{row['web_wait_s']} s offload timeout, thanks to the lab's short connect timeouts "
-        "and retries (`broker_connection_timeout`, `redis_socket_connect_timeout`, the "
-        "publish and result-backend retry policies). `/health` never touches Redis: "
+        f"{row['web_wait_s']} s offload timeout. The lab's Celery settings give up on an "
+        "unreachable Redis after short connect timeouts and retries "
+        "(`broker_connection_timeout`, `redis_socket_connect_timeout`, the publish and "
+        "result-backend retry policies; which of them ended these calls at that time was "
+        "not traced). `/health` never touches Redis: "
         f"{health['p50_ms']:.1f} ms during the outage. When the cable was back, the next call "
         f"was answered after {row['recovered_after_s']:.1f} s, with no restart anywhere.",
     ]
@@ -218,6 +220,43 @@ def chart(results: Results, out: Path) -> list[str]:
     return [save(fig, out, "hosts.png")]
 
 
+def summary(results: Results):
+    """The counts and times of each scenario, as ``make hosts`` prints them."""
+    from rich.table import Table
+
+    machine = results.machine
+    table = Table(title=f"The lab's hosts on {machine['cpu_count']} cores, "
+                        f"{machine['processor']}, {machine['platform']}")
+    for name in ("scenario", "what happened", "counted"):
+        table.add_column(name)
+    for row in results.extra("hosts"):
+        if "skipped" in row:
+            table.add_row("—", "skipped", row["skipped"])
+        elif row["scenario"] == "scaleout":
+            alone, both = row["throughput"]
+            added = ", ".join(f"{s['delay_ms']:g} ms each way: +{s['added_ms']:.0f} ms "
+                              f"({s['added_rtts']:.1f} RTTs)"
+                              for s in row["latency"] if "added_ms" in s)
+            table.add_row("scale-out", f"c1: {alone['rps']:.2f} rps; c1 + c2: "
+                          f"{both['rps']:.2f} rps (× {row['scale']:.2f})", added)
+        elif row["scenario"] == "workercut":
+            table.add_row(f"c1 cut {row['cut_s']:g} s", f"{row['answered']}/{row['submitted']} "
+                          f"answered; held {row['held']}, redelivered {row['redelivered']}; "
+                          f"last answer {row['recovered_s']:.1f} s after the cut",
+                          f"lost {row['lost']}, ran twice {row['ran_twice']}")
+        elif row["scenario"] == "brokercut":
+            table.add_row("broker cut", f"offload: {_statuses(row['during'])} in ≤ "
+                          f"{row['during']['max_ms'] / 1000:.1f} s; /health "
+                          f"{row['health_during']['p50_ms']:.1f} ms",
+                          f"back {row['recovered_after_s']:.1f} s after the rejoin")
+        elif row["scenario"] == "balancing":
+            for name, step in (("web1 drained", row["drain"]), ("web2 cut", row["cut"])):
+                table.add_row(name, f"{step['requests']} GETs, {step['failures']} failed",
+                              f"retried by nginx {step['nginx']['retried']}, slowest "
+                              f"{step['max_ms']:.0f} ms")
+    return table
+
+
 def observe(args: argparse.Namespace) -> list[dict]:
     from ..cluster.watch import watch
 
@@ -228,7 +267,9 @@ LESSON = Lesson(
     name="hosts",
     section=section,
     chart=chart,
+    summary=summary,
     observation=switched("hosts", "also run the multi-host scenarios in network namespaces "
                                   "(root: scale-out, a Celery host cut off, the broker cut "
-                                  "off, two web hosts behind nginx drained and cut)", observe),
+                                  "off, two web hosts behind nginx drained and cut)", observe,
+                         whole_preset=True),
 )

@@ -80,20 +80,9 @@ class NginxBalancer(NginxProxy):
                              servers=servers, read_timeout=f"{self.read_timeout:g}",
                              log_format=LOG_FORMAT)
 
-    def start(self) -> None:
-        # its port is on its host's address: the loopback check of NginxProxy does not apply
-        try:
-            super(NginxProxy, self).start()
-        except BaseException:
-            self._cleanup()
-            raise
-
     def is_ready(self) -> bool:
-        try:
-            pid = int((self.folder / "nginx.pid").read_text())
-        except (FileNotFoundError, ValueError):
-            return False
-        if pid != self.proc.pid:
+        """Our master started, and its host's address accepts on the port."""
+        if not self.master_ready():
             return False
         try:
             socket.create_connection((self.place.address, self.port), timeout=1).close()

@@ -100,7 +100,7 @@ class NginxProxy(Daemon):
                 "-e", str(self.folder / "error.log")]
 
     def start(self) -> None:
-        if not _free(self.port):
+        if not self.place.netns and not _free(self.port):
             self._cleanup()
             raise ServiceError(f"nginx: cannot listen on 127.0.0.1:{self.port}: "
                                "address already in use")
@@ -112,11 +112,15 @@ class NginxProxy(Daemon):
 
     def is_ready(self) -> bool:
         """Our nginx listens (its master wrote its own pid), and the port accepts."""
+        return self.master_ready() and not _free(self.port)
+
+    def master_ready(self) -> bool:
+        """The pid file names our master: nginx has read its configuration and started."""
         try:
             pid = int((self.folder / "nginx.pid").read_text())
         except (FileNotFoundError, ValueError):
             return False
-        return pid == self.proc.pid and not _free(self.port)
+        return pid == self.proc.pid
 
     def log_text(self) -> str:
         error_log = self.folder / "error.log"

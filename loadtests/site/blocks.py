@@ -32,7 +32,7 @@ from ..servers import ROOT
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"
 #: The samples a lesson page may show, in this order: the newest and smallest first.
-SAMPLES = ("quick", "slowwatch", "database", "convoy", "servers", "full")
+SAMPLES = ("quick", "slowwatch", "database", "convoy", "servers", "hosts", "full")
 #: Where the generic lesson charts go (a lesson with no chart of its own).
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
@@ -42,6 +42,7 @@ TITLES = {"quick": "The quick matrix (`make demo`)",
                     "convoy,convoylong,health`)",
           "servers": "The servers' cells (`--full --scenarios peerio,peercpu,peerbeat,"
                      "peerhealth,peerslow`)",
+          "hosts": "The multi-host scenarios (`make hosts`)",
           "full": "The full matrix (`make matrix`)"}
 #: How a lesson page states its answer, on one line of its own.
 ONE_LINE = "**In one line:**"
