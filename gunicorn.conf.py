@@ -133,6 +133,8 @@ OFFLOAD_BACKENDS = ("pool", "celery", "dirty")
 if (offload_backend := _env("OFFLOAD_BACKEND", "pool")) not in OFFLOAD_BACKENDS:
     _fail(f"OFFLOAD_BACKEND must be one of {', '.join(OFFLOAD_BACKENDS)}, got {offload_backend!r}")
 _offload_timeout = _env_seconds_below("OFFLOAD_TIMEOUT", "20", timeout)
+if offload_backend == "celery":  # read by webapp.tasks at the first call: checked here, at start
+    _env_int("VISIBILITY_TIMEOUT", int(_offload_timeout) + 10)
 if offload_backend == "dirty":
     dirty_apps = ["webapp.offload.dirtyapp:PrimeApp"]
     dirty_workers = _env_int("DIRTY_WORKERS", os.cpu_count() or 1)

@@ -31,6 +31,8 @@ def _gunicorn(*args, **env):
         ((), {"HEADER_TIMEOUT": "soon"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, "),
         ((), {"HEADER_TIMEOUT": "30"}, "HEADER_TIMEOUT must be 0 (off) or seconds in (0, TIMEOUT="),
         ((), {"OFFLOAD_TIMEOUT": "30"}, "OFFLOAD_TIMEOUT must be seconds in (0, TIMEOUT="),
+        ((), {"OFFLOAD_BACKEND": "celery", "VISIBILITY_TIMEOUT": "soon"},
+         "VISIBILITY_TIMEOUT must be a positive integer"),
         ((), {"DB_DRIVER": "asyncpg"}, "DB_DRIVER must be one of psycopg, psycopg2, "),
         ((), {"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be a positive integer"),
         ((), {"DB_POOL_TIMEOUT": "never"}, "DB_POOL_TIMEOUT must be seconds in (0, TIMEOUT="),

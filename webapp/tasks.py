@@ -55,9 +55,12 @@ TASK_TIME_LIMIT = offload.timeout()  # OFFLOAD_TIMEOUT, as the web side waits
 def visibility_timeout() -> int:
     """Seconds a reserved, unacknowledged task waits before Redis hands it out again."""
     raw = os.environ.get("VISIBILITY_TIMEOUT", "").strip()
-    seconds = int(raw) if raw else int(TASK_TIME_LIMIT) + 10
-    if seconds <= 0:
-        raise ValueError(f"VISIBILITY_TIMEOUT must be a positive number of seconds, got {raw!r}")
+    try:
+        seconds = int(raw) if raw else int(TASK_TIME_LIMIT) + 10
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:  # gunicorn.conf.py refuses it at start; a Celery worker, here
+        raise ValueError(f"VISIBILITY_TIMEOUT must be a positive integer, got {raw!r}")
     return seconds
 
 

@@ -7,10 +7,13 @@ serving ``/io``). Locust keeps a steady load on nginx from the lab's seat while
   socket at once and lets its worker finish the requests it holds (up to
   ``graceful_timeout``). nginx's next connection to web1 is refused -- an "error" -- and
   ``proxy_next_upstream`` sends that GET to web2: users see no failure;
-* **cut**: ``web2``'s cable is pulled. Its requests in flight get no answer: nginx waits its
-  ``proxy_read_timeout``, then sends each GET to the other host. New connections to web2
-  time out after ``proxy_connect_timeout`` and go the same way; ``max_fails=1`` marks web2
-  down for ``fail_timeout``, after which one request tries it again (and waits again).
+* **cut**: once nginx sends web1 requests again (it keeps a failed host out for
+  ``fail_timeout``; a second host failing before that leaves no live upstream, and every
+  request is a 502), ``web2``'s cable is pulled. Its requests in flight get no answer:
+  nginx waits its ``proxy_read_timeout``, then sends each GET to the other host. New
+  connections to web2 time out after ``proxy_connect_timeout`` and go the same way;
+  ``max_fails=1`` marks web2 down for ``fail_timeout``, after which one request tries it
+  again (and waits again).
 
 Counted: what Locust saw (requests, failures, its slowest answer), and from nginx's access
 log each request nginx had to send twice (two upstream addresses) and each it answered
@@ -28,7 +31,7 @@ from ..cpu import CpuMeter
 from ..locustrun import RESET_MESSAGE, Load, LocustRun, number
 from ..services.balancer import NginxBalancer
 from .network import Cluster
-from .stack import WEB_PORT, until, web_host
+from .stack import WEB_PORT, probe, until, web_host
 
 HOSTS = ("lb", "web1", "web2")
 
@@ -92,6 +95,18 @@ def run(log_dir: Path, *, users: int = 20, seconds: float = 12.0, delay: float =
             drained["nginx"] = _count(lb.access_lines())
             web1.stop()
             web1.start()  # back, for the second half
+            # nginx keeps a failed host out for fail_timeout: until it has sent web1 a request
+            # again, a failure of web2 would leave it no live upstream (a rolling deploy's
+            # trap: 502s, "no live upstreams")
+            restarted = len(lb.access_lines())
+
+            def web1_in_rotation() -> bool:
+                probe(lb.url + "/health")
+                return any(line.split()[1] == "200" and f"[{upstreams[0]}]" in line
+                           for line in lb.access_lines()[restarted:])
+
+            drained["back_in_rotation_s"] = until(web1_in_rotation, 3 * fail_timeout,
+                                                  "nginx sending requests to web1 again")
             mark = len(lb.access_lines())
 
             def cut():

@@ -71,7 +71,7 @@ class Host(Place):
     """One host: a namespace, its address, the switch port its cable plugs into."""
 
     name: str = ""
-    port: str = ""
+    switch_port: str = ""
 
     def __str__(self) -> str:
         return f"{self.name} ({self.address})"
@@ -137,7 +137,7 @@ class Cluster:
     def _add(self, index: int, name: str) -> None:
         netns = PREFIX.format(slot=self.slot) + name
         port = f"lab{self.slot}p{index}"
-        host = Host(address=str(self.block[index + 2]), netns=netns, name=name, port=port)
+        host = Host(address=str(self.block[index + 2]), netns=netns, name=name, switch_port=port)
         ip("netns", "add", netns)
         self.hosts[name] = host
         ip("link", "add", port, "type", "veth", "peer", "name", f"lab{self.slot}h{index}")
@@ -159,7 +159,7 @@ class Cluster:
             except ClusterError as error:
                 stuck.append(str(error))
             ip("netns", "del", host.netns, check=False)
-            ip("link", "del", host.port, check=False)
+            ip("link", "del", host.switch_port, check=False)
         self.hosts = {}
         if self.slot is not None:
             ip("link", "del", self.bridge, check=False)
@@ -170,10 +170,10 @@ class Cluster:
     # -- breaking it ----------------------------------------------------------------
     def cut(self, name: str) -> None:
         """Pull ``name``'s cable: its switch port down."""
-        ip("link", "set", self.hosts[name].port, "down")
+        ip("link", "set", self.hosts[name].switch_port, "down")
 
     def rejoin(self, name: str) -> None:
-        ip("link", "set", self.hosts[name].port, "up")
+        ip("link", "set", self.hosts[name].switch_port, "up")
 
 
 def kill_inside(netns: str, grace: float = 5.0) -> None:

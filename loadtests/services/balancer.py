@@ -90,6 +90,15 @@ class NginxBalancer(NginxProxy):
             return False
         return True
 
+    def stop(self, grace: float | None = None) -> None:
+        """Stop it; its access and error logs are kept beside its own log (when it has one
+        of its caller's) before the folder goes."""
+        if not self._own_log:
+            for name in ("access.log", "error.log"):
+                if (self.folder / name).exists():
+                    (self.folder / name).replace(self.log_path.with_name(f"nginx-{name}"))
+        super().stop(grace)
+
     def access_lines(self) -> list[str]:
         path = self.folder / "access.log"
         return path.read_text().splitlines() if path.exists() else []
