@@ -5,8 +5,8 @@ redis-server, ``c1`` and ``c2`` each a Celery worker (prefork, one process). Clo
 users keep ``/offload/prime/N`` busy with ``c1`` alone, then with ``c1`` and ``c2``: the
 bound is P ÷ S with P the Celery processes on every host -- capped, here, by the cores the
 hosts share. Then the trivial call ``/offload/prime/2`` is timed with latency on the broker's
-link (:mod:`.delay`): every millisecond of round trip to the broker is paid a few times a
-call (the task out, its result back).
+link (:mod:`.delay`): every millisecond of round trip to the broker is paid once per Redis
+command on the call's path -- counted per call from Redis's ``INFO commandstats``.
 """
 
 from __future__ import annotations
@@ -110,13 +110,13 @@ def latency_rows(cluster: Cluster, redis_port: int, log_dir: Path, calls: int,
 def run(log_dir: Path, *, seconds: float = 8.0, users: int = 4, calls: int = 30,
         delays: tuple = DELAYS_MS, n: int = QUICK_PRIME) -> dict:
     log_dir.mkdir(parents=True, exist_ok=True)
-    with Cluster(*HOSTS) as cluster, broker(cluster["broker"], log_dir) as redis:
+    with Cluster(*HOSTS) as cluster, broker(cluster["broker"], log_dir) as queue:
         hosts = {name: cluster[name].address for name in HOSTS}
         url = f"/offload/prime/{n}"
-        with celery_host(cluster["c1"], redis.url, log_dir), \
-                web_host(cluster["web"], log_dir, redis_url=redis.url) as web:
+        with celery_host(cluster["c1"], queue.url, log_dir), \
+                web_host(cluster["web"], log_dir, redis_url=queue.url) as web:
             alone = throughput(web.url + url, users, seconds, processes=1)
-            with celery_host(cluster["c2"], redis.url, log_dir):
+            with celery_host(cluster["c2"], queue.url, log_dir):
                 both = throughput(web.url + url, users, seconds, processes=2)
         latency = latency_rows(cluster, REDIS_PORT, log_dir, calls, delays)
     return {"scenario": "scaleout", "hosts": hosts,
