@@ -10,6 +10,8 @@ import pytest
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 
+from .helpers import missing
+
 #: The advisor's test apps are served, not collected (one of them fails at import on purpose).
 collect_ignore_glob = ["apps/*"]
 
@@ -51,23 +53,7 @@ def serve():
         list(pool.map(lambda server: server.stop(grace=2.0, graceful=False), servers.values()))
 
 
-SYNC = ServerSpec("sync", workers=1)
-GTHREAD = ServerSpec("gthread", workers=1, threads=4)
-GEVENT = ServerSpec("gevent", workers=1)
-ASGI = ServerSpec("asgi", workers=1)
-MODELS = {"sync": SYNC, "gthread": GTHREAD, "gevent": GEVENT, "asgi": ASGI}
-
-
 # -- real services: redis-server and Celery workers ---------------------------------------
-
-
-def _missing(error: Exception):
-    """A program the tests need is missing: skip with its install line, but fail under CI."""
-    import os
-
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{error} (CI=true: nothing may be skipped)")
-    pytest.skip(str(error))
 
 
 def _redis():
@@ -77,7 +63,7 @@ def _redis():
     try:
         return RedisServer()
     except Missing as error:
-        _missing(error)
+        missing(error)
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +98,7 @@ def postgres():
     try:
         server = PostgresServer(max_connections=100)
     except Missing as error:
-        _missing(error)
+        missing(error)
     with server:
         yield server
 
@@ -129,7 +115,7 @@ def nginx_in_front():
         try:
             proxy = NginxProxy(upstream, **kwargs)
         except Missing as error:
-            _missing(error)
+            missing(error)
         proxy.start()
         started.append(proxy)
         return proxy

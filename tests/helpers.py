@@ -1,4 +1,5 @@
-"""Shared test helpers: heartbeats sent while a long request keeps a process computing."""
+"""Shared test helpers: the specs the tests serve, polling with a deadline, processes, and
+heartbeats sent while a long request keeps a process computing."""
 
 from __future__ import annotations
 
@@ -8,8 +9,25 @@ import time
 import urllib.request
 
 import psutil
+import pytest
 
 from loadtests.client import Reply, get
+from loadtests.servers import ServerSpec
+
+SYNC = ServerSpec("sync", workers=1)
+GTHREAD = ServerSpec("gthread", workers=1, threads=4)
+GEVENT = ServerSpec("gevent", workers=1)
+ASGI = ServerSpec("asgi", workers=1)
+MODELS = {"sync": SYNC, "gthread": GTHREAD, "gevent": GEVENT, "asgi": ASGI}
+
+
+def missing(error: Exception):
+    """A program the tests need is missing: skip with its install line, but fail under CI."""
+    import os
+
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{error} (CI=true: nothing may be skipped)")
+    pytest.skip(str(error))
 
 
 def alive(procs) -> list[psutil.Process]:

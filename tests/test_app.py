@@ -59,7 +59,6 @@ def test_prime_small(client, n):
     body = client.get(f"/prime/{n}").get_json()
     assert body["n"] == n
     assert body["prime"] is (n in {2, 3, 97, 7919})
-    assert body["elapsed"] >= 0
 
 
 def test_prime_reports_the_checks_cpu_seconds(client):
@@ -166,7 +165,7 @@ def test_download_bad_input_is_400_json(client, query):
 
 def test_upload_reads_the_whole_body(client):
     body = client.post("/upload", data=bytes(100_000)).get_json()
-    assert body["bytes"] == 100_000 and body["elapsed"] >= 0
+    assert body["bytes"] == 100_000
 
 
 def test_upload_over_the_cap_is_413_json_before_it_is_read(client):

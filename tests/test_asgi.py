@@ -21,8 +21,7 @@ from webapp.loopwatch import LINE
 from webapp.primes import QUICK_PRIME, SLOW_PRIME
 from webapp.upload import MAX_BYTES
 
-from .conftest import ASGI
-from .helpers import cpu_seconds, health_during, upload
+from .helpers import ASGI, cpu_seconds, health_during, upload
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from loadtests.client import get
 from webapp import create_app
 from webapp.params import MAX_N, BadParam, parse_delay, parse_n
 
-from .conftest import MODELS
+from .helpers import MODELS
 
 app = create_app({"TESTING": True})
 client = app.test_client()
@@ -83,10 +83,6 @@ def test_any_query_and_method_never_5xx(endpoint, params, method):
         assert response.status_code < 500
     else:
         _check(response)
-
-
-def test_server_still_answers_after_fuzzing():
-    assert client.get("/health").get_json() == {"status": "ok"}
 
 
 # -- the same against real gunicorn servers ---------------------------------------------

@@ -7,8 +7,7 @@ from loadtests.client import get, get_many
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp.primes import SLOW_PRIME
 
-from .conftest import GEVENT, GTHREAD, MODELS, SYNC
-from .helpers import alive, health_during
+from .helpers import GEVENT, GTHREAD, MODELS, SYNC, alive, health_during
 
 pytestmark = [pytest.mark.integration, pytest.mark.timing]  # ratios of wall times, orderings
 

@@ -162,7 +162,7 @@ def _spin_frames(url: str) -> int:
 ])
 @pytest.mark.timing
 def test_spinner_spins_unless_the_event_loop_is_blocked(serve, model, query, spins):
-    from .conftest import MODELS
+    from .helpers import MODELS
 
     server = serve(MODELS[model])
     frames = _spin_frames(f"{server.url}/spin/{SLOW_PRIME}{query}")
@@ -175,7 +175,7 @@ def test_spinner_spins_unless_the_event_loop_is_blocked(serve, model, query, spi
 @pytest_integration
 @pytest.mark.timing
 def test_offload_keeps_a_gevent_worker_answering(serve):
-    from .conftest import GEVENT
+    from .helpers import GEVENT
 
     server = serve(GEVENT)
     assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
@@ -266,7 +266,7 @@ def test_gevent_monitor_reports_the_blocked_hub():
 def test_spinwatch_sees_the_frozen_loop(serve, model, frozen):
     from loadtests.spinwatch import watch_one
 
-    from .conftest import MODELS
+    from .helpers import MODELS
 
     row = watch_one(f"{serve(MODELS[model]).url}/spin/{SLOW_PRIME}")
     # frozen: one wait covers most of the check; spinning: no wait comes near half of it

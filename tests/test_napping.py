@@ -15,7 +15,7 @@ import pytest
 from loadtests.client import get
 from webapp.primes import QUICK_PRIME, SHORT_PRIME, napping_on_the_loop, napping_on_this_thread
 
-from .conftest import MODELS
+from .helpers import MODELS
 
 
 def _spend_cpu(seconds: float) -> None:

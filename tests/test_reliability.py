@@ -177,7 +177,7 @@ def _health(url):
 
 @pytest.mark.parametrize("model", ["sync", "gthread", "gevent", "asgi"])
 def test_request_line_over_the_limit_is_refused_and_the_worker_survives(serve, model):
-    from .conftest import MODELS
+    from .helpers import MODELS
 
     server = serve(MODELS[model])
     request = urllib.request.Request(server.url + "/prime/" + "9" * 5000)
@@ -189,7 +189,7 @@ def test_request_line_over_the_limit_is_refused_and_the_worker_survives(serve, m
 
 @pytest.mark.parametrize("model", ["sync", "asgi"])
 def test_too_many_headers_are_refused(serve, model):
-    from .conftest import MODELS
+    from .helpers import MODELS
 
     server = serve(MODELS[model])
     headers = {f"X-Junk-{i}": "x" for i in range(60)}

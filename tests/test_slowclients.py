@@ -7,6 +7,7 @@ Time enters only as ratios to the setting that should end a client.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -17,8 +18,7 @@ from loadtests.services.daemon import Missing, ServiceError
 from loadtests.services.nginx import NginxProxy
 from loadtests.slowclients import SLOW_BODY, SlowClients, SlowReader
 
-from .conftest import _missing
-from .helpers import alive, upload, wait_for
+from .helpers import alive, missing, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -237,7 +237,7 @@ def test_nginx_on_a_taken_port_is_one_line_and_no_process(redis_server):
     try:
         proxy = NginxProxy(1, port=redis_server.port)
     except Missing as error:
-        _missing(error)
+        missing(error)
     folder = proxy.folder
     with pytest.raises(ServiceError, match=r"^nginx: cannot listen on 127\.0\.0\.1:\d+"):
         proxy.start()
@@ -253,8 +253,9 @@ def test_a_missing_nginx_says_how_to_install_it(monkeypatch, tmp_path):
 
 # -- streaming through the proxy ---------------------------------------------------------
 
-def read_stream(url: str) -> tuple[float, float, float]:
-    """Seconds to the first chunk, to the end, and the longest gap between chunks."""
+def read_stream(url: str, began: threading.Event | None = None) -> tuple[float, float, float]:
+    """Seconds to the first chunk, to the end, and the longest gap between chunks; ``began``
+    is set once the first chunk is in."""
     import urllib.request
 
     start = last = time.perf_counter()
@@ -262,6 +263,8 @@ def read_stream(url: str) -> tuple[float, float, float]:
     with urllib.request.urlopen(url, timeout=60) as response:
         while response.read1(4096):
             now = time.perf_counter()
+            if first is None and began is not None:
+                began.set()
             first = first if first is not None else now - start
             longest, last = max(longest, now - last), now
     return first, last - start, longest
@@ -289,20 +292,18 @@ def test_spin_streams_through_nginx_with_or_without_its_header(honoured, nginx_i
 def test_an_unbuffered_stream_holds_a_sync_worker(model, answers, nginx_in_front):
     """gunicorn's deployment docs: streaming without buffering needs an async worker. While
     a stream runs through nginx, sync -w1 cannot answer /health; gevent -w1 can."""
-    import threading
-
     from webapp.primes import SLOW_PRIME
 
     with GunicornServer(ServerSpec(model)) as server:
         proxy = nginx_in_front(server.port)
         timing: dict[str, float] = {}
+        began = threading.Event()
         stream = threading.Thread(target=lambda: timing.update(
-            zip(("first", "total", "gap"), read_stream(f"{proxy.url}/spin/{SLOW_PRIME}?nap=1"),
-                strict=True)))
+            zip(("first", "total", "gap"),
+                read_stream(f"{proxy.url}/spin/{SLOW_PRIME}?nap=1", began), strict=True)))
         started = time.perf_counter()
         stream.start()
-        while not timing and time.perf_counter() - started < 0.3:
-            time.sleep(0.01)  # let the stream begin (polling interval)
+        wait_for(began.is_set, 30, "the stream's first frame")  # the worker holds it now
         reply = get(proxy.url + "/health", timeout=30)
         health_s = time.perf_counter() - started
         stream.join()
