@@ -98,9 +98,9 @@ graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
 # bounds how long a client may take to send a request header (measured: the slow-clients lesson).
 keepalive = _env_int("KEEPALIVE", 2)
 # HEADER_TIMEOUT: seconds a sync, gthread or asgi worker waits for a request header before it
-# answers 408 and hangs up (webapp/headerdeadline.py; gevent ends one at keepalive itself); 0,
-# the default, keeps gunicorn's own behaviour, under which a trickling header holds a gthread
-# thread, or an asgi connection, for as long as it trickles.
+# answers 408 and hangs up (webapp/instrument/headerdeadline.py; gevent ends one at keepalive
+# itself); 0, the default, keeps gunicorn's own behaviour, under which a trickling header holds
+# a gthread thread, or an asgi connection, for as long as it trickles.
 header_timeout = _env_seconds_below("HEADER_TIMEOUT", "0", timeout, zero_is_off=True)
 loglevel = _env("LOG_LEVEL", "info")
 # HTTP limits, enforced by gunicorn before the app runs (it answers 400/414/431 itself).
@@ -194,8 +194,8 @@ asgi_disconnect_grace_period = 1
 # sys.setswitchinterval in each worker: how often a thread holding the GIL is
 # asked to hand it over (Python's default: 0.005 s).
 switch_interval = _env_float("SWITCH_INTERVAL", None)
-# asgi: the app's loop watchdog period (webapp/loopwatch.py), checked here so that a bad
-# value stops gunicorn with one line instead of a lifespan failure in each worker.
+# asgi: the app's loop watchdog period (webapp/instrument/loopwatchdog.py), checked here so
+# that a bad value stops gunicorn with one line instead of a lifespan failure in each worker.
 _env_float("LOOP_WATCHDOG", None)
 # PIN_CORES=1: each worker runs on one core of its own, in turn (os.sched_setaffinity after the
 # fork; the convoy lesson: a thread woken for the GIL then waits for no other process's core).
@@ -240,14 +240,14 @@ def _serves_the_lab(worker) -> bool:
 
 
 def _trace_module():
-    """webapp/trace.py, loaded by its path: it imports nothing of the lab's, so that it
+    """webapp/instrument/trace.py, loaded by its path: it imports nothing of the lab's, so that it
     can trace an app of yours served with ``--chdir`` (where ``webapp`` is not importable)."""
     if (module := sys.modules.get("lab_trace")) is None:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location(
             "lab_trace", os.path.join(os.path.dirname(os.path.abspath(__file__)), "webapp",
-                                      "trace.py"))
+                                      "instrument", "trace.py"))
         module = importlib.util.module_from_spec(spec)
         sys.modules["lab_trace"] = module
         spec.loader.exec_module(module)
@@ -256,21 +256,21 @@ def _trace_module():
 
 def post_worker_init(worker):
     """Tell the app which model serves it, and log one line per worker; with TRACE=1, wrap
-    the worker's app in the request tracer (webapp/trace.py)."""
+    the worker's app in the request tracer (webapp/instrument/trace.py)."""
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
     if os.environ.get("TRACE", "").strip() == "1":
         _trace_module().install(worker)
     lab = _serves_the_lab(worker)
     if lab:
-        from webapp import runtime
+        from webapp.instrument import runtime
 
         model = runtime.record_worker(worker)
     else:
         model = worker.cfg.worker_class_str  # gunicorn's own name: sync, gthread, gevent, asgi
     if header_timeout and model in ("sync", "gthread", "asgi"):
         if lab:
-            from webapp import headerdeadline
+            from webapp.instrument import headerdeadline
 
             headerdeadline.install(worker, header_timeout, model)
         else:

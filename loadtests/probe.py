@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from webapp.primes import MEDIUM_PRIME
+from webapp.work.primes import MEDIUM_PRIME
 
-from .client import get_many
-from .model import batch_wall, cpu_parallelism, measure_service_time
-from .procs import run_main
+from .harness.procs import run_main
+from .load.client import get_many
+from .model.queueing import batch_wall, cpu_parallelism, measure_service_time
 from .servers import GunicornServer, ServerSpec
 
 CASES = (

@@ -22,7 +22,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loadtests.servers import SERVERS, ServerSpec, launch
-from webapp.primes import SHORT_PRIME
+from webapp.work.primes import SHORT_PRIME
 
 CONNECTIONS = 4
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from loadtests.procs import run_main, stop_tree, tree  # noqa: E402
+from loadtests.harness.procs import run_main, stop_tree, tree  # noqa: E402
 
 #: The hog. Under Linux's autogroup scheduling (sched(7)) a process's nice value ranks it
 #: only within its session's group, and every server the tests start has a session of its

@@ -11,7 +11,7 @@ import urllib.request
 import psutil
 import pytest
 
-from loadtests.client import Reply, get
+from loadtests.load.client import Reply, get
 from loadtests.servers import ServerSpec
 
 SYNC = ServerSpec("sync", workers=1)

@@ -164,7 +164,7 @@ def test_resolve_knows_wsgi_from_asgi_and_refuses_mistakes_in_one_line():
 def test_the_lab_config_serves_another_app_without_importing_the_lab():
     spec = ServerSpec(worker_class="gthread", app="broken:app", chdir=str(APPS))
     with GunicornServer(spec) as server:
-        from loadtests.client import get
+        from loadtests.load.client import get
 
         assert get(server.url + "/modules").body == {"webapp": False}
         assert "worker ready: model=gthread" in server.log_text()

@@ -6,7 +6,7 @@ import pytest
 
 from webapp import create_app
 from webapp.params import DEFAULT_DELAY, MAX_DELAY, MAX_N
-from webapp.primes import FIXTURE, SHORT_PRIME
+from webapp.work.primes import FIXTURE, SHORT_PRIME
 
 
 def _json_error(response, status):
@@ -41,7 +41,7 @@ def test_io_sleeps_the_requested_delay(client):
 
 
 def test_mixed_sleeps_then_computes(client):
-    from webapp.primes import MIXED_PRIME
+    from webapp.work.primes import MIXED_PRIME
 
     body = client.get("/mixed?delay=0.02").get_json()
     assert (body["delay"], body["n"], body["prime"]) == (0.02, MIXED_PRIME, True)
@@ -144,8 +144,8 @@ def test_to_thread_is_refused_on_wsgi(client):
 
 
 def test_download_sends_mb_mib_with_its_length(client):
-    from webapp.download import DEFAULT_MB
-    from webapp.gilfree import MEGABYTE
+    from webapp.work.download import DEFAULT_MB
+    from webapp.work.gilfree import MEGABYTE
 
     response = client.get("/download?mb=2")
     assert response.status_code == 200
@@ -169,7 +169,7 @@ def test_upload_reads_the_whole_body(client):
 
 
 def test_upload_over_the_cap_is_413_json_before_it_is_read(client):
-    from webapp.upload import MAX_BYTES, MAX_MB
+    from webapp.work.upload import MAX_BYTES, MAX_MB
 
     response = client.post("/upload", data=bytes(MAX_BYTES + 1))
     assert response.status_code == 413

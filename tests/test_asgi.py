@@ -14,12 +14,12 @@ import urllib.request
 
 import pytest
 
-from loadtests.client import get, get_many
+from loadtests.load.client import get, get_many
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
-from webapp.loopwatch import LINE
-from webapp.primes import QUICK_PRIME, SLOW_PRIME
-from webapp.upload import MAX_BYTES
+from webapp.instrument.loopwatchdog import LINE
+from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
+from webapp.work.upload import MAX_BYTES
 
 from .helpers import ASGI, cpu_seconds, health_during, upload
 

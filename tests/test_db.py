@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from loadtests.client import get, get_many
+from loadtests.load.client import get, get_many
 from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.postgres import ROWS, PostgresServer
 

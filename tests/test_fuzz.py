@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from loadtests.client import get
+from loadtests.load.client import get
 from webapp import create_app
 from webapp.params import MAX_N, BadParam, parse_delay, parse_n
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from loadtests.client import get
+from loadtests.load.client import get
 from loadtests.servers import CONFIG, ROOT, GunicornServer, ServerError, ServerSpec, free_port
 
 pytestmark = pytest.mark.integration

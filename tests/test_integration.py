@@ -3,9 +3,9 @@
 
 import pytest
 
-from loadtests.client import get, get_many
+from loadtests.load.client import get, get_many
 from loadtests.servers import GunicornServer, ServerSpec
-from webapp.primes import SLOW_PRIME
+from webapp.work.primes import SLOW_PRIME
 
 from .helpers import GEVENT, GTHREAD, MODELS, SYNC, alive, health_during
 

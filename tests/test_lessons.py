@@ -11,11 +11,11 @@ import urllib.request
 import psutil
 import pytest
 
-from loadtests.client import get
+from loadtests.load.client import get
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp import offload
-from webapp.gilfree import MAX_MB, sha256_megabytes
-from webapp.primes import FIXTURE, QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
+from webapp.work.gilfree import MAX_MB, sha256_megabytes
+from webapp.work.primes import FIXTURE, QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
 
 from .helpers import alive, health_during
 
@@ -264,7 +264,7 @@ def test_gevent_monitor_reports_the_blocked_hub():
                                                ("asgi", True)])
 @pytest.mark.timing
 def test_spinwatch_sees_the_frozen_loop(serve, model, frozen):
-    from loadtests.spinwatch import watch_one
+    from loadtests.lessons.observing.spinner import watch_one
 
     from .helpers import MODELS
 

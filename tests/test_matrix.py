@@ -9,12 +9,12 @@ import time
 import psutil
 import pytest
 
-from loadtests import bounds, presets
-from loadtests.cells import Cell, Database, Fleet
-from loadtests.cells import cell as make_cell
 from loadtests.lessons import SCENARIO
-from loadtests.matrix import select_cells
-from loadtests.monitors import MONITORS
+from loadtests.matrix import bounds, presets
+from loadtests.matrix.cells import Cell, Database, Fleet
+from loadtests.matrix.cells import cell as make_cell
+from loadtests.matrix.command import select_cells
+from loadtests.matrix.monitors import MONITORS
 from loadtests.servers import ROOT, ServerSpec
 
 from .helpers import alive, descendants
@@ -123,7 +123,7 @@ def test_the_database_bound(model, workers, threads, db, users, expected):
 def test_the_closed_bound_is_each_workers_network(model, workers, threads, users, customers):
     """Mean value analysis per worker (customers: its slots or its share of the users),
     summed; below the asymptote near the knee, never above cores ÷ S."""
-    from loadtests.model import closed_rps
+    from loadtests.model.queueing import closed_rps
 
     the_cell = make_cell("convoy", model, workers, threads, users=users)
     got = bound(the_cell, delay=0.1, service={"closed": 0.012}, cores=2)
@@ -135,7 +135,7 @@ def test_the_closed_bound_is_each_workers_network(model, workers, threads, users
 def test_closed_network_by_hand():
     """MVA's recursion, checked by hand for two customers: R(1) = S, X(1) = 1 / (Z + S),
     Q(1) = S / (Z + S); R(2) = S (1 + Q(1)), X(2) = 2 / (Z + R(2))."""
-    from loadtests.model import closed_rps
+    from loadtests.model.queueing import closed_rps
 
     z, s = 0.08, 0.02
     q1 = s / (z + s)
@@ -301,16 +301,16 @@ def test_offload_cells_start_and_reap_their_backends(tmp_path, redis_server):
 
 def test_locustfile_default_n_is_the_quick_fixture_prime():
     # Importing locust would monkey-patch this test process, so read the source instead.
-    from webapp.primes import QUICK_PRIME
+    from webapp.work.primes import QUICK_PRIME
 
-    source = (ROOT / "loadtests" / "locustfile.py").read_text()
+    source = (ROOT / "loadtests" / "load" / "locustfile.py").read_text()
     assert f"DEFAULT_PRIME_N = {QUICK_PRIME}\n" in source
 
 
 def test_the_runner_reads_the_messages_the_locustfile_logs():
-    from loadtests import locustrun
+    from loadtests.load import locustrun
 
-    source = (ROOT / "loadtests" / "locustfile.py").read_text()
+    source = (ROOT / "loadtests" / "load" / "locustfile.py").read_text()
     for name in ("RESET_MESSAGE", "WORK_ROW", "DB_WAIT_ROW"):
         assert f'{name} = "{getattr(locustrun, name)}"\n' in source
 

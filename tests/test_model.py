@@ -2,7 +2,7 @@
 
 import pytest
 
-from loadtests.model import batch_wall, cpu_bound_rps, cpu_parallelism, io_bound_rps
+from loadtests.model.queueing import batch_wall, cpu_bound_rps, cpu_parallelism, io_bound_rps
 
 
 @pytest.mark.parametrize(

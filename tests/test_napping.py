@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from loadtests.client import get
-from webapp.primes import QUICK_PRIME, SHORT_PRIME, napping_on_the_loop, napping_on_this_thread
+from loadtests.load.client import get
+from webapp.work.primes import QUICK_PRIME, SHORT_PRIME, napping_on_the_loop, napping_on_this_thread
 
 from .helpers import MODELS
 

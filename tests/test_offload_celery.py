@@ -7,12 +7,12 @@ import signal
 import psutil
 import pytest
 
-from loadtests.client import get, get_many
+from loadtests.load.client import get, get_many
 from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.celeryworker import CeleryWorker
 from loadtests.services.daemon import ServiceError
 from loadtests.services.redis import RedisServer
-from webapp.primes import QUICK_PRIME, SLOW_PRIME
+from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
 
 from .helpers import alive, cpu_seconds, wait_for
 
@@ -73,7 +73,7 @@ def test_concurrent_offloads_on_one_async_worker(model, serve, redis_server, cel
     server = serve(celery_spec(model, redis_server.url))
     numbers = [QUICK_PRIME + k for k in range(0, 40, 2)]
     _, replies = get_many([f"{server.url}/offload/prime/{n}" for n in numbers])
-    from webapp.primes import is_prime
+    from webapp.work.primes import is_prime
 
     assert [(r.status, r.body["n"], r.body["prime"]) for r in replies] == [
         (200, n, is_prime(n)) for n in numbers]

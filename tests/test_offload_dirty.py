@@ -8,9 +8,9 @@ from dataclasses import replace
 import psutil
 import pytest
 
-from loadtests.client import get, get_many
+from loadtests.load.client import get, get_many
 from loadtests.servers import GunicornServer, ServerSpec
-from webapp.primes import QUICK_PRIME, SLOW_PRIME
+from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
 
 from .helpers import alive, cpu_seconds, wait_for
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from webapp.primes import FIXTURE, MEDIUM_PRIME, QUICK_PRIME, SLOW_PRIME, is_prime
+from webapp.work.primes import FIXTURE, MEDIUM_PRIME, QUICK_PRIME, SLOW_PRIME, is_prime
 
 SLOW_ABOVE = 10**15  # fixture numbers above this take about a second or more when prime
 

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from loadtests import presets
-from loadtests.cells import Scenario, cell
 from loadtests.lessons import ASSUMPTIONS, LESSONS, SCENARIO, Lesson, Results
-from loadtests.report import render_markdown, write_report
+from loadtests.matrix import presets
+from loadtests.matrix.cells import Scenario, cell
+from loadtests.matrix.report import render_markdown, write_report
 from loadtests.servers import ROOT
 
 SAMPLES = ROOT / "docs" / "sample"

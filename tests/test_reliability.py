@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtests.client import get
+from loadtests.load.client import get
 from loadtests.servers import CONFIG, ROOT, GunicornServer, ServerSpec, free_port
 
 from .helpers import alive, descendants
@@ -291,7 +291,7 @@ def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
 # ``Popen`` and the line that registers the child's stop leaves behind.
 LEAKY_MAIN = """
 import subprocess, sys
-from loadtests.procs import run_main
+from loadtests.harness.procs import run_main
 def main():
     child = subprocess.Popen(["sleep", "600"], start_new_session=True)
     print(child.pid, flush=True)

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from loadtests.charts import fidelity
-from loadtests.repeats import aggregate, spread, verdict
-from loadtests.report import render_markdown
+from loadtests.matrix.charts import fidelity
+from loadtests.matrix.repeats import aggregate, spread, verdict
+from loadtests.matrix.report import render_markdown
 from loadtests.servers import ROOT
 
 BAND = (0.85, 1.05)

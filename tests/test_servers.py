@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtests.client import get
+from loadtests.load.client import get
+from loadtests.load.trickle import SlowClients, SlowReader
 from loadtests.servers import ROOT, SERVERS, ServerError, ServerSpec, launch
-from loadtests.slowclients import SlowClients, SlowReader
 from webapp import create_app
 
 from .helpers import alive, descendants, wait_for

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from loadtests.client import get
+from loadtests.load.client import get
+from loadtests.load.trickle import SLOW_BODY, SlowClients, SlowReader
 from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.daemon import Missing, ServiceError
 from loadtests.services.nginx import NginxProxy
-from loadtests.slowclients import SLOW_BODY, SlowClients, SlowReader
 
 from .helpers import alive, missing, upload, wait_for
 
@@ -108,7 +108,8 @@ LAB_HEADER_TIMEOUT = 1  # HEADER_TIMEOUT in the next test, well below its worker
 
 @pytest.mark.parametrize("model", ["sync", "gthread", "asgi"])
 def test_header_timeout_ends_a_slow_header_with_408_and_spares_a_slow_app(model):
-    """HEADER_TIMEOUT (webapp/headerdeadline.py): the lab's bound where gunicorn sets none."""
+    """HEADER_TIMEOUT (webapp/instrument/headerdeadline.py): the lab's bound where gunicorn sets
+    none."""
     import http.client
     import json
     import socket
@@ -278,7 +279,7 @@ def test_spin_streams_through_nginx_with_or_without_its_header(honoured, nginx_i
     honoured (unbuffered) and with nginx told to ignore it (``proxy_ignore_headers``,
     buffered): buffering lets nginx read ahead of a *slow* reader, it does not hold a
     stream back from a fast one."""
-    from webapp.primes import SLOW_PRIME
+    from webapp.work.primes import SLOW_PRIME
 
     with GunicornServer(ServerSpec("gthread", threads=4)) as server:
         proxy = nginx_in_front(server.port, accel_buffering=honoured)
@@ -292,7 +293,7 @@ def test_spin_streams_through_nginx_with_or_without_its_header(honoured, nginx_i
 def test_an_unbuffered_stream_holds_a_sync_worker(model, answers, nginx_in_front):
     """gunicorn's deployment docs: streaming without buffering needs an async worker. While
     a stream runs through nginx, sync -w1 cannot answer /health; gevent -w1 can."""
-    from webapp.primes import SLOW_PRIME
+    from webapp.work.primes import SLOW_PRIME
 
     with GunicornServer(ServerSpec(model)) as server:
         proxy = nginx_in_front(server.port)

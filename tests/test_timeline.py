@@ -24,7 +24,7 @@ from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.timeline.chrome import PHASES
 from loadtests.timeline.data import Timeline
 from loadtests.timeline.record import CellTrace
-from webapp.primes import SHORT_PRIME
+from webapp.work.primes import SHORT_PRIME
 
 from .test_matrix import _run_matrix
 
@@ -121,7 +121,7 @@ def test_the_tracers_cost_is_measured_in_pairs():
     """The overhead lesson's observation: an untraced then a traced /health load on one
     model, each metered; the traced one's workers wrote their spans (nothing timed here:
     the numbers are the matrix's to report)."""
-    from loadtests.timeline.overhead import measure
+    from loadtests.lessons.observing.overhead import measure
 
     off, on = measure(rounds=1, seconds=1.0, models=(ServerSpec("gthread", threads=4),))
     assert (off["traced"], on["traced"]) == (False, True)

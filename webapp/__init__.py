@@ -12,11 +12,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import dbviews, errors, hubwatch, runtime, views
+    from . import dbviews, errors, views
+    from .instrument import hubmonitor, runtime
 
     app.register_blueprint(views.bp)
     app.register_blueprint(dbviews.bp)
     errors.register(app)
     if runtime.gevent_patched():
-        hubwatch.install()
+        hubmonitor.install()
     return app

@@ -44,8 +44,8 @@ import os
 from celery import Celery, signals
 
 from . import offload
-from .primes import is_prime as _is_prime
-from .primes import on_this_thread
+from .work.primes import is_prime as _is_prime
+from .work.primes import on_this_thread
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: The hard time limit of a task, in seconds: the pool process is killed past it.

@@ -9,8 +9,8 @@ import time
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from . import download, offload, runtime, upload
-from .gilfree import MAX_MB, sha256_megabytes
+from . import offload
+from .instrument import runtime
 from .params import (
     THREAD_IS_ASGI_ONLY,
     BadParam,
@@ -20,14 +20,16 @@ from .params import (
     parse_n,
     parse_one_of,
 )
-from .primes import (
+from .work import download, upload
+from .work.gilfree import MAX_MB, sha256_megabytes
+from .work.primes import (
     MIXED_PRIME,
     is_prime,
     is_prime_napping,
     napping_on_this_thread,
     on_this_thread,
 )
-from .spinner import spin
+from .work.spinner import spin
 
 bp = Blueprint("lab", __name__)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..argtypes import add_presets, positive
-from ..matrix import machine_info
-from ..procs import run_main
+from ..harness.argtypes import add_presets, positive
+from ..harness.procs import run_main
+from ..matrix.command import machine_info
 from ..servers import ROOT
 from . import output
 from .measure import as_row, measure

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cpu import CpuMeter
-from ..locustrun import Load, LocustRun, number
-from ..procs import tree
-from ..runcell import STOP_GRACE_S
+from ..harness.cpu import CpuMeter
+from ..harness.procs import tree
+from ..load.locustrun import Load, LocustRun, number
+from ..matrix.runner import STOP_GRACE_S
 from ..servers import Server, ServerSpec, free_port, launch
 from .dbwatch import Connections, DbWatch
 from .predict import Candidate, ceiling

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..charts import bars, plt, save
 from ..lessons.base import ms
+from ..matrix.charts import bars, plt, save
 
 
 def fmt(value: float | None, spec: str = ".1f") -> str:

@@ -1,7 +1,7 @@
 """The lab's model applied to someone else's app: a throughput ceiling per configuration.
 
 Pure arithmetic over a :class:`Profile` (R and S_cpu of the app's mix of paths, each
-model's worker memory) and this machine's cores, with :mod:`loadtests.model`'s bounds:
+model's worker memory) and this machine's cores, with :mod:`loadtests.model.queueing`'s bounds:
 
 * slots: a configuration holds ``slots`` requests at once (sync w; gthread w × t; gevent
   w × connections; asgi: no cap; another server's own, :mod:`loadtests.servers`), so by
@@ -21,7 +21,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from ..model import closed_network_rps, io_bound_rps
+from ..model.queueing import closed_network_rps, io_bound_rps
 from ..servers import ServerSpec
 
 #: Slots beyond the knee (where the cores, not the slots, bind) that a right-sized

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from ..cpu import CpuMeter
+from ..harness.cpu import CpuMeter
 from ..servers import Server, ServerError, ServerSpec, launch
 from . import stall
 from .predict import wait_fraction

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..client import get_many
+from ..load.client import get_many
 
 #: Requests sent at once to one worker.
 CONCURRENT = 4

@@ -27,8 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from ..cpu import CpuMeter
-from ..locustrun import RESET_MESSAGE, Load, LocustRun, number
+from ..harness.cpu import CpuMeter
+from ..load.locustrun import RESET_MESSAGE, Load, LocustRun, number
 from ..services.balancer import NginxBalancer
 from .network import Cluster
 from .stack import WEB_PORT, probe, until, web_host

@@ -35,7 +35,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from ..procs import Place
+from ..harness.procs import Place
 
 NETWORK = ipaddress.ip_network("198.18.0.0/24")
 #: /28 blocks: 16 clusters at once, 13 hosts each (the seat has the first address).

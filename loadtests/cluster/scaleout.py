@@ -20,7 +20,7 @@ from pathlib import Path
 
 import redis
 
-from webapp.primes import QUICK_PRIME
+from webapp.work.primes import QUICK_PRIME
 
 from .delay import DelayRelay
 from .network import Cluster

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..client import Reply, get
+from ..load.client import Reply, get
 from ..servers import GunicornServer, ServerSpec
 from ..services.celeryworker import CeleryWorker
 from ..services.redis import RedisServer

@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from webapp.primes import QUICK_PRIME
+from webapp.work.primes import QUICK_PRIME
 
 from .network import Cluster
 from .stack import (

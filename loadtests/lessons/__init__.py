@@ -7,7 +7,7 @@ to ``LESSONS`` below.
 
 from __future__ import annotations
 
-from ..cells import Scenario
+from ..matrix.cells import Scenario
 from . import (
     backends,
     balance,
@@ -29,7 +29,7 @@ from . import (
     nap,
     offload,
     overhead,
-    servers,
+    peerservers,
     slowclients,
     spinner,
     switch,
@@ -39,7 +39,7 @@ from .base import Lesson, Observation, Results
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
     spinner, coroutines, overhead, slowclients, balance, mixed, convoy,
-    dbyield, dbpool, dbbudget, dbasync, servers, hosts,
+    dbyield, dbpool, dbbudget, dbasync, peerservers, hosts,
 ))
 
 

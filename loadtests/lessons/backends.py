@@ -2,7 +2,7 @@
 
 The same ``/offload/prime/<n>`` load on the same ``gevent -w1`` server, three places the
 check can run: throughput against cores ÷ S, the heartbeat meanwhile; and, observed once per
-run (:mod:`loadtests.offloadwatch`), one trivial call's round trip and what each
+run (:mod:`loadtests.lessons.observing.backends`), one trivial call's round trip and what each
 deployment costs in processes and memory.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cells import cell
+from ..matrix.cells import cell
 from .base import Lesson, Results, ms, switched
 
 CELLS = {backend: cell("offload", "gevent", 1, users=3, offload=backend)
@@ -68,7 +68,7 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..charts import bars, figure, save
+    from ..matrix.charts import bars, figure, save
 
     watched = [r for r in results.extra("backends") if "skipped" not in r]
     if not watched:
@@ -82,7 +82,7 @@ def chart(results: Results, out: Path) -> list[str]:
 
 
 def observe(args: argparse.Namespace) -> list[dict]:
-    from ..offloadwatch import watch
+    from .observing.backends import watch
 
     return watch()
 

@@ -9,7 +9,7 @@ socket and the kernel hashes each new connection to one of them.
 
 from __future__ import annotations
 
-from ..cells import cell
+from ..matrix.cells import cell
 from .base import Lesson, Results
 
 PAIRS = tuple((cell(scenario, "gevent", 2, users=users),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cells import Cell, Scenario, row_key
+from ..matrix.cells import Cell, Scenario, row_key
 
 
 class Results:

@@ -9,7 +9,7 @@ of workers, shown on one machine.
 
 from __future__ import annotations
 
-from ..cells import Fleet, cell
+from ..matrix.cells import Fleet, cell
 from .base import Lesson, Results, ms
 
 #: Four CPU users and the heartbeat: enough to keep any pool of concurrency 2 busy.

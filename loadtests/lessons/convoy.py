@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webapp.primes import MIXED_PRIME, SHORT_PRIME
+from webapp.work.primes import MIXED_PRIME, SHORT_PRIME
 
-from ..cells import Scenario, cell, row_spec
-from ..model import cpu_bound_rps, io_bound_rps
+from ..matrix.cells import Scenario, cell, row_spec
+from ..model.queueing import cpu_bound_rps, io_bound_rps
 from ..timeline.data import mean_request_ms
 from .base import Lesson, Results, ms
 
@@ -165,7 +165,7 @@ def _finding(results: Results, rows: list[dict]) -> str:
 
 def chart(results: Results, out: Path) -> list[str]:
     """A request's time on each thread cell, stacked: asleep, CPU, run queue, GIL."""
-    from ..charts import figure, save
+    from ..matrix.charts import figure, save
 
     delay = results.settings["delay_s"]
     rows = [(row, split) for row in results.scenario(*SCENARIOS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cells import cell
+from ..matrix.cells import cell
 from .base import Lesson, Results, cells_table
 
 PAIRS = tuple((cell("cpu", model, 1, users=8), cell("cpu", model, 2, users=8))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
-from webapp.primes import NAP_EVERY
+from webapp.work.primes import NAP_EVERY
 
-from ..cells import Scenario, cell
+from ..matrix.cells import Scenario, cell
 from .base import Lesson, Results, ms
 
 IO = {m: cell("io", m, 1, users=100) for m in ("gevent", "asgi")}
@@ -79,8 +79,8 @@ def section(results: Results) -> str:
         "greenlet under gevent. Both freeze while a check holds the thread; both answer at "
         "once when the check runs elsewhere. Each has a watchdog thread that reports a 0.1 s "
         "period in which its loop did not run (gevent's own monitor; the lab's asyncio "
-        "watchdog, `webapp/loopwatch.py`): reports × 0.1 s is a lower bound on the frozen "
-        "time. Rows the run has no cells for are left out.",
+        "watchdog, `webapp/instrument/loopwatchdog.py`): reports × 0.1 s is a lower bound on "
+        "the frozen time. Rows the run has no cells for are left out.",
         "",
         "| measure | gevent -w1 | asgi -w1 |",
         "|---|---:|---:|",

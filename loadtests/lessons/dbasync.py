@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cells import Database, cell
+from ..matrix.cells import Database, cell
 from .base import Lesson, Results, db_table
 
 ASYNC = cell("db", "asgi", 1, users=20, db=Database(pool=10))

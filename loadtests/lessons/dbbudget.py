@@ -11,7 +11,7 @@ the arithmetic and does not run it.)
 
 from __future__ import annotations
 
-from ..cells import Database, Scenario, cell
+from ..matrix.cells import Database, Scenario, cell
 from .base import Lesson, Results, db_table
 
 #: Two workers, each with its own SO_REUSEPORT socket: the kernel spreads the users' 20

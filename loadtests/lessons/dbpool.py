@@ -3,7 +3,7 @@ connections, whatever its threads or greenlets."""
 
 from __future__ import annotations
 
-from ..cells import Database, Scenario, cell
+from ..matrix.cells import Database, Scenario, cell
 from .base import Lesson, Results, db_table
 
 SMALL = cell("db", "gthread", 1, 16, users=20, db=Database(pool=4))

@@ -9,7 +9,7 @@ blocking driver called inside the coroutine does not: the Quick Quiz with a data
 
 from __future__ import annotations
 
-from ..cells import Database, Scenario, cell
+from ..matrix.cells import Database, Scenario, cell
 from .base import Lesson, Results, db_table
 
 USERS = 21  # 20 database users and the heartbeat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cells import Scenario, cell
+from ..matrix.cells import Scenario, cell
 from .base import Lesson, Results, heartbeat_table
 
 
@@ -27,7 +27,7 @@ def section(results: Results) -> str:
 
 def chart(results: Results, out: Path) -> list[str]:
     """Heartbeat latency of every cell that had a heartbeat user (nap, offload, switch too)."""
-    from ..charts import bars, figure, save
+    from ..matrix.charts import bars, figure, save
 
     beats = [r for r in results.rows if r.get("heartbeat_p50_ms") is not None]
     if not beats:

@@ -200,7 +200,7 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..charts import plt, save
+    from ..matrix.charts import plt, save
 
     row = _by_scenario(results).get("scaleout")
     if not row:
@@ -265,7 +265,7 @@ def summary(results: Results):
 
 
 def observe(args: argparse.Namespace) -> list[dict]:
-    from ..cluster.watch import watch
+    from .observing.hosts import watch
 
     return watch()
 

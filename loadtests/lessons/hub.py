@@ -38,7 +38,7 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..charts import bars, figure, save
+    from ..matrix.charts import bars, figure, save
 
     cells = _cells(results)
     if not cells:

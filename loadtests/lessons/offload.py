@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cells import Scenario, cell
+from ..matrix.cells import Scenario, cell
 from .base import Lesson, Results, heartbeat_table
 
 

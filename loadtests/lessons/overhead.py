@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..cells import Scenario, cell
+from ..matrix.cells import Scenario, cell
 from .base import Lesson, Results, switched
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
@@ -58,7 +58,7 @@ def section(results: Results) -> str:
 
 
 def _observe(args) -> list[dict]:
-    from ..timeline.overhead import measure
+    from .observing.overhead import measure
 
     return measure()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cells import Scenario, cell
+from ..matrix.cells import Scenario, cell
 from .base import Lesson, Results, ms, switched
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
@@ -85,8 +85,8 @@ def section(results: Results) -> str:
     readers = [w for w in observed if w.get("kind") == "reader"]
     if watched:
         lines += ["", "How long a slow client holds the server (each model's own settings, the "
-                  "lab's defaults; `loadtests/slowwatch.py`): the first time the server hung up "
-                  "on one, and what ended it.", "", *_held_table(watched)]
+                  "lab's defaults; `loadtests/lessons/observing/slowclients.py`): the first "
+                  "time the server hung up on one, and what ended it.", "", *_held_table(watched)]
     if bodies:
         lines += ["", "Slow bodies: a whole header announcing 1 MiB to `/upload`, then one body "
                   "byte a second.", "", *_held_table(bodies)]
@@ -115,7 +115,7 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..charts import bars, figure, save
+    from ..matrix.charts import bars, figure, save
 
     pairs = [(m, results.row(DIRECT[m]), results.row(BEHIND[m])) for m in MODELS]
     pairs = [(m, a, b) for m, a, b in pairs if a or b]
@@ -135,7 +135,7 @@ def chart(results: Results, out: Path) -> list[str]:
 
 
 def observe(args: argparse.Namespace) -> list[dict]:
-    from ..slowwatch import watch
+    from .observing.slowclients import watch
 
     return watch()
 

@@ -1,7 +1,7 @@
 """The spinner: does the worker keep streaming frames while it computes?
 
 Not a Locust cell: the observation reads one ``/spin/<n>`` stream per model
-(:mod:`loadtests.spinwatch`), with the full preset or ``--spinner``.
+(:mod:`loadtests.lessons.observing.spinner`), with the full preset or ``--spinner``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from webapp.primes import SLOW_PRIME
+from webapp.work.primes import SLOW_PRIME
 
-from ..argtypes import positive
+from ..harness.argtypes import positive
 from .base import Lesson, Results, switched
 
 
@@ -39,7 +39,7 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..charts import bars, figure, save
+    from ..matrix.charts import bars, figure, save
 
     spinner = results.extra("spinner")
     if not spinner:
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def observe(args: argparse.Namespace) -> list[dict]:
-    from ..spinwatch import watch
+    from .observing.spinner import watch
 
     return watch(args.spin_n)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cells import Scenario, cell
+from ..matrix.cells import Scenario, cell
 from .base import Lesson, Results, ms
 
 #: Python's default sys.getswitchinterval(): cells without SWITCH_INTERVAL run with it.
@@ -46,7 +46,7 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..charts import figure, save
+    from ..matrix.charts import figure, save
 
     cells = _cells(results)
     if not cells:

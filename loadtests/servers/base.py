@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import psutil
 
-from ..procs import HERE, LOOPBACK, Logged, Place, stop_tree, tree
+from ..harness.procs import HERE, LOOPBACK, Logged, Place, stop_tree, tree
 
 if TYPE_CHECKING:
     from .spec import ServerSpec
@@ -86,7 +86,7 @@ class Server(Logged):
     drain_signal: ClassVar[signal.Signals] = signal.SIGTERM
     #: The signal that stops it at once (None: no such signal; SIGKILL after the grace).
     quick_signal: ClassVar[signal.Signals | None] = signal.SIGQUIT
-    #: Whether its workers record request timelines (gunicorn's hooks: webapp/trace.py).
+    #: Whether its workers record request timelines (gunicorn's hooks: webapp/instrument/trace.py).
     traces: ClassVar[bool] = False
 
     # -- what a spec means on this server (no process needed) --------------------------

@@ -79,7 +79,7 @@ class UvicornWorkerServer(_UvicornLoop, GunicornServer):
     """gunicorn's master with ``-k uvicorn_worker.UvicornWorker`` workers."""
 
     name = "uvicorn-worker"
-    traces = False  # webapp/trace.py wraps gunicorn's own workers' apps, not uvicorn's
+    traces = False  # webapp/instrument/trace.py wraps gunicorn's own workers' apps, not uvicorn's
     quick_signal = signal.SIGQUIT  # gunicorn's; uvicorn-worker handles it in the loop
 
     @classmethod

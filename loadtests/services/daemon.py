@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from ..procs import HERE, Logged, Place, stop_tree, tree
+from ..harness.procs import HERE, Logged, Place, stop_tree, tree
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from ..cells import Cell
+from ..matrix.cells import Cell
 from .celeryworker import CeleryWorker
 from .daemon import Missing, require
 from .postgres import PostgresServer, bindir

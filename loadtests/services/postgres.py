@@ -190,6 +190,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from ..procs import run_main
+    from ..harness.procs import run_main
 
     run_main(main)

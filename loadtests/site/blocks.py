@@ -22,11 +22,11 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from .. import charts
 from ..lessons import LESSONS, Lesson, Results
 from ..lessons.base import timelines
-from ..model import drift
-from ..report import _table
+from ..matrix import charts
+from ..matrix.report import _table
+from ..model.queueing import drift
 from ..servers import ROOT
 
 DOCS = ROOT / "docs"

@@ -1,7 +1,7 @@
 """Request timelines of a cell: who served which request when, and which thread ran Python.
 
 * :mod:`.sampler` reads each worker thread's CPU time every 15 ms from ``/proc``;
-* :mod:`.data` gathers one cell's spans (``webapp/trace.py``, one file per worker), the
+* :mod:`.data` gathers one cell's spans (``webapp/instrument/trace.py``, one file per worker), the
   heartbeat's own view of its requests (the locustfile) and the CPU samples, and answers
   what the tests and the lessons ask of them (overlap, CPU per thread, coverage);
 * :mod:`.chrome` writes the Chrome trace-event JSON (``chrome://tracing``, Perfetto);

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..charts import figure, save
+from ..matrix.charts import figure, save
 from .data import Timeline
 from .lanes import client_lane, lanes
 

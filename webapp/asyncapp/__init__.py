@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from .. import loopwatch
+from ..instrument import loopwatchdog
 from . import dbviews
 from .errors import HANDLERS
 from .views import ROUTES
@@ -20,6 +20,6 @@ from .views import ROUTES
 
 def create_app(debug: bool = False) -> Starlette:
     """Application factory: JSON endpoints and JSON errors."""
-    loopwatch.install()
+    loopwatchdog.install()
     return Starlette(debug=debug, routes=ROUTES + dbviews.ROUTES, exception_handlers=HANDLERS,
-                     lifespan=loopwatch.lifespan)
+                     lifespan=loopwatchdog.lifespan)

@@ -24,17 +24,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from .. import download, offload, runtime, upload
-from ..gilfree import MAX_MB, sha256_megabytes
+from .. import offload
+from ..instrument import runtime
 from ..params import parse_delay, parse_flag, parse_mb, parse_n, parse_one_of
-from ..primes import (
+from ..work import download, upload
+from ..work.gilfree import MAX_MB, sha256_megabytes
+from ..work.primes import (
     MIXED_PRIME,
     is_prime,
     is_prime_async_nap,
     napping_on_the_loop,
     on_this_thread,
 )
-from ..spinner import spin_async
+from ..work.spinner import spin_async
 
 
 def _arg(request: Request, name: str) -> str | None:

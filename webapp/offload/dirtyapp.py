@@ -17,8 +17,8 @@ import time
 
 from gunicorn.dirty import DirtyApp
 
-from ..primes import is_prime as _is_prime
-from ..primes import on_this_thread
+from ..work.primes import is_prime as _is_prime
+from ..work.primes import on_this_thread
 
 APP = "webapp.offload.dirtyapp:PrimeApp"
 #: How often a dirty worker checks that its arbiter is still its parent.

@@ -21,8 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
-from ..primes import is_prime as _is_prime
-from ..primes import on_this_thread
+from ..work.primes import is_prime as _is_prime
+from ..work.primes import on_this_thread
 
 _pool: ProcessPoolExecutor | None = None
 _owner: int | None = None

@@ -2,7 +2,7 @@
 
 A scenario names its bound's kind (:attr:`loadtests.cells.Scenario.bound`);
 this module turns the kind, the cell and the measured service times into
-requests per second with the arithmetic of :mod:`loadtests.model`.
+requests per second with the arithmetic of :mod:`loadtests.model.queueing`.
 
 * ``io``: Little's law, min(users, slots) ÷ delay.
 * ``db``: the same with the database's terms: a worker holds at most its pool's
@@ -24,8 +24,8 @@ import os
 
 from webapp import offload
 
+from ..model.queueing import closed_network_rps, cpu_bound_rps, io_bound_rps
 from .cells import Cell, Scenario
-from .model import closed_network_rps, cpu_bound_rps, io_bound_rps
 
 #: The kinds whose ceiling is cores ÷ service time.
 CPU_KINDS = ("cpu", "nap", "offload", "gilfree")

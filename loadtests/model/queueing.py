@@ -18,7 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from webapp.primes import is_prime
+from webapp.work.primes import is_prime
 
 
 def cpu_parallelism(workers: int, cores: int) -> int:

@@ -13,15 +13,15 @@ import json
 import statistics
 from pathlib import Path
 
+from ..lessons import LESSONS, SCENARIO, Results
+from ..lessons.base import ms as _ms
+from ..lessons.base import timelines
+from ..model.queueing import closed_customers, drift
+from ..timeline.data import mean_request_ms
 from . import charts
 from .bounds import CPU_KINDS
 from .cells import Scenario
-from .lessons import LESSONS, SCENARIO, Results
-from .lessons.base import ms as _ms
-from .lessons.base import timelines
-from .model import closed_customers, drift
 from .repeats import spread, verdict
-from .timeline.data import mean_request_ms
 
 _UNKNOWN = Scenario("", "", None)
 

@@ -7,8 +7,8 @@ A cell that two lessons need runs once.
 
 from __future__ import annotations
 
+from ..lessons import LESSONS, SCENARIO
 from .cells import Cell
-from .lessons import LESSONS, SCENARIO
 
 #: (warm-up, measured) seconds for a scenario whose lesson sets no window of its own.
 #: CPU cells complete one request per S per core, so they get longer windows than io's.

@@ -12,11 +12,11 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from ..cpu import CpuMeter
-from ..locustrun import Load, LocustRun
-from ..procs import tree
-from ..servers import GunicornServer, ServerSpec, free_port
-from .record import FLUSH_TIMEOUT_S, CellTrace
+from ...harness.cpu import CpuMeter
+from ...harness.procs import tree
+from ...load.locustrun import Load, LocustRun
+from ...servers import GunicornServer, ServerSpec, free_port
+from ...timeline.record import FLUSH_TIMEOUT_S, CellTrace
 
 MODELS = (ServerSpec("sync"), ServerSpec("gthread", threads=4), ServerSpec("gevent"),
           ServerSpec("asgi"))

@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from webapp.primes import QUICK_PRIME
+from webapp.work.primes import QUICK_PRIME
 
-from .cpu import CpuMeter
-from .procs import stop_tree
-from .servers import ROOT
+from ..harness.cpu import CpuMeter
+from ..harness.procs import stop_tree
+from ..servers import ROOT
 
-LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # Logged by the locustfile when the warm-up ends and statistics restart; the statistics rows
 # of the CPU each /prime check took where it ran, and of the time each /db request waited
 # for a pooled connection (a test keeps these equal to the locustfile's).

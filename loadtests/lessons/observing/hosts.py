@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import balancing, brokercut, scaleout, workercut
-from .network import unavailable
+from ...cluster import balancing, brokercut, scaleout, workercut
+from ...cluster.network import unavailable
 
 #: Each run by name (its logs' folder): the worker cut three ways (workercut.RUNS).
 SCENARIOS = {

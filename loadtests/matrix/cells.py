@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .servers import ServerSpec
+from ..servers import ServerSpec
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class Scenario:
 
     tag: str  # the locustfile tag
     primary: str  # the Locust request name whose throughput counts
-    bound: str | None  # a kind of loadtests.bounds: io, db, cpu, nap, offload, gilfree, or None
+    #: a kind of loadtests.matrix.bounds: io, db, cpu, nap, offload, gilfree, or None
+    bound: str | None
     heartbeat: bool = False  # one of the users is the heartbeat
     extra: tuple[str, ...] = ()  # locustfile flags
     #: /prime checks the short prime (``--short-n``), so that a window counts dozens of

@@ -15,23 +15,23 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from webapp.gilfree import sha256_megabytes
-from webapp.primes import is_prime, is_prime_napping
+from webapp.work.gilfree import sha256_megabytes
+from webapp.work.primes import is_prime, is_prime_napping
 
+from ..harness.cpu import CpuMeter
+from ..harness.procs import tree
+from ..lessons import SCENARIO
+from ..load.client import get
+from ..load.locustrun import DB_WAIT_ROW, WORK_ROW, Load, LocustRun, number
+from ..load.trickle import SlowClients
+from ..model.queueing import measure_service_time
+from ..servers import free_port, launch
+from ..services.fleet import cell_services
+from ..services.nginx import NginxProxy
+from ..timeline.record import FLUSH_TIMEOUT_S, CellTrace
 from .bounds import CPU_KINDS, bound
 from .cells import Cell
-from .client import get
-from .cpu import CpuMeter
-from .lessons import SCENARIO
-from .locustrun import DB_WAIT_ROW, WORK_ROW, Load, LocustRun, number
-from .model import measure_service_time
 from .monitors import MONITORS
-from .procs import tree
-from .servers import free_port, launch
-from .services.fleet import cell_services
-from .services.nginx import NginxProxy
-from .slowclients import SlowClients
-from .timeline.record import FLUSH_TIMEOUT_S, CellTrace
 
 #: Seconds a cell's server gets to quit before SIGKILL, once its load is over.
 STOP_GRACE_S = 0.3
@@ -258,7 +258,7 @@ def run_cell(cell: Cell, settings: Settings, cell_dir: Path) -> dict:
         "proxy": cell.proxy,
         **slow.summary(),
         "offload_cpu_pct": meter.percent("offload") if services.meter else None,
-        # the event loop's own watchdog (loadtests.monitors): gevent's hub, asyncio's loop
+        # the event loop's own watchdog (loadtests.matrix.monitors): gevent's hub, asyncio's loop
         "hub_blocked_reports": hub,
         "hub_blocked_s": blocked_s,
         # per worker: 100% = every worker's loop frozen for the whole window

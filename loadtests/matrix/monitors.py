@@ -1,24 +1,24 @@
 """The event loops' own watchdogs, per worker model: what to switch on, how to read the log.
 
 * gevent: gevent's monitor thread checks the hub every ``HUB_CHECK_S`` and
-  reports each period without a greenlet switch (``webapp.hubwatch`` logs one
+  reports each period without a greenlet switch (``webapp.instrument.hubmonitor`` logs one
   line per report); reports × period is a lower bound on the blocked time.
   Each report costs the worker CPU (gevent formats its stacks even when it
   prints nothing): at 0.02 s the gevent CPU cells lost about 10 % of their
   throughput, so the period stays 0.1 s.
-* asgi: the lab's loop watchdog (``LOOP_WATCHDOG``, ``webapp.loopwatch``), the
+* asgi: the lab's loop watchdog (``LOOP_WATCHDOG``, ``webapp.instrument.loopwatchdog``), the
   same design for asyncio: each period without the loop's stamp is one
   ``loop blocked:`` line with ``duration=`` the period; their sum is a lower
   bound. (asyncio's own debug mode reports the same way with exact lengths,
-  but halved ``/io`` throughput on one worker: see ``webapp.loopwatch``.)
+  but halved ``/io`` throughput on one worker: see ``webapp.instrument.loopwatchdog``.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from webapp.hubwatch import LINE as HUB_LINE
-from webapp.loopwatch import LINE as LOOP_LINE
+from webapp.instrument.hubmonitor import LINE as HUB_LINE
+from webapp.instrument.loopwatchdog import LINE as LOOP_LINE
 
 #: gevent's monitor period (GEVENT_MAX_BLOCKING_TIME) and asyncio's slow-callback threshold.
 HUB_CHECK_S = 0.1

@@ -14,7 +14,7 @@ import platform
 import sys
 import threading
 
-from . import offload
+from .. import offload
 
 # gunicorn's worker classes, by class name, as the short names users pass to -k.
 _WORKER_NAMES = {

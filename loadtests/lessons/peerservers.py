@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from webapp.primes import SHORT_PRIME
+from webapp.work.primes import SHORT_PRIME
 
-from ..cells import Scenario, cell, row_spec
+from ..matrix.cells import Scenario, cell, row_spec
 from .base import Lesson, Results, cells_table, heartbeat_table, switched
 
 #: (server, interface or gunicorn -k, workers, threads): each server at one process.
@@ -140,7 +140,7 @@ def _readers(results: Results) -> list[str]:
     first = readers[0]
     return ["", f"Slow readers, direct: each asks for `/download` (MiB below) and reads "
             f"{first['read_kib_s']} KiB a second; `/health` is asked once they read "
-            "(`loadtests/slowwatch.py`). waitress queues up to "
+            "(`loadtests/lessons/observing/slowclients.py`). waitress queues up to "
             f"{WAITRESS_HIGH_WATERMARK_MB} MiB of a response (`outbuf_high_watermark`) "
             "before the app thread waits for the reader:", "",
             "| server | slow readers | MiB each | /health meanwhile |", "|---|---:|---:|---|",
@@ -183,7 +183,7 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..charts import bars, figure, save
+    from ..matrix.charts import bars, figure, save
 
     judged = results.scenario("peerio", "peercpu")
     cost = results.scenario("peerhealth")
@@ -218,7 +218,7 @@ READERS = (*((c.spec.label, c.spec, SLOW, "direct", "", 8) for c in SLOWLORIS),
 def observe(args: argparse.Namespace) -> list[dict]:
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..slowwatch import watch_reader
+    from .observing.slowclients import watch_reader
 
     with ThreadPoolExecutor(len(READERS)) as pool:
         return [dict(row, server=case[1].server)

@@ -4,10 +4,10 @@
     python -m loadtests.matrix --full     # every cell twice, longer windows (about 36 min)
     python -m loadtests.matrix --scenarios cpu --models sync,gevent --duration 10
 
-The command line: which cells (the presets of :mod:`loadtests.presets`, narrowed
+The command line: which cells (the presets of :mod:`loadtests.matrix.presets`, narrowed
 by ``--scenarios``, ``--models``, ``--users``) with which windows; each cell is
-run by :mod:`loadtests.runcell` and the whole run reported by
-:mod:`loadtests.report`. Fidelity = measured rps ÷ the cell's bound.
+run by :mod:`loadtests.matrix.runner` and the whole run reported by
+:mod:`loadtests.matrix.report`. Fidelity = measured rps ÷ the cell's bound.
 Results go to ``reports/<timestamp>/`` (results.json, report.md, PNG charts).
 """
 
@@ -28,19 +28,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from webapp.offload import BACKENDS
-from webapp.primes import QUICK_PRIME, SHORT_PRIME
+from webapp.work.primes import QUICK_PRIME, SHORT_PRIME
 
+from ..harness.argtypes import add_presets, csv_choice, positive
+from ..lessons import ASSUMPTIONS, LESSONS, SCENARIO, SCENARIOS
+from ..lessons.base import Results, ms
+from ..model.queueing import drift, time_calls
+from ..servers import ROOT, SERVERS
+from ..services.fleet import unavailable
 from . import presets
-from .argtypes import add_presets, csv_choice, positive
 from .cells import Cell
-from .lessons import ASSUMPTIONS, LESSONS, SCENARIO, SCENARIOS
-from .lessons.base import Results, ms
-from .model import drift, time_calls
-from .procs import run_main
 from .repeats import aggregate, spread, verdict
-from .runcell import LOCUST_CPU_LIMIT, Settings, run_cell
-from .servers import ROOT, SERVERS
-from .services.fleet import unavailable
+from .runner import LOCUST_CPU_LIMIT, Settings, run_cell
 
 MODELS = ("sync", "gthread", "gevent", "asgi")
 FIDELITY_BAND = (0.85, 1.05)
@@ -255,7 +254,3 @@ def main(argv: list[str] | None = None) -> int:
             console.print(lesson.summary(Results(results)))
     console.print(f"report: {out / 'report.md'}  ({results['elapsed_s']:.0f} s)")
     return 1 if any("error" in row for row in rows) else 0
-
-
-if __name__ == "__main__":
-    run_main(main)

@@ -1,6 +1,6 @@
 """A tiny concurrent HTTP client (stdlib only) for the probe and the tests.
 
-Locust drives the real load (see ``loadtests/locustfile.py``); this client is
+Locust drives the real load (see ``loadtests/load/locustfile.py``); this client is
 for small, exact experiments: fire N requests at once, time each one.
 """
 

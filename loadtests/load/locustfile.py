@@ -1,8 +1,8 @@
 """Locust scenarios for the lab: one user class per behaviour, chosen by tag or class name.
 
-    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000          # web UI
-    locust -f loadtests/locustfile.py --headless -u 100 -t 30s --tags io     # one scenario
-    locust -f loadtests/locustfile.py --headless -u 3 -t 30s CpuUser HeartbeatUser
+    locust -f loadtests/load/locustfile.py --host http://127.0.0.1:8000          # web UI
+    locust -f loadtests/load/locustfile.py --headless -u 100 -t 30s --tags io     # one scenario
+    locust -f loadtests/load/locustfile.py --headless -u 3 -t 30s CpuUser HeartbeatUser
 
 Tags (scenarios):
 

@@ -20,10 +20,10 @@ import psutil
 
 from webapp.offload import BACKENDS
 
-from .cells import Fleet, cell
-from .client import get
-from .servers import GunicornServer
-from .services.fleet import cell_services, unavailable
+from ...load.client import get
+from ...matrix.cells import Fleet, cell
+from ...servers import GunicornServer
+from ...services.fleet import cell_services, unavailable
 
 CALLS = 200
 WARMUP = 20

@@ -24,10 +24,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from .client import get
-from .servers import ServerSpec, launch
-from .services.nginx import NginxProxy
-from .slowclients import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
+from ...load.client import get
+from ...load.trickle import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
+from ...servers import ServerSpec, launch
+from ...services.nginx import NginxProxy
 
 #: Seconds each case is watched: past gunicorn's 30 s worker timeout.
 WATCH_S = 40.0
@@ -45,7 +45,8 @@ BEHIND_NGINX = tuple((label, spec, 20, "nginx") for label, spec, _ in (SYNC, GTH
 #: Slow headers
 CASES = (
     *DIRECT,
-    # the lab's own bound where gunicorn has none (HEADER_TIMEOUT, webapp/headerdeadline.py)
+    # the lab's own bound where gunicorn has none (HEADER_TIMEOUT,
+    # webapp/instrument/headerdeadline.py)
     *((f"{label}, HEADER_TIMEOUT=10", replace(spec, env=HEADER_10), k, "direct")
       for label, spec, k in (SYNC, GTHREAD, ASGI)),
     # each slow header costs asgi a socket: past the open-file limit it accepts nothing

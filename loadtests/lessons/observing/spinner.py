@@ -12,7 +12,7 @@ import re
 import time
 import urllib.request
 
-from .servers import GunicornServer, ServerSpec
+from ...servers import GunicornServer, ServerSpec
 
 RESULT = re.compile(r"\r(\d+) (?:is prime|is not prime) \((\d+\.\d\d) s, (\d+) frames\)\n$")
 
