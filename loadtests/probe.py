@@ -24,9 +24,10 @@ from rich.table import Table
 
 from webapp.work.primes import MEDIUM_PRIME
 
+from .harness.machine import measure_service_time
 from .harness.procs import run_main
 from .load.client import get_many
-from .model.queueing import batch_wall, cpu_parallelism, measure_service_time
+from .model.queueing import batch_wall, cpu_parallelism
 from .servers import GunicornServer, ServerSpec
 
 CASES = (

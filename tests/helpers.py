@@ -11,6 +11,7 @@ import urllib.request
 import psutil
 import pytest
 
+from loadtests.harness.poll import wait_until as poll
 from loadtests.load.client import Reply, get
 from loadtests.servers import ServerSpec
 
@@ -50,14 +51,19 @@ def descendants(pid: int) -> dict[int, psutil.Process]:
         return {}
 
 
-def wait_for(check, timeout: float, what: str):
+def wait_for(check, timeout: float, what: str, *, interval: float = 0.05, fail=AssertionError):
     """Poll ``check`` until it returns something true (returned); fail with ``what`` after
-    ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)  # polling interval, not synchronisation
-    return result
+    ``timeout`` seconds (``fail=None``: return the last false result). The lab's one
+    poll-with-deadline, :func:`loadtests.harness.poll.wait_until`."""
+    return poll(check, timeout, what, interval=interval,
+                fail=fail and (lambda _: fail(what)))
+
+
+def cpu_over(pid: int, seconds: float) -> float:
+    """CPU seconds ``pid`` used over the next ``seconds`` (a sampling window)."""
+    start = cpu_seconds(pid)
+    time.sleep(seconds)  # the window measured over, not synchronisation
+    return cpu_seconds(pid) - start
 
 
 def cpu_seconds(pid: int) -> float:
@@ -78,10 +84,8 @@ def health_during(server, path: str, busy_pid: int, deadline_s: float = 20.0
     result: dict[str, Reply] = {}
     request = threading.Thread(target=lambda: result.update(reply=get(server.url + path)))
     request.start()
-    deadline = time.monotonic() + deadline_s
-    while cpu_seconds(busy_pid) - baseline < 0.1:
-        assert time.monotonic() < deadline, "the work never started"
-        time.sleep(0.01)  # polling interval
+    wait_for(lambda: cpu_seconds(busy_pid) - baseline >= 0.1, deadline_s,
+             "the work never started", interval=0.01)
     healths = []
     while request.is_alive():
         healths.append(get(server.url + "/health"))

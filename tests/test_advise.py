@@ -6,7 +6,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ from loadtests.advise.recommend import Trial, choose
 from loadtests.advise.target import BadInput, check_import, resolve
 from loadtests.servers import ROOT, GunicornServer, ServerSpec
 
-from .helpers import alive
+from .helpers import alive, wait_for
 from .helpers import running as _ours
 
 APPS = ROOT / "tests" / "apps"
@@ -259,9 +258,6 @@ def test_leftovers_counts_the_accept_queue_and_abandoned_connections():
         assert leftovers(port) == 2
         clients[0].close()  # the client leaves; the server still holds it: CLOSE_WAIT
         with accepted:
-            deadline = time.monotonic() + 5
-            while leftovers(port) != 3 and time.monotonic() < deadline:
-                time.sleep(0.01)  # polling interval: the FIN's arrival
-            assert leftovers(port) == 3
+            wait_for(lambda: leftovers(port) == 3, 5, "the FIN's arrival", interval=0.01)
         for client in clients[1:]:
             client.close()

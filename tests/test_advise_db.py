@@ -6,8 +6,6 @@ that time nothing.)"""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from loadtests.advise.dbwatch import DbWatch
@@ -17,7 +15,7 @@ from loadtests.advise.target import resolve
 from loadtests.servers import ROOT
 from loadtests.services.postgres import PostgresServer
 
-from .helpers import advise
+from .helpers import advise, wait_for
 
 
 def test_overlap_sits_between_one_after_another_and_overlapped_waits():
@@ -35,9 +33,7 @@ def test_the_watch_counts_the_apps_connections_and_the_servers_budget(postgres):
 
     with DbWatch(postgres.url) as watch:
         held = [psycopg.connect(postgres.url) for _ in range(3)]
-        deadline = time.monotonic() + 5
-        while watch.peak < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling until the watch has sampled, not synchronisation
+        wait_for(lambda: watch.peak >= 3, 5, "the watch's sample", fail=None)
         for conn in held:
             conn.close()
     assert watch.result.peak >= 3

@@ -21,7 +21,7 @@ from webapp.instrument.loopwatchdog import LINE
 from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
 from webapp.work.upload import MAX_BYTES
 
-from .helpers import ASGI, cpu_seconds, health_during, upload
+from .helpers import ASGI, cpu_over, cpu_seconds, health_during, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -198,10 +198,7 @@ def test_asyncio_debug_reports_the_blocked_loop_and_not_the_napping_one():
         assert get(f"{server.url}/prime/{QUICK_PRIME}?nap=1").status == 200
         napping = len(_loop_reports(server))
         elapsed = get(f"{server.url}/prime/{SLOW_PRIME}").body["elapsed"]
-        deadline = time.monotonic() + 10
-        while len(_loop_reports(server)) == napping:
-            assert time.monotonic() < deadline, server.log_tail()
-            time.sleep(0.05)  # polling interval
+        wait_for(lambda: len(_loop_reports(server)) > napping, 10, server.log_tail())
         (line,) = _loop_reports(server)
         log = server.log_text()
     assert napping == 0  # no napping step held the loop for 0.1 s
@@ -218,10 +215,7 @@ def test_watchdog_reports_the_blocked_loop_and_not_the_napping_one():
         assert get(f"{server.url}/io?delay=0.5").status == 200  # awaiting: no report
         napping = len(_loop_reports(server))
         elapsed = get(f"{server.url}/prime/{SLOW_PRIME}").body["elapsed"]
-        deadline = time.monotonic() + 10
-        while len(_loop_reports(server)) - napping < 5:
-            assert time.monotonic() < deadline, server.log_tail()
-            time.sleep(0.05)  # polling interval
+        wait_for(lambda: len(_loop_reports(server)) - napping >= 5, 10, server.log_tail())
         reports = _loop_reports(server)
     assert napping == 0
     # one report per 0.1 s period without the loop's stamp: a lower bound on the freeze
@@ -259,13 +253,7 @@ def test_spinner_check_is_cancelled_when_the_client_leaves(serve):
     assert conn.getresponse().read(5)  # the first frame has come
     start = cpu_seconds(pid)
     conn.close()
-    deadline = time.monotonic() + 10
-    while True:  # wait until the worker is idle
-        sample = cpu_seconds(pid)
-        time.sleep(0.2)  # a sampling window, not synchronisation
-        if cpu_seconds(pid) - sample < 0.02:
-            break
-        assert time.monotonic() < deadline
+    wait_for(lambda: cpu_over(pid, 0.2) < 0.02, 10, "the worker never went idle")
     # gunicorn cancels the request's task asgi_disconnect_grace_period (1 s) after the client
     # left; the spinner then cancels its check: it stops early, not at the end
     after = cpu_seconds(pid) - start

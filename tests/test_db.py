@@ -8,13 +8,11 @@ import threading
 import pytest
 
 from loadtests.load.client import get, get_many
-from loadtests.servers import GunicornServer, ServerSpec
+from loadtests.servers import MODELS, GunicornServer, ServerSpec
 from loadtests.services.postgres import ROWS, PostgresServer
+from webapp.db import DRIVERS
 
 from .helpers import alive, wait_for
-
-MODELS = ["sync", "gthread", "gevent", "asgi"]
-DRIVERS = ["psycopg", "psycopg2", "psycopg2-green"]
 
 
 def db_spec(model: str, url: str, driver: str = "psycopg", workers: int = 1,

@@ -100,3 +100,19 @@ def test_reuse_port_gives_each_worker_its_own_socket():
 def test_bad_reuse_port_exits_2_with_one_line():
     result = _gunicorn(REUSE_PORT="yes")
     assert result.returncode == 2 and "REUSE_PORT must be 0 or 1" in result.stderr
+
+
+def test_the_configs_own_copies_of_the_labs_names_agree():
+    """gunicorn.conf.py imports nothing of the lab's (it serves apps of yours too), so it keeps
+    its own copies of the models, drivers and backends it checks: they must be the lab's."""
+    import ast
+
+    from loadtests.servers import MODELS
+    from webapp.db import DRIVERS
+    from webapp.offload import BACKENDS
+
+    tree = ast.parse(CONFIG.read_text())
+    copies = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+              if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+              and node.targets[0].id in ("MODELS", "DB_DRIVERS", "OFFLOAD_BACKENDS")}
+    assert copies == {"MODELS": MODELS, "DB_DRIVERS": DRIVERS, "OFFLOAD_BACKENDS": BACKENDS}

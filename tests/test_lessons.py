@@ -17,7 +17,7 @@ from webapp import offload
 from webapp.work.gilfree import MAX_MB, sha256_megabytes
 from webapp.work.primes import FIXTURE, QUICK_PRIME, SLOW_PRIME, is_prime, is_prime_napping
 
-from .helpers import alive, health_during
+from .helpers import alive, health_during, wait_for
 
 # -- pure functions ----------------------------------------------------------------------
 
@@ -195,17 +195,11 @@ def test_offload_pool_dies_with_its_worker_on_reload_and_stop(model):
         assert first
         old_workers = set(server.worker_pids())
         server.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 30
-        while alive(first):
-            assert time.monotonic() < deadline, "the old worker's pool outlived the reload"
-            time.sleep(0.05)  # polling interval
-        while set(server.worker_pids()) & old_workers or not server.worker_pids():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        deadline = time.monotonic() + 30
-        while server.log_text().count("worker ready:") < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for(lambda: not alive(first), 30, "the old worker's pool outlived the reload")
+        wait_for(lambda: server.worker_pids() and not set(server.worker_pids()) & old_workers,
+                 30, "no new worker after the reload")
+        wait_for(lambda: server.log_text().count("worker ready:") >= 2, 30,
+                 "the new worker never got ready")
         assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
         second = [psutil.Process(p) for p in get(server.url + "/info").body["offload"]["pids"]]
         assert second and not {p.pid for p in second} & {p.pid for p in first}
@@ -222,11 +216,13 @@ def test_switch_interval_is_applied_in_each_worker(interval):
                       env=(("SWITCH_INTERVAL", str(interval)),), flags=False)
     with GunicornServer(spec) as server:
         seen = {}
-        deadline = time.monotonic() + 20
-        while len(seen) < 2:  # ask until both workers have answered
-            assert time.monotonic() < deadline
+
+        def both_answered() -> bool:  # ask until both workers have answered
             body = get(server.url + "/info").body
             seen[body["pid"]] = body["switch_interval"]
+            return len(seen) == 2
+
+        wait_for(both_answered, 20, "both workers' /info", interval=0)
     assert list(seen.values()) == pytest.approx([interval, interval])
 
 
@@ -252,10 +248,8 @@ def test_gevent_monitor_reports_the_blocked_hub():
         assert get(f"{server.url}/prime/{QUICK_PRIME}?nap=1").status == 200
         napping = server.log_text().count("hub blocked:")
         assert get(f"{server.url}/prime/{SLOW_PRIME}").status == 200
-        deadline = time.monotonic() + 10
-        while server.log_text().count("hub blocked:") - napping < 5:
-            assert time.monotonic() < deadline, server.log_tail()
-            time.sleep(0.05)  # polling interval
+        wait_for(lambda: server.log_text().count("hub blocked:") - napping >= 5, 10,
+                 server.log_tail())
     assert napping == 0  # napping never held the hub for 0.1 s
 
 

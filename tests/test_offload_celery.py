@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from loadtests.load.client import get, get_many
-from loadtests.servers import GunicornServer, ServerSpec
+from loadtests.servers import MODELS, GunicornServer, ServerSpec
 from loadtests.services.celeryworker import CeleryWorker
 from loadtests.services.daemon import ServiceError
 from loadtests.services.redis import RedisServer
@@ -18,7 +18,6 @@ from .helpers import alive, cpu_seconds, wait_for
 
 pytestmark = pytest.mark.integration
 
-MODELS = ["sync", "gthread", "gevent", "asgi"]
 
 
 def celery_spec(model: str, redis_url: str, *env: tuple[str, str]) -> ServerSpec:

@@ -9,14 +9,13 @@ import psutil
 import pytest
 
 from loadtests.load.client import get, get_many
-from loadtests.servers import GunicornServer, ServerSpec
+from loadtests.servers import MODELS, GunicornServer, ServerSpec
 from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
 
 from .helpers import alive, cpu_seconds, wait_for
 
 pytestmark = pytest.mark.integration
 
-MODELS = ["sync", "gthread", "gevent", "asgi"]
 
 
 def dirty_spec(model: str, *env: tuple[str, str], workers: int = 1) -> ServerSpec:

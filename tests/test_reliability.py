@@ -19,17 +19,13 @@ import pytest
 from loadtests.load.client import get
 from loadtests.servers import CONFIG, ROOT, GunicornServer, ServerSpec, free_port
 
-from .helpers import alive, descendants
+from .helpers import alive, descendants, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def _poll(condition, what: str, deadline_s: float = 30.0, interval: float = 0.05):
-    deadline = time.monotonic() + deadline_s
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(interval)  # polling interval
-    return result
+    return wait_for(condition, deadline_s, f"timed out waiting for {what}", interval=interval)
 
 
 class SteadyClient:

@@ -38,9 +38,7 @@ def slots(model: str) -> int:
 
 
 def wait_closed(slow: SlowClients, limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while slow.open_count() and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling interval, not synchronisation
+    wait_for(lambda: not slow.open_count(), limit, "the slow clients closed", fail=None)
 
 
 def front_of(server: GunicornServer, front: str, nginx_in_front) -> tuple[int, str]:

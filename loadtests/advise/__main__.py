@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..harness.argtypes import add_presets, positive
+from ..harness.machine import machine_info
 from ..harness.procs import run_main
-from ..matrix.command import machine_info
 from ..servers import ROOT
 from . import output
 from .measure import as_row, measure

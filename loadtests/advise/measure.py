@@ -1,7 +1,8 @@
 """Step 3: load one candidate configuration with Locust, beside its prediction.
 
-The matrix's own machinery: Locust (:class:`~loadtests.locustrun.LocustRun`, the
-locustfile's AppUser over the app's paths) boots while the candidate's gunicorn does and
+The matrix's own machinery (:func:`loadtests.load.serve.serve_and_load`, with
+:class:`Timed` as its one part): Locust (the locustfile's AppUser over the app's paths) boots
+while the candidate's gunicorn does and
 waits at its gate; R and S_cpu are timed again on the candidate's own idle server, one
 user, just before the load and just after it -- the idea of a matrix cell timing S in its
 own server, bracketing the window because this VM's speed moves within seconds -- so the
@@ -12,17 +13,17 @@ second timing waits until the requests Locust left in flight are done.)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..harness.cpu import CpuMeter
-from ..harness.procs import tree
-from ..load.locustrun import Load, LocustRun, number
-from ..matrix.runner import STOP_GRACE_S
-from ..servers import Server, ServerSpec, free_port, launch
+from ..harness.poll import wait_until
+from ..harness.ports import free_port
+from ..load.locustrun import Load, number
+from ..load.serve import Part, Run, serve_and_load
+from ..servers import Server, ServerSpec
 from .dbwatch import Connections, DbWatch
 from .predict import Candidate, ceiling
 from .profile import Client, check_status, idle_cores, time_path
@@ -57,39 +58,51 @@ def spec_of(candidate: Candidate, target: Target) -> ServerSpec:
     return dataclasses.replace(candidate.spec, app=target.app, chdir=target.chdir)
 
 
+class Timed(Part):
+    """R and S_cpu timed on the candidate's own idle server, one user, just before the load
+    and again once it is over and the requests Locust left in the server are done (they
+    would count as CPU of the timed ones): this VM's speed moves within seconds, and the
+    two timings bracket the window. The app's PostgreSQL connections watched meanwhile."""
+
+    def __init__(self, candidate: Candidate, target: Target, timing_s: float, timeout: float):
+        self.candidate, self.target = candidate, target
+        self.timing_s, self.timeout = timing_s, timeout
+        self.timed: list[tuple[float, float, int]] = []
+        self.watch = DbWatch()
+
+    def ready(self, run: Run, stack: contextlib.ExitStack) -> None:
+        self.client = Client(run.port, self.timeout)
+        stack.callback(self.client.close)
+        for path in self.target.paths:
+            check_status(self.client, path, self.candidate.label)  # a first request per worker
+        self.timed += self._time(run.server)
+
+    def during(self, run: Run) -> contextlib.AbstractContextManager:
+        return self.watch
+
+    def after_load(self, run: Run) -> None:
+        wait_idle(run.server, timeout=IDLE_TIMEOUT_S)
+        self.timed += self._time(run.server)
+
+    def _time(self, server: Server) -> list[tuple[float, float, int]]:
+        seconds = self.timing_s / 2 / len(self.target.paths)
+        return [time_path(server, self.client, path, seconds) for path in self.target.paths]
+
+
 def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
             duration: float, timing_s: float, timeout: float, cores: int,
             out_dir: Path) -> Measured:
-    out_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     load = Load(tag="app", users=users, duration=duration, warmup=warmup,
                 extra=tuple(arg for path in target.paths for arg in ("--path", path)))
-    with LocustRun(load, f"http://127.0.0.1:{port}", out_dir / "locust",
-                   out_dir / "locust.log") as locust:
-        server = launch(spec_of(candidate, target), port=port,
-                        log_path=out_dir / f"{candidate.server}.log")
-        try:
-            server.start()
-            client = Client(port, timeout)
-            for path in target.paths:
-                check_status(client, path, candidate.label)  # a first request per worker
-            timed = _time_paths(server, client, target, timing_s / 2)
-            meter = CpuMeter({"server": server.processes,
-                              "locust": lambda: tree(locust.proc.pid)})
-            with DbWatch() as watch:
-                summary = locust.wait(meter)
-            # and again once the load is over and the requests Locust left in the server
-            # are done (they would count as CPU of the timed ones): this VM's speed moves
-            # within seconds, and the two timings bracket the window
-            wait_idle(server, timeout=IDLE_TIMEOUT_S)
-            timed += _time_paths(server, client, target, timing_s / 2)
-            client.close()
-        finally:
-            server.stop(grace=STOP_GRACE_S, graceful=False)
+    timed = Timed(candidate, target, timing_s, timeout)
+    run = serve_and_load(spec_of(candidate, target), load, out_dir, port=port,
+                         url=f"http://127.0.0.1:{port}", parts=[timed])
+    summary, meter = run.summary, run.meter
     total = summary.rows.get("Aggregated", {})
     requests = int(total.get("Request Count", 0))
-    latency = statistics.mean(t[0] for t in timed)
-    cpu = statistics.mean(t[1] for t in timed)
+    latency = statistics.mean(t[0] for t in timed.timed)
+    cpu = statistics.mean(t[1] for t in timed.timed)
     return Measured(
         rps=requests / summary.window_s, requests=requests,
         failures=int(total.get("Failure Count", 0)),
@@ -97,7 +110,7 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
         latency_s=latency, cpu_s=cpu,
         predicted_rps=ceiling(candidate, latency, cpu, cores=cores, users=users),
         server_cpu_pct=meter.percent("server"), busiest_pct=meter.max_process_percent("server"),
-        locust_cpu_pct=meter.percent("locust"), db=watch.result)
+        locust_cpu_pct=meter.percent("locust"), db=timed.watch.result)
 
 
 def leftovers(port: int) -> int:
@@ -128,17 +141,10 @@ def wait_idle(server: Server, *, timeout: float) -> None:
     its connections is left (:func:`leftovers`: a waiting app's requests use no CPU --
     measured: a sync -w5 server drained 45 sleeping requests after the load, and the timing
     read R = 160 ms for 102)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if idle_cores(server) * 100 < IDLE_PCT and not leftovers(server.port):
-            return
-    raise TimeoutError(f"the server stayed busy for {timeout:g} s after its load ended")
-
-
-def _time_paths(server: Server, client: Client, target: Target,
-                seconds: float) -> list[tuple[float, float, int]]:
-    return [time_path(server, client, path, seconds / len(target.paths))
-            for path in target.paths]
+    # no interval: idle_cores measures over a slice of its own
+    wait_until(lambda: idle_cores(server) * 100 < IDLE_PCT and not leftovers(server.port),
+               timeout, interval=0, fail=lambda _: TimeoutError(
+                   f"the server stayed busy for {timeout:g} s after its load ended"))
 
 
 def as_row(measured: Measured) -> dict:

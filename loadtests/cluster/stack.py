@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..harness.poll import wait_until
 from ..load.client import Reply, get
 from ..servers import GunicornServer, ServerSpec
 from ..services.celeryworker import CeleryWorker
@@ -78,10 +79,8 @@ def probe(url: str, timeout: float = 60.0) -> Reply:
 def until(check: Callable[[], object], timeout: float, what: str) -> float:
     """Poll ``check`` until it returns something true; the seconds it took."""
     start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
-        time.sleep(0.02)  # polling interval
+    wait_until(check, timeout, interval=0.02,
+               fail=lambda _: TimeoutError(f"{what}: not within {timeout:g} s"))
     return time.monotonic() - start
 
 

@@ -12,14 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..matrix.cells import Cell, Scenario, row_key
+from ..matrix.cells import Cell, Scenario
+from ..matrix.result import row_key, upgrade
 
 
 class Results:
     """A read-only view of one run's ``results.json`` for the lessons to render from."""
 
     def __init__(self, data: dict):
-        self.data = data
+        data = self.data = upgrade(data)  # any version's results.json, as this one writes it
         self.settings: dict = data["settings"]
         self.machine: dict = data["machine"]
         self.rows = [row for row in data["cells"] if "error" not in row]

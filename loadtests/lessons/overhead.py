@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 
 from ..matrix.cells import Scenario, cell
+from ..servers import MODELS
 from .base import Lesson, Results, switched
 
-MODELS = ("sync", "gthread", "gevent", "asgi")
 CELLS = tuple(cell("health", m, 1, 4 if m == "gthread" else 1, users=20) for m in MODELS)
 
 

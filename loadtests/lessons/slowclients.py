@@ -15,9 +15,9 @@ import argparse
 from pathlib import Path
 
 from ..matrix.cells import Scenario, cell
+from ..servers import MODELS
 from .base import Lesson, Results, ms, switched
 
-MODELS = ("sync", "gthread", "gevent", "asgi")
 #: Slow clients per cell: at or above the slots of sync (1) and gthread (4 threads).
 K = 5
 

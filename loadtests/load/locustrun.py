@@ -10,17 +10,15 @@ from __future__ import annotations
 import csv
 import json
 import math
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from webapp.work.primes import QUICK_PRIME
 
 from ..harness.cpu import CpuMeter
-from ..harness.procs import stop_tree
-from ..servers import ROOT
+from ..harness.poll import wait_until
+from ..harness.process import Process
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # Logged by the locustfile when the warm-up ends and statistics restart; the statistics rows
@@ -90,24 +88,26 @@ class Summary:
                    (window["started"], window["stopped"]))
 
 
-class LocustRun:
+class LocustRun(Process):
     """One Locust load as a subprocess, started early and held at a gate until :meth:`go`.
 
     Locust takes about a second to start; the runner starts it while the cell's
     server boots and its S is timed, then opens the gate (a file the locustfile
-    waits for before any user or timer starts).
+    waits for before any user or timer starts). Stopped like every process the lab
+    starts: SIGTERM to its session, SIGKILL after the grace, all of it reaped.
     """
 
+    name = "locust"
+
     def __init__(self, load: Load, host: str, csv_prefix: Path, log_path: Path):
-        self.load, self.csv_prefix, self.log_path = load, csv_prefix, log_path
+        super().__init__(log_path=log_path)
+        self.load, self.host, self.csv_prefix = load, host, csv_prefix
         self.gate = Path(f"{csv_prefix}.gate")
         self.gate.unlink(missing_ok=True)
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [*load.argv(host, csv_prefix), "--gate", str(self.gate)], cwd=ROOT,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.launch()
+
+    def launch_argv(self) -> list[str]:
+        return [*self.load.argv(self.host, self.csv_prefix), "--gate", str(self.gate)]
 
     def go(self) -> None:
         self.gate.touch()
@@ -115,16 +115,19 @@ class LocustRun:
     def wait(self, meter: CpuMeter) -> Summary:
         """Let the load run; ``meter`` measures from the end of its warm-up to its stop."""
         self.go()
-        deadline = time.monotonic() + self.load.warmup + self.load.duration + 60
-        while self.proc.poll() is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"locust did not finish; see {self.log_path}")
+
+        def finished() -> bool:
+            if self.proc.poll() is not None:
+                return True
             log = self.log_path.read_text(errors="replace")
             if not meter.is_open and not meter.closed and RESET_MESSAGE in log:
                 meter.open()
             elif meter.is_open and STOP_MESSAGE in log:
                 meter.close()  # Locust stops its users now; all its processes still run
-            time.sleep(0.05)  # polling interval
+            return False
+
+        wait_until(finished, self.load.warmup + self.load.duration + 60, fail=lambda _: (
+            TimeoutError(f"locust did not finish; see {self.log_path}")))
         if self.proc.returncode != 0:
             raise RuntimeError(f"locust exited with {self.proc.returncode}; see {self.log_path}")
         if not meter.closed:
@@ -132,12 +135,8 @@ class LocustRun:
                                f"see {self.log_path}")
         return Summary.read(self.csv_prefix)
 
-    def stop(self) -> None:
-        stop_tree(self.proc)
+    def cleanup(self) -> None:
         self.gate.unlink(missing_ok=True)
 
     def __enter__(self) -> LocustRun:
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -23,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..harness.poll import wait_until
+
 REQUEST_LINE = b"GET /health HTTP/1.1\r\nHost: lab\r\nX-Slow: "
 #: A whole header that announces a 1 MiB body to ``/upload``: then the body trickles instead.
 SLOW_BODY = (b"POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Type: application/octet-stream\r\n"
@@ -178,9 +180,7 @@ class SlowReader:
 
     def wait_received(self, n: int, within: float) -> bool:
         """Wait until ``n`` bytes have arrived (True), or ``within`` seconds have passed."""
-        deadline = time.monotonic() + within
-        while self.received < n and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling interval, not synchronisation
+        wait_until(lambda: self.received >= n, within, fail=None)
         return self.received >= n
 
     def _run(self) -> None:

@@ -9,9 +9,14 @@ lesson's section.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 
 from ..servers import ServerSpec
+from .result import IDENTITY, row_key
+
+__all__ = ["IDENTITY", "Cell", "Database", "Fleet", "Scenario", "cell", "row_key", "row_spec",
+           "spec"]
 
 
 @dataclass(frozen=True)
@@ -154,26 +159,24 @@ class Cell:
         return (text.replace(" ", "").replace("--", "-").replace("=", "").replace("→", "-")
                 .replace("×", "x").replace("+", "-"))
 
-    def key(self) -> tuple:
-        """What the cell is, as a results row records it (users aside: ``--users`` moves them)."""
+    def identity(self) -> dict:
+        """What the cell is, as its result records it: the
+        :data:`~loadtests.matrix.result.IDENTITY` fields."""
         spec = self.spec
-        return (self.scenario, spec.worker_class, spec.workers, spec.threads,
-                self.switch_interval, self.reuse_port, spec.offload,
-                self.celery.key() if self.celery else None, self.proxy, self.slow,
-                self.db.key() if self.db else None, self.pin_cores, spec.server, spec.options)
+        return {"scenario": self.scenario, "worker_class": spec.worker_class,
+                "workers": spec.workers, "threads": spec.threads,
+                "switch_interval": self.switch_interval, "reuse_port": self.reuse_port,
+                "offload": spec.offload,
+                "celery": dataclasses.asdict(self.celery) if self.celery else None,
+                "proxy": self.proxy, "slow_clients": self.slow,
+                "db": dataclasses.asdict(self.db) if self.db else None,
+                "pin_cores": self.pin_cores, "server": spec.server,
+                "server_options": list(spec.options)}
 
-
-def row_key(row: dict) -> tuple:
-    """:meth:`Cell.key` of the cell a results row came from."""
-    celery = row.get("celery")
-    return (row["scenario"], row["worker_class"], row["workers"], row["threads"],
-            row.get("switch_interval"), row.get("reuse_port", False),
-            row.get("offload", "pool"),
-            (celery["pool"], celery["concurrency"], celery["processes"]) if celery else None,
-            row.get("proxy"), row.get("slow_clients", 0),
-            tuple(row["db"][k] for k in ("driver", "pool", "max_connections", "sync"))
-            if row.get("db") else None, row.get("pin_cores", False),
-            row.get("server", "gunicorn"), tuple(row.get("server_options", ())))
+    def key(self) -> tuple:
+        """What the cell is (users aside: ``--users`` moves them): the key of the row it
+        writes (:func:`~loadtests.matrix.result.row_key`), derived from the same fields."""
+        return row_key(self.identity())
 
 
 def row_spec(row: dict) -> ServerSpec:

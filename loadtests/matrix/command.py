@@ -17,10 +17,8 @@ import argparse
 import dataclasses
 import datetime as dt
 import os
-import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
@@ -31,33 +29,21 @@ from webapp.offload import BACKENDS
 from webapp.work.primes import QUICK_PRIME, SHORT_PRIME
 
 from ..harness.argtypes import add_presets, csv_choice, positive
+from ..harness.machine import machine_info, time_calls
 from ..lessons import ASSUMPTIONS, LESSONS, SCENARIO, SCENARIOS
 from ..lessons.base import Results, ms
-from ..model.queueing import drift, time_calls
-from ..servers import ROOT, SERVERS
+from ..model.queueing import drift
+from ..servers import MODELS, ROOT, SERVERS
 from ..services.fleet import unavailable
 from . import presets
 from .cells import Cell
 from .repeats import aggregate, spread, verdict
-from .runner import LOCUST_CPU_LIMIT, Settings, run_cell
+from .runner import LOCUST_CPU_LIMIT, run_cell
+from .settings import Settings
 
-MODELS = ("sync", "gthread", "gevent", "asgi")
 FIDELITY_BAND = (0.85, 1.05)
 #: Timings of S at the start: how much this machine's speed moves by itself (its drift).
 DRIFT_TIMINGS = 5
-
-
-def machine_info() -> dict:
-    versions = {name: metadata.version(name) for name in ("gunicorn", "gevent", "locust", "flask",
-                                                 "uvicorn", "uvicorn-worker", "granian",
-                                                 "waitress")}
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "versions": versions,
-    }
 
 
 def select_cells(cells, scenarios: set[str], models: set[str], users: int | None,

@@ -9,7 +9,6 @@ it belongs to.
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from . import charts
 from .bounds import CPU_KINDS
 from .cells import Scenario
 from .repeats import spread, verdict
+from .result import dump, upgrade
 
 _UNKNOWN = Scenario("", "", None)
 
@@ -255,6 +255,7 @@ def _cells_part(results: dict) -> list[str]:
 
 
 def render_markdown(results: dict, chart_names: list[str]) -> str:
+    results = upgrade(results)
     machine, settings, rows = results["machine"], results["settings"], results["cells"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     parts = [
@@ -282,8 +283,10 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
 
 
 def write_report(results: dict, out: Path) -> None:
+    """``results.json`` (this schema's version), the charts and ``report.md`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    results = upgrade(results)
+    dump(results, out / "results.json")
     view = Results(results)
     names = charts.overview(view.rows, out)
     names += charts.fidelity(view.rows, out, tuple(results["settings"]["fidelity_band"]))

@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
-from collections.abc import Callable
-
-from webapp.work.primes import is_prime
 
 
 def cpu_parallelism(workers: int, cores: int) -> int:
@@ -100,27 +96,6 @@ def closed_network_rps(slots: float, workers: int, users: int, cores: int, think
     """
     network = workers * closed_rps(closed_customers(slots, workers, users), think, service)
     return min(network, cpu_bound_rps(users, workers, cores, service))
-
-
-def time_calls(arg: int, repeats: int = 5,
-               check: Callable[[int], object] = is_prime) -> list[float]:
-    """Seconds of each of ``repeats`` calls of ``check(arg)`` in this process."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        check(arg)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def measure_service_time(arg: int, repeats: int = 5,
-                         check: Callable[[int], object] = is_prime) -> float:
-    """S: the median seconds of ``check(arg)`` in this process (default: ``is_prime``).
-
-    The one measurement the CPU bounds rest on: how fast this machine's core runs
-    the work right now.
-    """
-    return statistics.median(time_calls(arg, repeats, check))
 
 
 def drift(times: list[float]) -> float:

@@ -14,7 +14,7 @@
 from .base import ROOT, Server, ServerError, free_port
 from .granian import GranianServer
 from .gunicorn import CONFIG, DIRTY_READY_LINE, READY_LINE, GunicornServer
-from .spec import ServerSpec
+from .spec import MODELS, ServerSpec
 from .uvicorn import UvicornServer, UvicornWorkerServer
 from .waitress import WaitressServer
 
@@ -28,6 +28,6 @@ def launch(spec: ServerSpec, **kwargs) -> Server:
     return SERVERS[spec.server](spec, **kwargs)
 
 
-__all__ = ["CONFIG", "DIRTY_READY_LINE", "READY_LINE", "ROOT", "SERVERS", "GranianServer",
+__all__ = ["CONFIG", "DIRTY_READY_LINE", "MODELS", "READY_LINE", "ROOT", "SERVERS", "GranianServer",
            "GunicornServer", "Server", "ServerError", "ServerSpec", "UvicornServer",
            "UvicornWorkerServer", "WaitressServer", "free_port", "launch"]

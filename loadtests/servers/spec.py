@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+#: gunicorn's worker models in the lab, in teaching order (gunicorn.conf.py keeps a copy of
+#: its own: it imports nothing of the lab's; tests/test_gunicorn_conf.py checks they agree).
+MODELS = ("sync", "gthread", "gevent", "asgi")
+
 
 @dataclass(frozen=True)
 class ServerSpec:

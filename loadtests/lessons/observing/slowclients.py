@@ -24,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from ...harness.poll import wait_until
 from ...load.client import get
 from ...load.trickle import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
 from ...servers import ServerSpec, launch
@@ -96,9 +97,7 @@ def watch_one(label: str, spec: ServerSpec, k: int, front: str, kind: str = "hea
     with _served(spec, front) as (server, port, url):
         with SlowClients("127.0.0.1", port, k, prefix=prefix) as slow:
             during = _health(url, 2.0)
-            deadline = time.monotonic() + WATCH_S
-            while slow.open_count() == k and time.monotonic() < deadline:
-                time.sleep(0.1)  # polling interval
+            wait_until(lambda: slow.open_count() < k, WATCH_S, interval=0.1, fail=None)
             held = min((c.held_s for c in slow.connections if c.held_s is not None),
                        default=None)
         after = _health(url, 5.0)
