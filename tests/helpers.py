@@ -4,6 +4,8 @@ heartbeats sent while a long request keeps a process computing."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -13,7 +15,7 @@ import pytest
 
 from loadtests.harness.poll import wait_until as poll
 from loadtests.load.client import Reply, get
-from loadtests.servers import ServerSpec
+from loadtests.servers import ROOT, ServerSpec
 
 SYNC = ServerSpec("sync", workers=1)
 GTHREAD = ServerSpec("gthread", workers=1, threads=4)
@@ -41,6 +43,14 @@ def alive(procs) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return running
+
+
+def cmdline(proc: psutil.Process) -> list[str]:
+    """The process's command line (empty once it is gone)."""
+    try:
+        return proc.cmdline()
+    except psutil.NoSuchProcess:
+        return []
 
 
 def descendants(pid: int) -> dict[int, psutil.Process]:
@@ -134,3 +144,42 @@ def advise(app: str, url: str, out) -> dict:
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]
     assert not alive(running(app, DATABASE_URL=url))
     return json.loads((out / "advice.json").read_text())
+
+
+#: Bad input both twins answer with the same 4xx JSON (the Flask app and the ASGI app).
+BAD_INPUT = [
+    "/prime/-1", "/prime/abc", "/prime/1.5", f"/prime/{10**17}", "/prime/7?nap=2",
+    "/prime/7?nap=1&thread=1", "/io?delay=nan", "/io?delay=-1", "/io?delay=11",
+    "/io?delay=0&blocking=yes", "/hash?mb=0", "/hash?mb=257", "/hash?mb=1.5",
+    "/spin/7?nap=1&offload=1", "/spin/x", "/offload/prime/-5", "/nope", "/prime/7/8",
+    "/io?delay=nan&delay=0",  # the first value counts, as in Flask
+    "/download?mb=0", "/download?mb=65", "/download?unbuffered=yes", "/upload",
+    "/mixed?delay=-1", "/mixed?n=x", f"/mixed?n={10**17}", "/mixed?n=",
+]
+
+
+def matrix_process(*args, **kwargs) -> subprocess.Popen:
+    """``python -m loadtests.matrix ARGS`` started, its output piped."""
+    return subprocess.Popen([sys.executable, "-m", "loadtests.matrix", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **kwargs)
+
+
+def run_matrix(*args, timeout: float = 600) -> str:
+    """Run the matrix to its end; assert it succeeded and that none of its processes is left."""
+    proc = matrix_process(*args)
+    seen: dict[int, psutil.Process] = {}
+
+    def ended() -> bool:
+        seen.update(descendants(proc.pid))
+        return proc.poll() is not None
+
+    try:
+        wait_for(ended, timeout, f"the matrix still ran after {timeout:g} s", interval=0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read()
+    assert proc.returncode == 0, output
+    assert not alive(seen.values())
+    return output

@@ -200,9 +200,10 @@ def test_an_app_that_does_not_import_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.integration
+# (the mixed example's advice is the committed sample docs/sample/advise/mixed: its timing
+# is judged there, not measured a third time here)
 @pytest.mark.parametrize(("app", "path"), [("examples.waiting:app", "/orders/42"),
-                                           ("examples.cpu:app", "/score"),
-                                           ("examples.mixed:app", "/report")])
+                                           ("examples.cpu:app", "/score")])
 @pytest.mark.timing
 @pytest.mark.two_cores
 def test_a_quick_advice_end_to_end(tmp_path, app, path):

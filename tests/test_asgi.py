@@ -21,23 +21,14 @@ from webapp.instrument.loopwatchdog import LINE
 from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
 from webapp.work.upload import MAX_BYTES
 
-from .helpers import ASGI, cpu_over, cpu_seconds, health_during, upload, wait_for
+from .helpers import ASGI, BAD_INPUT, cpu_over, cpu_seconds, health_during, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
 # Bad input, wrong routes and wrong methods: both apps must answer alike.
-SAME = [
-    "/prime/-1", "/prime/abc", "/prime/1.5", f"/prime/{10**17}", "/prime/7?nap=2",
-    "/prime/7?nap=1&thread=1", "/io?delay=nan", "/io?delay=-1", "/io?delay=11",
-    "/io?delay=0&blocking=yes", "/hash?mb=0", "/hash?mb=257", "/hash?mb=1.5",
-    "/spin/7?nap=1&offload=1", "/spin/x", "/offload/prime/-5", "/nope", "/prime/7/8",
-    "/io?delay=nan&delay=0",  # the first value counts, as in Flask
-    "/download?mb=0", "/download?mb=65", "/download?unbuffered=yes", "/upload",
-    "/mixed?delay=-1", "/mixed?n=x", f"/mixed?n={10**17}", "/mixed?n=",
-]
 
 
-@pytest.mark.parametrize("path", SAME)
+@pytest.mark.parametrize("path", BAD_INPUT)
 def test_bad_input_gets_the_same_json_from_both_apps(serve, path):
     flask = create_app({"TESTING": True}).test_client().get(path)
     reply = get(serve(ASGI).url + path)
@@ -140,15 +131,6 @@ def test_napping_and_to_thread_keep_the_loop_answering(serve, query):
     server = serve(ASGI)
     during, finished_after = health_during(server, f"/prime/{SLOW_PRIME}{query}",
                                            _busy_worker(server))
-    assert [h for h in during if h.received < finished_after]
-
-
-@pytest.mark.timing
-def test_offload_keeps_the_loop_answering(serve):
-    server = serve(ASGI)
-    assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
-    (pool_pid, *_) = get(server.url + "/info").body["offload"]["pids"]
-    during, finished_after = health_during(server, f"/offload/prime/{SLOW_PRIME}", pool_pid)
     assert [h for h in during if h.received < finished_after]
 
 

@@ -14,175 +14,47 @@ from loadtests.servers import ROOT
 SAMPLES = ROOT / "docs" / "sample"
 PEER_SCENARIOS = ("peerio", "peercpu", "peerbeat", "peerhealth", "peerslow")
 
-# The presets as they stood before lessons became modules: (scenario, worker class,
-# workers, threads, switch interval, users). Since then make demo's 2.5-minute budget moved
-# four -w2 cells to the full preset (MOVED_TO_FULL) when the asgi cells came in.
-QUICK = {
-    ("io", "sync", 2, 1, None, 100), ("io", "gthread", 2, 8, None, 100),
-    ("io", "gevent", 1, 1, None, 100), ("io", "gevent", 2, 1, None, 100),
-    ("cpu", "sync", 1, 1, None, 8), ("cpu", "sync", 2, 1, None, 8),
-    ("cpu", "gthread", 1, 1, None, 8), ("cpu", "gthread", 1, 4, None, 8),
-    ("cpu", "gevent", 1, 1, None, 8), ("cpu", "gevent", 2, 1, None, 8),
-    ("heartbeat", "sync", 1, 1, None, 3), ("heartbeat", "sync", 2, 1, None, 3),
-    ("heartbeat", "gthread", 1, 4, None, 3), ("heartbeat", "gevent", 1, 1, None, 3),
-    ("heartbeat", "gevent", 2, 1, None, 3),
-    ("nap", "gevent", 1, 1, None, 3), ("offload", "gevent", 1, 1, None, 3),
-    ("gilfree", "gthread", 1, 4, None, 4), ("switch", "gthread", 1, 4, 0.0005, 3),
-}
-FULL = QUICK | {
-    ("io", "sync", 1, 1, None, 100), ("io", "gthread", 1, 4, None, 100),
-    ("cpu", "sync", 4, 1, None, 8), ("cpu", "gthread", 2, 4, None, 8),
-    ("nap", "gthread", 1, 4, None, 3), ("offload", "gthread", 1, 4, None, 3),
-    ("gilfree", "gthread", 1, 1, None, 4), ("gilfree", "sync", 2, 1, None, 4),
-    ("switch", "gthread", 1, 4, 0.005, 3), ("switch", "gthread", 1, 4, 0.05, 3),
-    ("mixed", "sync", 2, 1, None, 20), ("mixed", "gthread", 2, 8, None, 20),
-    ("mixed", "gevent", 1, 1, None, 20), ("mixed", "gevent", 2, 1, None, 20),
-}
+#: make demo's budget: the quick preset's windows (warm-up + measured) add up to at most this
+#: (the README promises about 2 minutes; each cell also starts its server and Locust).
+QUICK_WINDOWS_BUDGET_S = 110
 
 
-MOVED_TO_FULL = {("cpu", "gevent", 2, 1, None, 8), ("heartbeat", "gevent", 2, 1, None, 3),
-                 ("heartbeat", "sync", 2, 1, None, 3), ("io", "gevent", 2, 1, None, 100)}
-# Added since, by the lessons that came after the split: asyncio (coroutines) and overhead.
-ASGI_QUICK = {
-    ("io", "asgi", 1, 1, None, 100), ("heartbeat", "asgi", 1, 1, None, 3),
-    ("nap", "asgi", 1, 1, None, 3), ("offload", "asgi", 1, 1, None, 3),
-}
-ASGI_FULL = ASGI_QUICK | {
-    ("io", "asgi", 2, 1, None, 100), ("cpu", "asgi", 1, 1, None, 8),
-    ("cpu", "asgi", 2, 1, None, 8),
-    ("thread", "asgi", 1, 1, None, 3), ("gilfree", "asgi", 1, 1, None, 4),
-    ("health", "sync", 1, 1, None, 20), ("health", "gthread", 1, 4, None, 20),
-    ("health", "gevent", 1, 1, None, 20), ("health", "asgi", 1, 1, None, 20),
-}
-# The balance lesson: gevent -w2 with gunicorn's reuse_port.
-BALANCE_FULL = {("cpu", "gevent", 2, 1, None, 8, "reuse_port"),
-                ("heartbeat", "gevent", 2, 1, None, 3, "reuse_port")}
-
-# Offload backends (issue 9): Celery beside the pool in make demo (for its time, asgi's nap
-# and offload cells moved to the full preset); dirty workers, Celery's
-# pools and scale-out in the full preset.
-ASGI_MOVED_TO_FULL = {("nap", "asgi", 1, 1, None, 3), ("offload", "asgi", 1, 1, None, 3)}
-BACKENDS_QUICK = {("offload", "gevent", 1, 1, None, 3, "celery", ("prefork", 2, 1))}
-BACKENDS_FULL = BACKENDS_QUICK | {
-    ("offload", "gevent", 1, 1, None, 3, "dirty"),
-    ("offload", "gevent", 1, 1, None, 5, "celery", ("prefork", 2, 1)),
-    ("offload", "gevent", 1, 1, None, 5, "celery", ("threads", 2, 1)),
-    ("offload", "gevent", 1, 1, None, 5, "celery", ("gevent", 2, 1)),
-    ("offload", "gevent", 1, 1, None, 5, "celery", ("solo", 1, 1)),
-    ("offload", "gevent", 1, 1, None, 5, "celery", ("prefork", 1, 1)),
-    ("offload", "gevent", 1, 1, None, 5, "celery", ("prefork", 1, 2)),
-}
+def _own(lesson: Lesson, preset: str) -> tuple:
+    return (*lesson.quick, *(lesson.full if preset == "full" else ()))
 
 
-# Slow clients and nginx (issue 12): make demo's direct-vs-proxy pair (for its time, cpu gevent
-# -w1 moved to the full preset); every model direct and behind nginx, gthread below its
-# threads, and /health and /io with and without nginx in the full preset.
-SLOW_QUICK = {("slowclients", "sync", 1, 1, None, 1, "slow5"),
-              ("slowclients", "sync", 1, 1, None, 1, "slow5", "nginx")}
-GIL_MOVED_TO_FULL = {("cpu", "gevent", 1, 1, None, 8)}
-SLOW_FULL = SLOW_QUICK | {
-    ("slowclients", m, 1, t, None, 1, "slow5", *proxy)
-    for m, t in (("gthread", 4), ("gevent", 1), ("asgi", 1)) for proxy in ((), ("nginx",))
-} | {("slowclients", "gthread", 1, 4, None, 1, "slow2"),
-     ("health", "gevent", 1, 1, None, 20, "nginx"), ("io", "gevent", 1, 1, None, 100, "nginx")}
+@pytest.mark.parametrize("preset", presets.NAMES)
+def test_a_preset_is_its_lessons_cells_each_once_in_teaching_order(preset):
+    """The presets are derived, not listed: every cell a lesson asks for, once (a cell two
+    lessons need runs once), where the first lesson that asks for it puts it."""
+    chosen = presets.cells(preset)
+    assert len(set(chosen)) == len(chosen)
+    assert set(chosen) == {c for lesson in LESSONS for c in _own(lesson, preset)}
+    first = {}
+    for index, lesson in enumerate(LESSONS):
+        for c in _own(lesson, preset):
+            first.setdefault(c, index)
+    assert [first[c] for c in chosen] == sorted(first[c] for c in chosen)
 
 
-# PostgreSQL (issue 20): make demo's gevent pair, psycopg2 beside psycopg 3; in the full preset
-# psycogreen, gthread, asyncio (awaited and blocking), the pool as a slot, and the budget.
-def _db(driver, pool=10, max_connections=100, sync=False):
-    return ("db", (driver, pool, max_connections, sync))
+def test_the_quick_preset_is_within_the_full_one_and_make_demos_budget():
+    quick, full = presets.cells("quick"), presets.cells("full")
+    assert set(quick) < set(full)
+    windows = presets.windows("quick")
+    spent = sum(sum(windows.get(c.scenario, windows["other"])) for c in quick)
+    assert spent <= QUICK_WINDOWS_BUDGET_S, spent
 
 
-DB_QUICK = {("dbbeat", "gevent", 1, 1, None, 21, *_db("psycopg2")),
-            ("dbbeat", "gevent", 1, 1, None, 21, *_db("psycopg"))}
-DB_FULL = DB_QUICK | {
-    ("dbbeat", "gevent", 1, 1, None, 21, *_db("psycopg2-green")),
-    ("dbbeat", "gthread", 1, 20, None, 21, *_db("psycopg2")),
-    ("dbbeat", "asgi", 1, 1, None, 21, *_db("psycopg")),
-    ("dbbeat", "asgi", 1, 1, None, 21, *_db("psycopg", sync=True)),
-    ("db", "gthread", 1, 16, None, 20, *_db("psycopg", 4)),
-    ("db", "gthread", 1, 16, None, 20, *_db("psycopg", 16)),
-    ("db", "gevent", 1, 1, None, 20, *_db("psycopg")),
-    ("db", "asgi", 1, 1, None, 20, *_db("psycopg")),
-    ("dbbudget", "gthread", 2, 10, None, 20, "reuse_port", *_db("psycopg2", 10, 13)),
-    ("dbbudget", "gthread", 2, 10, None, 20, "reuse_port", *_db("psycopg", 10, 13)),
-    ("db", "gthread", 2, 10, None, 20, "reuse_port", *_db("psycopg", 5, 13)),
-}
-
-
-# Request timelines and the convoy (issue 21): gthread -w2 --threads 8 on /mixed at the default
-# switch interval and at 0.5 ms in make demo; threads, workers, 50 ms, pinning, reuse_port and
-# gevent in the full preset.
-CONVOY_QUICK = {("convoy", "gthread", 2, 8, None, 50), ("convoy", "gthread", 2, 8, 0.0005, 50)}
-CONVOY_FULL = CONVOY_QUICK | {
-    ("convoy", "gthread", 1, 4, None, 50), ("convoy", "gthread", 1, 8, None, 50),
-    ("convoy", "gthread", 1, 16, None, 50), ("convoy", "gthread", 2, 4, None, 50),
-    ("convoy", "gthread", 2, 16, None, 50, "reuse_port"), ("convoy", "gthread", 2, 8, 0.05, 50),
-    ("convoy", "gthread", 2, 8, None, 50, "pinned"),
-    ("convoy", "gthread", 2, 8, None, 50, "reuse_port"),
-    ("convoy", "gevent", 2, 1, None, 50, "reuse_port"),
-    ("convoylong", "gthread", 2, 8, None, 50), ("convoylong", "gthread", 2, 8, 0.0005, 50),
-}
-
-
-# The servers people pick instead (issue 22): make demo's uvicorn beside gunicorn's asgi on /io;
-# in the full preset every server on waiting, computing, the frozen loop, the cost of a request
-# and slowloris.
-def _peer(scenario, server, model, workers, threads, users, *more):
-    return (scenario, model, workers, threads, None, users, *more,
-            *((server,) if server != "gunicorn" else ()))
-
-
-SERVERS_QUICK = {_peer("peerio", "gunicorn", "asgi", 1, 1, 50),
-                 _peer("peerio", "uvicorn", "asgi", 1, 1, 50)}
-SERVERS_FULL = SERVERS_QUICK | {
-    _peer("peerio", "gunicorn", "gevent", 1, 1, 50),
-    _peer("peerio", "uvicorn-worker", "asgi", 1, 1, 50),
-    _peer("peerio", "granian", "asgi", 1, 1, 50),
-    _peer("peerio", "granian", "wsgi", 1, 8, 50), _peer("peerio", "waitress", "wsgi", 1, 4, 50),
-    _peer("peerio", "uvicorn", "asgi", 2, 1, 50),
-    _peer("peercpu", "uvicorn-worker", "asgi", 2, 1, 4),
-    _peer("peercpu", "uvicorn-worker", "asgi", 2, 1, 4, "reuse_port"),
-    _peer("peercpu", "gunicorn", "gthread", 1, 4, 4), _peer("peercpu", "uvicorn", "asgi", 1, 1, 4),
-    _peer("peercpu", "granian", "wsgi", 1, 4, 4), _peer("peercpu", "waitress", "wsgi", 1, 4, 4),
-    _peer("peercpu", "uvicorn", "asgi", 2, 1, 4), _peer("peercpu", "granian", "wsgi", 2, 4, 4),
-    *(_peer("peerbeat", s, m, 1, t, 3) for s, m, t in (
-        ("gunicorn", "asgi", 1), ("uvicorn", "asgi", 1), ("granian", "asgi", 1),
-        ("granian", "wsgi", 4), ("waitress", "wsgi", 4))),
-    *(_peer("peerhealth", s, m, 1, t, 20) for s, m, t in (
-        ("gunicorn", "sync", 1), ("gunicorn", "gthread", 4), ("gunicorn", "gevent", 1),
-        ("gunicorn", "asgi", 1), ("uvicorn", "asgi", 1), ("uvicorn-worker", "asgi", 1),
-        ("granian", "asgi", 1), ("granian", "wsgi", 4), ("waitress", "wsgi", 4))),
-    _peer("peerhealth", "uvicorn", "asgi", 1, 1, 20, "--no-access-log"),
-    *(_peer("peerslow", s, m, 1, t, 1, "slow5") for s, m, t in (
-        ("gunicorn", "gthread", 4), ("uvicorn", "asgi", 1), ("granian", "asgi", 1),
-        ("granian", "wsgi", 4), ("waitress", "wsgi", 4))),
-}
-
-
-def _keys(cells):
-    def offload(c):
-        if c.celery:
-            return ("celery", c.celery.key())
-        return () if c.spec.offload == "pool" else (c.spec.offload,)
-
-    def front(c):
-        return ((f"slow{c.slow}",) if c.slow else ()) + ((c.proxy,) if c.proxy else ())
-    return [(*c.key()[:5], c.users, *(("reuse_port",) if c.reuse_port else ()), *offload(c),
-             *front(c), *(("db", c.db.key()) if c.db else ()),
-             *(("pinned",) if c.pin_cores else ()), *c.spec.options,
-             *((c.spec.server,) if c.spec.server != "gunicorn" else ())) for c in cells]
-
-
-@pytest.mark.parametrize(("preset", "expected"), [
-    ("quick", QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL | ASGI_QUICK - ASGI_MOVED_TO_FULL
-     | BACKENDS_QUICK | SLOW_QUICK | DB_QUICK | CONVOY_QUICK | SERVERS_QUICK),
-    ("full", FULL | ASGI_FULL | BALANCE_FULL | BACKENDS_FULL | SLOW_FULL | DB_FULL
-     | CONVOY_FULL | SERVERS_FULL)])
-def test_presets_hold_the_same_cells_as_before_and_the_new_lessons(preset, expected):
-    keys = _keys(presets.cells(preset))
-    assert len(keys) == len(set(keys))  # a cell two lessons need runs once
-    assert set(keys) == expected
+def test_every_lesson_renders_from_a_committed_sample_and_shows_its_own_timelines():
+    """Each lesson's section renders from at least one committed sample (a lesson may read
+    other lessons' cells, as the hub lesson does, or its observation's rows), and a timeline
+    it shows is of a cell it runs."""
+    samples = [Results(json.loads(path.read_text()))
+               for path in sorted(SAMPLES.glob("*/results.json"))]
+    for lesson in LESSONS:
+        assert any(lesson.section(sample) for sample in samples), lesson.name
+        for c in lesson.timelines:
+            assert c in (*lesson.quick, *lesson.full), (lesson.name, c.label)
 
 
 def test_windows_come_from_the_lessons():
@@ -207,14 +79,14 @@ def test_registry_is_consistent():
 
 
 def test_a_new_lesson_is_one_module_and_one_registry_line(monkeypatch):
-    new = Lesson(name="extra", section=lambda results: "### Extra",
-                 quick=(cell("cpu", "sync", 1, users=8), cell("cpu", "sync", 3, users=8)))
+    """A lesson added to the registry brings its cells to the presets, after the others';
+    a cell another lesson already runs is not run twice."""
+    before = presets.cells("quick")
+    shared = next(c for c in before if c.scenario == "cpu")
+    new_cell = cell("cpu", "sync", 3, users=8)
+    new = Lesson(name="extra", section=lambda results: "### Extra", quick=(shared, new_cell))
     monkeypatch.setattr(presets, "LESSONS", (*LESSONS, new))
-    keys = _keys(presets.cells("quick"))
-    assert set(keys) == (QUICK - MOVED_TO_FULL - GIL_MOVED_TO_FULL
-                         | ASGI_QUICK - ASGI_MOVED_TO_FULL | BACKENDS_QUICK | SLOW_QUICK
-                         | DB_QUICK | CONVOY_QUICK | SERVERS_QUICK
-                         | {("cpu", "sync", 3, 1, None, 8)})  # sync -w1 runs once
+    assert presets.cells("quick") == (*before, new_cell)
 
 
 def test_a_lesson_with_an_unknown_scenario_is_refused(monkeypatch):

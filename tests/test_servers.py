@@ -4,7 +4,6 @@ under the same contract, is stopped and reaped on every path, and behaves as its
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -21,8 +20,7 @@ from loadtests.load.trickle import SlowClients, SlowReader
 from loadtests.servers import ROOT, SERVERS, ServerError, ServerSpec, launch
 from webapp import create_app
 
-from .helpers import alive, descendants, wait_for
-from .test_asgi import SAME
+from .helpers import BAD_INPUT, alive, cmdline, descendants, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +85,7 @@ def test_the_contract_holds_on_every_server(peer, name):
     flask = create_app({"TESTING": True}).test_client()
     assert get(url + "/health").body == {"status": "ok"}
     wrong = {}
-    for path in SAME:
+    for path in BAD_INPUT:
         expected = flask.get(path)
         reply = get(url + path)
         if (reply.status, reply.body) != (expected.status_code, expected.get_json()):
@@ -233,7 +231,7 @@ def test_no_process_survives_an_interrupted_matrix_cell(tmp_path, server):
     def serving():
         assert proc.poll() is None, proc.stdout.read()
         seen.update(descendants(proc.pid))
-        lines = [" ".join(_cmdline(p)) for p in seen.values()]
+        lines = [" ".join(cmdline(p)) for p in seen.values()]
         return any(kind in line for line in lines) and any("locust" in line for line in lines)
 
     wait_for(serving, 60, "the cell's server and Locust")
@@ -242,34 +240,12 @@ def test_no_process_survives_an_interrupted_matrix_cell(tmp_path, server):
     assert not alive(seen.values())
 
 
-def _cmdline(proc: psutil.Process) -> list[str]:
-    try:
-        return proc.cmdline()
-    except psutil.NoSuchProcess:
-        return []
+def test_the_registry_names_each_server_by_its_own_name():
+    """A spec finds its server's class through the registry (loaded lazily, no import
+    cycle): each name there is the name its class says it runs."""
+    from loadtests.servers import SERVERS, ServerSpec
+    from loadtests.servers.registry import NAMES
 
-
-
-@pytest.mark.timing
-@pytest.mark.two_cores
-def test_every_server_meets_its_models_bound_waiting_and_computing(tmp_path):
-    """The lesson's claim, on this machine in one run: each server's /io at min(users, slots)
-    ÷ delay and its /prime at min(users, processes, cores) ÷ S -- its threads (or Rust I/O
-    threads) add no Python. The cells of two processes are left out: whether both work
-    depends on how four connections opened at once split over them (all four on one worker
-    in 2-6 runs of 10, by server: ``scripts/split.py``), the lesson's finding, not a bound."""
-    from .test_matrix import _run_matrix
-
-    _run_matrix("--full", "--repeat", "1", "--scenarios", "peerio,peercpu", "--servers",
-                "uvicorn,uvicorn-worker,granian,waitress", "--no-server-readers", "--no-spinner",
-                "--no-slowwatch", "--no-trace-overhead", "--no-backends",
-                "--warmup", "0.5", "--duration", "2", "--out", str(tmp_path))
-    rows = json.loads((tmp_path / "results.json").read_text())["cells"]
-    judged = {(r["scenario"], r["label"]): r["fidelity"] for r in rows if r["workers"] == 1}
-    assert len(judged) == 8 and all("error" not in r for r in rows)
-    # the io slots differ tenfold between servers (∞, 8 threads, 4 threads) ...
-    bounds = {r["label"]: r["bound_rps"] for r in rows if r["scenario"] == "peerio"}
-    assert bounds["waitress --threads 4"] * 10 < bounds["uvicorn -w1"]
-    # ... and each server meets its own
-    outside = {cell: f for cell, f in judged.items() if not 0.85 <= f <= 1.05}
-    assert outside == {}
+    assert list(SERVERS) == list(NAMES)
+    assert all(cls.name == name for name, cls in SERVERS.items())
+    assert ServerSpec(server="waitress").runs_on is SERVERS["waitress"]

@@ -26,7 +26,7 @@ from loadtests.timeline.data import Timeline
 from loadtests.timeline.record import CellTrace
 from webapp.work.primes import SHORT_PRIME
 
-from .test_matrix import _run_matrix
+from .helpers import run_matrix
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ def _png_size(path) -> tuple[int, int]:
 def test_traced_matrix_cells_draw_the_frozen_loop(tmp_path):
     """gevent -w1 beside a prime: no /health is served while a prime runs, and the
     heartbeat's client waits through the primes; gthread serves it between bytecodes."""
-    _run_matrix("--quick", "--no-slowwatch", "--scenarios", "heartbeat", "--models",
+    run_matrix("--quick", "--no-slowwatch", "--scenarios", "heartbeat", "--models",
                 "gthread,gevent", "--warmup", "0.5", "--duration", "2.5", "--trace",
                 "--out", str(tmp_path))
     rows = {r["worker_class"]: r for r in json.loads((tmp_path / "results.json").read_text())

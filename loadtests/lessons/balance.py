@@ -52,8 +52,26 @@ def section(results: Results) -> str:
     return "\n".join(lines)
 
 
+def diagnose(row: dict, settings: dict) -> str | None:
+    """One worker did the work of all: the server short of its cores, and its busiest
+    process carrying most of what it did."""
+    busy_cores = row["server_cpu_pct"] / 100
+    if not (row["workers"] > 1 and busy_cores < 0.6 * min(row["workers"], row["cpu_count"])
+            and row["server_max_process_cpu_pct"] >= 0.75 * row["server_cpu_pct"]):
+        return None
+    low, high = settings["fidelity_band"]
+    return (f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
+            f"outside {low}–{high}: the server used {busy_cores:.1f} cores, and its busiest "
+            f"process {row['server_max_process_cpu_pct']:.0f}% of one — one worker did the "
+            "work of all. The users' keep-alive connections were not spread over the "
+            "workers: gevent's server accepts up to `max_accept` (100) pending connections "
+            "at once, so one worker can take all of them before it blocks in `is_prime`, "
+            "and a connection stays with the worker that accepted it.")
+
+
 LESSON = Lesson(
     name="balance",
     section=section,
+    diagnose=diagnose,
     full=tuple(remedy for _, remedy in PAIRS),  # the plain -w2 cells: cores, heartbeat
 )

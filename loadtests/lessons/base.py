@@ -111,6 +111,12 @@ class Lesson:
     observation: Observation | None = None
     #: What the runner prints of its observation at the end (a rich renderable).
     summary: Callable[[Results], object] | None = None
+    #: Why a cell outside the fidelity band fell there, where this lesson knows: text the
+    #: report adds to the cell's outlier line, "" where it does not apply (row, settings).
+    explain: Callable[[dict, dict], str] | None = None
+    #: Where this lesson's diagnosis replaces the report's outlier line for a cell: the
+    #: whole line, else None (row, settings).
+    diagnose: Callable[[dict, dict], str | None] | None = None
 
 
 def timelines(lesson: Lesson, results: Results, prefix: str = "") -> list[str]:

@@ -63,4 +63,16 @@ def section(results: Results) -> str:
     return "\n".join(lines)
 
 
-LESSON = Lesson(name="celerypools", section=section, full=(*POOLS, *SCALE_OUT))
+def explain(row: dict, settings: dict) -> str:
+    """A Celery cell above its bound whose S is the idle round trip: prefetch."""
+    if not (row.get("celery") and row["fidelity"] > settings["fidelity_band"][1]
+            and row.get("service_source") != "load"):
+        return ""
+    return (" Its S is one task's idle round trip (publish, the task, the result "
+            "back); under load the worker already holds its next task when one ends "
+            "(prefetch), so the queue's own latency overlaps the work and a task "
+            "costs less than that round trip: the bound is low.")
+
+
+LESSON = Lesson(name="celerypools", section=section, full=(*POOLS, *SCALE_OUT),
+                explain=explain)

@@ -19,7 +19,7 @@ from pathlib import Path
 from webapp.work.primes import MIXED_PRIME, SHORT_PRIME
 
 from ..matrix.cells import Scenario, cell, row_spec
-from ..model.queueing import cpu_bound_rps, io_bound_rps
+from ..model.queueing import closed_customers, cpu_bound_rps, io_bound_rps
 from ..timeline.data import mean_request_ms
 from .base import Lesson, Results, ms
 
@@ -190,10 +190,35 @@ def chart(results: Results, out: Path) -> list[str]:
     return [save(fig, out, "convoy.png")]
 
 
+def explain(row: dict, settings: dict) -> str:
+    """Why a thread worker falls short of its closed bound: the GIL's convoy, with its
+    timeline's account of a request's time where the run traced it."""
+    if row["scenario"] not in ("convoy", "convoylong") or row["worker_class"] != "gthread":
+        return ""
+    text = (" Its threads wait for the GIL longer than the closed network's queue: each short "
+            "GIL release (reading the request, sending the answer, the poller's turn) costs a "
+            "thread up to a switch interval to take it back behind a computing thread — the "
+            "GIL's convoy, outside the model.")
+    if mean := mean_request_ms(row.get("trace")):
+        blocked, queued = mean["blocked"], mean["run_queue"]
+        # the FIFO queue of the closed bound: each worker's N requests complete X_w a second,
+        # so a cycle is N / X_w, of which the delay and S are not waiting
+        per_worker = closed_customers(row["threads"] * row["workers"], row["workers"],
+                                      row["users"])
+        fifo_ms = (per_worker / (row["bound_rps"] / row["workers"]) - settings["delay_s"]) \
+            * 1000 - row["service_time_ms"]
+        text += (f" Its timeline: a request waited {blocked - settings['delay_s'] * 1000:.0f} "
+                 f"ms for the GIL and {queued:.0f} ms for a core, where the closed network's "
+                 f"FIFO queue would hold it {max(0.0, fifo_ms):.0f} ms, beside "
+                 f"{row['service_time_ms']:.0f} ms of S.")
+    return text
+
+
 LESSON = Lesson(
     name="convoy",
     section=section,
     chart=chart,
+    explain=explain,
     scenarios={"convoy": Scenario("convoy", "/mixed", "closed", n=MIXED_PRIME),
                "convoylong": Scenario("convoy", "/mixed", "closed", n=SHORT_PRIME)},
     assumptions={"convoy": "A closed network per worker, solved by mean value analysis: its "

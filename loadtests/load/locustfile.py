@@ -40,16 +40,7 @@ import gevent
 from locust import FastHttpUser, constant_pacing, events, tag, task
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
-
-#: webapp.primes.QUICK_PRIME (about 0.2 s); a test keeps the two equal.
-DEFAULT_PRIME_N = 142702110479723
-RESET_MESSAGE = "lab: warm-up over, statistics reset"
-#: The statistics row of the CPU seconds each /prime check took where it ran (its ``cpu``, as
-#: a response time in ms): S timed where the work runs, under the load itself.
-WORK_ROW = "S: CPU per /prime check"
-#: The statistics row of the seconds each /db request waited for a pooled connection (its
-#: ``pool_wait``, as a response time in ms): the queue at the pool.
-DB_WAIT_ROW = "DB: pool wait per /db"
+from wire import DB_WAIT_ROW, DEFAULT_PRIME_N, RESET_MESSAGE, WORK_ROW  # this file's folder
 
 
 @events.init_command_line_parser.add_listener

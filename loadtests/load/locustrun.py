@@ -19,14 +19,11 @@ from webapp.work.primes import QUICK_PRIME
 from ..harness.cpu import CpuMeter
 from ..harness.poll import wait_until
 from ..harness.process import Process
+from .wire import DB_WAIT_ROW, RESET_MESSAGE, WORK_ROW
+
+__all__ = ["DB_WAIT_ROW", "RESET_MESSAGE", "WORK_ROW", "Load", "LocustRun", "Summary", "number"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-# Logged by the locustfile when the warm-up ends and statistics restart; the statistics rows
-# of the CPU each /prime check took where it ran, and of the time each /db request waited
-# for a pooled connection (a test keeps these equal to the locustfile's).
-RESET_MESSAGE = "lab: warm-up over, statistics reset"
-WORK_ROW = "S: CPU per /prime check"
-DB_WAIT_ROW = "DB: pool wait per /db"
 # Logged by Locust itself when -t runs out.
 STOP_MESSAGE = "--run-time limit reached"
 

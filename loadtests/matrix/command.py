@@ -147,8 +147,9 @@ def render_table(rows: list[dict]) -> Table:
     return table
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def choose_cells(args: argparse.Namespace) -> list[Cell] | int:
+    """The cells to run, those whose programs are missing skipped with one line (an exit
+    status instead when nothing matches, or when CI=true forbids a skip)."""
     cells = select_cells(presets.cells(args.preset) if args.cells else [], args.scenarios,
                          args.models, args.users, args.offload, args.servers)
     if args.proxy:  # a cell that two selections now make equal runs once
@@ -164,40 +165,47 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"matrix: skipping {len(missing)} cell(s): {reason}", file=sys.stderr)
         cells = [cell for cell in cells if cell not in missing]
-    console = Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 150)
-    cores = os.cpu_count() or 1
-    settings = Settings(
+    return cells
+
+
+def make_settings(args: argparse.Namespace, cells: list[Cell]) -> Settings:
+    return Settings(
         windows={name: (args.warmup or warmup, args.duration or duration)
                  for name, (warmup, duration) in presets.windows(args.preset).items()},
         delay=args.delay, n=args.n, short_n=args.short_n,
         locust_processes=args.locust_processes,
-        mb=args.mb, start_samples=time_calls(args.n, repeats=DRIFT_TIMINGS), cores=cores,
-        cross_check=presets.CROSS_CHECK[args.preset],
+        mb=args.mb, start_samples=time_calls(args.n, repeats=DRIFT_TIMINGS),
+        cores=os.cpu_count() or 1, cross_check=presets.CROSS_CHECK[args.preset],
         traced=(frozenset(c.key() for c in cells) if args.trace else frozenset()
                 if args.trace is False else presets.traced(args.preset, cells)),
     )
-    repeat = args.repeat or presets.REPEAT[args.preset]
-    out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+
+
+def announce(console: Console, cells: list[Cell], settings: Settings, repeat: int,
+             out: Path) -> None:
     windows = "; ".join(f"{name}: {w:g} s warm-up + {d:g} s"
                         for name, (w, d) in settings.windows.items())
     if not cells:
         console.print(f"[bold]no cells[/]: the observations turned on only; report in {out}")
-    else:
-        console.print(f"[bold]{len(cells)} cells[/] × {repeat} run(s) ({windows}); "
-                      f"S = {settings.start_s * 1000:.0f} ms for is_prime({args.n}) "
-                      f"(±{drift(settings.start_samples):.0%} over {DRIFT_TIMINGS} timings: the "
-                      f"machine's own noise); {cores} cores; report in {out}")
-    started = time.monotonic()
+        return
+    console.print(f"[bold]{len(cells)} cells[/] × {repeat} run(s) ({windows}); "
+                  f"S = {settings.start_s * 1000:.0f} ms for is_prime({settings.n}) "
+                  f"(±{drift(settings.start_samples):.0%} over {DRIFT_TIMINGS} timings: the "
+                  f"machine's own noise); {settings.cores} cores; report in {out}")
+
+
+def run_all(cells: list[Cell], settings: Settings, repeat: int, out: Path,
+            args: argparse.Namespace, console: Console) -> tuple[list[dict], dict]:
+    """Every cell ``repeat`` times, in rounds (a cell's repeats lie minutes apart), each
+    cell's runs aggregated; then the lessons' observations. A cell that fails is a row with
+    its error, and the others still run."""
     progress = Progress(TextColumn("{task.description}"), BarColumn(),
                         TextColumn("cell {task.completed}/{task.total}"), TimeElapsedColumn(),
                         console=console)
     with progress:
         task = progress.add_task("starting", total=len(cells) * repeat)
         runs: list[list[dict]] = [[] for _ in cells]
-        for round_ in range(1, repeat + 1):  # rounds: a cell's repeats lie minutes apart
+        for round_ in range(1, repeat + 1):
             for index, cell in enumerate(cells, 1):
                 progress.update(task, description=f"{cell.label} (run {round_}/{repeat})")
                 name = f"{index:02d}-{cell.slug}" + (f"-r{round_}" if repeat > 1 else "")
@@ -209,12 +217,29 @@ def main(argv: list[str] | None = None) -> int:
                     progress.console.print(f"[red]{cell.label}: {error}[/]")
                 runs[index - 1].append(row)
                 progress.advance(task)
-        rows = [aggregate(cell_runs) for cell_runs in runs]
         observed = {}
         for lesson in LESSONS:
             if lesson.observation:
                 progress.update(task, description=f"observing: {lesson.name}")
                 observed[lesson.name] = lesson.observation.run(args) or []
+    return [aggregate(cell_runs) for cell_runs in runs], observed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cells = choose_cells(args)
+    if isinstance(cells, int):
+        return cells
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 150)
+    settings = make_settings(args, cells)
+    repeat = args.repeat or presets.REPEAT[args.preset]
+    out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    announce(console, cells, settings, repeat, out)
+    started = time.monotonic()
+    rows, observed = run_all(cells, settings, repeat, out, args, console)
     from .report import write_report
 
     results = {

@@ -15,8 +15,7 @@ from pathlib import Path
 from ..lessons import LESSONS, SCENARIO, Results
 from ..lessons.base import ms as _ms
 from ..lessons.base import timelines
-from ..model.queueing import closed_customers, drift
-from ..timeline.data import mean_request_ms
+from ..model.queueing import drift
 from . import charts
 from .bounds import CPU_KINDS
 from .cells import Scenario
@@ -123,28 +122,6 @@ def _under_load(rows: list[dict]) -> str:
             "timing would be off by as much.")
 
 
-def _convoy(row: dict, settings: dict) -> str:
-    """Why a thread worker falls short of its closed bound: the GIL's convoy, with its
-    timeline's account of a request's time where the run traced it."""
-    text = (" Its threads wait for the GIL longer than the closed network's queue: each short "
-            "GIL release (reading the request, sending the answer, the poller's turn) costs a "
-            "thread up to a switch interval to take it back behind a computing thread — the "
-            "GIL's convoy, outside the model.")
-    if mean := mean_request_ms(row.get("trace")):
-        blocked, queued = mean["blocked"], mean["run_queue"]
-        # the FIFO queue of the closed bound: each worker's N requests complete X_w a second,
-        # so a cycle is N / X_w, of which the delay and S are not waiting
-        per_worker = closed_customers(row["threads"] * row["workers"], row["workers"],
-                                      row["users"])
-        fifo_ms = (per_worker / (row["bound_rps"] / row["workers"]) - settings["delay_s"]) \
-            * 1000 - row["service_time_ms"]
-        text += (f" Its timeline: a request waited {blocked - settings['delay_s'] * 1000:.0f} "
-                 f"ms for the GIL and {queued:.0f} ms for a core, where the closed network's "
-                 f"FIFO queue would hold it {max(0.0, fifo_ms):.0f} ms, beside "
-                 f"{row['service_time_ms']:.0f} ms of S.")
-    return text
-
-
 def _outliers(rows: list[dict], settings: dict) -> str:
     low, high = settings["fidelity_band"]
     ok = [r for r in rows if "error" not in r]
@@ -153,31 +130,16 @@ def _outliers(rows: list[dict], settings: dict) -> str:
     limited = [r for r in rows if "error" not in r and r["locust_limited"]]
     lines = []
     for row in odd:
-        service_ms = row.get("service_time_ms") or settings["service_time_s"] * 1000
-        busy_cores = row["server_cpu_pct"] / 100
-        # one worker did the work of all: the server short of its cores, and its busiest
-        # process carrying most of what it did
-        if (row["workers"] > 1 and busy_cores < 0.6 * min(row["workers"], row["cpu_count"])
-                and row["server_max_process_cpu_pct"] >= 0.75 * row["server_cpu_pct"]):
-            lines.append(
-                f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
-                f"outside {low}–{high}: the server used {busy_cores:.1f} cores, and its busiest "
-                f"process {row['server_max_process_cpu_pct']:.0f}% of one — one worker did the "
-                "work of all. The users' keep-alive connections were not spread over the "
-                "workers: gevent's server accepts up to `max_accept` (100) pending connections "
-                "at once, so one worker can take all of them before it blocks in `is_prime`, "
-                "and a connection stays with the worker that accepted it.")
+        # a lesson's own diagnosis replaces the line; its explanations add to it
+        if whole := next((line for lesson in LESSONS if lesson.diagnose
+                          and (line := lesson.diagnose(row, settings))), None):
+            lines.append(whole)
             continue
+        service_ms = row.get("service_time_ms") or settings["service_time_s"] * 1000
         text = (f"- {row['scenario']} | {row['label']}: fidelity {row['fidelity']:.2f} is "
                 f"outside {low}–{high}; server CPU {row['server_cpu_pct']:.0f}%, "
                 f"Locust CPU {row['locust_cpu_pct']:.0f}%.")
-        if row.get("celery") and row["fidelity"] > high and row.get("service_source") != "load":
-            text += (" Its S is one task's idle round trip (publish, the task, the result "
-                     "back); under load the worker already holds its next task when one ends "
-                     "(prefetch), so the queue's own latency overlaps the work and a task "
-                     "costs less than that round trip: the bound is low.")
-        if _bound_kind(row) == "closed" and row["worker_class"] == "gthread":
-            text += _convoy(row, settings)
+        text += "".join(lesson.explain(row, settings) for lesson in LESSONS if lesson.explain)
         per_request = row.get("server_cpu_ms_per_request")
         if _bound_kind(row) in CPU_KINDS and _bound_kind(row) != "offload" and per_request:
             timed = ("each check's own CPU under the load" if row.get("service_source") == "load"

@@ -14,13 +14,13 @@
 from .base import ROOT, Server, ServerError, free_port
 from .granian import GranianServer
 from .gunicorn import CONFIG, DIRTY_READY_LINE, READY_LINE, GunicornServer
+from .registry import NAMES, server_class
 from .spec import MODELS, ServerSpec
 from .uvicorn import UvicornServer, UvicornWorkerServer
 from .waitress import WaitressServer
 
-#: Each server class by the name a :class:`ServerSpec` gives in ``server``.
-SERVERS: dict[str, type[Server]] = {cls.name: cls for cls in (
-    GunicornServer, UvicornServer, UvicornWorkerServer, GranianServer, WaitressServer)}
+#: Each server class by the name a :class:`ServerSpec` gives in ``server`` (:mod:`.registry`).
+SERVERS: dict[str, type[Server]] = {name: server_class(name) for name in NAMES}
 
 
 def launch(spec: ServerSpec, **kwargs) -> Server:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from .registry import server_class
+
 #: gunicorn's worker models in the lab, in teaching order (gunicorn.conf.py keeps a copy of
 #: its own: it imports nothing of the lab's; tests/test_gunicorn_conf.py checks they agree).
 MODELS = ("sync", "gthread", "gevent", "asgi")
@@ -43,10 +45,8 @@ class ServerSpec:
 
     @property
     def runs_on(self):
-        """The server's class (:data:`loadtests.servers.SERVERS`)."""
-        from . import SERVERS
-
-        return SERVERS[self.server]
+        """The server's class (:mod:`loadtests.servers.registry`)."""
+        return server_class(self.server)
 
     @property
     def model(self) -> str:

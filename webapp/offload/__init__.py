@@ -24,21 +24,15 @@ from __future__ import annotations
 import os
 from importlib import import_module
 
-from werkzeug.exceptions import GatewayTimeout, ServiceUnavailable
-
 from . import pool
+from .errors import TimedOut, Unavailable
+
+__all__ = ["BACKENDS", "TimedOut", "Unavailable", "backend", "backend_name", "check",
+           "check_async", "info", "is_prime", "is_prime_async", "pool", "shutdown", "timeout"]
 
 BACKENDS = ("pool", "celery", "dirty")
 _MODULES = {"pool": ".pool", "celery": ".celery_queue", "dirty": ".dirty"}
 DEFAULT_TIMEOUT = 20.0
-
-
-class Unavailable(ServiceUnavailable):
-    """The offload backend cannot be reached (HTTP 503)."""
-
-
-class TimedOut(GatewayTimeout):
-    """The offloaded task did not finish within ``OFFLOAD_TIMEOUT`` (HTTP 504)."""
 
 
 def backend_name() -> str:

@@ -17,6 +17,8 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
+from .errors import TimedOut, Unavailable
+
 _UNREACHABLE = (OperationalError, RedisConnectionError, RedisTimeout, ConnectionError)
 
 
@@ -32,8 +34,6 @@ def _unreachable(error: BaseException) -> bool:
 
 def check(n: int, timeout: float) -> tuple[bool, float]:
     from ..tasks import is_prime as task
-    from . import TimedOut, Unavailable
-
     try:
         answer = task.delay(n).get(timeout=timeout)
         return answer["prime"], answer["cpu"]

@@ -39,6 +39,7 @@ from gunicorn.dirty import (
 from gunicorn.dirty.client import get_dirty_socket_path
 
 from .dirtyapp import APP
+from .errors import TimedOut, Unavailable
 
 #: Idle clients kept open per process (sync and async apart: an async client is bound to
 #: its event loop).
@@ -88,8 +89,6 @@ def _configured_path() -> str | None:
 
 
 def _socket_path() -> str:
-    from . import Unavailable
-
     if path := _configured_path():
         return path
     raise Unavailable("dirty workers are not configured: start gunicorn with "
@@ -97,8 +96,6 @@ def _socket_path() -> str:
 
 
 def _translate(error: DirtyError):
-    from . import TimedOut, Unavailable
-
     if isinstance(error, DirtyTimeoutError):
         return TimedOut("the dirty worker's task took too long")
     if isinstance(error, DirtyConnectionError):

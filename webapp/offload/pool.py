@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..work.primes import is_prime as _is_prime
 from ..work.primes import on_this_thread
+from .errors import TimedOut, Unavailable
 
 _pool: ProcessPoolExecutor | None = None
 _owner: int | None = None
@@ -45,8 +46,6 @@ def get_pool() -> ProcessPoolExecutor:
 
 def run(fn, *args, timeout: float | None = None):
     """Run ``fn(*args)`` in a pool process and return its result."""
-    from . import TimedOut, Unavailable
-
     try:
         return get_pool().submit(fn, *args).result(timeout)
     except FutureTimeout:
@@ -61,8 +60,6 @@ def check(n: int, timeout: float) -> tuple[bool, float]:
 
 
 async def check_async(n: int, timeout: float) -> tuple[bool, float]:
-    from . import TimedOut
-
     loop = asyncio.get_running_loop()
     try:
         return await asyncio.wait_for(

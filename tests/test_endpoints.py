@@ -1,4 +1,5 @@
-"""The chapter's deeper lessons: napping, GIL-free hashing, offload, switch interval, spinner."""
+"""The endpoints the deeper lessons rest on, on real gunicorn: napping, GIL-free hashing,
+offload, the switch interval, the spinner, gevent's hub monitor."""
 
 from __future__ import annotations
 
@@ -174,10 +175,13 @@ def test_spinner_spins_unless_the_event_loop_is_blocked(serve, model, query, spi
 
 @pytest_integration
 @pytest.mark.timing
-def test_offload_keeps_a_gevent_worker_answering(serve):
-    from .helpers import GEVENT
+@pytest.mark.parametrize("model", ["gevent", "asgi"])
+def test_offload_keeps_the_event_loop_answering(serve, model):
+    """gevent's hub and asyncio's loop both answer /health while the prime runs in the
+    worker's pool process."""
+    from .helpers import MODELS
 
-    server = serve(GEVENT)
+    server = serve(MODELS[model])
     assert get(f"{server.url}/offload/prime/7").status == 200  # start the pool
     (pool_pid, *_) = get(server.url + "/info").body["offload"]["pids"]
     healths, finished_after = health_during(server, f"/offload/prime/{SLOW_PRIME}", pool_pid)
