@@ -200,13 +200,14 @@ def test_an_app_that_does_not_import_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.integration
-# (the mixed example's advice is the committed sample docs/sample/advise/mixed: its timing
-# is judged there, not measured a third time here)
-@pytest.mark.parametrize(("app", "path"), [("examples.waiting:app", "/orders/42"),
-                                           ("examples.cpu:app", "/score")])
 @pytest.mark.timing
 @pytest.mark.two_cores
-def test_a_quick_advice_end_to_end(tmp_path, app, path):
+def test_a_quick_advice_end_to_end(tmp_path):
+    """The whole advisor on the CPU-bound example, measured on this machine. (The waiting
+    and mixed examples' advice is the committed samples docs/sample/advise/*, whose timing
+    is judged there; what the advice makes of a waiting profile is tested above without a
+    server, and the database examples run the advisor end to end on a waiting app.)"""
+    app, path = "examples.cpu:app", "/score"
     done = _advise("--app", app, "--path", path, "--quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]
     advice = json.loads((tmp_path / "advice.json").read_text())
@@ -215,7 +216,7 @@ def test_a_quick_advice_end_to_end(tmp_path, app, path):
         assert (tmp_path / name).stat().st_size > 0
     profile = advice["profile"][path]
     assert profile["latency_s"] > 0 and profile["rss_mb"] > 0
-    assert 0 <= profile["wait_fraction"] <= 1
+    assert 0 <= profile["wait_fraction"] < 0.5
     rec = advice["recommended"]
     chosen = next(c for c in advice["candidates"] if c["label"] == rec["label"])
     assert 0.8 <= chosen["fidelity"] <= 1.2, advice["candidates"]
@@ -224,20 +225,11 @@ def test_a_quick_advice_end_to_end(tmp_path, app, path):
             f"gunicorn -k {rec['worker_class']} -w {rec['workers']}")
     else:  # another server, advised with its own command line
         assert rec["command"].startswith(rec["server"]) and not rec["conf_lines"]
-    assert rec["command"].endswith(app)
-    assert ("--reuse-port" in rec["command"]) is (rec["worker_class"] == "gevent"
-                                                  and rec["workers"] > 1)
+    assert rec["command"].endswith(app) and "--reuse-port" not in rec["command"]
     default = next(c for c in advice["candidates"] if "default" in c["note"])
     assert default["measured_rps"] is not None and default["workers"] == 5
-    cores = advice["machine"]["cpu_count"]
-    if app == "examples.cpu:app":
-        assert profile["wait_fraction"] < 0.5
-        assert rec["workers"] == cores and rec["worker_class"] in ("sync", "gthread")
-        assert "CPU-bound" in rec["reasons"]
-    else:
-        assert profile["wait_fraction"] > 0.5 and rec["workers"] == cores
-        slots = math.inf if chosen["slots"] == "∞" else chosen["slots"]
-        assert slots >= min(advice["settings"]["users"], advice["mix"]["knee"])
+    assert rec["workers"] == advice["machine"]["cpu_count"]
+    assert rec["worker_class"] in ("sync", "gthread") and "CPU-bound" in rec["reasons"]
     assert not alive(_ours(app))
 
 

@@ -23,7 +23,7 @@ from .postgres import PostgresServer, bindir
 from .redis import RedisServer
 
 #: Seconds a Celery worker gets to finish its tasks once the load is over (then SIGKILL).
-STOP_GRACE_S = 1.0
+CELERY_STOP_GRACE_S = 1.0
 
 
 @dataclass
@@ -87,7 +87,7 @@ def cell_services(cell: Cell, log_dir: Path, extra_env: dict[str, str] | None = 
                                 log_path=log_dir / f"celery-{k}.log")
                    for k in range(1, cell.celery.processes + 1)]
         for worker in workers:
-            worker.stop_grace = STOP_GRACE_S
+            worker.stop_grace = CELERY_STOP_GRACE_S
             stack.callback(worker.stop)
             worker.launch()
             services.daemons.append(worker)
