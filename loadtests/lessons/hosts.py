@@ -267,7 +267,8 @@ def summary(results: Results):
 def observe(args: argparse.Namespace) -> list[dict]:
     from .observing.hosts import watch
 
-    return watch()
+    # its hosts' logs beside the report (``--out``), not in a temporary folder left behind
+    return watch(args.out / "hosts" if getattr(args, "out", None) else None)
 
 
 LESSON = Lesson(

@@ -235,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         console.width = max(console.width, 150)
     settings = make_settings(args, cells)
     repeat = args.repeat or presets.REPEAT[args.preset]
-    out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out = args.out or ROOT / "reports" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)  # an observation keeps its logs there too
     announce(console, cells, settings, repeat, out)
     started = time.monotonic()
     rows, observed = run_all(cells, settings, repeat, out, args, console)
