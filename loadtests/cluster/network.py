@@ -177,10 +177,23 @@ class Cluster:
 
 
 def kill_inside(netns: str, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL, to every process still in ``netns``; wait until none is."""
+    """Delete ``netns``'s name, then SIGTERM, then SIGKILL, every process still in it, until
+    none is.
+
+    The name goes first, so that nothing new can enter (``ip netns exec`` then fails with
+    255): killing first, by ``ip netns pids``, missed a process that was still entering --
+    not yet listed -- and it ran on in the nameless namespace (a ``sleep 600`` outlived its
+    cluster in a clean-clone CI run). The namespace is then found by its inode, as ``ip
+    netns pids`` finds it, in every process's ``/proc/PID/ns/net``.
+    """
+    try:
+        identity = _identity(f"/run/netns/{netns}")
+    except OSError:
+        return
+    ip("netns", "del", netns, check=False)
     deadline = time.monotonic() + grace
     sent_kill = False
-    while pids := _pids(netns):
+    while pids := _pids_in(identity):
         late = time.monotonic() > deadline
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -191,9 +204,20 @@ def kill_inside(netns: str, grace: float = 5.0) -> None:
         time.sleep(0.05)  # polling interval
 
 
-def _pids(netns: str) -> list[int]:
-    done = ip("netns", "pids", netns, check=False)
-    return [int(pid) for pid in done.stdout.split()] if done.returncode == 0 else []
+def _identity(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+def _pids_in(identity: tuple[int, int]) -> list[int]:
+    """The processes whose network namespace is the one with this (device, inode)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if _identity(f"/proc/{entry}/ns/net") == identity:
+                    pids.append(int(entry))
+    return pids
 
 
 def leftovers(slot: int | None = None) -> list[str]:
