@@ -150,15 +150,14 @@ class Cluster:
         ip("link", "set", port, "up")
 
     def close(self) -> None:
-        """Kill what runs on the hosts, delete them and the switch. Idempotent; one host
-        that cannot be emptied does not keep the others (or the switch) from going."""
+        """Delete the hosts (and kill what runs on them), then the switch. Idempotent; one
+        host that cannot be emptied does not keep the others (or the switch) from going."""
         stuck = []
         for host in self.hosts.values():
             try:
-                kill_inside(host.netns)
+                delete_netns(host.netns)
             except ClusterError as error:
                 stuck.append(str(error))
-            ip("netns", "del", host.netns, check=False)
             ip("link", "del", host.switch_port, check=False)
         self.hosts = {}
         if self.slot is not None:
@@ -176,7 +175,7 @@ class Cluster:
         ip("link", "set", self.hosts[name].switch_port, "up")
 
 
-def kill_inside(netns: str, grace: float = 5.0) -> None:
+def delete_netns(netns: str, grace: float = 5.0) -> None:
     """Delete ``netns``'s name, then SIGTERM, then SIGKILL, every process still in it, until
     none is.
 
@@ -240,8 +239,7 @@ def clean() -> list[str]:
     left = leftovers()
     for name in left:
         if name in ip("netns", "list").stdout.split():
-            kill_inside(name)
-            ip("netns", "del", name, check=False)
+            delete_netns(name)
         else:
             ip("link", "del", name, check=False)
     return left

@@ -64,9 +64,6 @@ class Fleet:
         (threads share the GIL, greenlets one loop, solo runs one task)."""
         return (self.concurrency if self.pool == "prefork" else 1) * self.processes
 
-    def key(self) -> tuple:
-        return (self.pool, self.concurrency, self.processes)
-
 
 @dataclass(frozen=True)
 class Database:
@@ -101,9 +98,6 @@ class Database:
         if worker_class == "gevent":
             return self.driver != "psycopg2"
         return not (worker_class == "asgi" and self.sync)
-
-    def key(self) -> tuple:
-        return (self.driver, self.pool, self.max_connections, self.sync)
 
 
 @dataclass(frozen=True)
