@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
+import socket
 from dataclasses import replace
 
 import psutil
@@ -10,6 +13,7 @@ import pytest
 
 from loadtests.load.client import get, get_many
 from loadtests.servers import MODELS, GunicornServer, ServerSpec
+from webapp.offload.dirtyarbiter import settle_on_exit
 from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
 
 from .helpers import alive, cpu_seconds, wait_for
@@ -148,3 +152,47 @@ def test_a_task_past_the_timeout_is_a_504():
         reply = get(f"{server.url}/offload/prime/{SLOW_PRIME}", timeout=20)
         assert reply.status == 504 and reply.body["status"] == 504, reply.body
         assert get(server.url + "/health").status == 200
+
+
+def test_calls_held_by_a_leaving_dirty_worker_are_answered_not_left_hanging():
+    """gunicorn 27.0.1's own arbiter (no process: a dirty worker that never made its socket)
+    with the lab's consumer: two calls routed to the worker, one held while the arbiter
+    waits for the socket and one queued, both answer ``DirtyWorkerError`` when the worker
+    is cleaned up. (27.0.1's consumer leaves both waiting forever: ``dirtyarbiter.py``.)"""
+    asyncio.run(_leave_with_calls())
+
+
+
+async def _leave_with_calls():
+    from gunicorn.config import Config
+    from gunicorn.dirty.arbiter import DirtyArbiter
+    from gunicorn.dirty.protocol import DirtyProtocol
+    from gunicorn.glogging import Logger
+
+    cfg = Config()
+    arbiter = DirtyArbiter(cfg, Logger(cfg))
+    settle_on_exit(arbiter)
+    gone = 2 ** 22 + 1  # a pid no process of this test has
+    arbiter.workers[gone] = object()
+    arbiter.worker_sockets[gone] = os.path.join(arbiter.tmpdir, "never.sock")
+    ours, theirs = socket.socketpair()
+    try:
+        (reader, _ours), (_theirs, writer) = [await asyncio.open_connection(sock=end)
+                                              for end in (ours, theirs)]
+        calls = [asyncio.create_task(arbiter.route_request({"id": i}, writer)) for i in (1, 2)]
+        for _ in range(100):  # until the consumer holds one (waiting for the socket), one waits
+            queue = arbiter.worker_queues.get(gone)
+            if queue and queue.qsize() == 1 and queue._unfinished_tasks == 2:
+                break
+            await asyncio.sleep(0)
+        else:
+            raise AssertionError(f"the calls were not one held and one queued: {queue}")
+        arbiter._cleanup_worker(gone)
+        await asyncio.wait_for(asyncio.gather(*calls), timeout=3)
+        answers = [await DirtyProtocol.read_message_async(reader) for _ in calls]
+        assert sorted(a["id"] for a in answers) == [1, 2]
+        assert all(a["error"]["error_type"] == "DirtyWorkerError" for a in answers), answers
+    finally:
+        ours.close()
+        theirs.close()
+        arbiter._cleanup_sync()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from loadtests.load.client import get
-from loadtests.load.trickle import SLOW_BODY, SlowClients, SlowReader
+from loadtests.load.trickle import SLOW_BODY, SlowClients, SlowReader, outlasting_mb
 from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.daemon import Missing, ServiceError
 from loadtests.services.nginx import NginxProxy
@@ -208,13 +208,16 @@ def test_a_slow_body_holds_what_reads_it_unless_nginx_buffers(model, front, answ
 ])
 def test_a_slow_reader_holds_a_sync_worker_unless_nginx_buffers(model, front, answers,
                                                                 nginx_in_front):
-    """A client that takes an 8 MiB /download 64 KiB a second: a sync worker waits in
-    ``sendall`` for it, a greenlet or a task does not take the worker; nginx buffers the
-    response and frees the worker -- unless the app says ``X-Accel-Buffering: no``."""
+    """A client that takes a /download larger than the sockets on its path hold (see
+    ``outlasting_mb``) 64 KiB a second: a sync worker waits in ``sendall`` for it, a greenlet
+    or a task does not take the worker; nginx buffers the response and frees the worker --
+    unless the app says ``X-Accel-Buffering: no``. (An 8 MiB one fitted whole in a CI run:
+    two 4 MiB send buffers and nginx's growing receive buffer.)"""
     with GunicornServer(ServerSpec(model)) as server:
         port, url = front_of(server, front, nginx_in_front)
         query = "&unbuffered=1" if front == "nginx-unbuffered" else ""
-        with SlowReader("127.0.0.1", port, f"/download?mb=8{query}", rate=64 * 1024) as reader:
+        path = f"/download?mb={outlasting_mb(proxies=int(front != 'direct'))}{query}"
+        with SlowReader("127.0.0.1", port, path, rate=64 * 1024) as reader:
             assert reader.wait_received(64 * 1024, within=10) and reader.done is None  # reading
             assert health_fails(url, within=2) is not answers
         assert get(url + "/health", timeout=5).status == 200  # the reader left: free again
@@ -224,10 +227,11 @@ def test_a_slow_reader_costs_a_sync_worker_its_life_at_timeout():
     """The sync worker blocked in ``sendall`` stops notifying the arbiter: at ``timeout`` it is
     killed mid-response, and the reader is left with part of its 8 MiB."""
     with GunicornServer(spec("sync")) as server:
-        with SlowReader("127.0.0.1", server.port, "/download?mb=8", rate=64 * 1024) as reader:
+        mb = outlasting_mb(proxies=0)
+        with SlowReader("127.0.0.1", server.port, f"/download?mb={mb}", rate=64 * 1024) as reader:
             wait_for(lambda: "WORKER TIMEOUT" in server.log_text(), 10 * TIMEOUT,
                      "the sync worker was not killed at its timeout")
-            assert reader.received < 8 << 20
+            assert reader.received < mb << 20
         assert get(server.url + "/health", timeout=5).status == 200  # a new worker serves
 
 

@@ -12,7 +12,10 @@ what, if anything, it answered.
 
 :class:`SlowReader`: one connection with a small receive buffer that asks for ``/download``
 and reads ``rate`` bytes a second, as a phone on a poor network would: whatever writes the
-response waits for it once the kernel's buffers are full.
+response waits for it once the kernel's buffers are full. :func:`outlasting_mb` is how large
+that response must be: every socket on the path may hold part of it, and Linux grows a TCP
+socket's buffers up to ``net.ipv4.tcp_wmem`` and ``tcp_rmem``'s maxima (32 MiB to receive on
+some kernels), so a fixed 8 MiB is held on one machine and swallowed whole on another.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+
+from webapp.work.download import MAX_MB
 
 from ..harness.poll import wait_until
 
@@ -144,6 +149,27 @@ class SlowClients:
         return {"slow_clients": self.k, "slow_closed": len(held),
                 "slow_held_max_s": max(held) if held else None,
                 "slow_held_min_s": min(held) if held else None, "slow_replies": replies}
+
+
+def _tcp_max(name: str) -> int:
+    """The autotuning maximum of ``net.ipv4.<name>`` (its third field), in bytes."""
+    with open(f"/proc/sys/net/ipv4/{name}") as sysctl:
+        return int(sysctl.read().split()[2])
+
+
+def outlasting_mb(proxies: int = 1, limit: int = MAX_MB) -> int:
+    """The smallest ``/download`` in MiB that the sockets between a server and a
+    :class:`SlowReader` cannot hold whole, through ``proxies`` unbuffered proxies: each hop
+    a send buffer and (but the reader's, fixed small) a receive buffer at their maxima, plus
+    1 MiB for the proxies' own buffers and the reader's. Raises ``ValueError`` past ``limit``
+    (the largest response the app serves): no response could be sure to hold a worker."""
+    send, receive = _tcp_max("tcp_wmem"), _tcp_max("tcp_rmem")
+    held = (proxies + 1) * send + proxies * receive
+    mb = held // (1 << 20) + 2
+    if mb > limit:
+        raise ValueError(f"this kernel's socket buffers hold {held >> 20} MiB on the path: "
+                         f"more than the largest response ({limit} MiB)")
+    return mb
 
 
 @dataclass

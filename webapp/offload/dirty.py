@@ -16,9 +16,11 @@ gives it back when done -- each in use by one call at a time, whatever the model
 but the arbiter's accept costs ≈ 0.4–0.6 ms a call on the lab's VM: measured against the
 arbiter, p50 1.1–1.5 ms with a new client, 0.75–0.9 ms reused.)
 A call that fails because its dirty worker went away (``DirtyWorkerError``) or the arbiter
-could not be reached is retried once with another client: a SIGHUP makes 27.0.1's arbiter
-spawn and terminate dirty workers for about a second, and a call can land on one that is
-leaving (``is_prime`` has no side effects, so running it again is safe).
+could not be reached is tried again with another client, up to ``ATTEMPTS`` times within
+its timeout: a SIGHUP makes 27.0.1's arbiter spawn and terminate dirty workers, and for a
+moment calls are routed round-robin to workers that are leaving (``is_prime`` has no side
+effects, so running it again is safe). The arbiter answers such a call at once only with
+the lab's consumer (webapp/offload/dirtyarbiter.py); 27.0.1's own leaves it hanging.
 And it connects at ``LAB_DIRTY_SOCKET``, the path gunicorn.conf.py pins for every dirty
 arbiter of the server: gunicorn's own path changes when a dead arbiter is replaced, and an
 HTTP worker would keep the old one.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 from gunicorn.dirty import (
     DirtyClient,
@@ -103,8 +106,10 @@ def _translate(error: DirtyError):
     return Unavailable(f"the dirty worker failed: {type(error).__name__}")
 
 
-#: Failures that mean the call never ran to completion anywhere: worth one retry.
+#: Failures that mean the call never ran to completion anywhere: worth another attempt.
 _RETRY = (DirtyConnectionError, DirtyWorkerError)
+#: Attempts per call: a HUP's reload routed a call to three leaving workers in a row.
+ATTEMPTS = 4
 
 
 @contextlib.contextmanager
@@ -116,26 +121,38 @@ def _as_http_errors():
         raise _translate(error) from None
 
 
+def _attempts(timeout: float):
+    """Each attempt's timeout: up to ATTEMPTS of them, all within the call's ``timeout``."""
+    deadline = time.monotonic() + timeout
+    for attempt in range(ATTEMPTS):
+        left = deadline - time.monotonic()
+        if attempt and left <= 0:
+            return
+        yield attempt == ATTEMPTS - 1 or left <= 0, max(left, 0.001)
+
+
 def check(n: int, timeout: float) -> tuple[bool, float]:
     with _as_http_errors():
-        try:
-            with _client(timeout) as client:
-                prime, cpu = client.execute(APP, "check", n)
-        except _RETRY:  # once more, with another client (see the module's docstring)
-            with _client(timeout) as client:
-                prime, cpu = client.execute(APP, "check", n)
-    return prime, cpu
+        for last, left in _attempts(timeout):
+            try:
+                with _client(left) as client:
+                    return tuple(client.execute(APP, "check", n))
+            except _RETRY:  # another client, another worker (see the module's docstring)
+                if last:
+                    raise
+    raise Unavailable("the dirty workers kept leaving until the call's timeout")
 
 
 async def check_async(n: int, timeout: float) -> tuple[bool, float]:
     with _as_http_errors():
-        try:
-            async with _client_async(timeout) as client:
-                prime, cpu = await client.execute_async(APP, "check", n)
-        except _RETRY:
-            async with _client_async(timeout) as client:
-                prime, cpu = await client.execute_async(APP, "check", n)
-    return prime, cpu
+        for last, left in _attempts(timeout):
+            try:
+                async with _client_async(left) as client:
+                    return tuple(await client.execute_async(APP, "check", n))
+            except _RETRY:
+                if last:
+                    raise
+    raise Unavailable("the dirty workers kept leaving until the call's timeout")
 
 
 def info() -> dict:

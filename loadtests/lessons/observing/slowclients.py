@@ -26,7 +26,7 @@ from dataclasses import replace
 
 from ...harness.poll import wait_until
 from ...load.client import get
-from ...load.trickle import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader
+from ...load.trickle import REQUEST_LINE, SLOW_BODY, SlowClients, SlowReader, outlasting_mb
 from ...servers import ServerSpec, launch
 from ...services.nginx import NginxProxy
 
@@ -106,9 +106,10 @@ def watch_one(label: str, spec: ServerSpec, k: int, front: str, kind: str = "hea
                 "health_during": during, "health_after": after}
 
 
-#: Slow readers: (label, spec, readers, front, query). Each asks for READ_MB MiB of /download
-#: and reads READ_RATE bytes a second; "nginx, X-Accel-Buffering: no" is the app asking nginx
-#: not to buffer.
+#: Slow readers: (label, spec, readers, front, query). Each asks for more of /download than
+#: the sockets on its path can hold (``outlasting_mb``: a fixed 8 MiB fitted whole through
+#: nginx on a kernel whose receive buffers grow to 32 MiB) and reads READ_RATE bytes a
+#: second; "nginx, X-Accel-Buffering: no" is the app asking nginx not to buffer.
 READER_CASES = (
     *((label, spec, k, front, query)
       for label, spec, k in (SYNC, GTHREAD)
@@ -116,15 +117,14 @@ READER_CASES = (
                            ("nginx, X-Accel-Buffering: no", "&unbuffered=1"))),
     *((label, spec, k, "direct", "") for label, spec, k in (GEVENT, ASGI)),
 )
-READ_MB = 8
 READ_RATE = 64 * 1024
 #: Seconds each reader has to get its first 64 KiB before /health is asked.
 READER_START_S = 3.0
 
 
-def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str,
-                 mb: int = READ_MB) -> dict:
-    """While ``k`` slow readers take ``mb`` MiB of /download each, does /health answer?"""
+def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str) -> dict:
+    """While ``k`` slow readers take a large /download each, does /health answer?"""
+    mb = outlasting_mb(proxies=1)
     with _served(spec, front) as (_, port, url), contextlib.ExitStack() as readers:
         path = f"/download?mb={mb}{query}"
         slow = [readers.enter_context(SlowReader("127.0.0.1", port, path, rate=READ_RATE))
