@@ -81,8 +81,9 @@ if worker_class not in MODELS:
 if (_cli_class := _cli_worker_class()) and _cli_class not in MODELS:
     _check_worker_class(_cli_class, "-k")
 
-# The asyncio workers (gunicorn's asgi, uvicorn-worker's) serve the ASGI twin of the app, every
-# other model the Flask app.
+# The effective worker class decides what follows: -k on the command line wins over
+# WORKER_CLASS, as gunicorn itself applies it. The asyncio workers (gunicorn's asgi,
+# uvicorn-worker's) serve the ASGI twin of the app, every other model the Flask app.
 ASGI_WORKERS = ("asgi", "uvicorn_worker.UvicornWorker", "uvicorn_worker.UvicornH11Worker")
 _model = _cli_class or worker_class
 wsgi_app = "webapp.asgi:app" if _model in ASGI_WORKERS else "webapp.wsgi:app"
@@ -90,7 +91,7 @@ bind = [_env("BIND", "127.0.0.1:8000")]
 workers = _env_int("WORKERS", 1)
 # More than one thread turns gunicorn's sync worker into gthread, so only
 # gthread gets a pool by default.
-threads = _env_int("THREADS", 4 if worker_class == "gthread" else 1)
+threads = _env_int("THREADS", 4 if _model == "gthread" else 1)
 worker_connections = _env_int("WORKER_CONNECTIONS", 1000)
 timeout = _env_int("TIMEOUT", 30)
 graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
@@ -244,17 +245,18 @@ def _serves_the_lab(worker) -> bool:
     return str(getattr(worker.app, "app_uri", "") or "").startswith("webapp.")
 
 
-def _trace_module():
-    """webapp/instrument/trace.py, loaded by its path: it imports nothing of the lab's, so that it
-    can trace an app of yours served with ``--chdir`` (where ``webapp`` is not importable)."""
-    if (module := sys.modules.get("lab_trace")) is None:
+def _instrument(name: str):
+    """webapp/instrument/<name>.py, loaded by its path: trace.py and headerdeadline.py import
+    nothing of the lab's, so that they serve an app of yours with ``--chdir`` too (where
+    ``webapp`` is not importable)."""
+    if (module := sys.modules.get(f"lab_{name}")) is None:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location(
-            "lab_trace", os.path.join(os.path.dirname(os.path.abspath(__file__)), "webapp",
-                                      "instrument", "trace.py"))
+            f"lab_{name}", os.path.join(os.path.dirname(os.path.abspath(__file__)), "webapp",
+                                        "instrument", f"{name}.py"))
         module = importlib.util.module_from_spec(spec)
-        sys.modules["lab_trace"] = module
+        sys.modules[f"lab_{name}"] = module
         spec.loader.exec_module(module)
     return module
 
@@ -265,7 +267,7 @@ def post_worker_init(worker):
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
     if os.environ.get("TRACE", "").strip() == "1":
-        _trace_module().install(worker)
+        _instrument("trace").install(worker)
     lab = _serves_the_lab(worker)
     if lab:
         from webapp.instrument import runtime
@@ -273,13 +275,8 @@ def post_worker_init(worker):
         model = runtime.record_worker(worker)
     else:
         model = worker.cfg.worker_class_str  # gunicorn's own name: sync, gthread, gevent, asgi
-    if header_timeout and model in ("sync", "gthread", "asgi"):
-        if lab:
-            from webapp.instrument import headerdeadline
-
-            headerdeadline.install(worker, header_timeout, model)
-        else:
-            worker.log.warning("HEADER_TIMEOUT applies to the lab's own app only; ignored")
+    if header_timeout and model in ("sync", "gthread", "asgi"):  # any app, the lab's or yours
+        _instrument("headerdeadline").install(worker, header_timeout, model)
     cfg = worker.cfg
     detail = {
         "sync": "1 request at a time",

@@ -22,6 +22,8 @@ GTHREAD = ServerSpec("gthread", workers=1, threads=4)
 GEVENT = ServerSpec("gevent", workers=1)
 ASGI = ServerSpec("asgi", workers=1)
 MODELS = {"sync": SYNC, "gthread": GTHREAD, "gevent": GEVENT, "asgi": ASGI}
+#: Apps of "yours" (not the lab's), served with --chdir: tests/apps.
+APPS = ROOT / "tests" / "apps"
 
 
 def missing(error: Exception):

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +16,12 @@ from loadtests.advise.recommend import Trial, choose
 from loadtests.advise.target import BadInput, check_import, resolve
 from loadtests.servers import ROOT, GunicornServer, ServerSpec
 
-from .helpers import alive, wait_for
+from .helpers import APPS, alive, wait_for
 from .helpers import running as _ours
 
-APPS = ROOT / "tests" / "apps"
+#: Where the lab's interpreter and its packages' commands are (the venv make builds).
+VENV_BIN = Path(sys.executable).parent
+
 MEMORY = {"sync": (30.0, 15.0), "gthread": (30.5, 15.5), "gevent": (35.0, 20.0)}
 #: (R, S_cpu) of the three examples' profiles, as measured on the 2-vCPU VM
 WAITING, CPU, MIXED = (0.103, 0.002), (0.052, 0.051), (0.102, 0.0205)
@@ -87,7 +90,10 @@ def test_other_servers_are_candidates_with_their_own_slots_and_command_lines():
     assert command.startswith("granian --interface wsgi ") and command.endswith(
         " examples.waiting:app") and f"--blocking-threads {granian.threads}" in command
     assert granian.conf_lines() == []  # no gunicorn.conf.py for another server
-    assert waitress.command("app:app", "/srv").startswith("waitress --listen=")
+    command = waitress.command("app:app", "/srv")
+    assert command.startswith("waitress-serve --listen=")
+    for typed in (command, granian.command("examples.waiting:app", None)):  # installed as typed
+        assert (VENV_BIN / typed.split()[0]).exists(), typed
 
 
 def test_a_cpu_bound_app_is_not_sent_to_one_waitress_process():

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from loadtests.harness.process import Process
 from loadtests.load.client import get
 from loadtests.servers import CONFIG, ROOT, GunicornServer, ServerError, ServerSpec, free_port
 
@@ -116,3 +117,41 @@ def test_the_configs_own_copies_of_the_labs_names_agree():
               if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
               and node.targets[0].id in ("MODELS", "DB_DRIVERS", "OFFLOAD_BACKENDS")}
     assert copies == {"MODELS": MODELS, "DB_DRIVERS": DRIVERS, "OFFLOAD_BACKENDS": BACKENDS}
+
+
+class Typed(Process):
+    """``gunicorn -c gunicorn.conf.py <args>`` as a reader types it (only BIND set, to a free
+    port): no flag or variable of the lab's harness added."""
+
+    name = "gunicorn"
+    signal_group = False
+
+    def __init__(self, *args: str):
+        super().__init__()
+        self.args, self.port = args, free_port()
+
+    def launch_argv(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), *self.args]
+
+    def child_env(self) -> dict[str, str]:
+        env = {k: v for k, v in super().child_env().items()
+               if k not in ("WORKER_CLASS", "THREADS")}
+        return env | {"BIND": f"127.0.0.1:{self.port}"}
+
+    def is_ready(self) -> bool:
+        try:
+            return get(f"http://127.0.0.1:{self.port}/health", timeout=1).status == 200
+        except OSError:
+            return False
+
+
+@pytest.mark.parametrize(("args", "model", "threads"), [
+    (("-k", "gthread"), "gthread", 4),
+    (("-k", "gthread", "--threads", "2"), "gthread", 2),
+])
+def test_the_flag_given_decides_the_default_threads(args, model, threads):
+    """The docs' ``gunicorn -c gunicorn.conf.py -k gthread`` serves with 4 threads: the
+    effective worker class (-k wins over WORKER_CLASS) picks the default, not the variable."""
+    with Typed(*args) as server:
+        body = get(f"http://127.0.0.1:{server.port}/info").body
+    assert (body["worker_class"], body["threads"]) == (model, threads)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from loadtests.matrix.charts import fidelity
+from loadtests.matrix.parts.heartbeat import at_most
 from loadtests.matrix.repeats import aggregate, spread, verdict
 from loadtests.matrix.report import render_markdown
 from loadtests.servers import ROOT
@@ -75,3 +76,22 @@ def test_fidelity_figure(tmp_path):
     assert fidelity(rows, tmp_path, BAND) == ["fidelity.png"]
     assert (tmp_path / "fidelity.png").read_bytes()[:4] == b"\x89PNG"
     assert fidelity([rows[2]], tmp_path, BAND) == []  # nothing to judge, no figure
+
+
+def test_the_heartbeats_numbers_over_repeats_keep_their_order():
+    """Each of p50, p99 and max is a median over the runs, so p50 ≤ p99 ≤ max holds for the
+    row as for every run (the full sample's reuse_port row, made before: p99 1402, the
+    median of 3 and 2800, beside one run's max of 5)."""
+    runs = [{"rps": 6.0, "heartbeat_p50_ms": 1.0, "heartbeat_p99_ms": 3.0,
+             "heartbeat_max_ms": 5.0},
+            {"rps": 7.0, "heartbeat_p50_ms": 2.0, "heartbeat_p99_ms": 2800.0,
+             "heartbeat_max_ms": 2900.0}]
+    row = aggregate(runs)
+    assert row["heartbeat_p50_ms"] <= row["heartbeat_p99_ms"] <= row["heartbeat_max_ms"]
+    assert (row["heartbeat_p99_ms_min"], row["heartbeat_p99_ms_max"]) == (3.0, 2800.0)
+
+
+def test_a_locust_percentile_is_kept_at_most_the_exact_max():
+    """Locust rounds a 685 ms p99 to its 690 ms bucket; its max is exact."""
+    assert at_most(690.0, 680.0) == 680.0
+    assert (at_most(5.0, None), at_most(None, 3.0), at_most(2.0, 3.0)) == (5.0, None, 2.0)

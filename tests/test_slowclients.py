@@ -18,7 +18,7 @@ from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.services.daemon import Missing, ServiceError
 from loadtests.services.nginx import NginxProxy
 
-from .helpers import alive, missing, upload, wait_for
+from .helpers import APPS, alive, missing, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -144,6 +144,23 @@ def test_header_timeout_ends_a_slow_header_with_408_and_spares_a_slow_app(model)
         log = server.log_text()
     assert "WORKER TIMEOUT" not in log
     assert log.count("header timeout: no request header from") == slots(model)
+
+
+@pytest.mark.parametrize(("model", "app"), [("gthread", "broken:app"), ("asgi", "bare_asgi:app")])
+def test_header_timeout_bounds_a_slow_header_on_an_app_of_yours(model, app):
+    """HEADER_TIMEOUT is the config's, not the lab app's: an app served with ``--chdir``
+    (tests/apps) gets the same 408, and the deadline loads without importing ``webapp``."""
+    h = LAB_HEADER_TIMEOUT
+    spec = ServerSpec(model, threads=2 if model == "gthread" else 1, timeout=10, app=app,
+                      chdir=str(APPS), env=(("HEADER_TIMEOUT", str(h)),))
+    with GunicornServer(spec) as server:
+        with SlowClients("127.0.0.1", server.port, 1) as slow:
+            wait_closed(slow, 10 * h)
+            (connection,) = slow.connections
+        assert connection.held_s is not None and 0.8 * h <= connection.held_s <= 5 * h
+        assert connection.reply.startswith(b"HTTP/1.1 408 ")
+        if model == "gthread":
+            assert get(server.url + "/modules", timeout=5).body == {"webapp": False}
 
 
 FILES = 128  # the asgi server's open-file limit in the next test (ulimit -n)

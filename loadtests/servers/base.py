@@ -60,6 +60,9 @@ class Server(Process):
     quick_signal: ClassVar[signal.Signals | None] = signal.SIGQUIT
     #: Whether its workers record request timelines (gunicorn's hooks: webapp/instrument/trace.py).
     traces: ClassVar[bool] = False
+    #: The command its package installs, where it is not the module's name (``python -m
+    #: waitress`` is typed ``waitress-serve``).
+    console_script: ClassVar[str | None] = None
 
     # -- what a spec means on this server (no process needed) --------------------------
     @classmethod
@@ -101,7 +104,7 @@ class Server(Process):
         """The command line a user would type (the lab's own interpreter aside)."""
         argv = cls.full_argv(spec, port, host)
         if len(argv) > 2 and argv[1] == "-m":  # python -m gunicorn: gunicorn
-            argv = argv[2:]
+            argv = [cls.console_script or argv[2], *argv[3:]]
         return " ".join(argv)
 
     # -- one running server --------------------------------------------------------------

@@ -33,6 +33,8 @@ class WaitressServer(Server):
     def slots(cls, spec: ServerSpec) -> float:
         return spec.threads
 
+    console_script = "waitress-serve"
+
     @classmethod
     def label(cls, spec: ServerSpec) -> str:
         return f"waitress --threads {spec.threads}"

@@ -26,13 +26,17 @@ _WORKER_NAMES = {
 }
 
 _worker_model: str | None = None
+_worker_threads: int | None = None
 
 
 def record_worker(worker: object) -> str:
-    """Remember the model of the gunicorn ``worker`` serving this process."""
-    global _worker_model
+    """Remember the model of the gunicorn ``worker`` serving this process, and its
+    ``threads`` setting (gthread's pool; 1 on the other models)."""
+    global _worker_model, _worker_threads
     name = type(worker).__name__
     _worker_model = _WORKER_NAMES.get(name, name)
+    cfg = getattr(worker, "cfg", None)
+    _worker_threads = getattr(cfg, "threads", None)
     return _worker_model
 
 
@@ -89,6 +93,7 @@ def info(environ: dict | None = None) -> dict:
     return {
         "pid": os.getpid(),
         "worker_class": worker_model(environ),
+        "threads": _worker_threads,  # gunicorn's setting, as the worker got it (None: no hook)
         "thread": {"name": thread.name, "ident": thread.ident},
         "greenlet": current_greenlet_id(),
         "gevent_patched": gevent_patched(),
