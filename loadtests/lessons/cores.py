@@ -28,7 +28,9 @@ def section(results: Results) -> str:
             f"{two['server_cpu_pct']:.0f}%.")
     lines += ["", cells_table([row for pair in pairs for row in pair])]
     lines += ["", "The book's process-based prime checker shows the same: its speed-up stops at "
-              "the core count (`shared/chapter/facts.md`)."]
+              "the core count (*Fluent Python*, 2nd ed., chapter 19, \"Experimenting with More "
+              "or Fewer Processes\": on the author's 6-core machine the whole fixture takes "
+              "≈ 40.5 s with 1 process, ≈ 10.4 s with 6, and no less with up to 20)."]
     return "\n".join(lines)
 
 

@@ -205,6 +205,20 @@ def advice(arg: str, write: bool = False) -> str:
         f"{min(seconds):.0f}–{max(seconds):.0f} s.*", "", *lines])
 
 
+def presets(arg: str = "", write: bool = False) -> str:
+    """The matrix's presets from the code (cells, runs, windows) and their samples' times."""
+    from ..matrix import presets as matrix
+
+    lines = ["| preset | cells | runs per cell | windows (warm-up + measured) | its sample |",
+             "|---|---:|---:|---|---|"]
+    for name in matrix.NAMES:
+        spans = sorted({f"{w:g} + {m:g} s" for w, m in matrix.windows(name).values()})
+        made = manifest()[name]
+        lines.append(f"| `--{name}` | {len(matrix.cells(name))} | {matrix.REPEAT[name]} | "
+                     f"{', '.join(spans)} | `{made['command']}`: {run_line(name)} |")
+    return "\n".join(lines)
+
+
 def cli(arg: str, write: bool = False) -> str:
     """A command's ``--help``, as argparse prints it at a fixed width."""
     done = subprocess.run([sys.executable, "-m", arg, "--help"], capture_output=True,
@@ -215,4 +229,4 @@ def cli(arg: str, write: bool = False) -> str:
 
 RENDERERS: dict[str, Callable[..., str]] = {"lesson": lesson, "lessons": lessons,
                                             "table": table, "demo": demo, "cli": cli,
-                                            "advice": advice}
+                                            "advice": advice, "presets": presets}

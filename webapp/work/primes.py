@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-#: The book's fixture: number -> whether it is prime (see ``shared/chapter/facts.md``).
+#: The book's fixture (chapter 19's ``primes.py``): number -> whether it is prime.
 FIXTURE: dict[int, bool] = {
     2: True,
     142702110479723: True,
