@@ -14,7 +14,7 @@ ROUNDS ?= 5
 DOCS_PORT ?= 8765
 DOCS_OUT := docs/_build/html
 
-.PHONY: demo test test-fast stress serve probe matrix hosts advise lint docs docs-pages docs-serve clean os-packages
+.PHONY: demo test test-fast stress serve probe lesson matrix hosts advise lint docs docs-pages docs-serve clean os-packages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ demo: $(STAMP) os-packages  ## the quick matrix (about 2 min on 2 cores); report
 
 probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker model
 	$(BIN)/python -m loadtests.probe
+
+lesson: $(STAMP) os-packages  ## one lesson live, its cells and observation: make lesson L=gil [ARGS=--full]
+	@test -n "$(L)" || { echo 'usage: make lesson L=<lesson> [ARGS=--full]  (the lessons: docs/teaching.md)' >&2; exit 2; }
+	$(BIN)/python -m loadtests.matrix --lesson $(L) $(ARGS)
 
 matrix: $(STAMP) os-packages  ## the full matrix: every cell twice (about 36 min)
 	$(BIN)/python -m loadtests.matrix --full

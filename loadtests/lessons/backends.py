@@ -88,11 +88,13 @@ def observe(args: argparse.Namespace) -> list[dict]:
 
 
 LESSON = Lesson(
+    book="Python in the Multicore World — distributed task queues",
     name="backends",
     section=section,
     chart=chart,
     observation=switched("backends", "also time a trivial offload call and count processes "
-                                     "and memory per offload backend", observe),
+                                     "and memory per offload backend", observe,
+                         needs=("Redis",)),
     # make demo: the pool cell (offload lesson) beside Celery's
     quick=(CELLS["celery"],),
     full=(CELLS["dirty"],),

@@ -70,6 +70,7 @@ def diagnose(row: dict, settings: dict) -> str | None:
 
 
 LESSON = Lesson(
+    book="Python in the Multicore World — WSGI application servers' workers",
     name="balance",
     section=section,
     diagnose=diagnose,

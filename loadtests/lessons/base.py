@@ -59,11 +59,24 @@ class Observation:
 
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], list[dict] | None]
+    #: The attribute of the parsed arguments that turns it on or off (None: not chosen).
+    dest: str = ""
+    #: What it needs beyond Python and the pins (see :data:`NEEDS`).
+    needs: tuple[str, ...] = ()
+
+
+#: The sections of *Fluent Python* (2nd ed.), chapter 19, in the book's order, and the
+#: lab's own ground past it. A lesson's ``book`` starts with one, then says what it takes.
+BOOK = ("A Bit of Jargon", "Processes, Threads, and Python's Infamous GIL",
+        "A Concurrent Hello World", "The Real Impact of the GIL", "A Homegrown Process Pool",
+        "Python in the Multicore World", "Past the chapter")
+#: What a lesson can need beyond Python and the pinned packages, in the order shown.
+NEEDS = ("Redis", "nginx", "PostgreSQL", "root", "Linux")
 
 
 def switched(flag: str, help_text: str, run: Callable[[argparse.Namespace], list[dict]],
              more: Callable[[argparse.ArgumentParser], None] | None = None, *,
-             whole_preset: bool = False) -> Observation:
+             whole_preset: bool = False, needs: tuple[str, ...] = ()) -> Observation:
     """An observation behind ``--FLAG`` / ``--no-FLAG``, on by default with the full preset
     (``whole_preset``: only when no subset of its cells was chosen either -- ``make
     matrix``, not ``--full --scenarios ...``); ``more`` adds its other options."""
@@ -84,7 +97,7 @@ def switched(flag: str, help_text: str, run: Callable[[argparse.Namespace], list
                 not whole_preset or getattr(args, "whole_preset", True))
         return run(args) if chosen else None
 
-    return Observation(add_arguments, observe)
+    return Observation(add_arguments, observe, dest, needs)
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,25 @@ class Lesson:
     #: Where this lesson's diagnosis replaces the report's outlier line for a cell: the
     #: whole line, else None (row, settings).
     diagnose: Callable[[dict, dict], str | None] | None = None
+    #: The section of *Fluent Python*'s chapter 19 it measures (see :data:`BOOK`), or one
+    #: past the chapter ("Past the chapter: ...").
+    book: str = ""
+
+    def cells(self, preset: str) -> tuple[Cell, ...]:
+        """Its cells in a preset: the quick ones, and with ``full`` the full-only ones."""
+        return (*self.quick, *self.full) if preset == "full" else self.quick
+
+    def needs(self) -> tuple[str, ...]:
+        """What running it needs beyond Python and the pins, from its cells and its
+        observation: Celery's broker or the Celery backend (Redis), a proxy (nginx), a
+        database (PostgreSQL)."""
+        found = set(self.observation.needs if self.observation else ())
+        for cell in (*self.quick, *self.full):
+            found |= {need for need, present in (
+                ("Redis", cell.celery is not None or cell.spec.offload == "celery"),
+                ("nginx", cell.proxy is not None), ("PostgreSQL", cell.db is not None),
+                ("Linux", cell.pin_cores)) if present}
+        return tuple(need for need in NEEDS if need in found)
 
 
 def timelines(lesson: Lesson, results: Results, prefix: str = "") -> list[str]:

@@ -75,4 +75,5 @@ def explain(row: dict, settings: dict) -> str:
 
 
 LESSON = Lesson(name="celerypools", section=section, full=(*POOLS, *SCALE_OUT),
+    book="Python in the Multicore World — distributed task queues",
                 explain=explain)

@@ -215,6 +215,7 @@ def explain(row: dict, settings: dict) -> str:
 
 
 LESSON = Lesson(
+    book="The Real Impact of the GIL — threads that wait behind one that computes",
     name="convoy",
     section=section,
     chart=chart,

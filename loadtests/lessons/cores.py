@@ -35,6 +35,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="A Homegrown Process Pool — experimenting with more or fewer processes",
     name="cores",
     section=section,
     # make demo shows the sync pair; gevent's pair (and its imbalance) is in the full preset

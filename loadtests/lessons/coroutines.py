@@ -113,6 +113,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="A Concurrent Hello World — the spinner with coroutines",
     name="coroutines",
     section=section,
     scenarios={"thread": Scenario("heartbeat", "/prime", "cpu", heartbeat=True,

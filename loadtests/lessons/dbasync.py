@@ -24,4 +24,5 @@ def section(results: Results) -> str:
     ])
 
 
-LESSON = Lesson(name="dbasync", section=section, full=(ASYNC, GEVENT))
+LESSON = Lesson(name="dbasync", section=section, full=(ASYNC, GEVENT),
+                book="Past the chapter — the asyncio database pool")

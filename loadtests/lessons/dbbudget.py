@@ -53,6 +53,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="Past the chapter — the database's connection budget",
     name="dbbudget",
     section=section,
     scenarios={"dbbudget": Scenario("db", "/db", None)},

@@ -29,6 +29,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="Past the chapter — the database's connection pool",
     name="dbpool",
     section=section,
     scenarios={"db": Scenario("db", "/db", "db")},

@@ -47,6 +47,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="Processes, Threads, and Python's Infamous GIL — releasing the GIL is not yielding",
     name="dbyield",
     section=section,
     scenarios={"dbbeat": Scenario("dbbeat", "/db", "db", heartbeat=True)},

@@ -35,6 +35,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="A Homegrown Process Pool — the thread-based nonsolution",
     name="gil",
     section=section,
     scenarios={"cpu": Scenario("cpu", "/prime", "cpu", short=True)},

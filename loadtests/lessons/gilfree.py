@@ -29,6 +29,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="Processes, Threads, and Python's Infamous GIL — C code that releases the GIL",
     name="gilfree",
     section=section,
     scenarios={"gilfree": Scenario("gilfree", "/hash", "gilfree")},

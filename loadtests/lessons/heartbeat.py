@@ -43,6 +43,7 @@ def chart(results: Results, out: Path) -> list[str]:
 
 
 LESSON = Lesson(
+    book="The Real Impact of the GIL — the quick quiz: CPU work freezes an event loop",
     name="heartbeat",
     section=section,
     scenarios={"heartbeat": Scenario("heartbeat", "/prime", "cpu", heartbeat=True)},

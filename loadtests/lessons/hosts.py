@@ -272,6 +272,7 @@ def observe(args: argparse.Namespace) -> list[dict]:
 
 
 LESSON = Lesson(
+    book="Python in the Multicore World — distributed task queues, on several hosts",
     name="hosts",
     section=section,
     chart=chart,
@@ -279,5 +280,5 @@ LESSON = Lesson(
     observation=switched("hosts", "also run the multi-host scenarios in network namespaces "
                                   "(root: scale-out, a Celery host cut off, the broker cut "
                                   "off, two web hosts behind nginx drained and cut)", observe,
-                         whole_preset=True),
+                         whole_preset=True, needs=("Redis", "nginx", "root", "Linux")),
 )

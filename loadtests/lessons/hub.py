@@ -51,4 +51,5 @@ def chart(results: Results, out: Path) -> list[str]:
     return [save(fig, out, "hub_blocked.png")]
 
 
-LESSON = Lesson(name="hub", section=section, chart=chart)
+LESSON = Lesson(name="hub", section=section, chart=chart,
+                book="The Real Impact of the GIL — a blocked event loop, detected")

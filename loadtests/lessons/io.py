@@ -28,6 +28,7 @@ QUICK = (cell("io", "sync", 2, users=100), cell("io", "gthread", 2, 8, users=100
          cell("io", "gevent", 1, users=100))
 
 LESSON = Lesson(
+    book="A Bit of Jargon — concurrency: how many requests are in progress at once",
     name="io",
     section=section,
     scenarios={"io": Scenario("io", "/io", "io")},

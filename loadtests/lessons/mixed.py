@@ -34,6 +34,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="The Real Impact of the GIL — I/O stuck behind CPU work",
     name="mixed",
     section=section,
     scenarios={"mixed": Scenario("mixed", "Aggregated", None)},

@@ -36,6 +36,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="The Real Impact of the GIL — power napping with sleep(0)",
     name="nap",
     section=section,
     scenarios={"nap": Scenario("heartbeat", "/prime", "nap", heartbeat=True, extra=("--nap",))},

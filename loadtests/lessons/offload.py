@@ -24,6 +24,7 @@ def section(results: Results) -> str:
 
 
 LESSON = Lesson(
+    book="A Homegrown Process Pool — the process-based solution",
     name="offload",
     section=section,
     scenarios={"offload": Scenario("heartbeat", "/prime", "offload", heartbeat=True,

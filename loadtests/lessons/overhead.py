@@ -64,6 +64,7 @@ def _observe(args) -> list[dict]:
 
 
 LESSON = Lesson(
+    book="Python in the Multicore World — WSGI application servers",
     name="overhead",
     section=section,
     scenarios={"health": Scenario("health", "/health", None)},

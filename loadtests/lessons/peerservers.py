@@ -229,6 +229,7 @@ def observe(args: argparse.Namespace) -> list[dict]:
 SCENARIOS = ("peerio", "peercpu", "peerbeat", "peerhealth", "peerslow")
 
 LESSON = Lesson(
+    book="Python in the Multicore World — WSGI (and ASGI) application servers",
     name="servers",
     section=section,
     chart=chart,

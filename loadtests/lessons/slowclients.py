@@ -141,12 +141,13 @@ def observe(args: argparse.Namespace) -> list[dict]:
 
 
 LESSON = Lesson(
+    book="Python in the Multicore World — WSGI application servers behind a proxy",
     name="slowclients",
     section=section,
     chart=chart,
     observation=switched("slowwatch", "also watch how long slow clients (slow headers, "
                                       "bodies and readers) hold each model, direct and behind "
-                                      "nginx (about 45 s)", observe),
+                                      "nginx (about 45 s)", observe, needs=("nginx",)),
     scenarios={"slowclients": Scenario("slowclients", "heartbeat", None, heartbeat=True,
                                        extra=("--heartbeat-timeout", "2"))},
     assumptions={"slowclients": "No bound: k slowloris connections (a header byte a second) "

@@ -64,5 +64,6 @@ def observe(args: argparse.Namespace) -> list[dict]:
 
 
 LESSON = Lesson(name="spinner", section=section, chart=chart,
+    book="A Concurrent Hello World — the supervisors side by side",
                 observation=switched("spinner", "also watch /spin/<n> per model", observe,
                                      more=add_arguments))

@@ -66,6 +66,7 @@ def chart(results: Results, out: Path) -> list[str]:
 
 
 LESSON = Lesson(
+    book="Processes, Threads, and Python's Infamous GIL — the switch interval",
     name="switch",
     section=section,
     scenarios={"switch": Scenario("heartbeat", "/prime", "cpu", heartbeat=True)},

@@ -101,14 +101,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cells", action=argparse.BooleanOptionalAction, default=True,
                         help="--no-cells: only the observations turned on (e.g. make hosts: "
                              "--no-cells --hosts)")
+    parser.add_argument("--lesson", choices=[lesson.name for lesson in LESSONS],
+                        metavar="LESSON",
+                        help="one lesson alone: its cells in the preset and its observation "
+                             "(one of: " + ", ".join(lesson.name for lesson in LESSONS) + ")")
     parser.add_argument("--out", type=Path, help="report folder (default reports/<timestamp>)")
     for lesson in LESSONS:
         if lesson.observation:
             lesson.observation.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.lesson:  # its observation on, every other one off, unless a flag says otherwise
+        for lesson in LESSONS:
+            if lesson.observation and getattr(args, lesson.observation.dest) is None:
+                setattr(args, lesson.observation.dest, lesson.name == args.lesson)
     # the whole preset (make matrix), not a subset of its cells: what a heavy observation of
     # its own (the hosts lesson's) waits for before it runs by default
-    args.whole_preset = args.cells and all(
+    args.whole_preset = args.cells and not args.lesson and all(
         getattr(args, name) == set(choices) for name, choices in (
             ("scenarios", SCENARIOS), ("models", MODELS), ("servers", SERVERS),
             ("offload", BACKENDS)))
@@ -150,8 +158,15 @@ def render_table(rows: list[dict]) -> Table:
 def choose_cells(args: argparse.Namespace) -> list[Cell] | int:
     """The cells to run, those whose programs are missing skipped with one line (an exit
     status instead when nothing matches, or when CI=true forbids a skip)."""
-    cells = select_cells(presets.cells(args.preset) if args.cells else [], args.scenarios,
+    if args.lesson and (refused := lesson_refusal(args)):
+        print(refused, file=sys.stderr)
+        return 2
+    chosen = (next(item for item in LESSONS if item.name == args.lesson).cells(args.preset)
+              if args.lesson else presets.cells(args.preset))
+    cells = select_cells(chosen if args.cells else [], args.scenarios,
                          args.models, args.users, args.offload, args.servers)
+    if args.lesson and not chosen:  # an observation alone
+        return []
     if args.proxy:  # a cell that two selections now make equal runs once
         cells = list(dict.fromkeys(dataclasses.replace(c, proxy=args.proxy) for c in cells))
     if not cells and args.cells:
@@ -166,6 +181,18 @@ def choose_cells(args: argparse.Namespace) -> list[Cell] | int:
         print(f"matrix: skipping {len(missing)} cell(s): {reason}", file=sys.stderr)
         cells = [cell for cell in cells if cell not in missing]
     return cells
+
+
+def lesson_refusal(args: argparse.Namespace) -> str | None:
+    """Why ``--lesson`` cannot run as asked (one line), or None."""
+    lesson = next(item for item in LESSONS if item.name == args.lesson)
+    if lesson.cells(args.preset) or lesson.observation:
+        return None
+    if lesson.cells("full"):
+        return (f"lesson {lesson.name!r} has cells in --full only: python -m loadtests.matrix "
+                f"--lesson {lesson.name} --full")
+    return (f"lesson {lesson.name!r} has nothing the matrix runs: its page's commands are "
+            f"run by hand (docs/lessons/{lesson.name}.md)")
 
 
 def make_settings(args: argparse.Namespace, cells: list[Cell]) -> Settings:

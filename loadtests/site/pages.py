@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .blocks import DOCS, RENDERERS
+from .blocks import DOCS
+from .blocks import RENDERERS as BLOCKS
+from .deploying import decision, scaling
+from .teaching import teaching
+
+RENDERERS = {**BLOCKS, "teaching": teaching, "decision": decision, "scaling": scaling}
 
 #: A block's first line: a MyST comment in a page, an HTML comment in README.md.
 BEGIN = re.compile(r"^(% |<!-- )generated: (\w+)(?: (.+?))?( -->)?$")
