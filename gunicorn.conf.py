@@ -138,7 +138,10 @@ if offload_backend == "celery":  # read by webapp.tasks at the first call: check
     _env_int("VISIBILITY_TIMEOUT", int(_offload_timeout) + 10)
 if offload_backend == "dirty":
     dirty_apps = ["webapp.offload.dirtyapp:PrimeApp"]
-    dirty_workers = _env_int("DIRTY_WORKERS", os.cpu_count() or 1)
+    # One per core this process may run on: its CPU affinity (a container's cpuset, taskset),
+    # not os.cpu_count(), which counts the machine's (measured: 2 under `taskset -c 0`).
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    dirty_workers = _env_int("DIRTY_WORKERS", _cores or 1)
     dirty_timeout = max(1, round(_offload_timeout))
     # Idle dirty workers stop at once; this bounds a busy one (and Python >= 3.12's wait).
     dirty_graceful_timeout = 2

@@ -101,9 +101,9 @@ def site(tmp_path_factory) -> Path:
 def test_the_site_has_a_page_per_lesson_and_per_question(site):
     built = {p.relative_to(site).as_posix() for p in site.rglob("*.html")}
     expected = {f"lessons/{lesson.name}.html" for lesson in LESSONS} | {
-        f"{name}.html" for name in ("index", "getting-started", "measuring", "deploying",
-                                    "offload", "advisor", "reliability", "reference",
-                                    "contributing")}
+        f"{name}.html" for name in ("index", "teaching", "getting-started", "measuring",
+                                    "glossary", "deploying", "proxy", "offload", "advisor",
+                                    "reliability", "reference", "contributing")}
     assert expected <= built
 
 

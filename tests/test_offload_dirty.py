@@ -196,3 +196,21 @@ async def _leave_with_calls():
         ours.close()
         theirs.close()
         arbiter._cleanup_sync()
+
+
+def test_dirty_workers_default_to_the_cores_this_process_may_use():
+    """DIRTY_WORKERS' default counts the CPU affinity gunicorn inherits (a container's
+    cpuset, taskset), not os.cpu_count(): pinned to one core, one dirty worker."""
+    everywhere = os.sched_getaffinity(0)
+    server = GunicornServer(ServerSpec("sync", offload="dirty"))
+    os.sched_setaffinity(0, {min(everywhere)})  # gunicorn inherits it at launch
+    try:
+        server.start()
+    finally:
+        os.sched_setaffinity(0, everywhere)
+    try:
+        assert len(dirty_processes(server)[1]) == 1
+        assert os.cpu_count() > 1  # the machine's count would have started more
+        assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
+    finally:
+        server.stop()

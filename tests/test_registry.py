@@ -138,3 +138,40 @@ def test_results_view_finds_twins():
     assert twin["scenario"] == "heartbeat"
     assert (twin["worker_class"], twin["workers"], twin["threads"]) == (
         nap["worker_class"], nap["workers"], nap["threads"])
+
+
+def test_every_lesson_names_a_section_of_the_chapter_and_the_teaching_table_lists_it():
+    from loadtests.site.teaching import section, teaching
+
+    table = teaching("lessons")
+    for lesson in LESSONS:
+        *_, detail = section(lesson)  # raises on a section the chapter lacks
+        assert detail, lesson.name
+        assert table.count(f"](lessons/{lesson.name}.md)") == 1
+    with pytest.raises(ValueError, match="names no section of chapter 19"):
+        section(Lesson(name="x", section=lambda results: "", book="Chapter 20 — futures"))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
+def test_one_lesson_alone_runs_its_cells_and_its_observation(lesson, capsys):
+    """``make lesson L=<name>`` (``--lesson``): the lesson's cells in the preset, its
+    observation on and every other one off; one line where it has nothing to run."""
+    from loadtests.matrix.command import choose_cells, parse_args
+    from loadtests.site.teaching import live
+
+    preset = "full" if "ARGS=--full" in live(lesson) else "quick"
+    args = parse_args(["--lesson", lesson.name, f"--{preset}"])
+    observing = {other.name for other in LESSONS
+                 if other.observation and getattr(args, other.observation.dest)}
+    assert observing == ({lesson.name} if lesson.observation else set())
+    cells = choose_cells(args)
+    if live(lesson).startswith("by hand"):
+        assert cells == 2 and "run by hand" in capsys.readouterr().err
+    elif isinstance(cells, list):  # all of them, or those whose programs are here
+        assert cells == list(lesson.cells(preset)) or (
+            set(cells) < set(lesson.cells(preset)) and lesson.needs())
+    else:  # CI=true and a program a cell needs is missing: the one line that says so
+        assert cells == 2 and lesson.needs(), capsys.readouterr().err
+    if preset == "full" and not lesson.cells("quick") and not lesson.observation:
+        assert choose_cells(parse_args(["--lesson", lesson.name])) == 2
+        assert f"--lesson {lesson.name} --full" in capsys.readouterr().err

@@ -20,6 +20,14 @@ VERSIONED = ("gunicorn", "gevent", "locust", "flask", "uvicorn", "uvicorn-worker
              "waitress")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's cpuset, taskset),
+    which ``os.cpu_count()`` ignores; the machine's count where affinity is unknown."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def machine_info() -> dict:
     """What a report says of the machine it ran on."""
     return {

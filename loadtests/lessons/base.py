@@ -139,15 +139,11 @@ class Lesson:
         return (*self.quick, *self.full) if preset == "full" else self.quick
 
     def needs(self) -> tuple[str, ...]:
-        """What running it needs beyond Python and the pins, from its cells and its
-        observation: Celery's broker or the Celery backend (Redis), a proxy (nginx), a
-        database (PostgreSQL)."""
+        """What running it needs beyond Python and the pins: its cells' (``Cell.needs``)
+        and its observation's."""
         found = set(self.observation.needs if self.observation else ())
         for cell in (*self.quick, *self.full):
-            found |= {need for need, present in (
-                ("Redis", cell.celery is not None or cell.spec.offload == "celery"),
-                ("nginx", cell.proxy is not None), ("PostgreSQL", cell.db is not None),
-                ("Linux", cell.pin_cores)) if present}
+            found |= set(cell.needs)
         return tuple(need for need in NEEDS if need in found)
 
 

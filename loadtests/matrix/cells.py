@@ -127,6 +127,14 @@ class Cell:
         return dict(self.spec.env).get("PIN_CORES") == "1"
 
     @property
+    def needs(self) -> tuple[str, ...]:
+        """What it needs beyond Python and the pins: Redis (Celery's broker), nginx (its
+        proxy), PostgreSQL (its database), Linux (cores pinned with sched_setaffinity)."""
+        return tuple(need for need, present in (
+            ("Redis", self.celery is not None), ("nginx", self.proxy is not None),
+            ("PostgreSQL", self.db is not None), ("Linux", self.pin_cores)) if present)
+
+    @property
     def model_label(self) -> str:
         label = self.spec.label
         if self.switch_interval is not None:

@@ -7,9 +7,9 @@ server's module's to say (:mod:`loadtests.servers`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
+from ..harness.machine import usable_cores
 from .registry import server_class
 
 #: gunicorn's worker models in the lab, in teaching order (gunicorn.conf.py keeps a copy of
@@ -67,4 +67,4 @@ class ServerSpec:
         """How many dirty workers gunicorn.conf.py starts for this spec (0 unless dirty)."""
         if self.offload != "dirty":
             return 0
-        return int(dict(self.env).get("DIRTY_WORKERS") or os.cpu_count() or 1)
+        return int(dict(self.env).get("DIRTY_WORKERS") or usable_cores())

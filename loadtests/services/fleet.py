@@ -48,12 +48,12 @@ class Services:
 
 def unavailable(cell: Cell) -> str | None:
     """Why ``cell`` cannot run on this machine (a program it needs is missing), else None."""
-    needs = ["redis-server"] * bool(cell.celery) + ["nginx"] * bool(cell.proxy)
     try:
-        for program in needs:
-            require(program)
-        if cell.db:
-            bindir()
+        for need in cell.needs:
+            if need == "PostgreSQL":
+                bindir()
+            elif program := {"Redis": "redis-server", "nginx": "nginx"}.get(need):
+                require(program)
     except Missing as missing:
         return str(missing)
     return None
