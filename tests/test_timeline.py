@@ -23,6 +23,7 @@ import pytest
 from loadtests.servers import GunicornServer, ServerSpec
 from loadtests.timeline.chrome import PHASES
 from loadtests.timeline.data import Timeline
+from loadtests.timeline.lanes import lanes
 from loadtests.timeline.record import CellTrace
 from webapp.work.primes import SHORT_PRIME
 
@@ -92,6 +93,12 @@ def test_gthread_overlaps_four_and_its_threads_share_one_core(tmp_path):
     busiest = max(intervals, key=lambda i: sum(i[2].values()))
     assert sum(busiest[2].values()) > 0.5
     assert sum(1 for share in busiest[2].values() if share > 0.05) >= 2
+    # the lanes are named by role, in order of first request, not by thread id
+    (worker,) = lanes(timeline)
+    named = [lane.name for thread in worker.threads for lane in thread.lanes]
+    assert named == [f"worker 1 thread {k}" for k in (1, 2, 3, 4)]
+    assert worker.title == f"worker 1 (gthread, pid {pid})"
+    assert "worker 1 main thread" in worker.thread_names.values()
 
 
 def test_asgi_lanes_are_tasks_and_errors_keep_their_status(tmp_path):

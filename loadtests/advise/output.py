@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.table import Table
 
 from ..lessons.base import ms
-from ..matrix.charts import bars, plt, save
+from ..matrix.charts import bars, outside_legend, plt, save
 
 
 def fmt(value: float | None, spec: str = ".1f") -> str:
@@ -123,21 +123,23 @@ def write(advice: dict, out: Path) -> None:
 
 
 def chart(advice: dict, out: Path) -> str:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4),
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained",
                                       gridspec_kw={"width_ratios": [1, 2]})
     paths = list(advice["profile"])
     cpu = [advice["profile"][p]["cpu_s"] * 1000 for p in paths]
     wait = [(advice["profile"][p]["latency_s"] - advice["profile"][p]["cpu_s"]) * 1000
             for p in paths]
-    left.bar(paths, cpu, label="S_cpu")
-    left.bar(paths, [max(0, w) for w in wait], bottom=cpu, label="waiting")
+    # the profile's colours are its own: the candidates' panel uses others
+    left.bar(paths, cpu, label="S_cpu", color="tab:red")
+    left.bar(paths, [max(0, w) for w in wait], bottom=cpu, label="waiting", color="0.7")
     left.set_ylabel("ms per request (one user)")
     left.set_title("profile: R = CPU + waiting", fontsize=10)
-    left.legend(fontsize=8)
+    outside_legend(left)
     rows = [r for r in advice["candidates"] if r["measured_rps"] is not None]
     bars(right, [r["label"] for r in rows],
          {"predicted": [r["predicted_rps"] for r in rows],
-          "measured": [r["measured_rps"] for r in rows]})
+          "measured": [r["measured_rps"] for r in rows]},
+         colors={"predicted": "tab:purple", "measured": "tab:green"})
     right.set_ylabel("requests/s")
     right.set_title(f"measured candidates at {advice['settings']['users']} users", fontsize=10)
     return save(fig, out, "advice.png")

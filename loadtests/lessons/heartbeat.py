@@ -27,18 +27,24 @@ def section(results: Results) -> str:
 
 def chart(results: Results, out: Path) -> list[str]:
     """Heartbeat latency of every cell that had a heartbeat user (nap, offload, switch too)."""
-    from ..matrix.charts import bars, figure, save
+    from ..matrix.charts import bars, panels, save
 
     beats = [r for r in results.rows if r.get("heartbeat_p50_ms") is not None]
     if not beats:
         return []
-    fig, ax = figure(max(7, 0.8 * len(beats)))
-    bars(ax, [f"{r['scenario']}: {r['label']}" for r in beats],
-         {"p50": [r["heartbeat_p50_ms"] for r in beats],
-          "p99": [r["heartbeat_p99_ms"] for r in beats],
-          "max": [r["heartbeat_max_ms"] for r in beats]}, log=True)
-    ax.set_title("/health latency while 2 users keep /prime busy")
-    ax.set_ylabel("ms (log)")
+    def latency(row: dict, key: str) -> float | None:  # a timeout is no answer, not a time
+        answered = row.get("heartbeat_requests", 1) > row.get("heartbeat_failures", 0)
+        return row[key] if answered else None
+
+    def panel(ax, scenario: str, cells: list[dict]) -> None:
+        bars(ax, [r["label"] for r in cells],
+             {p: [latency(r, f"heartbeat_{p}_ms") for r in cells] for p in ("p50", "p99", "max")},
+             log=True, missing="no answer")
+        ax.set_title(f"{scenario}: /health beside the load", fontsize=10)
+        ax.set_ylabel("ms (log)")
+
+    fig = panels(beats, panel)
+    fig.suptitle("/health latency (no answer: every heartbeat timed out)")
     return [save(fig, out, "heartbeat.png")]
 
 

@@ -189,11 +189,12 @@ def chart(results: Results, out: Path) -> list[str]:
     cost = results.scenario("peerhealth")
     charts = []
     if judged:
-        fig, ax = figure(max(7, 0.7 * len(judged)))
+        fig, ax = figure(max(9, 0.7 * len(judged)))
         bars(ax, [f"{r['scenario'][4:]}: {r['label']}" for r in judged],
              {"fidelity (rps ÷ bound)": [r["fidelity"] for r in judged]})
         ax.axhspan(0.85, 1.05, color="tab:green", alpha=0.15)
-        ax.set_title("Each server against its model's bound: waiting (io) and computing (cpu)")
+        ax.set_title("Each server against its model's bound: waiting (io) and computing (cpu)",
+                     fontsize=10)
         charts.append(save(fig, out, "servers.png"))
     if cost:
         fig, ax = figure(max(7, 0.7 * len(cost)))

@@ -46,21 +46,25 @@ def section(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..matrix.charts import figure, save
+    from ..matrix.charts import figure, outside_legend, plain_log, save
 
     cells = _cells(results)
     if not cells:
         return []
-    fig, ax = figure(6)
+    fig, ax = figure(7)
     xs = [r["switch_interval"] or DEFAULT for r in cells]
-    for key in ("p50", "p99", "max"):
-        ax.plot(xs, [r[f"heartbeat_{key}_ms"] for r in cells], marker="o", label=key)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("sys.setswitchinterval (s)")
+    # p99 and max are often close: different markers and lines keep both visible
+    for key, style in (("p50", "o-"), ("p99", "s--"), ("max", "^:")):
+        ax.plot(xs, [r[f"heartbeat_{key}_ms"] for r in cells], style, label=key,
+                markersize=7 if key == "p99" else 5, fillstyle="none" if key == "p99" else "full")
+    plain_log(ax, "x")
+    plain_log(ax)
+    ax.set_xticks(sorted(set(xs)), [f"{x * 1000:g} ms" for x in sorted(set(xs))])
+    ax.minorticks_off()
+    ax.set_xlabel("sys.setswitchinterval")
     ax.set_ylabel("/health latency, ms (log)")
     ax.set_title("gthread -w1 --threads 4: heartbeat vs switch interval")
-    ax.legend(fontsize=8)
+    outside_legend(ax)
     ax.grid(alpha=0.3)
     return [save(fig, out, "switch_interval.png")]
 

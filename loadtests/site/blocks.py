@@ -78,6 +78,19 @@ def _demoted(section: str) -> str:
     return "\n".join(lines).strip()
 
 
+def _once(text: str, told: set[str]) -> str:
+    """``text`` without the prose paragraphs an earlier sample's section on the page already
+    said word for word (its tables, lists and numbers stay); ``told`` keeps them."""
+    kept = []
+    for paragraph in text.split("\n\n"):
+        prose = paragraph[:1].isalpha() and "|" not in paragraph
+        if prose and paragraph in told:
+            continue
+        told.add(paragraph)
+        kept.append(paragraph)
+    return "\n\n".join(kept)
+
+
 def lesson_rows(lesson: Lesson, results: Results) -> list[dict]:
     """The rows of the lesson's own cells and scenarios in one sample, in run order."""
     mine = {id(row) for row in map(results.row, (*lesson.quick, *lesson.full)) if row}
@@ -108,13 +121,14 @@ def lesson(arg: str, write: bool = False) -> str:
     chosen = next((item for item in LESSONS if item.name == arg), None)
     if chosen is None:
         raise ValueError(f"no lesson named {arg!r}")
-    parts, seen = [], set()
+    parts, seen, told = [], set(), set()
     for name in SAMPLES:
         section = chosen.section(sample(name))
         if not section or section in seen:
             continue
         seen.add(section)
-        parts += [f"### {TITLES[name]}", "", provenance(name), "", _demoted(section), ""]
+        parts += [f"### {TITLES[name]}", "", provenance(name), "",
+                  _once(_demoted(section), told), ""]
         parts += [f"![{chosen.name}, sample {name}]({path})" + "\n"
                   for path in _charts(chosen, name, write)]
         parts += timelines(chosen, sample(name), prefix=f"../sample/{name}/")

@@ -76,15 +76,37 @@ def lanes(timeline: Timeline) -> list[WorkerLanes]:
                 threads[tid] = Thread(tid, _thread_name(tid, pid))
         if pid not in threads:  # the main thread, always: idle, it says so
             threads[pid] = Thread(pid, _thread_name(pid, pid))
-        found.append(WorkerLanes(pid, f"worker {pid} ({worker.model})",
-                                 sorted(threads.values(), key=_first), cpu,
-                                 {tid: _thread_name(tid, pid) for _, shares in cpu
-                                  for tid in shares}))
+        number = len(found) + 1
+        ordered = sorted(threads.values(), key=_first)
+        names = _by_role(ordered, pid, number)
+        for thread in ordered:
+            thread.name = names[thread.tid]
+            for lane in thread.lanes:
+                if lane.tid == thread.tid:  # the thread is its own lane
+                    lane.name = thread.name
+                else:
+                    lane.name = f"worker {number} {lane.name}"
+        found.append(WorkerLanes(pid, f"worker {number} ({worker.model}, pid {pid})", ordered,
+                                 cpu, {tid: names.get(tid, f"worker {number} thread, tid {tid}")
+                                       for _, shares in cpu for tid in shares}))
     return found
 
 
 def _thread_name(tid: int, pid: int) -> str:
     return "main thread" if tid == pid else f"thread {tid}"
+
+
+def _by_role(threads: list[Thread], pid: int, number: int) -> dict[int, str]:
+    """Each thread's row name by its role, not its id: "worker 1 main thread", then
+    "worker 1 thread 1", "thread 2"... in order of their first request."""
+    names, count = {}, 0
+    for thread in threads:
+        if thread.tid == pid:
+            names[thread.tid] = f"worker {number} main thread"
+        else:
+            count += 1
+            names[thread.tid] = f"worker {number} thread {count}"
+    return names
 
 
 def _first(thread: Thread) -> tuple:
@@ -97,4 +119,4 @@ def client_lane(timeline: Timeline) -> Lane | None:
     """The heartbeat's requests as its client saw them, or None when it had none."""
     low, high = timeline.window_ns
     spans = [c for c in timeline.clients if c[1] > low and c[0] < high]
-    return Lane(1, "client: the heartbeat (Locust)", spans) if spans else None
+    return Lane(1, "heartbeat (Locust's client)", spans) if spans else None

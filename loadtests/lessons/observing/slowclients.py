@@ -122,9 +122,11 @@ READ_RATE = 64 * 1024
 READER_START_S = 3.0
 
 
-def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str) -> dict:
-    """While ``k`` slow readers take a large /download each, does /health answer?"""
-    mb = outlasting_mb(proxies=1)
+def watch_reader(label: str, spec: ServerSpec, k: int, front: str, query: str,
+                 mb: int | None = None) -> dict:
+    """While ``k`` slow readers take ``mb`` MiB of /download each (default: more than the
+    sockets on their path hold), does /health answer?"""
+    mb = mb or outlasting_mb(proxies=int(front != "direct"))
     with _served(spec, front) as (_, port, url), contextlib.ExitStack() as readers:
         path = f"/download?mb={mb}{query}"
         slow = [readers.enter_context(SlowReader("127.0.0.1", port, path, rate=READ_RATE))
