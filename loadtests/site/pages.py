@@ -8,9 +8,11 @@ from pathlib import Path
 from .blocks import DOCS
 from .blocks import RENDERERS as BLOCKS
 from .deploying import decision, scaling
+from .scripts import tried
 from .teaching import teaching
 
-RENDERERS = {**BLOCKS, "teaching": teaching, "decision": decision, "scaling": scaling}
+RENDERERS = {**BLOCKS, "teaching": teaching, "decision": decision, "scaling": scaling,
+             "try": tried}
 
 #: A block's first line: a MyST comment in a page, an HTML comment in README.md.
 BEGIN = re.compile(r"^(% |<!-- )generated: (\w+)(?: (.+?))?( -->)?$")

@@ -1,0 +1,4 @@
+gunicorn -c gunicorn.conf.py -w 2 &
+curl -s --retry 30 --retry-connrefused --retry-delay 1 -o /dev/null localhost:8000/health   # up?
+locust --headless -u 8 -t 20s --tags cpu --prime-n 1700000000011   # ≈ 2 ÷ S, both cores busy
+kill %1
