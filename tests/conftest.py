@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +12,8 @@ from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 
 from .helpers import missing
+
+_namespaces = itertools.count()
 
 #: The advisor's test apps are served, not collected (one of them fails at import on purpose).
 collect_ignore_glob = ["apps/*"]
@@ -123,3 +126,20 @@ def nginx_in_front():
     yield _start
     for proxy in started:
         proxy.stop()
+
+
+@pytest.fixture
+def namespace():
+    """A network namespace of the test's own, its loopback up (root: the lab's hosts'
+    machinery); deleted after, with every process in it."""
+    from loadtests.cluster.network import delete_netns, ip, unavailable
+
+    if why := unavailable():
+        missing(RuntimeError(why))
+    name = f"labtry-{os.getpid()}-{next(_namespaces)}"
+    ip("netns", "add", name)
+    try:
+        ip("-n", name, "link", "set", "lo", "up")
+        yield name
+    finally:
+        delete_netns(name)

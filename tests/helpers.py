@@ -4,6 +4,8 @@ heartbeats sent while a long request keeps a process computing."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -185,3 +187,44 @@ def run_matrix(*args, timeout: float = 600) -> str:
     assert proc.returncode == 0, output
     assert not alive(seen.values())
     return output
+
+
+#: Seconds a page's by-hand scripts may take together (tests/test_try.py).
+TRY_DEADLINE_S = 90
+#: Run times on the pages, and in the tests: Locust's ``-t``, and ``make lesson``'s windows.
+SHORTER = ((re.compile(r"(?<= )-t \d+s\b"), "-t 2s"),
+           (re.compile(r"^make lesson (L=\w+)$", re.M),
+            r'make lesson \1 ARGS="--warmup 0.5 --duration 1"'))
+
+
+def run_page(page: str, namespace: str, tmp_path) -> None:
+    """Run a page's by-hand scripts (docs/try/) in one ``bash -e`` inside ``namespace``,
+    as pasted but for their run times (:data:`SHORTER`); fail with the output's tail
+    unless they exit 0 within :data:`TRY_DEADLINE_S`. The namespace's deletion kills
+    whatever they left running."""
+    from loadtests.cluster.network import delete_netns
+    from loadtests.site.scripts import groups
+
+    text = "\n".join(path.read_text() for path in groups()[page])
+    for pattern, shorter in SHORTER:
+        text = pattern.sub(shorter, text)
+    script = tmp_path / f"{page}.sh"
+    script.write_text(text)
+    venv = os.path.dirname(sys.executable)  # the pages say: after `. .venv/bin/activate`
+    env = {**os.environ, "PATH": f"{venv}:{os.environ['PATH']}",
+           "VIRTUAL_ENV": os.path.dirname(venv)}
+    log = tmp_path / "out.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["ip", "netns", "exec", namespace, "bash", "-e", str(script)],
+                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            status = proc.wait(timeout=TRY_DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            status = None
+        finally:
+            delete_netns(namespace)  # the servers it started, whatever happened
+            proc.kill()
+            proc.wait()
+    tail = log.read_text(errors="replace")[-3000:]
+    assert status == 0, f"docs/try/{page}*.sh: status {status}\n{tail}"

@@ -6,3 +6,4 @@ curl -s localhost:8002/prime/9999999999999917 & sleep 0.2   # a prime on the gev
 time curl -s localhost:8002/health                          # ...and /health waits for it
 curl -s localhost:8001/prime/9999999999999917 & sleep 0.2   # the same on gthread...
 time curl -s localhost:8001/health                          # ...answers in milliseconds
+wait %3 %4; kill %1 %2                                      # the primes done, both servers stop

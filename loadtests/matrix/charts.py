@@ -118,9 +118,10 @@ def save(fig, out: Path, name: str) -> str:
     if cut := overflow(fig, drawn=True):
         warnings.warn(ChartOverflow(f"{name}: text past the figure's edge: {cut[:4]}"),
                       stacklevel=2)
-    # SVG text stays text: a slide can edit it, and the file is far smaller than glyph paths
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig((out / name).with_suffix(".svg"))
+    # SVG text stays text: a slide can edit it, and the file is far smaller than glyph paths;
+    # no date and fixed ids, so that the same chart redrawn is the same file
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
+        fig.savefig((out / name).with_suffix(".svg"), metadata={"Date": None})
     plt.close(fig)
     return name
 
