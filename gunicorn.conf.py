@@ -166,12 +166,14 @@ if offload_backend == "dirty":
 def on_dirty_starting(arbiter):
     """Bind every dirty arbiter of this server, first or respawned, at the one pinned path;
     and answer the calls a leaving dirty worker held (27.0.1 leaves them hanging: see
-    webapp/offload/dirtyarbiter.py, imported here, in the arbiter, only when dirty)."""
-    from webapp.offload.dirtyarbiter import settle_on_exit
+    webapp/offload/dirtyarbiter.py, imported here, in the arbiter, only when dirty); and
+    stop it without a traceback."""
+    from webapp.offload.dirtyarbiter import quiet_stop, settle_on_exit
 
     arbiter.socket_path = os.environ["LAB_DIRTY_SOCKET"]
     os.environ["GUNICORN_DIRTY_SOCKET"] = arbiter.socket_path
     settle_on_exit(arbiter)
+    quiet_stop(arbiter)
 
 
 def on_exit(server):

@@ -22,6 +22,7 @@ gunicorn's 30 s worker timeout, so a slow task never gets the web worker killed)
 from __future__ import annotations
 
 import os
+import sys
 from importlib import import_module
 
 from . import pool
@@ -84,3 +85,5 @@ def info() -> dict:
 def shutdown() -> None:
     """Release this process's backend resources (gunicorn's worker_exit hook)."""
     pool.shutdown()
+    if queue := sys.modules.get(f"{__name__}.celery_queue"):  # imported by its first call
+        queue.shutdown()
