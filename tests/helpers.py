@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -191,18 +192,40 @@ def run_matrix(*args, timeout: float = 600) -> str:
 
 #: Seconds a page's by-hand scripts may take together (tests/test_try.py).
 TRY_DEADLINE_S = 90
+#: Seconds a by-hand script's servers get to stop after its last line (its ``kill``).
+TRY_STOP_S = 15
 #: Run times on the pages, and in the tests: Locust's ``-t``, and ``make lesson``'s windows.
 SHORTER = ((re.compile(r"(?<= )-t \d+s\b"), "-t 2s"),
            (re.compile(r"^make lesson (L=\w+)$", re.M),
             r'make lesson \1 ARGS="--warmup 0.5 --duration 1"'))
 
 
+#: What a reader must never see from a by-hand script: a traceback, or a server's answer
+#: that it failed (the app's JSON errors carry their status).
+FAILED = re.compile(r'Traceback \(most recent call last\)|"status": ?5\d\d')
+
+#: What a script writes in the checkout, which the test's linked checkout keeps its own.
+WRITTEN = frozenset({".git", "reports", "traces", "timeline.png", "timeline.svg", "trace.json"})
+
+
+def linked_checkout(where: Path) -> Path:
+    """The repository as links, in ``where``: a script pasted at its root runs as there,
+    but what it writes (``traces/``, ``timeline.png``, ``reports/``) lands in ``where``."""
+    where.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in WRITTEN:
+            (where / entry.name).symlink_to(entry)
+    return where
+
+
 def run_page(page: str, namespace: str, tmp_path) -> None:
     """Run a page's by-hand scripts (docs/try/) in one ``bash -e`` inside ``namespace``,
-    as pasted but for their run times (:data:`SHORTER`); fail with the output's tail
-    unless they exit 0 within :data:`TRY_DEADLINE_S`. The namespace's deletion kills
-    whatever they left running."""
-    from loadtests.cluster.network import delete_netns
+    from a linked checkout, as pasted but for their run times (:data:`SHORTER`). Fail with
+    the output unless they exit 0 within :data:`TRY_DEADLINE_S`, print nothing
+    :data:`FAILED`, and leave nothing running: what they started stops within
+    :data:`TRY_STOP_S` of their end (their own ``kill`` lines). The namespace's deletion
+    then kills whatever is left, on any path."""
+    from loadtests.cluster.network import delete_netns, netns_pids
     from loadtests.site.scripts import groups
 
     text = "\n".join(path.read_text() for path in groups()[page])
@@ -210,21 +233,37 @@ def run_page(page: str, namespace: str, tmp_path) -> None:
         text = pattern.sub(shorter, text)
     script = tmp_path / f"{page}.sh"
     script.write_text(text)
+    checkout = linked_checkout(tmp_path / "checkout")
     venv = os.path.dirname(sys.executable)  # the pages say: after `. .venv/bin/activate`
     env = {**os.environ, "PATH": f"{venv}:{os.environ['PATH']}",
            "VIRTUAL_ENV": os.path.dirname(venv)}
     log = tmp_path / "out.log"
+    left: list[str] = []
     with open(log, "wb") as out:
         proc = subprocess.Popen(["ip", "netns", "exec", namespace, "bash", "-e", str(script)],
-                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                cwd=checkout, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
             status = proc.wait(timeout=TRY_DEADLINE_S)
+            if not wait_for(lambda: not netns_pids(namespace), TRY_STOP_S, "", fail=None):
+                left = [_command(pid) for pid in netns_pids(namespace)]
         except subprocess.TimeoutExpired:
             status = None
         finally:
             delete_netns(namespace)  # the servers it started, whatever happened
             proc.kill()
             proc.wait()
-    tail = log.read_text(errors="replace")[-3000:]
-    assert status == 0, f"docs/try/{page}*.sh: status {status}\n{tail}"
+    output = log.read_text(errors="replace")
+    assert status == 0, f"docs/try/{page}*.sh: status {status}\n{output[-3000:]}"
+    for wrong in FAILED.finditer(output):
+        start = max(0, wrong.start() - 1500)
+        raise AssertionError(f"docs/try/{page}*.sh printed {wrong[0]!r}:\n"
+                             f"{output[start:wrong.end() + 1500]}")
+    assert not left, f"docs/try/{page}*.sh left running {left}\n{output[-3000:]}"
+
+
+def _command(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())[:120]
+    except psutil.Error:
+        return str(pid)

@@ -1,6 +1,8 @@
-"""Every by-hand block of the lesson pages (``docs/try/*.sh``, shown on its page by the
-site) runs as a reader would paste it, against real servers: exit status 0 within a
-deadline (``helpers.run_page``; the teaching page's class script: test_teaching.py).
+"""Every by-hand block of the pages (``docs/try/*.sh``, shown on its page by the site) runs
+as a reader would paste it, against real servers: exit status 0 within a deadline, no
+traceback or 5xx answer printed, nothing left running (``helpers.run_page``). Here the
+pages that need only Python; the pages whose scripts start Redis or PostgreSQL:
+test_try_services.py; the teaching page's class script: test_teaching.py.
 
 Each page's scripts run in one ``bash -e`` inside a network namespace of their own (root),
 so that the fixed ports a reader types (8000-8003) never meet another test's, and whatever
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.site.scripts import groups
+from loadtests.site.scripts import groups, services
 
 from .helpers import run_page
 
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.integration
 APART = ("teaching",)
 
 
-@pytest.mark.parametrize("page", sorted(set(groups()) - set(APART)), ids=str)
+@pytest.mark.parametrize("page", sorted(page for page in set(groups()) - set(APART)
+                                         if not services(page)), ids=str)
 def test_a_pages_by_hand_commands_run_as_written(page, namespace, tmp_path):
     run_page(page, namespace, tmp_path)

@@ -6,4 +6,4 @@ curl -s localhost:8001/prime/abc; curl -s localhost:8003/prime/abc     # the sam
 locust --headless -u 50 -t 20s --tags io -H http://127.0.0.1:8001      # bound 500 rps; less (Nagle, above)
 locust --headless -u 50 -t 20s --tags io -H http://127.0.0.1:8002      # bound: 8 slots ÷ 0.1 s = 80 rps
 locust --headless -u 50 -t 20s --tags io -H http://127.0.0.1:8003      # bound: 4 slots ÷ 0.1 s = 40 rps
-kill %1 %2; kill -INT %3                   # waitress stops cleanly on SIGINT, not SIGTERM
+kill %1 %2 %3      # waitress has no SIGTERM handler: it dies at once (nothing is in flight now)

@@ -203,6 +203,14 @@ def delete_netns(netns: str, grace: float = 5.0) -> None:
         time.sleep(0.05)  # polling interval
 
 
+def netns_pids(netns: str) -> list[int]:
+    """The processes in ``netns`` now (none once it is gone)."""
+    try:
+        return _pids_in(_identity(f"/run/netns/{netns}"))
+    except OSError:
+        return []
+
+
 def _identity(path: str) -> tuple[int, int]:
     info = os.stat(path)
     return info.st_dev, info.st_ino

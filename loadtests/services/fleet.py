@@ -10,7 +10,7 @@ A cell with a database (``Cell.db``): a PostgreSQL cluster of its own, with the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +48,14 @@ class Services:
 
 def unavailable(cell: Cell) -> str | None:
     """Why ``cell`` cannot run on this machine (a program it needs is missing), else None."""
+    return lacking(cell.needs)
+
+
+def lacking(needs: Iterable[str]) -> str | None:
+    """Why these services (``Cell.needs``' names) cannot run here: the one line that says
+    how to get the first that is missing; None when all are installed."""
     try:
-        for need in cell.needs:
+        for need in needs:
             if need == "PostgreSQL":
                 bindir()
             elif program := {"Redis": "redis-server", "nginx": "nginx"}.get(need):

@@ -17,6 +17,13 @@ from .blocks import DOCS
 TRY = DOCS / "try"
 #: ``NAME-N.sh``: the Nth block of page NAME, in one shell with the others.
 PART = re.compile(r"(?P<page>.+)-(?P<n>\d+)")
+#: The Debian services a script starts itself: a page that needs one (Redis, the lab's
+#: PostgreSQL, nginx) runs in tests/test_try_services.py.
+SERVICES = re.compile(r"^\s*(?:\S+=\S+ )*(redis-server|nginx|python -m loadtests\.services\."
+                      r"postgres)\b", re.M)
+#: Each, by its name in ``Cell.needs``.
+NEEDS = {"redis-server": "Redis", "nginx": "nginx",
+         "python -m loadtests.services.postgres": "PostgreSQL"}
 
 
 def script(name: str) -> Path:
@@ -40,3 +47,10 @@ def groups() -> dict[str, list[Path]]:
     for paths in found.values():
         paths.sort(key=lambda p: int(m["n"]) if (m := PART.fullmatch(p.stem)) else 0)
     return found
+
+
+def services(page: str) -> set[str]:
+    """The services page ``page``'s scripts start themselves, by their ``Cell.needs`` names
+    (empty: Python only)."""
+    return {NEEDS[found[1]] for path in groups()[page]
+            for found in SERVICES.finditer(path.read_text())}
