@@ -8,6 +8,7 @@ from pathlib import Path
 from .blocks import DOCS
 from .blocks import RENDERERS as BLOCKS
 from .deploying import decision, scaling
+from .glossary import linked
 from .scripts import tried
 from .teaching import teaching
 
@@ -54,12 +55,13 @@ def render(text: str, where: str, write: bool = False) -> str:
 
 
 def stale(write: bool) -> list[Path]:
-    """The pages whose generated blocks differ from what they render to now; with
-    ``write``, rewrite them (and the charts they show)."""
+    """The pages whose generated blocks differ from what they render to now, or that use
+    a glossary term without its link; with ``write``, rewrite them (and the charts they
+    show)."""
     changed = []
     for path in pages():
         text = path.read_text()
-        fresh = render(text, str(path.relative_to(DOCS.parent)), write=write)
+        fresh = linked(render(text, str(path.relative_to(DOCS.parent)), write=write), path)
         if fresh != text:
             changed.append(path)
             if write:
