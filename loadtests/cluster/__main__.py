@@ -8,11 +8,15 @@ import sys
 from .network import clean, leftovers, unavailable
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m loadtests.cluster", description=__doc__)
     parser.add_argument("--clean", action="store_true",
                         help="delete every lab namespace and link (processes in them killed)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if why := unavailable():
         print(why, file=sys.stderr)
         return 2
