@@ -14,7 +14,7 @@ ROUNDS ?= 5
 DOCS_PORT ?= 8765
 DOCS_OUT := docs/_build/html
 
-.PHONY: demo test test-fast stress serve probe lesson matrix hosts advise lint docs docs-pages docs-serve clean os-packages
+.PHONY: demo test stress serve probe lesson matrix hosts advise lint docs docs-pages docs-serve clean os-packages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,15 +42,12 @@ hosts: $(STAMP) os-packages  ## the multi-host scenarios in network namespaces (
 	$(BIN)/python -m loadtests.matrix --no-cells --hosts
 
 test: $(STAMP) os-packages  ## every test: those that time nothing in parallel, the timing tests two at a time, the two-core ones alone
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not timing"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not timing"
 	$(BIN)/python -m pytest -n 2 --dist worksteal -m "timing and not two_cores"
 	$(BIN)/python -m pytest -m "timing and two_cores"
 
 stress: $(STAMP) os-packages  ## the timing tests ROUNDS times in a row beside a CPU hog on one core
 	$(BIN)/python scripts/stress.py --rounds $(ROUNDS)
-
-test-fast: $(STAMP) os-packages  ## skip the slow fixture numbers
-	$(BIN)/python -m pytest -m "not slow"
 
 advise: $(STAMP)  ## your app: make advise APP=pkg.module:app PATHS="/a /b" [CHDIR=dir] [ARGS=--full]
 	@test -n "$(APP)" -a -n "$(PATHS)" || { echo 'usage: make advise APP=package.module:app PATHS="/path [/other]" [CHDIR=your/project] [ARGS="--full --users 100"]' >&2; exit 2; }

@@ -11,7 +11,7 @@ import pytest
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 
-from .helpers import missing
+from .helpers import LONGEST, missing
 
 _namespaces = itertools.count()
 
@@ -25,6 +25,13 @@ PORTS_PER_WORKER = 4000
 if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
     _low = 10000 + int(_worker[2:]) * PORTS_PER_WORKER
     os.environ["LAB_PORTS"] = f"{_low}-{_low + PORTS_PER_WORKER - 1}"
+
+
+def pytest_collection_modifyitems(items):
+    """Files in ``helpers.LONGEST``'s order first, then the rest as collected (a stable sort:
+    each file's tests stay together and in order)."""
+    rank = {name: index for index, name in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture

@@ -267,3 +267,16 @@ def _command(pid: int) -> str:
         return " ".join(psutil.Process(pid).cmdline())[:120]
     except psutil.Error:
         return str(pid)
+
+
+#: The longest test files, longest first, with their seconds in make test's parallel pass (2-vCPU
+#: CI machine, 2026-12-05). That pass hands out whole files (``--dist loadfile``) in
+#: collection order (``--no-loadscope-reorder``): started first, none of them starts last and
+#: runs alone while the other workers idle (``test_try.py``, once last, ran to 310 s of a
+#: pass whose files add up to 270 s a worker). ``tests/test_harness.py`` checks
+#: the names.
+LONGEST = {"test_try.py": 170, "test_hosts.py": 156, "test_reliability.py": 118,
+           "test_slowclients.py": 104, "test_advise_db.py": 56,
+           "test_registry.py": 50, "test_try_services.py": 49, "test_docs.py": 45,
+           "test_db.py": 44, "test_offload_celery.py": 37, "test_teaching.py": 35,
+           "test_timeline.py": 35, "test_servers.py": 30}

@@ -4,9 +4,10 @@ golden-report tests, where a cut-off text fails: pyproject.toml's filterwarnings
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pytest
 
-from loadtests.matrix.charts import ChartOverflow, bars, cells, figure, save
+from loadtests.matrix.charts import ChartOverflow, bars, cells, figure, names_only, save
 
 
 def test_a_text_past_the_figure_warns_and_both_files_are_written(tmp_path):
@@ -18,6 +19,18 @@ def test_a_text_past_the_figure_warns_and_both_files_are_written(tmp_path):
     assert (tmp_path / "too-narrow.png").stat().st_size > 0
     svg = (tmp_path / "too-narrow.svg").read_text()
     assert "a title far too long" in svg  # its text kept as text, for slides
+
+
+def test_names_only_writes_nothing_and_names_the_chart_as_drawing_would(tmp_path):
+    """What the site's pages need of a lesson's chart: its name, not its drawing."""
+    fig, ax = figure(2, 1.5)
+    ax.set_title("a title far too long for a figure two inches wide: the image would cut it")
+    with names_only():
+        assert save(fig, tmp_path, "named.png") == "named.png"  # and no ChartOverflow
+    assert list(tmp_path.iterdir()) == [] and not plt.fignum_exists(fig.number)
+    fig, _ = figure(2, 1.5)
+    assert save(fig, tmp_path, "drawn.png") == "drawn.png"  # drawing again after it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drawn.png", "drawn.svg"]
 
 
 def test_the_lab_layout_keeps_the_same_title_inside(tmp_path):

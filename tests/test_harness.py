@@ -79,3 +79,15 @@ def test_a_process_never_ready_is_stopped_after_its_timeout():
     with pytest.raises(ProcessError, match=r"sleeper not ready after 0\.3 s"):
         proc.start()
     assert proc.proc is None
+
+
+def test_the_longest_files_exist_and_are_listed_longest_first():
+    """make test's parallel pass starts them first (tests/conftest.py): a renamed file would
+    silently fall back to collection order."""
+    from pathlib import Path
+
+    from .helpers import LONGEST
+
+    here = Path(__file__).parent
+    assert all((here / name).is_file() for name in LONGEST), LONGEST
+    assert list(LONGEST.values()) == sorted(LONGEST.values(), reverse=True)

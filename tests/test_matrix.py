@@ -54,23 +54,40 @@ def test_select_cells_filters_and_sets_users():
 
 
 @pytest.mark.integration
-@pytest.mark.timing
-def test_tiny_matrix_end_to_end(tmp_path, redis_server):
-    """Two cells, each run twice (the repeat path), with two Locust processes and the
-    backends' watch: the whole command, its results.json (this schema, every field), report
-    and charts, and no process left. (``redis_server`` only makes the test skip, or fail
-    under CI, where redis-server is missing: the backends' watch measures Celery.)"""
-    # The full preset's observations: the backends' watch runs (its rows checked below);
-    # the 40 s slow-client watch, the spinner and the tracer's cost have tests of their own.
-    run_matrix("--full", "--no-spinner", "--no-slowwatch", "--no-trace-overhead", "--backends",
-               "--scenarios", "heartbeat", "--models", "sync", "--users", "1", "--repeat", "2",
-               "--warmup", "0.5", "--duration", "1.5", "--locust-processes", "2",
-               "--out", str(tmp_path))
+def test_the_backends_watch_alone_measures_each_backend_and_reaps_it(tmp_path, redis_server):
+    """The full preset's backends' watch as ``--no-cells --backends`` runs it: a row per
+    backend (Celery's with its own redis-server and worker), its chart, and no process left.
+    Its round trips are the committed samples' to judge; here, that each was measured.
+    (``redis_server`` only makes the test skip, or fail under CI, where redis-server is
+    missing.)"""
+    run_matrix("--no-cells", "--backends", "--out", str(tmp_path))
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["schema"] == SCHEMA
+    assert results["cells"] == []
     rows = results["backends"]
     assert [r["backend"] for r in rows] == ["pool", "celery", "dirty"]
     assert all(r["calls"] > 0 and 0 < r["p50_ms"] <= r["p99_ms"] for r in rows), rows
+    celery = rows[1]
+    assert celery["processes"] > celery["gunicorn_processes"]  # its broker and worker too
+    assert (tmp_path / "offload-backends.png").read_bytes()[:4] == b"\x89PNG"
+    assert "### Offload backends" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.integration
+@pytest.mark.timing
+def test_tiny_matrix_end_to_end(tmp_path):
+    """Two cells, each run twice (the repeat path), with two Locust processes: the whole
+    command, its results.json (this schema, every field), report and charts, and no process
+    left."""
+    # The full preset, without its observations: each has a test of its own (the backends'
+    # watch above; the slow-client and server-reader watches: test_slowwatch.py; the
+    # spinner's: test_endpoints.py; the tracer's cost: test_timeline.py).
+    run_matrix("--full", "--no-spinner", "--no-slowwatch", "--no-trace-overhead",
+               "--no-backends", "--no-server-readers", "--scenarios", "heartbeat",
+               "--models", "sync", "--users", "1", "--repeat", "2", "--warmup", "0.5",
+               "--duration", "1.5", "--locust-processes", "2", "--out", str(tmp_path))
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["schema"] == SCHEMA
+    assert results["backends"] == results["servers"] == []
     assert {"cpu_count", "python", "platform", "versions"} <= results["machine"].keys()
     assert {"gunicorn", "gevent", "locust"} <= results["machine"]["versions"].keys()
     cells = results["cells"]

@@ -6,11 +6,14 @@ chart is laid out by matplotlib's constrained layout, keeps its legend off the d
 its bars' values, and goes to a log axis where its values span more than
 :data:`LOG_SPAN`. :func:`save` warns (:class:`ChartOverflow`) when any text reaches past the
 figure's edge, which would be cut off in the image; the tests turn that warning into a
-failure.
+failure. Within :func:`names_only`, charts are built but neither drawn nor written: what a
+report's text needs of them is their names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import textwrap
 import warnings
 from pathlib import Path
@@ -29,6 +32,21 @@ LABEL_WIDTH = 30
 #: Bars per panel up to which each bar of a linear axis carries its value (a log axis shows
 #: the small ones without).
 LABELLED_BARS = 24
+
+
+#: False within :func:`names_only`.
+_DRAWING = contextvars.ContextVar("drawing", default=True)
+
+
+@contextlib.contextmanager
+def names_only():
+    """Charts built but not drawn or written (drawing is most of a chart's cost: 10 s of a
+    full report's): for the report's or a page's text, which names its charts."""
+    token = _DRAWING.set(False)
+    try:
+        yield
+    finally:
+        _DRAWING.reset(token)
 
 
 class ChartOverflow(UserWarning):
@@ -111,7 +129,11 @@ def overflow(fig, *, drawn: bool = False) -> list[str]:
 
 def save(fig, out: Path, name: str) -> str:
     """Write ``fig`` as ``out/name`` (PNG) and beside it as SVG (for slides), close it, and
-    return ``name``; warn with :class:`ChartOverflow` if any text is cut off."""
+    return ``name``; warn with :class:`ChartOverflow` if any text is cut off. Within
+    :func:`names_only`, only close it and return ``name``."""
+    if not _DRAWING.get():
+        plt.close(fig)
+        return name
     if fig.get_layout_engine() is None:
         fig.tight_layout()
     fig.savefig(out / name, dpi=fig.dpi)  # 100, matplotlib's default

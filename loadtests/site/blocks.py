@@ -102,7 +102,7 @@ def _charts(lesson: Lesson, name: str, write: bool) -> list[str]:
     """The image paths (relative to ``docs/lessons/``) of the lesson's charts in a sample."""
     results = sample(name)
     if lesson.chart:  # the sample's report drew it: only its names are wanted here
-        with tempfile.TemporaryDirectory() as scratch:
+        with tempfile.TemporaryDirectory() as scratch, charts.names_only():
             names = lesson.chart(results, Path(scratch))
         return [f"../sample/{name}/{chart}" for chart in names]
     file = f"{lesson.name}-{name}.png"
