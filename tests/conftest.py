@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 
-from .helpers import LONGEST, missing
+from .helpers import LONGEST, descendants, lab_command, missing
 
 _namespaces = itertools.count()
 
@@ -32,6 +34,27 @@ def pytest_collection_modifyitems(items):
     each file's tests stay together and in order)."""
     rank = {name: index for index, name in enumerate(LONGEST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.fixture
+def lab():
+    """``lab(*args)``: :func:`helpers.lab_command`, for a test that stops the command itself
+    (a Ctrl-C); whatever the test's end, each command and all it started are then killed
+    and reaped."""
+    started = []
+
+    def _start(*args: str):
+        started.append(lab_command(*args))
+        return started[-1]
+
+    yield _start
+    for proc in started:
+        left = descendants(proc.pid).values() if proc.poll() is None else ()
+        proc.kill()
+        proc.wait()
+        for child in left:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
 
 
 @pytest.fixture

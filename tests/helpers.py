@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -163,11 +164,19 @@ BAD_INPUT = [
 ]
 
 
-def matrix_process(*args, **kwargs) -> subprocess.Popen:
-    """``python -m loadtests.matrix ARGS`` started, its output piped."""
-    return subprocess.Popen([sys.executable, "-m", "loadtests.matrix", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+def lab_command(*args: str, **kwargs) -> subprocess.Popen:
+    """``python -m ARGS`` started from the checkout, its output piped, as a terminal starts
+    it: SIGINT at its default, so that the test's SIGINT is a Ctrl-C even where the tests
+    run as a shell's background job (which ignores SIGINT, and passes that on)."""
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             **kwargs)
+
+
+def matrix_process(*args, **kwargs) -> subprocess.Popen:
+    """``python -m loadtests.matrix ARGS`` started, its output piped (:func:`lab_command`)."""
+    return lab_command("loadtests.matrix", *args, **kwargs)
 
 
 def run_matrix(*args, timeout: float = 600) -> str:

@@ -97,13 +97,11 @@ def test_a_cut_cable_is_silent_and_a_rejoined_one_works():
         assert wait_for(lambda: _try(_hello, b.address), 10, "b back") == b"hi"
 
 
-def test_ctrl_c_in_make_hosts_leaves_no_process_namespace_or_link(tmp_path):
+def test_ctrl_c_in_make_hosts_leaves_no_process_namespace_or_link(tmp_path, lab):
     """SIGINT to the runner while a scenario's hosts run: every process stopped, the
     namespaces, veths and bridge deleted, exit status 130."""
     before = set(leftovers())
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loadtests.matrix", "--no-cells", "--hosts", "--out",
-         str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = lab("loadtests.matrix", "--no-cells", "--hosts", "--out", str(tmp_path))
     seen: dict[int, psutil.Process] = {}
 
     def hosts_serving() -> bool:

@@ -253,11 +253,10 @@ def test_safe_defaults():
                                       "--duration", "60"]],
                          ids=["probe", "matrix", "matrix-celery", "matrix-nginx", "matrix-db"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_no_process_survives_an_interrupted_command(tmp_path, command, signum):
+def test_no_process_survives_an_interrupted_command(tmp_path, lab, command, signum):
     if command[0] == "loadtests.matrix":
         command = [*command, "--out", str(tmp_path)]
-    proc = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = lab(*command)
     seen: dict[int, psutil.Process] = {}
     wanted = {"gunicorn", "locust"} if "matrix" in command[0] else {"gunicorn"}
     if "offload" in command:

@@ -8,8 +8,6 @@ import math
 import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import psutil
@@ -17,7 +15,7 @@ import pytest
 
 from loadtests.load.client import get
 from loadtests.load.trickle import SlowClients, SlowReader
-from loadtests.servers import ROOT, SERVERS, ServerError, ServerSpec, launch
+from loadtests.servers import SERVERS, ServerError, ServerSpec, launch
 from webapp import create_app
 
 from .helpers import BAD_INPUT, alive, cmdline, descendants, wait_for
@@ -219,12 +217,10 @@ def test_waitress_buffers_slow_clients_up_to_its_high_watermark():
 
 
 @pytest.mark.parametrize("server", ["uvicorn", "uvicorn-worker", "granian", "waitress"])
-def test_no_process_survives_an_interrupted_matrix_cell(tmp_path, server):
+def test_no_process_survives_an_interrupted_matrix_cell(tmp_path, lab, server):
     """Ctrl-C in the middle of a server's cell: the runner stops and reaps all of it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loadtests.matrix", "--full", "--scenarios", "peerio",
-         "--servers", server, "--warmup", "0.5", "--duration", "60", "--out", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = lab("loadtests.matrix", "--full", "--scenarios", "peerio", "--servers", server,
+               "--warmup", "0.5", "--duration", "60", "--out", str(tmp_path))
     seen: dict[int, psutil.Process] = {}
     kind = "gunicorn" if server == "uvicorn-worker" else server
 
