@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import pytest
 from loadtests.harness.poll import wait_until as poll
 from loadtests.load.client import Reply, get
 from loadtests.servers import ROOT, ServerSpec
+from loadtests.servers.base import RESET_SIGINT
 
 SYNC = ServerSpec("sync", workers=1)
 GTHREAD = ServerSpec("gthread", workers=1, threads=4)
@@ -167,11 +167,11 @@ BAD_INPUT = [
 def lab_command(*args: str, **kwargs) -> subprocess.Popen:
     """``python -m ARGS`` started from the checkout, its output piped, as a terminal starts
     it: SIGINT at its default, so that the test's SIGINT is a Ctrl-C even where the tests
-    run as a shell's background job (which ignores SIGINT, and passes that on)."""
-    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-                            **kwargs)
+    run as a shell's background job (which ignores SIGINT, and passes that on). The servers'
+    own reset, :data:`loadtests.servers.base.RESET_SIGINT`, then exec: the same pid."""
+    return subprocess.Popen([sys.executable, "-c", RESET_SIGINT, sys.executable, "-m", *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, **kwargs)
 
 
 def matrix_process(*args, **kwargs) -> subprocess.Popen:
