@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 
-import psutil
 import pytest
 
+from loadtests.harness.procs import stop_tree
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 
-from .helpers import LONGEST, descendants, lab_command, missing
+from .helpers import LONGEST, lab_command, missing
 
 _namespaces = itertools.count()
 
@@ -49,12 +49,9 @@ def lab():
 
     yield _start
     for proc in started:
-        left = descendants(proc.pid).values() if proc.poll() is None else ()
-        proc.kill()
-        proc.wait()
-        for child in left:
-            with contextlib.suppress(psutil.Error):
-                child.kill()
+        if proc.poll() is None:  # (its pid is still its own: stop_tree's killpg hits no other)
+            # not a session leader: SIGKILL to it alone, then to its family
+            stop_tree(proc, grace=0, whole_group=False, first_signal=signal.SIGKILL)
 
 
 @pytest.fixture
