@@ -16,9 +16,11 @@ send traffic only to each other and to the seat.
   (``Specified qdisc kind is unknown``), so latency is added in user space instead
   (:mod:`.delay`).
 * Leaving the ``with`` block on any path -- an exception, Ctrl-C, SIGTERM through
-  :func:`loadtests.procs.run_main` -- kills whatever still runs in the namespaces, then
-  deletes the namespaces (their veths go with them) and the bridge. ``python -m
-  loadtests.cluster --clean`` removes what a SIGKILLed run left.
+  :func:`loadtests.procs.run_main` -- kills whatever the lab started on a host, by the
+  host's cgroup (:mod:`.cgroup`: a process still entering its namespace included), and
+  whatever else still runs in the namespaces, then deletes the namespaces (their veths go
+  with them) and the bridge. ``python -m loadtests.cluster --clean`` removes what a
+  SIGKILLed run left.
 
 It needs root (CAP_NET_ADMIN) and iproute2: :func:`unavailable` says so in one line.
 """
@@ -34,8 +36,10 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..harness.procs import Place
+from . import cgroup
 
 NETWORK = ipaddress.ip_network("198.18.0.0/24")
 #: /28 blocks: 16 clusters at once, 13 hosts each (the seat has the first address).
@@ -137,9 +141,11 @@ class Cluster:
     def _add(self, index: int, name: str) -> None:
         netns = PREFIX.format(slot=self.slot) + name
         port = f"lab{self.slot}p{index}"
-        host = Host(address=str(self.block[index + 2]), netns=netns, name=name, switch_port=port)
+        group = cgroup.create(netns)
+        host = Host(address=str(self.block[index + 2]), netns=netns,
+                    cgroup=group and str(group), name=name, switch_port=port)
+        self.hosts[name] = host  # from here on, close() removes it, whatever fails next
         ip("netns", "add", netns)
-        self.hosts[name] = host
         ip("link", "add", port, "type", "veth", "peer", "name", f"lab{self.slot}h{index}")
         ip("link", "set", f"lab{self.slot}h{index}", "netns", netns)
         ip("-n", netns, "link", "set", f"lab{self.slot}h{index}", "name", "eth0")
@@ -155,8 +161,10 @@ class Cluster:
         stuck = []
         for host in self.hosts.values():
             try:
+                if host.cgroup:
+                    cgroup.empty(Path(host.cgroup))
                 delete_netns(host.netns)
-            except ClusterError as error:
+            except (ClusterError, TimeoutError) as error:
                 stuck.append(str(error))
             ip("link", "del", host.switch_port, check=False)
         self.hosts = {}
@@ -228,8 +236,9 @@ def _pids_in(identity: tuple[int, int]) -> list[int]:
 
 
 def leftovers(slot: int | None = None) -> list[str]:
-    """The lab's namespaces and links still present (of one block, or of every block):
-    only names of the lab's own patterns (``lab3-web``, ``labbr3``, ``lab3p0``)."""
+    """The lab's namespaces, links and host cgroups still present (of one block, or of
+    every block): only names of the lab's own patterns (``lab3-web``, ``labbr3``, ``lab3p0``,
+    ``cgroup:lab3-web``)."""
     block = r"\d+" if slot is None else str(slot)
     netns = re.compile(rf"lab{block}-\S+")
     link = re.compile(rf"labbr{block}|lab{block}[ph]\d+")
@@ -239,6 +248,7 @@ def leftovers(slot: int | None = None) -> list[str]:
         name = line.split(":")[1].strip().split("@")[0]
         if link.fullmatch(name):
             left.append(name)
+    left += [f"cgroup:{group.name}" for group in cgroup.stale() if netns.fullmatch(group.name)]
     return left
 
 
@@ -246,7 +256,9 @@ def clean() -> list[str]:
     """Remove every namespace and link of the lab's hosts, live or stale; say what."""
     left = leftovers()
     for name in left:
-        if name in ip("netns", "list").stdout.split():
+        if name.startswith("cgroup:"):
+            cgroup.empty(cgroup.root() / name.removeprefix("cgroup:"))
+        elif name in ip("netns", "list").stdout.split():
             delete_netns(name)
         else:
             ip("link", "del", name, check=False)

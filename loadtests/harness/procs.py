@@ -31,10 +31,18 @@ class Place:
     address: str = LOOPBACK
     #: The network namespace (``ip netns``); None: the lab's own.
     netns: str | None = None
+    #: The cgroup (v2) folder every process started here joins before it runs, so that the
+    #: place's end finds them all (:mod:`loadtests.cluster.cgroup`); None: none.
+    cgroup: str | None = None
 
     def wrap(self, argv: list[str]) -> list[str]:
-        """``argv`` as run there: ``ip netns exec NS argv`` (which execs: the same pid)."""
-        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
+        """``argv`` as run there: ``ip netns exec NS argv`` (which execs: the same pid),
+        after ``sh`` has put itself in the place's cgroup (and execs too)."""
+        argv = ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
+        if self.cgroup:
+            argv = ["sh", "-c", 'echo $$ > "$0" && exec "$@"', f"{self.cgroup}/cgroup.procs",
+                    *argv]
+        return argv
 
 
 HERE = Place()
