@@ -4,6 +4,8 @@ program when it is missing."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 
 from ..harness.process import Process
@@ -23,6 +25,28 @@ INSTALL = {
                     "(macOS: `brew install redis`)",
     "nginx": "install it with `sudo apt-get install nginx-light` (macOS: `brew install nginx`)",
 }
+
+
+def as_user(user: str, program: str, why: str) -> list[str]:
+    """The argv prefix that drops root to Debian's system ``user`` for ``program`` (empty when
+    the lab is not root): ``setpriv``, which execs, so the server stays the lab's own child.
+    ``why``: why it may not run as root, for the one line raised when there is no such user."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        raise Missing(f"the lab runs as root and there is no `{user}` user to run {program} as "
+                      f"({why}): {INSTALL.get(program, 'install it')}") from None
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+
+
+def give_to(user_prefix: list[str], *paths) -> None:
+    """Make ``paths`` the user's whom ``user_prefix`` (:func:`as_user`) runs as, if any."""
+    if user_prefix:
+        user = pwd.getpwnam(user_prefix[1].removeprefix("--reuid="))
+        for path in paths:
+            os.chown(path, user.pw_uid, user.pw_gid)
 
 
 def require(program: str) -> str:

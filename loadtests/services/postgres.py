@@ -15,8 +15,6 @@ cluster folder. Otherwise they run as the lab's own user.
 from __future__ import annotations
 
 import glob
-import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -27,7 +25,7 @@ from pathlib import Path
 import psycopg
 
 from ..servers import free_port
-from .daemon import INSTALL, Daemon, Missing, ServiceError
+from .daemon import INSTALL, Daemon, Missing, ServiceError, as_user, give_to
 
 INSTALL["postgres"] = ("install it with `sudo apt-get install postgresql` "
                        "(macOS: `brew install postgresql`)")
@@ -54,18 +52,6 @@ def bindir() -> Path:
     raise Missing(f"postgres not found: {INSTALL['postgres']}")
 
 
-def _as_postgres_user() -> list[str]:
-    """The argv prefix that drops root to the ``postgres`` user (empty when not root)."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        raise Missing("the lab runs as root and there is no `postgres` user to run PostgreSQL "
-                      f"as (PostgreSQL refuses root): {INSTALL['postgres']}") from None
-    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
-
-
 class PostgresServer(Daemon):
     """A PostgreSQL cluster of its own; ``url`` is the ``DATABASE_URL`` of its ``lab`` db."""
 
@@ -77,7 +63,7 @@ class PostgresServer(Daemon):
     def __init__(self, *, max_connections: int = 20, port: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.bin = bindir()
-        self.prefix = _as_postgres_user()
+        self.prefix = as_user("postgres", "postgres", "PostgreSQL refuses root")
         self.max_connections = max_connections
         self.port = port or free_port()
         self.folder: Path | None = None
@@ -118,10 +104,7 @@ class PostgresServer(Daemon):
     def _initdb(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="lab-postgres-"))
         self.sockets.mkdir()
-        if self.prefix:
-            user = pwd.getpwnam("postgres")
-            for path in (self.folder, self.sockets):
-                os.chown(path, user.pw_uid, user.pw_gid)
+        give_to(self.prefix, self.folder, self.sockets)
         done = subprocess.run(
             [*self.prefix, str(self.bin / "initdb"), "-D", str(self.data), "-U", ADMIN,
              "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
