@@ -127,15 +127,22 @@ _env_int("DB_POOL_SIZE", 10)
 _env_seconds_below("DB_POOL_TIMEOUT", "2", timeout)
 
 # Offload backend of /offload/prime and /spin?offload=1 (webapp/offload/): the worker's own
-# process pool, Celery over Redis (REDIS_URL, `celery -A webapp.tasks worker`), or gunicorn's
-# dirty workers, started below. OFFLOAD_TIMEOUT: seconds a request waits for its task (504
-# after), below the worker timeout so that a slow task never gets its web worker killed.
+# process pool, Celery over Redis or RabbitMQ (REDIS_URL, CELERY_BROKER_URL, `celery -A
+# webapp.tasks worker`), or gunicorn's dirty workers, started below. OFFLOAD_TIMEOUT: seconds
+# a request waits for its task (504 after), below the worker timeout so that a slow task
+# never gets its web worker killed.
 OFFLOAD_BACKENDS = ("pool", "celery", "dirty")
 if (offload_backend := _env("OFFLOAD_BACKEND", "pool")) not in OFFLOAD_BACKENDS:
     _fail(f"OFFLOAD_BACKEND must be one of {', '.join(OFFLOAD_BACKENDS)}, got {offload_backend!r}")
 _offload_timeout = _env_seconds_below("OFFLOAD_TIMEOUT", "20", timeout)
+# CELERY_BROKER_URL: Celery's own name for its broker; unset, Redis (REDIS_URL) is the broker.
+BROKER_SCHEMES = ("redis", "amqp")
 if offload_backend == "celery":  # read by webapp.tasks at the first call: checked here, at start
     _env_int("VISIBILITY_TIMEOUT", int(_offload_timeout) + 10)
+    if (_broker := _env("CELERY_BROKER_URL", "")) and \
+            _broker.partition("://")[0] not in BROKER_SCHEMES:
+        _fail(f"CELERY_BROKER_URL must start with redis:// (Redis) or amqp:// (RabbitMQ), "
+              f"got {_broker!r}")
 if offload_backend == "dirty":
     dirty_apps = ["webapp.offload.dirtyapp:PrimeApp"]
     # One per core this process may run on: its CPU affinity (a container's cpuset, taskset),

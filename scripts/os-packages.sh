@@ -1,5 +1,6 @@
 #!/bin/sh
 # The OS programs the lab starts for itself: redis-server (Celery's broker and result store),
+# rabbitmq-server (Celery's other broker),
 # nginx (the buffering reverse proxy), postgres (the database lessons: a cluster of the lab's
 # own, never the system's service) and chromium (the docs' browser check, headless).
 # Where one is missing: root with apt-get installs it; anyone else gets one line saying how,
@@ -7,9 +8,10 @@
 # program fails the run. Nothing here starts or configures a system service.
 set -u
 status=0
-found() {  # program: on PATH, or (PostgreSQL's server on Debian) under /usr/lib/postgresql
+found() {  # program: on PATH, or (PostgreSQL's, RabbitMQ's on Debian) under /usr/lib
     command -v "$1" >/dev/null 2>&1 && return 0
-    [ "$1" = postgres ] && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1
+    [ "$1" = postgres ] && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && return 0
+    [ "$1" = rabbitmq-server ] && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]
 }
 need() {  # program, Debian package, Homebrew formula
     found "$1" && return 0
@@ -31,6 +33,7 @@ need() {  # program, Debian package, Homebrew formula
     return 0
 }
 need redis-server redis-server redis
+need rabbitmq-server rabbitmq-server rabbitmq
 need nginx nginx-light nginx
 need postgres postgresql postgresql
 need chromium chromium "--cask chromium"

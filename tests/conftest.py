@@ -111,6 +111,20 @@ def fresh_redis():
 
 
 @pytest.fixture(scope="session")
+def rabbit_server():
+    """One RabbitMQ node of the tests' own (free ports, a temporary folder) for the session."""
+    from loadtests.services.daemon import Missing
+    from loadtests.services.rabbitmq import RabbitServer
+
+    try:
+        server = RabbitServer()
+    except Missing as error:
+        missing(error)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def celery_worker(redis_server):
     """A Celery worker (prefork, concurrency 2) on the session's Redis."""
     from loadtests.services.celeryworker import CeleryWorker

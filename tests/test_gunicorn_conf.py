@@ -34,6 +34,8 @@ def _gunicorn(*args, **env):
         ((), {"OFFLOAD_TIMEOUT": "30"}, "OFFLOAD_TIMEOUT must be seconds in (0, TIMEOUT="),
         ((), {"OFFLOAD_BACKEND": "celery", "VISIBILITY_TIMEOUT": "soon"},
          "VISIBILITY_TIMEOUT must be a positive integer"),
+        ((), {"OFFLOAD_BACKEND": "celery", "CELERY_BROKER_URL": "kafka://127.0.0.1:9092"},
+         "CELERY_BROKER_URL must start with redis:// (Redis) or amqp:// (RabbitMQ)"),
         ((), {"DB_DRIVER": "asyncpg"}, "DB_DRIVER must be one of psycopg, psycopg2, "),
         ((), {"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be a positive integer"),
         ((), {"DB_POOL_TIMEOUT": "never"}, "DB_POOL_TIMEOUT must be seconds in (0, TIMEOUT="),
@@ -111,12 +113,15 @@ def test_the_configs_own_copies_of_the_labs_names_agree():
     from loadtests.servers import MODELS
     from webapp.db import DRIVERS
     from webapp.offload import BACKENDS
+    from webapp.tasks import BROKERS
 
     tree = ast.parse(CONFIG.read_text())
     copies = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
               if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-              and node.targets[0].id in ("MODELS", "DB_DRIVERS", "OFFLOAD_BACKENDS")}
-    assert copies == {"MODELS": MODELS, "DB_DRIVERS": DRIVERS, "OFFLOAD_BACKENDS": BACKENDS}
+              and node.targets[0].id in ("MODELS", "DB_DRIVERS", "OFFLOAD_BACKENDS",
+                                         "BROKER_SCHEMES")}
+    assert copies == {"MODELS": MODELS, "DB_DRIVERS": DRIVERS, "OFFLOAD_BACKENDS": BACKENDS,
+                      "BROKER_SCHEMES": tuple(BROKERS)}
 
 
 class Typed(Process):

@@ -14,7 +14,7 @@ from loadtests.services.daemon import ServiceError
 from loadtests.services.redis import RedisServer
 from webapp.work.primes import QUICK_PRIME, SLOW_PRIME
 
-from .helpers import alive, cpu_seconds, wait_for
+from .helpers import OUTAGES_S, RECOVERY_S, alive, broker_restarts, cpu_seconds, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +145,25 @@ def test_a_failed_start_leaves_no_process(fresh_redis):
     with pytest.raises(ServiceError):
         taken.start()
     assert not alive(taken._known.values())
+
+
+def test_ten_redis_restarts_each_recover_within_5_s(fresh_redis):
+    """Before the Celery worker tried its broker again at most a second apart
+    (``webapp.tasks.Reconnecting``), kombu's back-off of 2, 4, 6 ... 30 s between tries made
+    the first call after a Redis outage wait up to 31 s more, by how long it had lasted."""
+    redis = {"server": fresh_redis}
+    port = fresh_redis.port
+
+    def start():
+        redis["server"] = RedisServer(port=port)
+        redis["server"].start()
+
+    with CeleryWorker(fresh_redis.url, concurrency=1) as worker, \
+            GunicornServer(celery_spec("gevent", fresh_redis.url)) as server:
+        try:
+            recoveries = broker_restarts(server, lambda: redis["server"].stop(), start,
+                                         OUTAGES_S["Redis"])
+        finally:
+            redis["server"].stop()
+        assert worker.proc.poll() is None
+    assert max(recoveries) < RECOVERY_S, [round(r, 2) for r in recoveries]

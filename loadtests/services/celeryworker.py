@@ -14,7 +14,8 @@ _names = itertools.count(1)
 
 
 class CeleryWorker(Daemon):
-    """One Celery worker process (and its pool) consuming from ``redis_url``."""
+    """One Celery worker process (and its pool) consuming from ``broker_url`` (RabbitMQ's
+    ``amqp://``) or, without one, from ``redis_url``, and storing results in Redis."""
 
     name = "celery"
     ready_timeout = 60.0
@@ -23,11 +24,13 @@ class CeleryWorker(Daemon):
     stop_grace = 10.0
 
     def __init__(self, redis_url: str, *, pool: str = "prefork", concurrency: int = 2,
-                 extra_env: dict[str, str] | None = None, **kwargs):
+                 broker_url: str | None = None, extra_env: dict[str, str] | None = None,
+                 **kwargs):
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
         super().__init__(**kwargs)
         self.redis_url, self.pool, self.concurrency = redis_url, pool, concurrency
+        self.broker_url = broker_url
         self.extra_env = extra_env or {}
         self.node = f"lab{next(_names)}-{id(self)}@%h"
 
@@ -38,7 +41,8 @@ class CeleryWorker(Daemon):
                 "--without-gossip", "--without-mingle", "--without-heartbeat"]
 
     def env(self) -> dict[str, str]:
-        return {"REDIS_URL": self.redis_url, **self.extra_env}
+        broker = {"CELERY_BROKER_URL": self.broker_url} if self.broker_url else {}
+        return {"REDIS_URL": self.redis_url, **broker, **self.extra_env}
 
     def is_ready(self) -> bool:
         return READY_LINE in self.log_text()

@@ -1,4 +1,5 @@
-"""The ``celery`` backend: send the check to a Celery worker through Redis and wait for it.
+"""The ``celery`` backend: send the check to a Celery worker through the broker (Redis or
+RabbitMQ) and wait for its result in Redis.
 
 The Celery app lives in :mod:`webapp.tasks` (``celery -A webapp.tasks worker``). It is
 imported on the first call, never at import time: in a gevent worker Celery must see the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
+from amqp.exceptions import ConnectionError as AMQPConnectionError
 from celery.exceptions import TimeLimitExceeded
 from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.exceptions import OperationalError
@@ -20,12 +22,14 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from .errors import TimedOut, Unavailable
 
-_UNREACHABLE = (OperationalError, RedisConnectionError, RedisTimeout, ConnectionError)
+_UNREACHABLE = (OperationalError, RedisConnectionError, RedisTimeout, AMQPConnectionError,
+                ConnectionError)
 
 
 def _unreachable(error: BaseException) -> bool:
-    """Redis was not reached: the error, or one it was raised from (Celery's result backend
-    wraps its last connection error in a RuntimeError once its retries are spent)."""
+    """The broker or Redis was not reached: the error, or one it was raised from (Celery's
+    result backend wraps its last connection error in a RuntimeError once its retries are
+    spent)."""
     while error is not None:
         if isinstance(error, _UNREACHABLE):
             return True
@@ -45,7 +49,14 @@ def check(n: int, timeout: float) -> tuple[bool, float]:
     except Exception as error:
         if not _unreachable(error):
             raise
-        raise Unavailable("the task queue (Redis) is unreachable") from None
+        raise Unavailable(f"the task queue ({_queue()}) is unreachable") from None
+
+
+def _queue() -> str:
+    from ..tasks import broker_name
+
+    broker = broker_name()
+    return broker if broker == "Redis" else f"{broker}, its results in Redis"
 
 
 async def check_async(n: int, timeout: float) -> tuple[bool, float]:
@@ -65,8 +76,9 @@ def shutdown() -> None:
 
 
 def info() -> dict:
-    from ..tasks import app, redis_url
+    from ..tasks import app, broker_name, redis_url
 
     backend = app.backend
     waiter = getattr(getattr(backend, "result_consumer", None), "drainer", None)
-    return {"redis_url": redis_url(), "result_waiter": type(waiter).__name__ if waiter else None}
+    return {"redis_url": redis_url(), "broker": broker_name(),
+            "result_waiter": type(waiter).__name__ if waiter else None}

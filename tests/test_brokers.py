@@ -1,0 +1,63 @@
+"""Celery's second broker: a real RabbitMQ of the lab's own beside Redis, offload through it,
+and ten crashes in a row under a web worker that offloads to Celery (Redis's ten restarts are
+in ``test_offload_celery.py``; both through ``helpers.broker_restarts``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from loadtests.load.client import get
+from loadtests.servers import GunicornServer, ServerSpec
+from loadtests.services.celeryworker import CeleryWorker
+from webapp.work.primes import QUICK_PRIME
+
+from .helpers import OUTAGES_S, RECOVERY_S, alive, broker_restarts
+
+pytestmark = pytest.mark.integration
+
+def _spec(env: dict[str, str]) -> ServerSpec:
+    return ServerSpec("gevent", offload="celery", env=tuple(env.items()))
+
+
+def test_rabbitmq_runs_as_its_own_user_on_its_own_ports_and_leaves_nothing(rabbit_server):
+    from loadtests.services.rabbitmq import RabbitServer
+
+    procs = rabbit_server.processes()
+    names = {p.name() for p in procs}
+    assert {"beam.smp", "epmd"} <= names  # its own port mapper, in its session
+    if os.geteuid() == 0:
+        assert {p.username() for p in procs} == {"rabbitmq"}
+    assert f":{rabbit_server.port}/" in rabbit_server.url
+    # a second node beside it: its own ports and folder; stopped, nothing of it is left
+    other = RabbitServer()
+    with other:
+        assert other.port != rabbit_server.port and other.folder != rabbit_server.folder
+        folder, family = other.folder, other.processes()
+    assert not alive(family) and not Path(folder).exists()
+    assert rabbit_server.proc.poll() is None  # the first one untouched
+
+
+@pytest.mark.parametrize("model", ["gevent", "gthread", "asgi"])
+def test_offload_goes_through_rabbitmq_and_its_results_through_redis(
+        model, serve, redis_server, rabbit_server):
+    env = {"REDIS_URL": redis_server.url, "CELERY_BROKER_URL": rabbit_server.url}
+    with CeleryWorker(redis_server.url, broker_url=rabbit_server.url, concurrency=1):
+        server = serve(ServerSpec(model, offload="celery", env=tuple(env.items())))
+        assert get(server.url + "/info").body["offload"]["broker"] == "RabbitMQ"
+        answer = get(f"{server.url}/offload/prime/{QUICK_PRIME}").body
+        assert answer["prime"] is True and answer["cpu"] > 0
+
+
+def test_ten_rabbitmq_crashes_each_recover_within_5_s(redis_server, rabbit_server):
+    env = {"REDIS_URL": redis_server.url, "CELERY_BROKER_URL": rabbit_server.url}
+    with CeleryWorker(redis_server.url, broker_url=rabbit_server.url, concurrency=1) as worker, \
+            GunicornServer(_spec(env)) as server:
+        assert get(f"{server.url}/offload/prime/7").body["prime"] is True
+        recoveries = broker_restarts(server, lambda: rabbit_server.stop_server(signal.SIGKILL),
+                                     rabbit_server.serve_again, OUTAGES_S["RabbitMQ"])
+        assert worker.proc.poll() is None
+    assert max(recoveries) < RECOVERY_S, [round(r, 2) for r in recoveries]
