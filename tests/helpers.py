@@ -285,8 +285,8 @@ def _command(pid: int) -> str:
 #: pass whose files add up to 270 s a worker). ``tests/test_harness.py`` checks
 #: the names.
 LONGEST = {"test_try.py": 170, "test_hosts.py": 156, "test_reliability.py": 118,
-           "test_slowclients.py": 104, "test_brokers.py": 98, "test_advise_db.py": 56,
-           "test_offload_celery.py": 55, "test_registry.py": 50, "test_try_services.py": 49,
+           "test_slowclients.py": 104, "test_brokers.py": 80, "test_advise_db.py": 56,
+           "test_offload_celery.py": 50, "test_registry.py": 50, "test_try_services.py": 49,
            "test_docs.py": 45, "test_db.py": 44, "test_teaching.py": 35,
            "test_timeline.py": 35, "test_servers.py": 30}
 
@@ -302,13 +302,15 @@ OUTAGES_S = {"Redis": (0.2,) * 9 + (12.0,), "RabbitMQ": (0.2,) * 10}
 
 
 def broker_restarts(server, stop, start, outages) -> list[float]:
-    """Each outage: the broker stopped, a call meanwhile a quick 503 JSON, the broker back,
-    then the seconds until a call answered right."""
+    """Each outage: the broker stopped, the broker back, then the seconds until a call
+    answered right; in the first and the last outage a call meanwhile, a 503 JSON (with
+    Redis it takes its 1 s connect timeout, a second a round the others need not pay)."""
     recoveries = []
-    for outage in outages:
+    for index, outage in enumerate(outages):
         stop()
-        reply = get(f"{server.url}/offload/prime/7", timeout=10)
-        assert reply.status == 503 and reply.body["status"] == 503, reply.body
+        if index in (0, len(outages) - 1):
+            reply = get(f"{server.url}/offload/prime/7", timeout=10)
+            assert reply.status == 503 and reply.body["status"] == 503, reply.body
         time.sleep(outage)  # the outage's planned length, not synchronisation
         start()
         back = time.monotonic()

@@ -175,7 +175,9 @@ def test_the_relay_adds_its_delay_to_each_round_trip():
             client.ping()
             times.append(time.perf_counter() - start)
         assert min(times[1::2]) >= 2 * delay_ms / 1000
-        assert max(times[0::2]) < delay_ms / 1000
+        # undelayed: the median (one PING of five took 123 ms in a CI run, the machine
+        # busy: the max says nothing of the relay); delayed, every one is over 100 ms
+        assert sorted(times[0::2])[2] < delay_ms / 1000
 
 
 def _try(call, *args):
