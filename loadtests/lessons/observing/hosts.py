@@ -1,4 +1,5 @@
-"""The four multi-host scenarios, one after another, each on hosts of its own.
+"""The four multi-host scenarios, one after another, each on hosts of its own, and what the
+cuts' rows say (the hosts lesson's section shows them).
 
 :func:`watch` is the hosts lesson's observation (``--hosts``, on with the full preset, and
 ``make hosts``): it needs root, and says so in one line otherwise -- except under
@@ -42,3 +43,85 @@ def watch(log_dir: Path | None = None, only: tuple[str, ...] = ()) -> list[dict]
             print(f"hosts: {name} (logs in {log_dir / name})", file=sys.stderr)
             rows.append(run(log_dir / name))
     return rows
+
+
+# -- the rows, told (the lesson's section renders them) -------------------------------
+
+def workercut_lines(rows: list[dict]) -> list[str]:
+    """The Celery-host cuts' table and what it shows, for the lesson's section."""
+    lines = ["#### 2. A Celery host cut off mid-task", "",
+             "| cut | c1's processes busy | submitted | answered | failed | held by c1 | "
+             "redelivered to c2 | "
+             "ran twice | results stored twice | lost | last answer after the cut | "
+             "c1 serving again, after the rejoin |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        lines.append(
+            f"| {row['cut_s']:g} s | {row['busy']} of 2 | {row['submitted']} | "
+            f"{row['answered']} | {row['failed']} | "
+            f"{row['held']} | {row['redelivered']} | {row['ran_twice']} | "
+            f"{row['results_stored_twice']} | **{row['lost']}** | {row['recovered_s']:.1f} s | "
+            f"{row['c1_back_after_s']:.1f} s |")
+    row = rows[0]
+    lines += [
+        "", "The tasks c1 had received were acknowledged late (`task_acks_late`): they stayed "
+        "in Redis's `unacked` hash. A short cut, and c1 stored their results itself once the "
+        "cable was back (its workers retry a result write through an outage: "
+        "`result_backend_always_retry`). A long one, and once a reservation was older than "
+        f"the visibility timeout ({row['visibility_timeout_s']} s) c2's next restore pass "
+        f"(every {row['restore_interval_s']} s, kombu's `unacked_restore_interval`) put it back "
+        "on the queue and c2 ran it: the time to recovery is bounded by those two settings, "
+        f"not by the cut, and the web's wait ({row['web_wait_s']} s, `OFFLOAD_TIMEOUT`) must "
+        "cover them. c1 had computed those tasks too, and stored its answer when it came "
+        "back: they ran twice. `is_prime` is idempotent, so the second run cost CPU and "
+        "nothing else; a task with a side effect (a payment, an e-mail) must check a key "
+        "before acting before it gets these settings.",
+        "",
+        "**What was lost, and why.** A task Redis had already popped for c1 — the answer to "
+        "the BRPOP of c1's idle process, in flight at the cut (with both processes busy, "
+        "prefetch 1 each is full and no BRPOP is out) — is in no list and no hash: "
+        "only c1's socket could still receive it. After a short cut TCP delivered it; after a "
+        "long one kombu had dropped that connection as stale (a BRPOP reply `brpop_timeout` + "
+        "`health_check_interval` = 26 s overdue, checked every 25 s) and the task was gone; "
+        "its user got a 504 after the web's wait. Celery over Redis is at-least-once for a "
+        "task a worker has received, and at-most-once for one popped for a worker that "
+        "vanished before reading it: kombu's Redis transport pops with BRPOP, not a move "
+        "into a per-worker list (the same window at shutdown: kombu pull request 1733). A "
+        "broker that requeues a consumer's unacknowledged messages when its connection "
+        "closes (RabbitMQ) has no such gap.",
+        "",
+        "A first version of the lab's settings lost a task even in a 5-second cut: c1 "
+        "computed it, could not store the result, and Celery acknowledged that \"failure\" "
+        "(`acks_late` acknowledges failed tasks by default). The lab's workers now retry "
+        "the result write, and a task that passes its time limit goes back to the queue "
+        "(`task_acks_on_failure_or_timeout=False`).",
+    ]
+    return lines
+
+
+def brokercut_lines(row: dict) -> list[str]:
+    """The broker cut's table and what it shows, for the lesson's section."""
+    during, health = row["during"], row["health_during"]
+    return [
+        "#### 3. The broker host cut off", "",
+        "| | /offload/prime/2 | p50 ms | max ms | /health p50 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|",
+        *(f"| {name} | {statuses(row[name])} | {row[name]['p50_ms']:.1f} | "
+          f"{row[name]['max_ms']:.1f} | " + (
+              f"{row['health_' + name]['p50_ms']:.1f} | {row['health_' + name]['max_ms']:.1f} |"
+              if "health_" + name in row else "— | — |")
+          for name in ("before", "during", "after")), "",
+        f"With the broker unreachable, every offload call was answered {statuses(during)} "
+        f"(\"{row['error']}\") in {during['max_ms'] / 1000:.1f} s at most — within the "
+        f"{row['web_wait_s']} s offload timeout. The lab's Celery settings give up on an "
+        "unreachable Redis after short connect timeouts and retries "
+        "(`broker_connection_timeout`, `redis_socket_connect_timeout`, the publish and "
+        "result-backend retry policies; which of them ended these calls at that time was "
+        "not traced). `/health` never touches Redis: "
+        f"{health['p50_ms']:.1f} ms during the outage. When the cable was back, the next call "
+        f"was answered after {row['recovered_after_s']:.1f} s, with no restart anywhere.",
+    ]
+
+
+def statuses(summary: dict) -> str:
+    return ", ".join(f"{count} × {status}" for status, count in summary["statuses"].items())
