@@ -78,6 +78,8 @@ def test_sync_one_worker_serves_one_request_at_a_time(tmp_path):
     assert all(s.seconds >= 0.03 for s in ios)
 
 
+@pytest.mark.timing  # CPU shares against the sampling's error bound: a 1.057 sum against
+# 1.055 allowed, once, in the busy first pass (a RabbitMQ booting beside it)
 def test_gthread_overlaps_four_and_its_threads_share_one_core(tmp_path):
     timeline = _traced(tmp_path, ServerSpec("gthread", threads=4), [f"/prime/{SHORT_PRIME}"],
                        clients=8, seconds=2.0, sample=True)

@@ -115,6 +115,10 @@ class Reconnecting(Consumer):
         return self.ensure_connected(connection)
 
 
+#: RabbitMQ: seconds between AMQP heartbeats (Celery's default, 120); the broker closes a
+#: connection that missed two.
+BROKER_HEARTBEAT_S = 10
+
 app = Celery("webapp", broker=broker_url(), backend=redis_url())
 app.conf.update(
     task_acks_late=True,
@@ -132,7 +136,7 @@ app.conf.update(
     # RabbitMQ: AMQP heartbeats every 10 s (Celery's default, 120), so that the broker
     # closes a cut-off worker's connection -- and hands its unacknowledged task to another
     # worker -- after two missed beats, not four minutes
-    broker_heartbeat=10,
+    broker_heartbeat=BROKER_HEARTBEAT_S,
     task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
     redis_socket_connect_timeout=1,
     result_backend_transport_options={"retry_policy": {"max_retries": 2}},

@@ -19,17 +19,17 @@ import time
 from pathlib import Path
 
 from .network import Cluster
-from .stack import WEB_WAIT_S, broker, celery_host, probe, until, web_host
+from .stack import WEB_WAIT_S, celery_host, probe, queue_host, until, web_host
 
 HOSTS = ("web", "broker", "c1")
 
 
-def run(log_dir: Path, *, calls: int = 5, n: int = 2) -> dict:
+def run(log_dir: Path, *, calls: int = 5, n: int = 2, broker: str = "redis") -> dict:
     log_dir.mkdir(parents=True, exist_ok=True)
     offload = f"/offload/prime/{n}"
-    with Cluster(*HOSTS) as cluster, broker(cluster["broker"], log_dir) as redis, \
-            celery_host(cluster["c1"], redis.url, log_dir), \
-            web_host(cluster["web"], log_dir, redis_url=redis.url) as web:
+    with Cluster(*HOSTS) as cluster, queue_host(cluster["broker"], log_dir, broker) as queue, \
+            celery_host(cluster["c1"], queue, log_dir), \
+            web_host(cluster["web"], log_dir, queue=queue) as web:
         hosts = {name: cluster[name].address for name in HOSTS}
         before = [probe(web.url + offload) for _ in range(calls)]
         health_before = [probe(web.url + "/health") for _ in range(calls)]
@@ -43,7 +43,8 @@ def run(log_dir: Path, *, calls: int = 5, n: int = 2) -> dict:
                           "an offload call answered after the broker rejoined")
         after = [probe(web.url + offload) for _ in range(calls)]
     return {
-        "scenario": "brokercut", "hosts": hosts, "calls": calls, "web_wait_s": WEB_WAIT_S,
+        "scenario": "brokercut", "broker": queue.broker, "hosts": hosts, "calls": calls,
+        "web_wait_s": WEB_WAIT_S,
         "before": _summary(before), "during": _summary(during), "after": _summary(after),
         "health_before": _summary(health_before), "health_during": _summary(health_during),
         "error": during[0].body.get("error") if during else None,

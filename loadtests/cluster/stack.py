@@ -17,21 +17,29 @@ on said here, once:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from webapp.tasks import BROKER_HEARTBEAT_S
 
 from ..harness.poll import wait_until
 from ..load.client import Reply, get
 from ..servers import GunicornServer, ServerSpec
 from ..services.celeryworker import CeleryWorker
+from ..services.rabbitmq import RabbitServer
 from ..services.redis import RedisServer
 from .network import Host
 
 REDIS_PORT = 6379
+RABBIT_PORT = 5672
 WEB_PORT = 8000
 VISIBILITY_S = 15
+#: RabbitMQ: the AMQP heartbeat the lab's Celery app asks for (``broker_heartbeat``).
+HEARTBEAT_S = BROKER_HEARTBEAT_S
 #: kombu's Channel.unacked_restore_interval (kombu/transport/redis.py), the lab's default.
 RESTORE_INTERVAL_S = 10
 WEB_WAIT_S = 45
@@ -46,22 +54,61 @@ def broker(host: Host, log_dir: Path) -> RedisServer:
     return RedisServer(place=host, port=REDIS_PORT, log_path=log_dir / f"redis-{host.name}.log")
 
 
-def celery_host(host: Host, redis_url: str, log_dir: Path, *,
+@dataclass(frozen=True)
+class Queue:
+    """Where the tasks go (``broker_url``: RabbitMQ's; None: Redis is the broker too) and
+    where their results are stored (``redis_url``)."""
+
+    redis_url: str
+    broker_url: str | None = None
+
+    @property
+    def broker(self) -> str:
+        return "RabbitMQ" if self.broker_url else "Redis"
+
+
+#: The brokers a scenario runs with, by the name ``--brokers`` takes.
+BROKERS = ("redis", "rabbitmq")
+
+
+@contextlib.contextmanager
+def queue_host(host: Host, log_dir: Path, kind: str = "redis") -> Iterator[Queue]:
+    """The broker host: Redis alone, or RabbitMQ beside the Redis that stores the results
+    (one host: cutting it cuts both), started, then stopped and reaped."""
+    if kind not in BROKERS:
+        raise ValueError(f"broker must be one of {', '.join(BROKERS)}, got {kind!r}")
+    with contextlib.ExitStack() as stack:
+        redis = stack.enter_context(broker(host, log_dir))
+        rabbit = None
+        if kind == "rabbitmq":
+            rabbit = stack.enter_context(RabbitServer(
+                place=host, port=RABBIT_PORT, log_path=log_dir / f"rabbitmq-{host.name}.log"))
+        yield Queue(redis.url, rabbit and rabbit.url)
+
+
+def celery_host(host: Host, queue: Queue | str, log_dir: Path, *,
                 concurrency: int = 1) -> CeleryWorker:
-    """A Celery worker (prefork) on ``host``, with the lab's settings and the short times."""
-    worker = CeleryWorker(redis_url, pool="prefork", concurrency=concurrency, place=host,
-                          extra_env=CELERY_ENV, log_path=log_dir / f"celery-{host.name}.log")
+    """A Celery worker (prefork) on ``host``, with the lab's settings and the short times;
+    ``queue`` a :class:`Queue` or the URL of a Redis that is both broker and results."""
+    queue = Queue(queue) if isinstance(queue, str) else queue
+    worker = CeleryWorker(queue.redis_url, broker_url=queue.broker_url, pool="prefork",
+                          concurrency=concurrency, place=host, extra_env=CELERY_ENV,
+                          log_path=log_dir / f"celery-{host.name}.log")
     worker.stop_grace = 2.0
     return worker
 
 
 def web_host(host: Host, log_dir: Path, *, redis_url: str | None = None,
-             worker_class: str = "gevent") -> GunicornServer:
-    """gunicorn -w1 on ``host``, offloading to Celery when given ``redis_url``."""
+             queue: Queue | None = None, worker_class: str = "gevent") -> GunicornServer:
+    """gunicorn -w1 on ``host``, offloading to Celery when given ``queue`` (or ``redis_url``:
+    a Redis that is both broker and results)."""
+    queue = queue or (Queue(redis_url) if redis_url else None)
     # gunicorn.conf.py checks OFFLOAD_TIMEOUT against TIMEOUT from the environment
-    env = ((("REDIS_URL", redis_url), ("OFFLOAD_TIMEOUT", str(WEB_WAIT_S)),
-            ("TIMEOUT", str(WEB_TIMEOUT_S))) if redis_url else ())
-    spec = ServerSpec(worker_class=worker_class, offload="celery" if redis_url else "pool",
+    env = ((("REDIS_URL", queue.redis_url), ("OFFLOAD_TIMEOUT", str(WEB_WAIT_S)),
+            ("TIMEOUT", str(WEB_TIMEOUT_S)),
+            *((("CELERY_BROKER_URL", queue.broker_url),) if queue.broker_url else ()))
+           if queue else ())
+    spec = ServerSpec(worker_class=worker_class, offload="celery" if queue else "pool",
                       env=env, timeout=WEB_TIMEOUT_S)
     return GunicornServer(spec, place=host, port=WEB_PORT,
                           log_path=log_dir / f"gunicorn-{host.name}.log")

@@ -17,6 +17,12 @@ progress its cable is cut, for ``cut_s`` seconds.
   ``health_check_interval`` = 26 s overdue, checked every 25 s) and the connection is
   closed: the task is lost, and the user waiting for it gets a 504.
 
+With RabbitMQ as the broker (``broker="rabbitmq"``) there is no such gap: RabbitMQ hands a
+message to a consumer and keeps it, unacknowledged, until the consumer acknowledges it or its
+connection closes -- then it is queued again. A cut-off consumer's connection closes when the
+broker misses its heartbeats (``broker_heartbeat``, :data:`.stack.HEARTBEAT_S`): whatever
+c1 held or had been sent goes to c2.
+
 Counted from the workers' own logs (Celery logs each task it receives and finishes) and
 from what the web host answered.
 """
@@ -31,13 +37,14 @@ from webapp.work.primes import QUICK_PRIME
 
 from .network import Cluster
 from .stack import (
+    HEARTBEAT_S,
     RESTORE_INTERVAL_S,
     VISIBILITY_S,
     WEB_WAIT_S,
     TaskLog,
-    broker,
     celery_host,
     probe,
+    queue_host,
     until,
     web_host,
 )
@@ -55,13 +62,13 @@ RUNS = ((SHORT_CUT_S, 1), (CUT_S, 2), (LONG_CUT_S, 1))
 
 
 def run(log_dir: Path, *, requests: int = 40, cut_s: float = SHORT_CUT_S, busy: int = 1,
-        n: int = QUICK_PRIME) -> dict:
+        n: int = QUICK_PRIME, broker: str = "redis") -> dict:
     log_dir.mkdir(parents=True, exist_ok=True)
     url_path = f"/offload/prime/{n}"
-    with Cluster(*HOSTS) as cluster, broker(cluster["broker"], log_dir) as redis, \
-            celery_host(cluster["c1"], redis.url, log_dir, concurrency=2) as c1, \
-            celery_host(cluster["c2"], redis.url, log_dir, concurrency=2) as c2, \
-            web_host(cluster["web"], log_dir, redis_url=redis.url) as web, \
+    with Cluster(*HOSTS) as cluster, queue_host(cluster["broker"], log_dir, broker) as queue, \
+            celery_host(cluster["c1"], queue, log_dir, concurrency=2) as c1, \
+            celery_host(cluster["c2"], queue, log_dir, concurrency=2) as c2, \
+            web_host(cluster["web"], log_dir, queue=queue) as web, \
             ThreadPoolExecutor(requests) as pool:
         hosts = {name: cluster[name].address for name in HOSTS}
         tasks = TaskLog({"c1": c1, "c2": c2})
@@ -94,7 +101,8 @@ def run(log_dir: Path, *, requests: int = 40, cut_s: float = SHORT_CUT_S, busy: 
     on_both = {task for task in received
                if task in c1_seen["received"] and task in c2_seen["received"]}
     return {
-        "scenario": "workercut", "hosts": hosts, "cut_s": cut_s, "busy": busy,
+        "scenario": "workercut", "broker": queue.broker, "hosts": hosts, "cut_s": cut_s,
+        "busy": busy,
         "submitted": requests, "answered": answered, "failed": requests - answered,
         "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))},
         # the tasks c1 had received and not finished when its cable was pulled
@@ -111,5 +119,5 @@ def run(log_dir: Path, *, requests: int = 40, cut_s: float = SHORT_CUT_S, busy: 
         "slowest_answer_s": max(reply.latency for reply in replies),
         "c1_back_after_s": answered_at - cut_at - cut_s + back,
         "visibility_timeout_s": VISIBILITY_S, "restore_interval_s": RESTORE_INTERVAL_S,
-        "web_wait_s": WEB_WAIT_S,
+        "heartbeat_s": HEARTBEAT_S, "web_wait_s": WEB_WAIT_S,
     }

@@ -19,6 +19,12 @@ def _by_scenario(results: Results) -> dict[str, dict]:
     return {row["scenario"]: row for row in results.extra("hosts") if "scenario" in row}
 
 
+def _of(results: Results, scenario: str) -> list[dict]:
+    """The rows of ``scenario``, each with its broker (a sample from before RabbitMQ: Redis)."""
+    return [{"broker": "Redis", **row} for row in results.extra("hosts")
+            if row.get("scenario") == scenario]
+
+
 def _scaleout(row: dict) -> list[str]:
     lines = ["#### 1. Scale-out: Celery hosts, and the queue's round trips", "",
              "| Celery hosts | processes P | users | rps | S_cpu ms | bound P ÷ S | "
@@ -97,7 +103,8 @@ def _balancing(row: dict) -> list[str]:
 
 def section(results: Results) -> str:
     rows = _by_scenario(results)
-    cuts = [row for row in results.extra("hosts") if row.get("scenario") == "workercut"]
+    cuts = sorted(_of(results, "workercut"), key=lambda row: (row["broker"] != "Redis",
+                                                               row["cut_s"]))
     skipped = [row["skipped"] for row in results.extra("hosts") if "skipped" in row]
     if skipped:
         return f"### Past one machine: hosts\n\nNot run: {skipped[0]}"
@@ -116,9 +123,10 @@ def section(results: Results) -> str:
         lines += [*_scaleout(rows["scaleout"]), ""]
     if cuts:
         lines += [*workercut_lines(cuts), ""]
-    for name, render in (("brokercut", brokercut_lines), ("balancing", _balancing)):
-        if name in rows:
-            lines += [*render(rows[name]), ""]
+    for row in _of(results, "brokercut"):
+        lines += [*brokercut_lines(row), ""]
+    if "balancing" in rows:
+        lines += [*_balancing(rows["balancing"]), ""]
     return "\n".join(lines).rstrip()
 
 
@@ -170,12 +178,14 @@ def summary(results: Results):
             table.add_row("scale-out", f"c1: {alone['rps']:.2f} rps; c1 + c2: "
                           f"{both['rps']:.2f} rps (× {row['scale']:.2f})", added)
         elif row["scenario"] == "workercut":
-            table.add_row(f"c1 cut {row['cut_s']:g} s", f"{row['answered']}/{row['submitted']} "
+            table.add_row(f"c1 cut {row['cut_s']:g} s ({row.get('broker', 'Redis')})",
+                          f"{row['answered']}/{row['submitted']} "
                           f"answered; held {row['held']}, redelivered {row['redelivered']}; "
                           f"last answer {row['recovered_s']:.1f} s after the cut",
                           f"lost {row['lost']}, ran twice {row['ran_twice']}")
         elif row["scenario"] == "brokercut":
-            table.add_row("broker cut", f"offload: {statuses(row['during'])} in ≤ "
+            table.add_row(f"broker cut ({row.get('broker', 'Redis')})",
+                          f"offload: {statuses(row['during'])} in ≤ "
                           f"{row['during']['max_ms'] / 1000:.1f} s; /health "
                           f"{row['health_during']['p50_ms']:.1f} ms",
                           f"back {row['recovered_after_s']:.1f} s after the rejoin")
@@ -184,6 +194,13 @@ def summary(results: Results):
                 table.add_row(name, f"{step['requests']} GETs, {step['failures']} failed",
                               f"retried by nginx {step['nginx']['retried']}, slowest "
                               f"{step['max_ms']:.0f} ms")
+    lost: dict[str, int] = {}
+    for row in _of(results, "workercut"):
+        lost[row["broker"]] = lost.get(row["broker"], 0) + row["lost"]
+    if lost:
+        table.add_row("lost, per broker", "; ".join(f"{broker}: {count}"
+                                                   for broker, count in lost.items()),
+                      "tasks no worker ever received, over the Celery-host cuts")
     return table
 
 

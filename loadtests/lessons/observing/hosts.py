@@ -17,13 +17,16 @@ from pathlib import Path
 
 from ...cluster import balancing, brokercut, scaleout, workercut
 from ...cluster.network import unavailable
+from ...cluster.stack import BROKERS
 
-#: Each run by name (its logs' folder): the worker cut three ways (workercut.RUNS).
+#: Each run by name (its logs' folder): the worker cut three ways (workercut.RUNS) and the
+#: broker cut, each with each broker.
 SCENARIOS = {
     "scaleout": scaleout.run,
-    **{f"workercut-{cut:g}s": functools.partial(workercut.run, cut_s=cut, busy=busy)
-       for cut, busy in workercut.RUNS},
-    "brokercut": brokercut.run,
+    **{f"workercut-{cut:g}s-{kind}": functools.partial(workercut.run, cut_s=cut, busy=busy,
+                                                      broker=kind)
+       for kind in BROKERS for cut, busy in workercut.RUNS},
+    **{f"brokercut-{kind}": functools.partial(brokercut.run, broker=kind) for kind in BROKERS},
     "balancing": balancing.run,
 }
 
@@ -50,27 +53,28 @@ def watch(log_dir: Path | None = None, only: tuple[str, ...] = ()) -> list[dict]
 def workercut_lines(rows: list[dict]) -> list[str]:
     """The Celery-host cuts' table and what it shows, for the lesson's section."""
     lines = ["#### 2. A Celery host cut off mid-task", "",
-             "| cut | c1's processes busy | submitted | answered | failed | held by c1 | "
+             "| broker | cut | c1's processes busy | submitted | answered | failed | held by c1 | "
              "redelivered to c2 | "
              "ran twice | results stored twice | lost | last answer after the cut | "
              "c1 serving again, after the rejoin |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         lines.append(
-            f"| {row['cut_s']:g} s | {row['busy']} of 2 | {row['submitted']} | "
+            f"| {row['broker']} | {row['cut_s']:g} s | {row['busy']} of 2 | {row['submitted']} | "
             f"{row['answered']} | {row['failed']} | "
             f"{row['held']} | {row['redelivered']} | {row['ran_twice']} | "
             f"{row['results_stored_twice']} | **{row['lost']}** | {row['recovered_s']:.1f} s | "
             f"{row['c1_back_after_s']:.1f} s |")
-    row = rows[0]
+    row = next(row for row in rows if row["broker"] == "Redis")
     lines += [
-        "", "The tasks c1 had received were acknowledged late (`task_acks_late`): they stayed "
-        "in Redis's `unacked` hash. A short cut, and c1 stored their results itself once the "
-        "cable was back (its workers retry a result write through an outage: "
-        "`result_backend_always_retry`). A long one, and once a reservation was older than "
-        f"the visibility timeout ({row['visibility_timeout_s']} s) c2's next restore pass "
-        f"(every {row['restore_interval_s']} s, kombu's `unacked_restore_interval`) put it back "
-        "on the queue and c2 ran it: the time to recovery is bounded by those two settings, "
+        "", "With Redis, the tasks c1 had received were acknowledged late "
+        "(`task_acks_late`): they stayed in Redis's `unacked` hash. A short cut, and c1 stored "
+        "their results itself once the cable was back (its workers retry a result write "
+        "through an outage: `result_backend_always_retry`). A long one, and once a "
+        f"reservation was older than the visibility timeout ({row['visibility_timeout_s']} s) "
+        f"c2's next restore pass (every {row['restore_interval_s']} s, kombu's "
+        "`unacked_restore_interval`) put it back on the queue and c2 ran it: the time to "
+        "recovery is bounded by those two settings, "
         f"not by the cut, and the web's wait ({row['web_wait_s']} s, `OFFLOAD_TIMEOUT`) must "
         "cover them. c1 had computed those tasks too, and stored its answer when it came "
         "back: they ran twice. `is_prime` is idempotent, so the second run cost CPU and "
@@ -86,10 +90,8 @@ def workercut_lines(rows: list[dict]) -> list[str]:
         "its user got a 504 after the web's wait. Celery over Redis is at-least-once for a "
         "task a worker has received, and at-most-once for one popped for a worker that "
         "vanished before reading it: kombu's Redis transport pops with BRPOP, not a move "
-        "into a per-worker list (the same window at shutdown: kombu pull request 1733). A "
-        "broker that requeues a consumer's unacknowledged messages when its connection "
-        "closes (RabbitMQ) has no such gap.",
-        "",
+        "into a per-worker list (the same window at shutdown: kombu pull request 1733).",
+        "", *rabbit_cut_lines([row for row in rows if row["broker"] == "RabbitMQ"]),
         "A first version of the lab's settings lost a task even in a 5-second cut: c1 "
         "computed it, could not store the result, and Celery acknowledged that \"failure\" "
         "(`acks_late` acknowledges failed tasks by default). The lab's workers now retry "
@@ -99,11 +101,35 @@ def workercut_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def rabbit_cut_lines(rows: list[dict]) -> list[str]:
+    """What the same cuts did with RabbitMQ as the broker."""
+    if not rows:
+        return []
+    lost = sum(row["lost"] for row in rows)
+    long = max(rows, key=lambda row: row["cut_s"])
+    each = ", ".join(f"{row['cut_s']:g} s: {row['lost']}" for row in rows)
+    return [
+        f"**With RabbitMQ.** Lost: {lost} in {len(rows)} cuts ({each}). RabbitMQ keeps "
+        "every message it has sent a consumer, unacknowledged, until that consumer "
+        "acknowledges it or its connection closes, and then queues it again: a task in "
+        "flight to c1 at the cut is such a message, like the ones c1 was running. A cut "
+        "connection closes when the broker misses its heartbeats (the lab's "
+        f"`broker_heartbeat` is {long['heartbeat_s']} s; Celery's default, 120 s, would leave "
+        "them with c1 for minutes): after the "
+        f"{long['cut_s']:g}-second cut, c2 was sent {long['redelivered']} of the "
+        f"{long['held']} task(s) c1 held, and the last answer came "
+        f"{long['recovered_s']:.1f} s after the cut. A task redelivered this way ran twice "
+        f"({long['ran_twice']} here): at-least-once, so a task that is not idempotent must "
+        "guard itself (a key it checks before acting) with either broker.",
+        "",
+    ]
+
+
 def brokercut_lines(row: dict) -> list[str]:
     """The broker cut's table and what it shows, for the lesson's section."""
     during, health = row["during"], row["health_during"]
     return [
-        "#### 3. The broker host cut off", "",
+        f"#### 3. The broker host cut off: {row['broker']}", "",
         "| | /offload/prime/2 | p50 ms | max ms | /health p50 ms | max ms |",
         "|---|---|---:|---:|---:|---:|",
         *(f"| {name} | {statuses(row[name])} | {row[name]['p50_ms']:.1f} | "
