@@ -284,7 +284,7 @@ def _command(pid: int) -> str:
 #: runs alone while the other workers idle (``test_try.py``, once last, ran to 310 s of a
 #: pass whose files add up to 270 s a worker). ``tests/test_harness.py`` checks
 #: the names.
-LONGEST = {"test_hosts.py": 200, "test_try.py": 170, "test_reliability.py": 118,
+LONGEST = {"test_try.py": 170, "test_hosts.py": 156, "test_reliability.py": 118,
            "test_slowclients.py": 104, "test_advise_db.py": 56,
            "test_offload_celery.py": 50, "test_registry.py": 50, "test_try_services.py": 49,
            "test_docs.py": 45, "test_db.py": 44, "test_teaching.py": 35,

@@ -24,7 +24,7 @@ import psutil
 
 from .machine import ROOT
 from .poll import wait_until
-from .procs import HERE, Logged, Place, adopt_orphans, stop_tree, tree
+from .procs import HERE, Logged, Place, stop_tree, tree
 
 
 class ProcessError(RuntimeError):
@@ -84,7 +84,6 @@ class Process(Logged):
 
     def launch(self) -> None:
         """Start the process without waiting for it (see :meth:`wait_ready`)."""
-        adopt_orphans()  # what it leaves when killed is this process's to reap at once
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.place.wrap(self.launch_argv()), cwd=ROOT,
                                          env=self.child_env(), stdin=subprocess.DEVNULL,

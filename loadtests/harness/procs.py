@@ -9,7 +9,6 @@ descendant that outlived its parent.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import signal
 import subprocess
@@ -99,27 +98,6 @@ class Logged:
 
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
-
-
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-@functools.cache
-def adopt_orphans() -> bool:
-    """Make this process the reaper of its descendants' orphans (Linux ``prctl``), once.
-
-    A process whose parent died -- a node whose start script was SIGKILLed with it, a
-    daemon's double fork -- is otherwise handed to PID 1, and stays a zombie until PID 1
-    gets round to it: measured, 1.9 s after a SIGKILL of a RabbitMQ node's group, which every
-    stop waited out. Adopted, it is this process's child, and :func:`stop_tree` reaps it at
-    once (0.03 s); :func:`reap_children` finds it too. False where the kernel has no such
-    call."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
 def reap_children(grace: float = 5.0) -> list[str]:
