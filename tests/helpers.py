@@ -297,7 +297,7 @@ RECOVERY_S = 5.0
 #: (tries 2, 6, 12, 20 s after the loss) would have answered only at 20 s: Redis back about
 #: 13 s after the loss (the 503 call meanwhile takes a second), the answer about 7 s late
 #: (measured without ``Reconnecting``: this test failed).
-OUTAGES_S = {"Redis": (0.2,) * 9 + (12.0,)}
+OUTAGES_S = (0.2,) * 9 + (12.0,)
 
 
 def broker_restarts(server, stop, start, outages) -> list[float]:

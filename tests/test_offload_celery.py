@@ -162,7 +162,7 @@ def test_ten_redis_restarts_each_recover_within_5_s(fresh_redis):
             GunicornServer(celery_spec("gevent", fresh_redis.url)) as server:
         try:
             recoveries = broker_restarts(server, lambda: redis["server"].stop(), start,
-                                         OUTAGES_S["Redis"])
+                                         OUTAGES_S)
         finally:
             redis["server"].stop()
         assert worker.proc.poll() is None

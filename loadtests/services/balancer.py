@@ -8,8 +8,8 @@ where the hosts lesson explains what users see when a web host is drained or cut
 from __future__ import annotations
 
 import getpass
-import socket
 
+from .daemon import accepts
 from .nginx import NginxProxy
 
 #: What each request was, one line each: status, the upstreams tried (", " between
@@ -82,13 +82,7 @@ class NginxBalancer(NginxProxy):
 
     def is_ready(self) -> bool:
         """Our master started, and its host's address accepts on the port."""
-        if not self.master_ready():
-            return False
-        try:
-            socket.create_connection((self.place.address, self.port), timeout=1).close()
-        except OSError:
-            return False
-        return True
+        return self.master_ready() and accepts(self.place.address, self.port)
 
     def stop(self, grace: float | None = None) -> None:
         """Stop it; its access and error logs are kept beside its own log (when it has one

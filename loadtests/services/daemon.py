@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 
 from ..harness.process import Process
 
@@ -25,6 +26,15 @@ INSTALL = {
                     "(macOS: `brew install redis`)",
     "nginx": "install it with `sudo apt-get install nginx-light` (macOS: `brew install nginx`)",
 }
+
+
+def accepts(address: str, port: int) -> bool:
+    """Whether something accepts a TCP connection on ``address:port`` (within a second)."""
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def as_user(user: str, program: str, why: str) -> list[str]:
