@@ -11,6 +11,12 @@ it. The node stops on SIGTERM (a clean shutdown); its queues and their messages 
 its folder for :meth:`RabbitServer.serve_again`, the broker come back; :meth:`stop` removes
 the folder.
 
+Its plugins folder holds only the applications the broker's core needs (:func:`core_apps`),
+each a link to the package's: at boot the node loads every module of every application in
+that folder to find its boot steps, and Debian's holds 71. Measured on the 2-vCPU CI
+machine, three boots of each, interleaved: 4.3-4.6 CPU-seconds (5.2-5.6 s) with all of them,
+3.2-3.4 CPU-seconds (3.9-4.1 s) with the 20 the core needs (enabled plugins: none either way).
+
 Where the lab is root, the node runs as the ``rabbitmq`` user Debian's package creates
 (``setpriv``), who owns the folder; the Erlang cookie is written in that folder, not in a
 home. The guest user may connect from any address (``loopback_users = none``): the lab's
@@ -19,19 +25,21 @@ hosts reach the broker over their own network, which reaches only the lab's othe
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
-import socket
 import tempfile
 from pathlib import Path
 
 from ..harness.ports import free_port
-from .daemon import INSTALL, Daemon, Missing, as_user, give_to
+from .daemon import INSTALL, Daemon, Missing, accepts, as_user, give_to
 
 INSTALL["rabbitmq-server"] = ("install it with `sudo apt-get install rabbitmq-server` "
                               "(macOS: `brew install rabbitmq`)")
 #: Debian's node script (the one on PATH, /usr/sbin, wraps it to switch users with ``su``).
 NODE_SCRIPT = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+#: The applications the broker's core starts from; the rest of its folder is plugins.
+CORE = ("rabbit", "rabbitmq_prelaunch", "rabbit_common")
 #: What the node prints once it has booted (its banner's last words; the log shows warnings only).
 READY_LINE = " completed with "
 CONFIG = """\
@@ -88,6 +96,8 @@ class RabbitServer(Daemon):
             "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq"),
             "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            **({"RABBITMQ_PLUGINS_DIR": str(folder / "plugins")}
+               if (folder / "plugins").exists() else {}),
             "RABBITMQ_PID_FILE": str(folder / "pid"),
             "RABBITMQ_LOGS": "-",
         }
@@ -99,6 +109,8 @@ class RabbitServer(Daemon):
             (self.folder / "rabbitmq.conf").write_text(
                 CONFIG.format(address=self.place.address, port=self.port))
             (self.folder / "enabled_plugins").write_text("[].\n")
+            link_core_apps(Path(self.script).resolve().parent.parent / "plugins",
+                           self.folder / "plugins")
             give_to(self.prefix, self.folder, self.folder / "rabbitmq.conf",
                     self.folder / "enabled_plugins")
             super().start()
@@ -108,13 +120,7 @@ class RabbitServer(Daemon):
 
     def is_ready(self) -> bool:
         """The node says it has started, and its AMQP port answers."""
-        if READY_LINE not in self.log_text():
-            return False
-        try:
-            socket.create_connection((self.place.address, self.port), timeout=1).close()
-        except OSError:
-            return False
-        return True
+        return READY_LINE in self.log_text() and accepts(self.place.address, self.port)
 
     def stop_server(self, first_signal: signal.Signals | None = None) -> None:
         """Stop the node -- cleanly, or killed by ``first_signal`` (SIGKILL: a crash) -- and
@@ -131,6 +137,36 @@ class RabbitServer(Daemon):
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+def core_apps(plugins: Path) -> dict[str, Path]:
+    """The applications in ``plugins`` that :data:`CORE` needs, by the ``applications`` of
+    each one's ``.app`` file, with their folders (Erlang's and missing ones are left out)."""
+    folders = {path.name.rsplit("-", 1)[0]: path for path in plugins.glob("*-*")
+               if path.is_dir()}
+    needed: dict[str, Path] = {}
+    todo = list(CORE)
+    while todo:
+        app = todo.pop()
+        if app in needed or app not in folders:
+            continue
+        needed[app] = folders[app]
+        for spec in folders[app].glob("ebin/*.app"):
+            for key in ("applications", "included_applications"):
+                if found := re.search(r"\{" + key + r",\s*\[([^\]]*)\]", spec.read_text()):
+                    todo += re.findall(r"\w+", found.group(1))
+    return needed
+
+
+def link_core_apps(plugins: Path, folder: Path) -> None:
+    """A plugins folder of links to the core's applications; none (the package's own
+    folder is used) where ``plugins`` does not hold the core."""
+    apps = core_apps(plugins) if plugins.is_dir() else {}
+    if not set(CORE) <= set(apps):
+        return
+    folder.mkdir()
+    for path in apps.values():
+        (folder / path.name).symlink_to(path)
 
 
 def _erlang_epmd() -> str:
