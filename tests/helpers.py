@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from loadtests.harness.poll import wait_until as poll
+from loadtests.harness.procs import alive
 from loadtests.load.client import Reply, get
 from loadtests.servers import ROOT, ServerSpec
 from loadtests.servers.base import RESET_SIGINT
@@ -37,18 +38,6 @@ def missing(error: Exception):
     if os.environ.get("CI") == "true":
         pytest.fail(f"{error} (CI=true: nothing may be skipped)")
     pytest.skip(str(error))
-
-
-def alive(procs) -> list[psutil.Process]:
-    """The processes that still run (a zombie, or one gone meanwhile, does not)."""
-    running = []
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                running.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return running
 
 
 def cmdline(proc: psutil.Process) -> list[str]:
@@ -293,7 +282,7 @@ LONGEST = {"test_try.py": 170, "test_hosts.py": 156, "test_reliability.py": 118,
 
 #: Seconds from the broker ready again to the first right answer: the issue's bound.
 RECOVERY_S = 5.0
-#: The outages' planned lengths, in seconds: short ones, and one that kombu's old back-off
+#: Each broker's outages' planned lengths, in seconds: short ones, and one that kombu's old back-off
 #: (tries 2, 6, 12, 20 s after the loss) would have answered only at 20 s: Redis back about
 #: 13 s after the loss (the 503 call meanwhile takes a second), the answer about 7 s late
 #: (measured without ``Reconnecting``: this test failed).

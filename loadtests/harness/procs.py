@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from .poll import wait_until
+
 #: The address every process of the lab binds unless it runs on one of the lab's hosts.
 LOOPBACK = "127.0.0.1"
 
@@ -82,7 +84,21 @@ def stop_tree(proc: subprocess.Popen, *, grace: float = 10.0, whole_group: bool 
     for survivor in survivors:
         with contextlib.suppress(psutil.NoSuchProcess):
             survivor.kill()
-    psutil.wait_procs(survivors, timeout=5)
+    # dead is enough: an orphan's zombie waits for PID 1, which may reap it seconds later
+    # (a SIGKILLed RabbitMQ's epmd: 1.9 s)
+    wait_until(lambda: not alive(survivors), 5, fail=None)
+
+
+def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
+    """The processes that still run (a zombie, or one gone meanwhile, does not)."""
+    running = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                running.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return running
 
 
 class Logged:
