@@ -216,6 +216,21 @@ def test_a_worker_host_cut_past_the_visibility_timeout_is_redelivered(tmp_path):
     assert "| 30 s | 2 of 2 | 24 | 24 | 0 |" in page
 
 
+def test_a_worker_host_cut_loses_nothing_with_rabbitmq(tmp_path):
+    """30 s with one of c1's processes busy and the other's next task on its way: RabbitMQ
+    queues both again once it has closed c1's silent connection (missed heartbeats), c2
+    runs them, every request is answered, nothing is lost."""
+    from loadtests.cluster import workercut
+
+    row = workercut.run(tmp_path, requests=24, cut_s=workercut.CUT_S, busy=1,
+                        broker="rabbitmq")
+    assert row["broker"] == "RabbitMQ" and row["held"] >= 1, row
+    assert row["lost"] == 0 and row["redelivered"] == row["held"], row
+    assert row["answered"] == row["submitted"] and row["failed"] == 0, row
+    # redelivered once the broker gave up on c1 (two missed heartbeats), within the web's wait
+    assert 2 * row["heartbeat_s"] <= row["recovered_s"] < row["web_wait_s"], row
+
+
 def test_the_broker_cut_off_gives_503_in_time_and_recovers(tmp_path):
     from loadtests.cluster import brokercut
 
