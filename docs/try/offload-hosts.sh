@@ -8,4 +8,4 @@ REDIS_URL=redis://$REDIS_HOST:6379/0 OFFLOAD_BACKEND=celery \
 REDIS_URL=redis://$REDIS_HOST:6379/0 celery -A webapp.tasks worker --pool prefork --concurrency "$(nproc)" &
 curl -s --retry 30 --retry-connrefused --retry-delay 1 -o /dev/null localhost:8000/health   # up?
 curl -s localhost:8000/offload/prime/142702110479723
-kill %2 %3 %1
+kill %2 %3; wait %3; kill %1          # Celery acks its last task while Redis is still there

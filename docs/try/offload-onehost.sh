@@ -9,4 +9,4 @@ curl -s --retry 30 --retry-connrefused --retry-delay 1 -o /dev/null localhost:80
 curl -s localhost:8002/info      # ..."offload":{"backend":"celery","redis_url":"redis://127.0.0.1:6379/0",
                                  #               "result_waiter":"geventDrainer"}
 curl -s localhost:8002/offload/prime/142702110479723
-kill %1 %4 %3 %2
+kill %1 %4 %3; wait %3; kill %2     # Celery acks its last task while Redis is still there
