@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import textwrap
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -36,17 +37,29 @@ LABELLED_BARS = 24
 
 #: False within :func:`names_only`.
 _DRAWING = contextvars.ContextVar("drawing", default=True)
+#: False within :func:`png_only`.
+_SVG = contextvars.ContextVar("svg", default=True)
 
 
 @contextlib.contextmanager
-def names_only():
-    """Charts built but not drawn or written (drawing is most of a chart's cost: 10 s of a
-    full report's): for the report's or a page's text, which names its charts."""
-    token = _DRAWING.set(False)
+def _setting(var: contextvars.ContextVar, value) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _DRAWING.reset(token)
+        var.reset(token)
+
+
+def names_only() -> contextlib.AbstractContextManager[None]:
+    """Charts built but not drawn or written (drawing is most of a chart's cost: 10 s of a
+    full report's): for the report's or a page's text, which names its charts."""
+    return _setting(_DRAWING, False)
+
+
+def png_only() -> contextlib.AbstractContextManager[None]:
+    """Charts drawn as PNG, and checked for text past their edge, but not drawn again as
+    SVG (about half a report's drawing): for a check of the report's text and charts."""
+    return _setting(_SVG, False)
 
 
 class ChartOverflow(UserWarning):
@@ -128,7 +141,8 @@ def overflow(fig, *, drawn: bool = False) -> list[str]:
 
 
 def save(fig, out: Path, name: str) -> str:
-    """Write ``fig`` as ``out/name`` (PNG) and beside it as SVG (for slides), close it, and
+    """Write ``fig`` as ``out/name`` (PNG) and beside it as SVG (for slides; not within
+    :func:`png_only`), close it, and
     return ``name``; warn with :class:`ChartOverflow` if any text is cut off. Within
     :func:`names_only`, only close it and return ``name``."""
     if not _DRAWING.get():
@@ -142,8 +156,9 @@ def save(fig, out: Path, name: str) -> str:
                       stacklevel=2)
     # SVG text stays text: a slide can edit it, and the file is far smaller than glyph paths;
     # no date and fixed ids, so that the same chart redrawn is the same file
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
-        fig.savefig((out / name).with_suffix(".svg"), metadata={"Date": None})
+    if _SVG.get():
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
+            fig.savefig((out / name).with_suffix(".svg"), metadata={"Date": None})
     plt.close(fig)
     return name
 
