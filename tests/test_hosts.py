@@ -234,8 +234,12 @@ def test_a_worker_host_cut_loses_nothing_with_rabbitmq(tmp_path):
 def test_the_broker_cut_off_gives_503_in_time_and_recovers(tmp_path):
     from loadtests.cluster import brokercut
 
-    row = brokercut.run(tmp_path, calls=3)
-    assert row["before"]["statuses"] == {"200": 3}
+    row = brokercut.run(tmp_path, calls=3, tasks=5)
+    assert row["before"]["statuses"] == {"200": 5}
+    # the broker host's server: its start and its memory, measured
+    (redis,) = row["servers"].values()
+    assert list(row["servers"]) == ["Redis"] and 0 < redis["start_s"] < 10, row["servers"]
+    assert 1 < redis["rss_mb"] < 200, row["servers"]
     assert row["during"]["statuses"] == {"503": 3} and row["during"]["json"]
     assert row["error"] == "the task queue (Redis) is unreachable"
     assert row["during"]["max_ms"] < row["web_wait_s"] * 1000  # within the offload timeout

@@ -21,12 +21,14 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp.tasks import BROKER_HEARTBEAT_S
 
 from ..harness.poll import wait_until
+from ..harness.process import Process
+from ..harness.procs import alive
 from ..load.client import Reply, get
 from ..servers import GunicornServer, ServerSpec
 from ..services.celeryworker import CeleryWorker
@@ -57,14 +59,23 @@ def broker(host: Host, log_dir: Path) -> RedisServer:
 @dataclass(frozen=True)
 class Queue:
     """Where the tasks go (``broker_url``: RabbitMQ's; None: Redis is the broker too) and
-    where their results are stored (``redis_url``)."""
+    where their results are stored (``redis_url``); ``servers``: each server of the broker
+    host by name, with the seconds its start took (from launch to ready)."""
 
     redis_url: str
     broker_url: str | None = None
+    servers: tuple[tuple[str, Process, float], ...] = field(default=(), compare=False)
 
     @property
     def broker(self) -> str:
         return "RabbitMQ" if self.broker_url else "Redis"
+
+    def cost(self) -> dict[str, dict[str, float]]:
+        """Per server: its start's seconds, and its processes' resident memory now (MB)."""
+        return {name: {"start_s": start_s,
+                       "rss_mb": sum(proc.memory_info().rss for proc in alive(
+                           server.processes())) / 2**20}
+                for name, server, start_s in self.servers}
 
 
 #: The brokers a scenario runs with, by the name ``--brokers`` takes.
@@ -78,12 +89,17 @@ def queue_host(host: Host, log_dir: Path, kind: str = "redis") -> Iterator[Queue
     if kind not in BROKERS:
         raise ValueError(f"broker must be one of {', '.join(BROKERS)}, got {kind!r}")
     with contextlib.ExitStack() as stack:
-        redis = stack.enter_context(broker(host, log_dir))
-        rabbit = None
+        servers = [("Redis", broker(host, log_dir))]
         if kind == "rabbitmq":
-            rabbit = stack.enter_context(RabbitServer(
-                place=host, port=RABBIT_PORT, log_path=log_dir / f"rabbitmq-{host.name}.log"))
-        yield Queue(redis.url, rabbit and rabbit.url)
+            servers.append(("RabbitMQ", RabbitServer(
+                place=host, port=RABBIT_PORT, log_path=log_dir / f"rabbitmq-{host.name}.log")))
+        started = []
+        for name, server in servers:
+            start = time.monotonic()
+            stack.enter_context(server)
+            started.append((name, server, time.monotonic() - start))
+        redis, rabbit = servers[0][1], dict(servers).get("RabbitMQ")
+        yield Queue(redis.url, rabbit and rabbit.url, tuple(started))
 
 
 def celery_host(host: Host, queue: Queue | str, log_dir: Path, *,

@@ -130,6 +130,9 @@ class Lesson:
     #: Where this lesson's diagnosis replaces the report's outlier line for a cell: the
     #: whole line, else None (row, settings).
     diagnose: Callable[[dict, dict], str | None] | None = None
+    #: Named excerpts of its section that another page embeds, by name
+    #: (``% generated: part LESSON NAME`` in the page).
+    parts: Mapping[str, Callable[[Results], str]] = field(default_factory=dict)
     #: The section of *Fluent Python*'s chapter 19 it measures (see :data:`BOOK`), or one
     #: past the chapter ("Past the chapter: ...").
     book: str = ""

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from .base import Lesson, Results, switched
-from .observing.hosts import brokercut_lines, statuses, workercut_lines
+from .observing.hosts import broker_lines, brokercut_lines, statuses, workercut_lines
 
 
 def _by_scenario(results: Results) -> dict[str, dict]:
@@ -125,9 +125,16 @@ def section(results: Results) -> str:
         lines += [*workercut_lines(cuts), ""]
     for row in _of(results, "brokercut"):
         lines += [*brokercut_lines(row), ""]
+    lines += broker_lines(cuts, _of(results, "brokercut"))
     if "balancing" in rows:
         lines += [*_balancing(rows["balancing"]), ""]
     return "\n".join(lines).rstrip()
+
+
+def brokers(results: Results) -> str:
+    """The brokers side by side (the offload page shows it too)."""
+    lines = broker_lines(_of(results, "workercut"), _of(results, "brokercut"))
+    return "\n".join(lines[2:]).strip()  # under the page's own heading
 
 
 def chart(results: Results, out: Path) -> list[str]:
@@ -217,6 +224,7 @@ LESSON = Lesson(
     section=section,
     chart=chart,
     summary=summary,
+    parts={"brokers": brokers},
     observation=switched("hosts", "also run the multi-host scenarios in network namespaces "
                                   "(root: scale-out, a Celery host cut off, the broker cut "
                                   "off, two web hosts behind nginx drained and cut)", observe,

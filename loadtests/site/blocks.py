@@ -135,6 +135,19 @@ def lesson(arg: str, write: bool = False) -> str:
     return "\n".join(parts).strip()
 
 
+def part(arg: str, write: bool = False) -> str:
+    """A named excerpt of a lesson's section (``LESSON NAME``), from each sample that has it."""
+    name, _, wanted = arg.partition(" ")
+    chosen = next((item for item in LESSONS if item.name == name), None)
+    if chosen is None or wanted not in chosen.parts:
+        raise ValueError(f"no part {wanted!r} of a lesson named {name!r}")
+    parts = []
+    for sample_name in SAMPLES:
+        if text := chosen.parts[wanted](sample(sample_name)):
+            parts += [provenance(sample_name), "", text, ""]
+    return "\n".join(parts).strip()
+
+
 def summary(name: str) -> tuple[str, str]:
     """A lesson page's question (its title) and its one-line answer."""
     lines = (DOCS / "lessons" / f"{name}.md").read_text().splitlines()
@@ -241,6 +254,6 @@ def cli(arg: str, write: bool = False) -> str:
     return "\n".join([f"```text\n$ python -m {arg} --help", done.stdout.rstrip(), "```"])
 
 
-RENDERERS: dict[str, Callable[..., str]] = {"lesson": lesson, "lessons": lessons,
+RENDERERS: dict[str, Callable[..., str]] = {"lesson": lesson, "part": part, "lessons": lessons,
                                             "table": table, "demo": demo, "cli": cli,
                                             "advice": advice, "presets": presets}

@@ -140,13 +140,45 @@ def brokercut_lines(row: dict) -> list[str]:
         f"With the broker unreachable, every offload call was answered {statuses(during)} "
         f"(\"{row['error']}\") in {during['max_ms'] / 1000:.1f} s at most — within the "
         f"{row['web_wait_s']} s offload timeout. The lab's Celery settings give up on an "
-        "unreachable Redis after short connect timeouts and retries "
+        "unreachable broker after short connect timeouts and retries "
         "(`broker_connection_timeout`, `redis_socket_connect_timeout`, the publish and "
         "result-backend retry policies; which of them ended these calls at that time was "
-        "not traced). `/health` never touches Redis: "
+        "not traced). `/health` never touches the broker: "
         f"{health['p50_ms']:.1f} ms during the outage. When the cable was back, the next call "
         f"was answered after {row['recovered_after_s']:.1f} s, with no restart anywhere.",
     ]
+
+
+def broker_lines(workercuts: list[dict], brokercuts: list[dict]) -> list[str]:
+    """The brokers side by side: what each delivered over the Celery-host cuts, and its cost
+    on the broker host (measured in the broker cut's scenario, before the cut)."""
+    costed = [row for row in brokercuts if "servers" in row]
+    if not costed:
+        return []
+    lines = ["#### The brokers side by side", "",
+             "| broker | submitted over the cuts | lost | ran twice | delivery, as measured | "
+             "start-up | resident memory | offload p50 ms | p90 ms |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for row in costed:
+        name, cuts = row["broker"], [cut for cut in workercuts if cut["broker"] == row["broker"]]
+        submitted = sum(cut["submitted"] for cut in cuts)
+        lost, twice = (sum(cut[key] for cut in cuts) for key in ("lost", "ran_twice"))
+        delivery = ("every task ran: at least once" if not lost else
+                    "a task popped for a worker that vanished was lost: at most once")
+        own, results = row["servers"][name], row["servers"].get("Redis") if name != "Redis" \
+            else None
+        memory = f"{own['rss_mb']:.0f} MB" + (
+            f" (+ {results['rss_mb']:.0f} MB: Redis, its results)" if results else "")
+        lines.append(f"| {name} | {submitted} | **{lost}** | {twice} | {delivery} | "
+                     f"{own['start_s']:.2f} s | {memory} | {row['before']['p50_ms']:.1f} | "
+                     f"{row['before']['p90_ms']:.1f} |")
+    tasks = costed[0].get("tasks", costed[0]["calls"])
+    return [*lines, "", "Start-up: from launch to serving, on the broker host. Memory: the "
+            "broker's processes' resident set after the "
+            f"{tasks} offload calls of the latency columns, made one after another by the web "
+            "host (`/offload/prime/2`: the queue's round trips, not the work). RabbitMQ's "
+            "start is an Erlang node's boot, Redis's a process's; both are paid once per "
+            "broker start, and again after a crash.", ""]
 
 
 def statuses(summary: dict) -> str:
