@@ -38,7 +38,7 @@ lesson: $(STAMP) os-packages  ## one lesson live, its cells and observation: mak
 matrix: $(STAMP) os-packages  ## the full matrix: every cell twice (about 36 min)
 	$(BIN)/python -m loadtests.matrix --full
 
-hosts: $(STAMP) os-packages  ## the multi-host scenarios in network namespaces (root; about 3 min)
+hosts: $(STAMP) os-packages  ## the multi-host scenarios in network namespaces, each cut with each broker (root; about 7 min)
 	$(BIN)/python -m loadtests.matrix --no-cells --hosts
 
 test: $(STAMP) os-packages  ## every test: those that time nothing in parallel, the timing tests two at a time, the two-core ones alone

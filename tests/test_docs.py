@@ -58,6 +58,8 @@ def test_a_broken_marker_is_one_line_naming_the_page():
         pages.render("% generated: lessons\ntext\n", "x.md")
     with pytest.raises(pages.PageError, match=r"^x.md:1: unknown generated block 'nope'"):
         pages.render("% generated: nope\n% generated: end\n", "x.md")
+    with pytest.raises(ValueError, match=r"^no part 'nope' of a lesson named 'hosts'$"):
+        pages.render("% generated: part hosts nope\n% generated: end\n", "x.md")
 
 
 def _settings_read(path: Path) -> set[str]:

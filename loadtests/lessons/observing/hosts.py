@@ -163,8 +163,9 @@ def broker_lines(workercuts: list[dict], brokercuts: list[dict]) -> list[str]:
         name, cuts = row["broker"], [cut for cut in workercuts if cut["broker"] == row["broker"]]
         submitted = sum(cut["submitted"] for cut in cuts)
         lost, twice = (sum(cut[key] for cut in cuts) for key in ("lost", "ran_twice"))
-        delivery = ("every task ran: at least once" if not lost else
-                    "a task popped for a worker that vanished was lost: at most once")
+        delivery = ("every task ran, some twice: at least once" if not lost else
+                    "at least once for a task a worker received; at most once for one "
+                    "in flight to a worker that vanished")
         own, results = row["servers"][name], row["servers"].get("Redis") if name != "Redis" \
             else None
         memory = f"{own['rss_mb']:.0f} MB" + (
