@@ -12,10 +12,11 @@ its folder for :meth:`RabbitServer.serve_again`, the broker come back; :meth:`st
 the folder.
 
 Its plugins folder holds only the applications the broker's core needs (:func:`core_apps`),
-each a link to the package's: at boot the node loads every module of every application in
-that folder to find its boot steps, and Debian's holds 71. Measured on the 2-vCPU CI
-machine, three boots of each, interleaved: 4.3-4.6 CPU-seconds (5.2-5.6 s) with all of them,
-3.2-3.4 CPU-seconds (3.9-4.1 s) with the 20 the core needs (enabled plugins: none either way).
+each a link to the package's: at boot the node reads every application in that folder for
+its plugins, and Debian's holds 71. (The code path, ``ERL_LIBS``, stays the
+package's.) Measured on the 2-vCPU CI machine, three boots of each, interleaved, twice: 3.2-3.4
+CPU-seconds with the 20 the core needs against 4.3-4.6 with all of them, and in a slower hour
+4.2-4.9 against 5.4-6.5: a fifth to a quarter less (enabled plugins: none either way).
 
 Where the lab is root, the node runs as the ``rabbitmq`` user Debian's package creates
 (``setpriv``), who owns the folder; the Erlang cookie is written in that folder, not in a
