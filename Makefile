@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 #: Parallel workers for the tests that time nothing (make test's first pass). The timing
 #: tests run two at a time: each holds its claim while the other core is busy (make stress
 #: checks that beside a CPU hog); those that claim two cores run alone.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 5
 #: Rounds of make stress.
 ROUNDS ?= 5
 #: make docs-serve's port (gunicorn's is 8000).
@@ -28,8 +28,8 @@ os-packages:  ## redis-server, nginx: installed when missing (root with apt-get)
 demo: $(STAMP) os-packages  ## the quick matrix (about 2 min on 2 cores); report in reports/<timestamp>/
 	$(BIN)/python -m loadtests.matrix --quick
 
-probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker model
-	$(BIN)/python -m loadtests.probe
+probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker model [ARGS="--io-requests 4"]
+	$(BIN)/python -m loadtests.probe $(ARGS)
 
 lesson: $(STAMP) os-packages  ## one lesson live, its cells and observation: make lesson L=gil [ARGS=--full]
 	@test -n "$(L)" || { echo 'usage: make lesson L=<lesson> [ARGS=--full]  (the lessons: docs/teaching.md)' >&2; exit 2; }
