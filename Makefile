@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 #: Parallel workers for the tests that time nothing (make test's first pass). The timing
 #: tests run two at a time: each holds its claim while the other core is busy (make stress
 #: checks that beside a CPU hog); those that claim two cores run alone.
-TEST_WORKERS ?= 5
+TEST_WORKERS ?= 6
 #: Rounds of make stress.
 ROUNDS ?= 5
 #: make docs-serve's port (gunicorn's is 8000).
@@ -19,7 +19,7 @@ DOCS_OUT := docs/_build/html
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt  # bytecode compiled on first import: 8 s less
 	touch $(STAMP)
 
 os-packages:  ## redis-server, nginx: installed when missing (root with apt-get), else one line says how

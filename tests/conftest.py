@@ -22,8 +22,9 @@ collect_ignore_glob = ["apps/*"]
 
 #: Parallel workers (pytest-xdist, ``make test``'s first pass) draw ports from ranges of their
 #: own, below the kernel's ephemeral range (32768 and up), for their servers and for the
-#: commands they run: ``loadtests.servers.free_port`` reads LAB_PORTS.
-PORTS_PER_WORKER = 4000
+#: commands they run: ``loadtests.servers.free_port`` reads LAB_PORTS (six workers: 10000-27999;
+#: up to seven stay below 32768).
+PORTS_PER_WORKER = 3000
 if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
     _low = 10000 + int(_worker[2:]) * PORTS_PER_WORKER
     os.environ["LAB_PORTS"] = f"{_low}-{_low + PORTS_PER_WORKER - 1}"
