@@ -114,14 +114,15 @@ class LocustRun(Process):
         self.go()
 
         def finished() -> bool:
-            if self.proc.poll() is not None:
-                return True
+            # the log read before the exit is acted on: a run whose stop and exit fell
+            # between two polls (a busy machine) still closes its meter
+            exited = self.proc.poll() is not None
             log = self.log_path.read_text(errors="replace")
-            if not meter.is_open and not meter.closed and RESET_MESSAGE in log:
-                meter.open()
-            elif meter.is_open and STOP_MESSAGE in log:
+            if meter.is_open and STOP_MESSAGE in log:
                 meter.close()  # Locust stops its users now; all its processes still run
-            return False
+            elif not (meter.is_open or meter.closed or exited) and RESET_MESSAGE in log:
+                meter.open()
+            return exited
 
         wait_until(finished, self.load.warmup + self.load.duration + 60, fail=lambda _: (
             TimeoutError(f"locust did not finish; see {self.log_path}")))
