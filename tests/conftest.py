@@ -22,7 +22,7 @@ collect_ignore_glob = ["apps/*"]
 
 #: Parallel workers (pytest-xdist, ``make test``'s first pass) draw ports from ranges of their
 #: own, below the kernel's ephemeral range (32768 and up), for their servers and for the
-#: commands they run: ``loadtests.servers.free_port`` reads LAB_PORTS (six workers: 10000-27999;
+#: commands they run: ``loadtests.servers.free_port`` reads LAB_PORTS (five workers: 10000-24999;
 #: up to seven stay below 32768).
 PORTS_PER_WORKER = 3000
 if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):

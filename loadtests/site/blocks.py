@@ -116,9 +116,13 @@ def _charts(lesson: Lesson, name: str, write: bool) -> list[str]:
     return [f"charts/{file}"]
 
 
+def _named(name: str) -> Lesson | None:
+    return next((item for item in LESSONS if item.name == name), None)
+
+
 def lesson(arg: str, write: bool = False) -> str:
     """A lesson's measured sections, one per sample that has its cells, with charts."""
-    chosen = next((item for item in LESSONS if item.name == arg), None)
+    chosen = _named(arg)
     if chosen is None:
         raise ValueError(f"no lesson named {arg!r}")
     parts, seen, told = [], set(), set()
@@ -138,7 +142,7 @@ def lesson(arg: str, write: bool = False) -> str:
 def part(arg: str, write: bool = False) -> str:
     """A named excerpt of a lesson's section (``LESSON NAME``), from each sample that has it."""
     name, _, wanted = arg.partition(" ")
-    chosen = next((item for item in LESSONS if item.name == name), None)
+    chosen = _named(name)
     if chosen is None or wanted not in chosen.parts:
         raise ValueError(f"no part {wanted!r} of a lesson named {name!r}")
     parts = []
