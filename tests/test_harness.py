@@ -63,7 +63,18 @@ def test_a_process_and_what_it_started_are_reaped_even_when_it_ignores_sigterm()
     with _Sleeper(STUBBORN) as proc:
         family = proc.processes()
         assert len(family) == 2  # the process and its child
-    assert proc.proc is None and not alive(family)
+        log = proc.log_path
+        assert log.exists()
+    assert proc.proc is None and not alive(family) and not log.exists()
+
+
+def test_a_process_that_never_starts_leaves_no_log_file(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    _Sleeper("pass")  # as a service whose program is missing: built, then dropped
+    read_only = _Sleeper("pass")
+    assert read_only.log_text() == ""  # its log read before a start makes the file ...
+    read_only.stop()  # ... and a stop without a start removes it
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_process_that_exits_before_it_is_ready_fails_with_its_log():

@@ -50,10 +50,19 @@ class Process(Logged):
         #: Where it runs: this machine's loopback, or one of the lab's hosts.
         self.place = place
         self._own_log = log_path is None
-        self.log_path = Path(log_path or tempfile.mkstemp(prefix=f"{self.name}-",
-                                                         suffix=".log")[1])
+        self._log_path = None if log_path is None else Path(log_path)
         self.proc: subprocess.Popen | None = None
         self._known: dict[int, psutil.Process] = {}
+
+    @property
+    def log_path(self) -> Path:
+        """Its output: the caller's file, or a temporary one of its own, made when first
+        needed (an instance that never starts leaves no file) and removed by :meth:`stop`."""
+        if self._log_path is None:
+            fd, name = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
+            os.close(fd)
+            self._log_path = Path(name)
+        return self._log_path
 
     # -- what a subclass says ------------------------------------------------------------
     def launch_argv(self) -> list[str]:
@@ -126,12 +135,16 @@ class Process(Logged):
         """The stop signal, SIGKILL to the session after ``grace`` s; every process that
         ever belonged to it reaped, its own log removed, then :meth:`cleanup`."""
         if self.proc is None:
+            self._remove_own_log()
             return
         self.remember()
         stop_tree(self.proc, grace=self.stop_grace if grace is None else grace,
                   whole_group=self.signal_group, known=self._known.values(),
                   first_signal=first_signal or self.stop_signal)
-        if self._own_log:
-            self.log_path.unlink(missing_ok=True)
+        self._remove_own_log()
         self.cleanup()
         self.proc = None
+
+    def _remove_own_log(self) -> None:
+        if self._own_log and self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
