@@ -1,0 +1,236 @@
+"""An open-loop load: each request sent when it is due, and its latency counted from then.
+
+    python -m loadtests.load.openloop http://127.0.0.1:8000/health --rate 150 --duration 10
+
+Locust cannot carry this: its users are closed loops (a user's next request waits for its
+last answer; its wait times only slow a user down), and a request's time in its stats starts
+when the request is sent, so a sender held up by the stall it measures hides it -- the
+coordinated omission wrk2 was written against. This is a small generator of the lab's own,
+on gevent and geventhttpclient (Locust's FastHttpUser's client):
+
+* a schedule (:mod:`.arrivals`: Poisson by default, or constant) says when each request is
+  due; one greenlet sleeps until each due time and hands the request to a greenlet of its own,
+  whatever the others are doing;
+* the latency runs from the due time to the last byte of the answer, recorded in an HDR
+  histogram (``hdrhistogram``); the send lag (sent − due) is recorded beside it, so that the
+  generator can be trusted: a lag that grows means the generator, not the server, was late;
+* the command runs gevent's hub on libev's ``select`` backend: its timeouts are in
+  microseconds, where ``epoll``'s (gevent's default on Linux) are whole milliseconds. On
+  epoll every send was 0.8 ms late at the median and requests due within a millisecond of
+  each other left together, which a server sees as too many short gaps; on select the lag's
+  median is about 0.1 ms. select watches at most 1,024 descriptors, hence
+  :data:`MAX_IN_FLIGHT`;
+* at most ``max_in_flight`` requests are out at once; a request due when that many are
+  out is not sent, and is counted as dropped. Every request scheduled is counted once:
+  answered (by status), failed (a connection error), timed out, or dropped.
+
+:func:`closed` runs the closed loop beside it (N users, each sending when answered), with the
+same client and histograms: the comparison the stall test makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import gevent
+import gevent.pool
+from geventhttpclient import HTTPClient
+from hdrh.histogram import HdrHistogram
+
+from .arrivals import SCHEDULES, schedule
+
+#: Histograms in microseconds, from 1 µs to 10 minutes, three significant digits.
+LOWEST_US, HIGHEST_US, DIGITS = 1, 600_000_000, 3
+#: The percentiles every run reports.
+PERCENTILES = (50, 90, 99, 99.9)
+#: The most requests out at once: select's limit of 1,024 descriptors, less a margin.
+MAX_IN_FLIGHT = 1000
+#: Seconds between the schedule's making and its first due time: the greenlets' start-up.
+LEAD_S = 0.05
+
+
+@dataclass
+class Run:
+    """What one run counted and measured; :meth:`summary` is its JSON."""
+
+    mode: str
+    scheduled: int
+    duration_s: float
+    latency: HdrHistogram = field(default_factory=lambda: _histogram())
+    lag: HdrHistogram = field(default_factory=lambda: _histogram())
+    statuses: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+    timed_out: int = 0
+    dropped: int = 0
+    sent: int = 0
+    #: Each answered request's due time (``time.perf_counter()``) and latency in seconds,
+    #: in the order they were answered.
+    answers: list[tuple[float, float]] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        answered = sum(self.statuses.values())
+        return {
+            "mode": self.mode, "scheduled": self.scheduled, "duration_s": self.duration_s,
+            "offered_rps": self.scheduled / self.duration_s,
+            "sent": self.sent, "answered": answered, "achieved_rps": answered / self.duration_s,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "failed": dict(self.failed), "timed_out": self.timed_out, "dropped": self.dropped,
+            "latency_ms": _percentiles(self.latency),
+            "send_lag_ms": _percentiles(self.lag),
+        }
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+
+
+def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
+    if not histogram.get_total_count():
+        return {}
+    values = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+    return {**values, "max": histogram.get_max_value() / 1000}
+
+
+class Target:
+    """One URL, reached through a pool of keep-alive connections (geventhttpclient)."""
+
+    def __init__(self, url: str, connections: int, timeout: float):
+        parts = urlsplit(url)
+        self.path = parts.path or "/"
+        if parts.query:
+            self.path += "?" + parts.query
+        self.client = HTTPClient(parts.hostname, parts.port or 80, concurrency=connections,
+                                 connection_timeout=timeout, network_timeout=timeout)
+
+    def send(self, run: Run, due: float) -> None:
+        """One request: its send lag from ``due``, then its answer's latency from ``due``."""
+        sent = time.perf_counter()
+        run.sent += 1
+        run.lag.record_value(max(LOWEST_US, round((sent - due) * 1e6)))
+        try:
+            response = self.client.get(self.path)
+            response.read()
+            status = response.status_code
+        except (TimeoutError, gevent.Timeout):
+            run.timed_out += 1
+            return
+        except OSError as error:
+            run.failed[type(error).__name__] += 1
+            return
+        latency = time.perf_counter() - due
+        run.statuses[status] += 1
+        run.latency.record_value(min(HIGHEST_US, max(LOWEST_US, round(latency * 1e6))))
+        run.answers.append((due, latency))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
+              seed: int | None = None, max_in_flight: int = 500,
+              timeout: float = 30.0) -> Run:
+    """Send each request of the schedule when it is due; wait for the last answers."""
+    dues = schedule(kind, rate, duration, seed=seed)
+    run = Run("open", len(dues), duration)
+    target = Target(url, max_in_flight, timeout)
+    pool = gevent.pool.Pool(max_in_flight)
+    start = time.perf_counter() + LEAD_S
+    try:
+        for offset in dues:
+            due = start + offset
+            if (wait := due - time.perf_counter()) > 0:
+                gevent.sleep(wait)
+            if pool.full():
+                run.dropped += 1
+                continue
+            pool.spawn(target.send, run, due)
+        pool.join(timeout=timeout + 1)
+    finally:
+        run.timed_out += len(pool)  # still out past their timeout: killed, and counted
+        pool.kill()
+        target.close()
+    return run
+
+
+def closed(url: str, users: int, duration: float, *, timeout: float = 30.0) -> Run:
+    """``users`` loops, each sending its next request when the last is answered (due then:
+    a closed loop has no schedule to fall behind)."""
+    run = Run("closed", 0, duration)
+    target = Target(url, users, timeout)
+    end = time.perf_counter() + duration
+
+    def user() -> None:
+        while time.perf_counter() < end:
+            run.scheduled += 1
+            target.send(run, time.perf_counter())
+
+    try:
+        gevent.joinall([gevent.spawn(user) for _ in range(users)], timeout=duration + timeout)
+    finally:
+        target.close()
+    return run
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.load.openloop",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("url", help="the URL every request GETs")
+    parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of arrivals")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="poisson")
+    parser.add_argument("--seed", type=int, default=None, help="the Poisson schedule's seed")
+    parser.add_argument("--max-in-flight", type=int, default=500,
+                        help="requests out at once; one due beyond them is dropped, and "
+                             f"counted (at most {MAX_IN_FLIGHT})")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--closed", type=int, metavar="USERS", default=0,
+                        help="a closed loop of USERS instead (for comparison)")
+    parser.add_argument("--json", action="store_true", help="the summary as JSON")
+    args = parser.parse_args(argv)
+    if not 1 <= args.max_in_flight <= MAX_IN_FLIGHT:
+        parser.error(f"--max-in-flight must be 1 to {MAX_IN_FLIGHT}, got {args.max_in_flight}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    gevent.config.libev_backend = "select"  # before the hub exists: microsecond timers
+    if args.closed:
+        run = closed(args.url, args.closed, args.duration, timeout=args.timeout)
+    else:
+        run = open_loop(args.url, args.rate, args.duration, kind=args.schedule,
+                        seed=args.seed, max_in_flight=args.max_in_flight,
+                        timeout=args.timeout)
+    summary = run.summary()
+    if args.json:
+        json.dump(summary, sys.stdout, indent=1)
+        print()
+    else:
+        print(report(summary, args.url))
+    return 0
+
+
+def report(summary: dict, url: str) -> str:
+    """The summary as the few lines the command prints."""
+    counts = ", ".join(f"{summary[key]} {key.replace('_', ' ')}"
+                       for key in ("scheduled", "sent", "answered"))
+    statuses = " ".join(f"{code}: {n}" for code, n in summary["statuses"].items()) or "none"
+    lost = (f"{sum(summary['failed'].values())} failed, {summary['timed_out']} timed out, "
+            f"{summary['dropped']} dropped")
+    lines = [f"{summary['mode']} loop on {url} for {summary['duration_s']:g} s",
+             f"offered {summary['offered_rps']:.1f}/s, achieved {summary['achieved_rps']:.1f}/s",
+             f"{counts} ({statuses}); {lost}"]
+    for name, key in (("latency from due", "latency_ms"), ("send lag", "send_lag_ms")):
+        values = "  ".join(f"{k} {v:g}" for k, v in summary[key].items())
+        lines.append(f"{name + ' (ms):':<23}{values or 'no answers'}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

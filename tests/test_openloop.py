@@ -1,0 +1,211 @@
+"""The open-loop generator (``loadtests/load/openloop.py``): requests leave on their schedule,
+not when the last is answered, and latency counts from the due time, so a stall the load
+meets is measured, not hidden (coordinated omission)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import gevent
+import pytest
+from scipy import stats
+
+from loadtests.load import arrivals, openloop
+from loadtests.servers import GunicornServer, ServerSpec
+
+#: Linux's SO_TIMESTAMPNS (``socket`` names it from Python 3.14 only): each read's
+#: ancillary data carries the time the kernel received it, in the wall clock.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+class Stub:
+    """An HTTP/1.1 server that answers ``{}`` at once, a thread per connection, and records
+    when each request arrived: the kernel's receive timestamp (SO_TIMESTAMPNS), so that the
+    stub's own scheduling on a busy machine cannot bunch the arrivals it records."""
+
+    def __init__(self, cores: set[int] | None = None):
+        self.arrivals: list[float] = []
+        #: the cores its threads run on (None: any)
+        self.cores = cores
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        # on the listener, so that a connection has it from its first byte (accepted
+        # sockets inherit it; set after the accept, a first request already queued has none)
+        self.listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.port = self.listener.getsockname()[1]
+        self.threads = [threading.Thread(target=self.accept, daemon=True)]
+
+    def __enter__(self):
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc):
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for thread in self.threads:
+            thread.join(5)
+
+    def accept(self) -> None:
+        if self.cores:
+            os.sched_setaffinity(0, self.cores)  # this thread's, and the threads it starts
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self.serve, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def serve(self, conn: socket.socket) -> None:
+        with conn:
+            while True:  # one request per read: the client waits for each answer
+                data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16))
+                if not data:
+                    return
+                for level, kind, stamp in ancillary:
+                    if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMPNS):
+                        seconds, nanoseconds = struct.unpack("qq", stamp)
+                        self.arrivals.append(seconds + nanoseconds / 1e9)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+
+@pytest.mark.integration
+@pytest.mark.timing
+def test_the_schedule_arrives_at_its_rate_with_exponential_gaps():
+    """Measured at the server: 1,000 Poisson arrivals at 200/s come at 200/s (within 2 %),
+    and their gaps fit an exponential at 200/s (Kolmogorov-Smirnov)."""
+    rate = 200.0
+    summary, times = _generate(rate, 5.0)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    fit = stats.kstest(gaps, "expon", args=(0, 1 / rate))
+    assert fit.pvalue > 0.01, fit
+    # the generator's own lateness, reported with every run, is small against the gaps
+    assert summary["send_lag_ms"]["p99"] < 2, summary["send_lag_ms"]
+
+
+@pytest.mark.integration
+@pytest.mark.timing
+@pytest.mark.two_cores
+def test_the_generator_sends_1000_a_second_on_one_core_within_2_ms_of_due():
+    """At 1,000 arrivals a second, the generator held to one core (the stub on the other)
+    still sends 99 % of them within 2 ms of their due time, and the stub sees the rate."""
+    summary, _ = _generate(1000.0, 3.0, cores=({0}, {1}))
+    assert summary["send_lag_ms"]["p99"] < 2, summary["send_lag_ms"]
+
+
+def _generate(rate: float, duration: float, *, cores: tuple[set[int], set[int]] | None = None
+              ) -> tuple[dict, list[float]]:
+    """The command's JSON summary and the stub's arrival times, which must count every
+    request scheduled and come at ``rate`` (within 2 %). ``cores``: the generator's, and
+    the stub's."""
+    generator_cores, stub_cores = cores or (None, None)
+    with Stub(stub_cores) as stub:
+        done = subprocess.run(
+            [sys.executable, "-m", "loadtests.load.openloop",
+             f"http://127.0.0.1:{stub.port}/", "--rate", f"{rate:g}",
+             "--duration", f"{duration:g}", "--seed", "7", "--json"],
+            capture_output=True, text=True, timeout=60, check=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, generator_cores)) if cores else None)
+    summary = json.loads(done.stdout)
+    times = sorted(stub.arrivals)
+    assert summary["answered"] == summary["scheduled"] == len(times) == rate * duration
+    assert summary["sent"] == len(times) and summary["dropped"] == 0
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert achieved == pytest.approx(rate, rel=0.02)
+    return summary, times
+
+
+@pytest.mark.integration
+@pytest.mark.timing
+def test_a_stall_shows_in_every_request_it_delays_and_a_closed_loop_hides_it():
+    """The gevent worker frozen for 1 s (SIGSTOP, SIGCONT) under 100 requests/s: every
+    request due during the stall waits for its end, counted from when it was due, so about
+    100 slow requests with a mean of half the stall. A closed loop of 10 users meets the
+    same stall with 10 slow requests: its users stop sending while they wait."""
+    rate, users, stall = 100.0, 10, 1.0
+    runs, windows = {}, {}
+    with GunicornServer(ServerSpec("gevent")) as server:
+        (pid,) = server.worker_pids()
+        url = f"{server.url}/health"
+        for mode in ("open", "closed"):
+            freeze = gevent.spawn_later(1.0, _freeze, pid, stall)
+            runs[mode] = (openloop.open_loop(url, rate, 3.0, seed=3) if mode == "open"
+                          else openloop.closed(url, users, 3.0))
+            windows[mode] = freeze.get()
+    for run in runs.values():
+        assert run.dropped == 0 and run.timed_out == 0 and not run.failed
+    stopped, resumed = windows["open"]
+    caught = [(due, latency) for due, latency in runs["open"].answers
+              if stopped <= due < resumed]
+    # every request due in the stall waited for its end, from its due time
+    assert all(latency >= resumed - due - 0.005 for due, latency in caught)
+    assert 80 <= len(caught) <= 120, len(caught)  # Poisson at 100/s over 1 s
+    slow = {mode: [latency for _, latency in run.answers if latency >= SLOW_S]
+            for mode, run in runs.items()}
+    # slow: those due at least SLOW_S before the end of the stall, those due later in it
+    # that waited behind the backlog the worker drains on resuming, and a few due next to
+    # it: just before (the worker stopped with them unanswered) or just after (the drain)
+    held = sum(resumed - due >= SLOW_S for due, _ in caught)
+    caught_slow = sum(latency >= SLOW_S for _, latency in caught)
+    assert held <= caught_slow <= len(caught)
+    beside = [round(due - resumed if due >= resumed else due - stopped, 3)
+              for due, latency in runs["open"].answers
+              if latency >= SLOW_S and not stopped <= due < resumed]
+    assert len(slow["open"]) == caught_slow + len(beside)
+    assert len(beside) <= 10 and all(-0.05 <= offset <= 0.25 for offset in beside), beside
+    assert 0.4 <= statistics.mean(slow["open"]) <= 0.6
+    half = sum(latency >= stall / 2 for latency in slow["open"]) / len(slow["open"])
+    assert 0.35 <= half <= 0.65, half
+    # the closed loop: each user's one request in flight, and nothing more
+    assert 1 <= len(slow["closed"]) <= users, sorted(slow["closed"])
+
+
+#: Slower than this, a /health answer met the stall (it takes about a millisecond).
+SLOW_S = 0.05
+
+
+def _freeze(pid: int, seconds: float) -> tuple[float, float]:
+    """Stop the process for ``seconds``; return when it was stopped and resumed."""
+    os.kill(pid, signal.SIGSTOP)
+    stopped = time.perf_counter()
+    try:
+        gevent.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    return stopped, time.perf_counter()
+
+
+def test_a_schedule_is_its_count_spread_over_its_window():
+    assert arrivals.constant(2, 2.0) == [0.0, 0.5, 1.0, 1.5]
+    due = arrivals.poisson(50, 4.0, seed=5)
+    assert len(due) == 200 and due == sorted(due) and 0 <= due[0] <= due[-1] < 4.0
+    with pytest.raises(ValueError, match="schedule must be one of poisson, constant"):
+        arrivals.schedule("bursty", 1, 1)
+    with pytest.raises(ValueError, match="must be positive"):
+        arrivals.poisson(0, 1)
+
+
+def test_the_command_prints_its_percentiles_and_refuses_more_than_select_can_watch(capsys):
+    summary = {"mode": "open", "duration_s": 2.0, "scheduled": 4, "offered_rps": 2.0,
+               "sent": 4, "answered": 3, "achieved_rps": 1.5, "statuses": {"200": 3},
+               "failed": {"ConnectionResetError": 1}, "timed_out": 0, "dropped": 0,
+               "latency_ms": {"p50": 1.5, "max": 9.0}, "send_lag_ms": {}}
+    lines = openloop.report(summary, "http://x/").splitlines()
+    assert lines[1:] == [
+        "offered 2.0/s, achieved 1.5/s",
+        "4 scheduled, 4 sent, 3 answered (200: 3); 1 failed, 0 timed out, 0 dropped",
+        "latency from due (ms): p50 1.5  max 9",
+        "send lag (ms):         no answers"]
+    with pytest.raises(SystemExit):
+        openloop.parse_args(["http://x/", "--max-in-flight", "1001"])
+    assert "--max-in-flight must be 1 to 1000, got 1001" in capsys.readouterr().err
