@@ -1,5 +1,7 @@
 """The pure model: what the physics allows a server, with no server, Flask or Locust in it.
 
-:mod:`.queueing`: Little's law, cores ÷ service time, and the closed network (mean value
-analysis) near the knee.
+:mod:`.queueing`: Little's law, cores ÷ service time, the closed network (mean value
+analysis) near the knee, and M/M/c's wait (Erlang C).
+:mod:`.simulate`: each worker model's simulated twin (SimPy), for latency percentiles under
+open or closed traffic.
 """

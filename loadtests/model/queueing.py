@@ -98,6 +98,33 @@ def closed_network_rps(slots: float, workers: int, users: int, cores: int, think
     return min(network, cpu_bound_rps(users, workers, cores, service))
 
 
+def erlang_c(servers: int, offered: float) -> float:
+    """The probability that an arrival waits in an M/M/c queue (Erlang's C formula):
+    ``servers`` servers, ``offered`` load a = λ × S (below ``servers``).
+
+    >>> round(erlang_c(1, 0.8), 3), round(erlang_c(3, 2.4), 4)
+    (0.8, 0.6472)
+    """
+    if not 0 <= offered < servers:
+        raise ValueError(f"offered load must be below {servers} servers, got {offered}")
+    term, below = 1.0, 1.0  # a^k / k!, and its sum for k < servers
+    for k in range(1, servers):
+        term *= offered / k
+        below += term
+    top = term * offered / servers / (1 - offered / servers)
+    return top / (below + top)
+
+
+def mmc_mean_wait(servers: int, rate: float, service: float) -> float:
+    """M/M/c's mean time in the queue, before service: C(c, a) × S ÷ (c − a).
+
+    >>> round(mmc_mean_wait(1, 8, 0.1), 3)  # M/M/1: ρ S ÷ (1 − ρ)
+    0.4
+    """
+    offered = rate * service
+    return erlang_c(servers, offered) * service / (servers - offered)
+
+
 def drift(times: list[float]) -> float:
     """Half the range of repeated timings, as a fraction of their median: the machine's noise.
 

@@ -1,0 +1,224 @@
+"""A simulated twin of each worker model: a discrete-event simulation (SimPy) that predicts
+the latency distribution, not only the throughput the bounds give.
+
+The bounds (:mod:`.queueing`) say what a server can sustain; a queue's percentiles need the
+queue itself. The twin is built from what the lab knows of a worker model:
+
+* **slots**: the requests one process holds at once: 1 for sync, ``--threads`` for gthread,
+  ``--worker-connections`` for gevent and asgi. A request waits for a free slot first: in
+  one queue for every process (the kernel's accept queue, shared by the workers), or at the
+  process its connection belongs to (:attr:`Twin.shares`, as when a client opens its
+  connections at once and the first worker to wake takes most of them);
+* **one GIL or event loop per process**: a process runs one request's Python at a time.
+  gthread's threads hand the GIL over every switch interval (5 ms); gevent's and asyncio's
+  greenlets and tasks run until they wait (no preemption), and so does sync's one request;
+* **the cores**, shared by the processes that have Python to run, in slices (the kernel's
+  scheduler shares a core among more runnable processes than cores);
+* **waiting** that yields (sleep, I/O, a driver that cooperates) frees the GIL or loop;
+  waiting that does not (psycopg2 under gevent, a blocking call in ``async def``) holds it.
+
+A request is its Python CPU time (:attr:`Work.cpu_s`) and then its wait
+(:attr:`Work.wait_s`), each fixed or exponential. Traffic is open (Poisson arrivals at a
+rate: :func:`open_loop`) or closed (users that send again when answered:
+:func:`closed_loop`). The tests first check the twin where queueing theory has an exact
+answer: M/M/c's mean wait (Erlang C), the M/M/1 response-time tail, and the closed network's
+throughput by mean value analysis (:func:`.queueing.closed_rps`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import simpy
+
+#: CPython's switch interval (sys.getswitchinterval()): how long a thread keeps the GIL
+#: while another waits for it.
+SWITCH_S = 0.005
+#: The slice a core gives each of more runnable processes than cores.
+SLICE_S = 0.003
+#: The worker models, as the lab names them: whether the GIL is handed over mid-request.
+PREEMPTS = {"sync": False, "gthread": True, "gevent": False, "asgi": False}
+
+
+@dataclass(frozen=True)
+class Work:
+    """One request: ``cpu_s`` of Python, then ``wait_s`` of waiting; ``exponential``: each
+    drawn from an exponential of that mean, else fixed."""
+
+    cpu_s: float
+    wait_s: float = 0.0
+    exponential: bool = False
+    #: Whether the wait frees the process's GIL or event loop.
+    yields: bool = True
+
+    def draw(self, rng: random.Random) -> tuple[float, float]:
+        if not self.exponential:
+            return self.cpu_s, self.wait_s
+        return (rng.expovariate(1 / self.cpu_s) if self.cpu_s else 0.0,
+                rng.expovariate(1 / self.wait_s) if self.wait_s else 0.0)
+
+
+@dataclass(frozen=True)
+class Twin:
+    """A server as the simulation sees it: ``processes`` of ``slots`` each, on ``cores``."""
+
+    processes: int
+    slots: int
+    cores: int
+    #: True: the GIL changes hands every :data:`SWITCH_S` (threads); False: a request's
+    #: Python runs until it waits (sync, greenlets, asyncio tasks).
+    preempts: bool = False
+    #: Each process's share of the requests, when connections stay with the process that
+    #: accepted them; None: one queue that every free slot takes from.
+    shares: tuple[float, ...] | None = None
+
+    @classmethod
+    def of(cls, model: str, *, workers: int = 1, threads: int = 1, connections: int = 1000,
+           cores: int = 2, shares: tuple[float, ...] | None = None) -> Twin:
+        """The twin of gunicorn's ``-k model -w workers --threads threads``.
+
+        >>> Twin.of("gthread", workers=2, threads=4)
+        Twin(processes=2, slots=4, cores=2, preempts=True, shares=None)
+        """
+        if model not in PREEMPTS:
+            raise ValueError(f"model must be one of {', '.join(PREEMPTS)}, got {model!r}")
+        slots = {"sync": 1, "gthread": threads}.get(model, connections)
+        return cls(workers, slots, cores, PREEMPTS[model], shares)
+
+
+@dataclass
+class Outcome:
+    """What a simulated run measured: each answered request's latency, and the window."""
+
+    latencies: list[float]
+    window_s: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.window_s
+
+    def percentile(self, p: float) -> float:
+        """The ``p``-th percentile of the latencies (nearest rank)."""
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.latencies) / len(self.latencies)
+
+
+class _Server:
+    """The twin's resources in one SimPy environment, and one request's path through them."""
+
+    def __init__(self, env: simpy.Environment, twin: Twin, work: Work, rng: random.Random):
+        self.env, self.twin, self.work, self.rng = env, twin, work, rng
+        self.cores = simpy.Resource(env, twin.cores)
+        self.gils = [simpy.Resource(env, 1) for _ in range(twin.processes)]
+        # a slot is a process number in a store: one store for all (a shared accept
+        # queue), or one per process (connections that stay where they were accepted)
+        queues = 1 if twin.shares is None else twin.processes
+        self.slots = [simpy.Store(env) for _ in range(queues)]
+        for process in range(twin.processes):
+            for _ in range(twin.slots):
+                self.slots[0 if twin.shares is None else process].put(process)
+
+    def request(self) -> Generator:
+        """One request, from its arrival to its answer."""
+        cpu, wait = self.work.draw(self.rng)
+        queue = self.slots[0] if self.twin.shares is None else self.slots[
+            self.rng.choices(range(self.twin.processes), self.twin.shares)[0]]
+        process = yield queue.get()
+        gil = self.gils[process]
+        if self.twin.preempts:
+            yield from self._preempted(gil, cpu)
+            if wait and not self.work.yields:
+                with gil.request() as held:
+                    yield held
+                    yield self.env.timeout(wait)
+            elif wait:
+                yield self.env.timeout(wait)
+        else:
+            with gil.request() as held:
+                yield held
+                yield from self._on_cores(cpu)
+                if wait and not self.work.yields:
+                    yield self.env.timeout(wait)
+            if wait and self.work.yields:
+                yield self.env.timeout(wait)
+        yield queue.put(process)
+
+    def _preempted(self, gil: simpy.Resource, cpu: float) -> Generator:
+        """Python that gives the GIL up every switch interval while others wait for it."""
+        while cpu > 0:
+            run = min(cpu, SWITCH_S)
+            with gil.request() as held:
+                yield held
+                yield from self._on_cores(run)
+            cpu -= run
+
+    def _on_cores(self, cpu: float) -> Generator:
+        """``cpu`` s on a core, in slices when the cores are shared."""
+        while cpu > 0:
+            run = min(cpu, SLICE_S) if self.twin.processes > self.twin.cores else cpu
+            with self.cores.request() as core:
+                yield core
+                yield self.env.timeout(run)
+            cpu -= run
+
+
+def _simulate(twin: Twin, work: Work, seed: int, start: Callable) -> Outcome:
+    env = simpy.Environment()
+    rng = random.Random(seed)
+    server = _Server(env, twin, work, rng)
+    latencies: list[float] = []
+    window = start(env, server, rng, latencies)
+    env.run()
+    return Outcome(latencies, window())
+
+
+def open_loop(twin: Twin, work: Work, rate: float, *, requests: int = 20_000,
+              warmup: int = 1_000, seed: int = 1) -> Outcome:
+    """Poisson arrivals at ``rate`` a second: ``requests`` of them, the first ``warmup`` not
+    counted (the queue starts empty)."""
+    def start(env, server, rng, latencies):
+        counted = {"from": 0.0, "to": 0.0}
+
+        def one(number: int) -> Generator:
+            arrived = env.now
+            yield from server.request()
+            if number >= warmup:
+                latencies.append(env.now - arrived)
+                counted["to"] = env.now
+
+        def arrivals() -> Generator:
+            for number in range(requests):
+                if number == warmup:
+                    counted["from"] = env.now
+                env.process(one(number))
+                yield env.timeout(rng.expovariate(rate))
+
+        env.process(arrivals())
+        return lambda: counted["to"] - counted["from"]
+
+    return _simulate(twin, work, seed, start)
+
+
+def closed_loop(twin: Twin, work: Work, users: int, *, duration: float = 200.0,
+                warmup: float = 10.0, seed: int = 1) -> Outcome:
+    """``users`` that each send their next request when the last is answered (no think
+    time), for ``duration`` simulated seconds after ``warmup``."""
+    def start(env, server, rng, latencies):
+        def user() -> Generator:
+            while env.now < warmup + duration:
+                sent = env.now
+                yield from server.request()
+                if warmup <= env.now <= warmup + duration:  # answered in the window
+                    latencies.append(env.now - sent)
+
+        for _ in range(users):
+            env.process(user())
+        return lambda: duration
+
+    return _simulate(twin, work, seed, start)

@@ -1,0 +1,80 @@
+"""The simulated twin (``loadtests/model/simulate.py``) reproduces what queueing theory
+answers exactly, before it is trusted to predict anything: M/M/c's mean wait (Erlang C),
+the M/M/1 response-time tail, and the closed network's throughput by mean value analysis.
+Each run is seeded: the same numbers every time, on any machine."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from loadtests.model import queueing
+from loadtests.model.simulate import Twin, Work, closed_loop, open_loop
+
+
+def test_sync_on_pure_waiting_is_m_m_c_and_waits_as_erlang_c_says():
+    """sync -w3 on exponential waits of 0.1 s at 24 requests a second (ρ = 0.8): three
+    servers and one queue (the shared accept queue)."""
+    rate, service = 24.0, 0.1
+    run = open_loop(Twin.of("sync", workers=3, cores=3),
+                    Work(cpu_s=0.0, wait_s=service, exponential=True), rate,
+                    requests=200_000)
+    waited = run.mean - service  # the mean response time, less the mean service
+    assert waited == pytest.approx(queueing.mmc_mean_wait(3, rate, service), rel=0.05)
+    assert run.throughput == pytest.approx(rate, rel=0.03)
+
+
+def test_one_sync_worker_has_m_m_1s_exponential_tail():
+    """M/M/1 at ρ = 0.8: the response time is exponential at μ − λ, so its p50 and p99 are
+    ln 2 and ln 100 over μ − λ."""
+    rate, service = 8.0, 0.1
+    run = open_loop(Twin.of("sync", workers=1, cores=1),
+                    Work(cpu_s=0.0, wait_s=service, exponential=True), rate,
+                    requests=200_000)
+    for p, quantile in ((50, math.log(2)), (99, math.log(100))):
+        assert run.percentile(p) == pytest.approx(quantile / (1 / service - rate), rel=0.05)
+
+
+@pytest.mark.parametrize("users", [1, 4, 16])
+def test_the_closed_loop_matches_mean_value_analysis(users):
+    """One gevent worker on one core: each user's request is Python at the loop (exponential,
+    20 ms), then a wait that yields (exponential, 80 ms): the machine-repairman network
+    that :func:`queueing.closed_rps` solves."""
+    run = closed_loop(Twin.of("gevent", cores=1),
+                      Work(cpu_s=0.02, wait_s=0.08, exponential=True), users)
+    assert run.throughput == pytest.approx(queueing.closed_rps(users, 0.08, 0.02), rel=0.03)
+
+
+def test_the_gil_is_one_server_per_process_and_the_cores_cap_the_processes():
+    """Fixed 10 ms of Python per request, 64 users: threads add nothing to one process
+    (100/s); four processes on two cores reach the cores' 200/s."""
+    work = Work(cpu_s=0.01)
+    assert closed_loop(Twin.of("gthread", threads=8, cores=2), work, 64,
+                       duration=20).throughput == pytest.approx(100, rel=0.02)
+    assert closed_loop(Twin.of("sync", workers=4, cores=2), work, 64,
+                       duration=20).throughput == pytest.approx(200, rel=0.02)
+
+
+def test_a_wait_that_does_not_yield_holds_the_loop():
+    """gevent with 50 ms waits that yield holds 1000 at once; with waits that do not
+    (psycopg2 unpatched), one at a time: 20/s."""
+    for yields, expected in ((True, 16 / 0.05), (False, 1 / 0.05)):
+        run = closed_loop(Twin.of("gevent", cores=1), Work(0.0, 0.05, yields=yields), 16,
+                          duration=20)
+        assert run.throughput == pytest.approx(expected, rel=0.02)
+
+
+def test_connections_kept_by_one_worker_queue_there():
+    """gthread -w2 --threads 8 on 0.1 s waits at 120/s: shared, the 16 threads hardly queue;
+    with 90 % of the connections on one worker, its 8 threads are past saturation."""
+    work = Work(cpu_s=0.0, wait_s=0.1)
+    shared = open_loop(Twin.of("gthread", workers=2, threads=8), work, 120, requests=4000)
+    skewed = open_loop(Twin.of("gthread", workers=2, threads=8, shares=(0.9, 0.1)), work, 120,
+                       requests=4000)
+    assert shared.percentile(99) < 0.2 < 1.0 < skewed.percentile(99)
+
+
+def test_a_twin_refuses_a_model_it_does_not_know():
+    with pytest.raises(ValueError, match="model must be one of sync, gthread, gevent, asgi"):
+        Twin.of("eventlet")
