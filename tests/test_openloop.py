@@ -18,7 +18,6 @@ import time
 
 import gevent
 import pytest
-from scipy import stats
 
 from loadtests.load import arrivals, openloop
 from loadtests.servers import GunicornServer, ServerSpec
@@ -86,6 +85,8 @@ def test_the_schedule_arrives_at_its_rate_with_exponential_gaps():
     and their gaps fit an exponential at 200/s (Kolmogorov-Smirnov)."""
     rate = 200.0
     summary, times = _generate(rate, 5.0)
+    from scipy import stats  # here: a second's import that every xdist worker's collection paid
+
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     fit = stats.kstest(gaps, "expon", args=(0, 1 / rate))
     assert fit.pvalue > 0.01, fit
