@@ -36,13 +36,13 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import gevent
 import gevent.pool
-from geventhttpclient import HTTPClient
+from geventhttpclient import URL, HTTPClient
 from hdrh.histogram import HdrHistogram
 
+from ..harness.procs import run_main
 from .arrivals import SCHEDULES, schedule
 
 #: Histograms in microseconds, from 1 µs to 10 minutes, three significant digits.
@@ -55,6 +55,15 @@ MAX_IN_FLIGHT = 1000
 LEAD_S = 0.05
 
 
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+
+
+def _record(histogram: HdrHistogram, seconds: float) -> None:
+    """``seconds`` into ``histogram`` in microseconds, clamped to its range."""
+    histogram.record_value(min(HIGHEST_US, max(LOWEST_US, round(seconds * 1e6))))
+
+
 @dataclass
 class Run:
     """What one run counted and measured; :meth:`summary` is its JSON."""
@@ -62,8 +71,8 @@ class Run:
     mode: str
     scheduled: int
     duration_s: float
-    latency: HdrHistogram = field(default_factory=lambda: _histogram())
-    lag: HdrHistogram = field(default_factory=lambda: _histogram())
+    latency: HdrHistogram = field(default_factory=_histogram)
+    lag: HdrHistogram = field(default_factory=_histogram)
     statuses: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
     timed_out: int = 0
@@ -86,10 +95,6 @@ class Run:
         }
 
 
-def _histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
-
-
 def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
     if not histogram.get_total_count():
         return {}
@@ -101,18 +106,15 @@ class Target:
     """One URL, reached through a pool of keep-alive connections (geventhttpclient)."""
 
     def __init__(self, url: str, connections: int, timeout: float):
-        parts = urlsplit(url)
-        self.path = parts.path or "/"
-        if parts.query:
-            self.path += "?" + parts.query
-        self.client = HTTPClient(parts.hostname, parts.port or 80, concurrency=connections,
-                                 connection_timeout=timeout, network_timeout=timeout)
+        self.path = URL(url).request_uri or "/"
+        self.client = HTTPClient.from_url(url, concurrency=connections,
+                                          connection_timeout=timeout, network_timeout=timeout)
 
     def send(self, run: Run, due: float) -> None:
         """One request: its send lag from ``due``, then its answer's latency from ``due``."""
         sent = time.perf_counter()
         run.sent += 1
-        run.lag.record_value(max(LOWEST_US, round((sent - due) * 1e6)))
+        _record(run.lag, sent - due)
         try:
             response = self.client.get(self.path)
             response.read()
@@ -125,7 +127,7 @@ class Target:
             return
         latency = time.perf_counter() - due
         run.statuses[status] += 1
-        run.latency.record_value(min(HIGHEST_US, max(LOWEST_US, round(latency * 1e6))))
+        _record(run.latency, latency)
         run.answers.append((due, latency))
 
     def close(self) -> None:
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(summary: dict, url: str) -> str:
     """The summary as the few lines the command prints."""
-    counts = ", ".join(f"{summary[key]} {key.replace('_', ' ')}"
+    counts = ", ".join(f"{summary[key]} {key}"
                        for key in ("scheduled", "sent", "answered"))
     statuses = " ".join(f"{code}: {n}" for code, n in summary["statuses"].items()) or "none"
     lost = (f"{sum(summary['failed'].values())} failed, {summary['timed_out']} timed out, "
@@ -233,4 +235,4 @@ def report(summary: dict, url: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)
