@@ -75,6 +75,23 @@ def test_connections_kept_by_one_worker_queue_there():
     assert shared.percentile(99) < 0.2 < 1.0 < skewed.percentile(99)
 
 
+def test_kept_connections_go_back_to_their_worker_and_the_last_answered_goes_out_first():
+    """gthread -w2 --threads 4 on 0.1 s waits at 60/s, the client keeping its connections
+    (a LIFO pool): all accepted by one worker, its 4 threads are past saturation; accepted
+    evenly, reusing the connection answered last still leans on one worker, and the tail
+    is longer than with one shared queue."""
+    work = Work(cpu_s=0.0, wait_s=0.1)
+    one = open_loop(Twin.of("gthread", workers=2, threads=4, keepalive=True, shares=(1, 0)),
+                    work, 60, requests=4000)
+    even = open_loop(Twin.of("gthread", workers=2, threads=4, keepalive=True), work, 60,
+                     requests=4000)
+    shared = open_loop(Twin.of("gthread", workers=2, threads=4), work, 60, requests=4000)
+    assert one.shares == (1.0, 0.0) and one.percentile(99) > 1.0
+    assert 0.52 < even.shares[0] < 0.8 and sum(even.answered) == 4000
+    assert shared.shares[0] < 0.52
+    assert shared.percentile(99) < even.percentile(99) < 1.0
+
+
 def test_a_twin_refuses_a_model_it_does_not_know():
     with pytest.raises(ValueError, match="model must be one of sync, gthread, gevent, asgi"):
         Twin.of("eventlet")

@@ -78,6 +78,9 @@ class Run:
     timed_out: int = 0
     dropped: int = 0
     sent: int = 0
+    #: Answers counted by one field of their JSON body (``--by FIELD``: which worker process
+    #: answered, from the lab's ``pid``), as ``{value: count}``.
+    by: Counter = field(default_factory=Counter)
     #: Each answered request's due time (``time.perf_counter()``) and latency in seconds,
     #: in the order they were answered.
     answers: list[tuple[float, float]] = field(default_factory=list)
@@ -92,6 +95,7 @@ class Run:
             "failed": dict(self.failed), "timed_out": self.timed_out, "dropped": self.dropped,
             "latency_ms": _percentiles(self.latency),
             "send_lag_ms": _percentiles(self.lag),
+            **({"by": {str(k): v for k, v in self.by.most_common()}} if self.by else {}),
         }
 
 
@@ -102,10 +106,20 @@ def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
     return {**values, "max": histogram.get_max_value() / 1000}
 
 
+def _field(body: bytes, name: str) -> str:
+    """``name``'s value in a JSON object's body, or "-" when it has none."""
+    try:
+        value = json.loads(body).get(name, "-")
+    except (ValueError, AttributeError):
+        return "-"
+    return str(value)
+
+
 class Target:
     """One URL, reached through a pool of keep-alive connections (geventhttpclient)."""
 
-    def __init__(self, url: str, connections: int, timeout: float):
+    def __init__(self, url: str, connections: int, timeout: float, by: str | None = None):
+        self.by = by
         self.path = URL(url).request_uri or "/"
         self.client = HTTPClient.from_url(url, concurrency=connections,
                                           connection_timeout=timeout, network_timeout=timeout)
@@ -117,7 +131,7 @@ class Target:
         _record(run.lag, sent - due)
         try:
             response = self.client.get(self.path)
-            response.read()
+            body = response.read()
             status = response.status_code
         except (TimeoutError, gevent.Timeout):
             run.timed_out += 1
@@ -129,6 +143,8 @@ class Target:
         run.statuses[status] += 1
         _record(run.latency, latency)
         run.answers.append((due, latency))
+        if self.by:
+            run.by[_field(body, self.by)] += 1
 
     def close(self) -> None:
         self.client.close()
@@ -136,11 +152,11 @@ class Target:
 
 def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
               seed: int | None = None, max_in_flight: int = 500,
-              timeout: float = 30.0) -> Run:
+              timeout: float = 30.0, by: str | None = None) -> Run:
     """Send each request of the schedule when it is due; wait for the last answers."""
     dues = schedule(kind, rate, duration, seed=seed)
     run = Run("open", len(dues), duration)
-    target = Target(url, max_in_flight, timeout)
+    target = Target(url, max_in_flight, timeout, by)
     pool = gevent.pool.Pool(max_in_flight)
     start = time.perf_counter() + LEAD_S
     try:
@@ -160,11 +176,12 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
     return run
 
 
-def closed(url: str, users: int, duration: float, *, timeout: float = 30.0) -> Run:
+def closed(url: str, users: int, duration: float, *, timeout: float = 30.0,
+           by: str | None = None) -> Run:
     """``users`` loops, each sending its next request when the last is answered (due then:
     a closed loop has no schedule to fall behind)."""
     run = Run("closed", 0, duration)
-    target = Target(url, users, timeout)
+    target = Target(url, users, timeout, by)
     end = time.perf_counter() + duration
 
     def user() -> None:
@@ -193,6 +210,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--closed", type=int, metavar="USERS", default=0,
                         help="a closed loop of USERS instead (for comparison)")
+    parser.add_argument("--by", metavar="FIELD", default=None,
+                        help="count the answers by this field of their JSON body (the lab's "
+                             "pid: how the requests split between worker processes)")
     parser.add_argument("--json", action="store_true", help="the summary as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.max_in_flight <= MAX_IN_FLIGHT:
@@ -204,11 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     gevent.config.libev_backend = "select"  # before the hub exists: microsecond timers
     if args.closed:
-        run = closed(args.url, args.closed, args.duration, timeout=args.timeout)
+        run = closed(args.url, args.closed, args.duration, timeout=args.timeout, by=args.by)
     else:
         run = open_loop(args.url, args.rate, args.duration, kind=args.schedule,
                         seed=args.seed, max_in_flight=args.max_in_flight,
-                        timeout=args.timeout)
+                        timeout=args.timeout, by=args.by)
     summary = run.summary()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
@@ -231,6 +251,8 @@ def report(summary: dict, url: str) -> str:
     for name, key in (("latency from due", "latency_ms"), ("send lag", "send_lag_ms")):
         values = "  ".join(f"{k} {v:g}" for k, v in summary[key].items())
         lines.append(f"{name + ' (ms):':<23}{values or 'no answers'}")
+    if by := summary.get("by"):
+        lines.append(f"{'answers by field:':<23}" + "  ".join(f"{k} {v}" for k, v in by.items()))
     return "\n".join(lines)
 
 

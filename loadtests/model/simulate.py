@@ -74,19 +74,30 @@ class Twin:
     #: Each process's share of the requests, when connections stay with the process that
     #: accepted them; None: one queue that every free slot takes from.
     shares: tuple[float, ...] | None = None
+    #: True: the client keeps its connections open, and each stays with the process that
+    #: accepted it; a request goes out on the connection answered last (a LIFO pool, as
+    #: geventhttpclient's), or on a new one that a process takes at random (by ``shares``
+    #: when given, else evenly) when none is idle.
+    keepalive: bool = False
 
     @classmethod
     def of(cls, model: str, *, workers: int = 1, threads: int = 1, connections: int = 1000,
-           cores: int = 2, shares: tuple[float, ...] | None = None) -> Twin:
+           cores: int = 2, shares: tuple[float, ...] | None = None,
+           keepalive: bool = False) -> Twin:
         """The twin of gunicorn's ``-k model -w workers --threads threads``.
 
         >>> Twin.of("gthread", workers=2, threads=4)
-        Twin(processes=2, slots=4, cores=2, preempts=True, shares=None)
+        Twin(processes=2, slots=4, cores=2, preempts=True, shares=None, keepalive=False)
         """
         if model not in PREEMPTS:
             raise ValueError(f"model must be one of {', '.join(PREEMPTS)}, got {model!r}")
         slots = {"sync": 1, "gthread": threads}.get(model, connections)
-        return cls(workers, slots, cores, PREEMPTS[model], shares)
+        return cls(workers, slots, cores, PREEMPTS[model], shares, keepalive)
+
+    @property
+    def per_process(self) -> bool:
+        """Whether a request queues at one process's slots, not at every free slot."""
+        return self.shares is not None or self.keepalive
 
 
 @dataclass
@@ -95,6 +106,14 @@ class Outcome:
 
     latencies: list[float]
     window_s: float
+    #: Requests each process answered (warm-up included).
+    answered: tuple[int, ...] = ()
+
+    @property
+    def shares(self) -> tuple[float, ...]:
+        """Each process's share of the answers, largest first (as the lab measures them)."""
+        total = sum(self.answered) or 1
+        return tuple(sorted((n / total for n in self.answered), reverse=True))
 
     @property
     def throughput(self) -> float:
@@ -119,17 +138,27 @@ class _Server:
         self.gils = [simpy.Resource(env, 1) for _ in range(twin.processes)]
         # a slot is a process number in a store: one store for all (a shared accept
         # queue), or one per process (connections that stay where they were accepted)
-        queues = 1 if twin.shares is None else twin.processes
-        self.slots = [simpy.Store(env) for _ in range(queues)]
+        self.slots = [simpy.Store(env) for _ in range(twin.processes if twin.per_process else 1)]
         for process in range(twin.processes):
             for _ in range(twin.slots):
-                self.slots[0 if twin.shares is None else process].put(process)
+                self.slots[process if twin.per_process else 0].put(process)
+        #: the client's idle keep-alive connections, by process: the last answered on top
+        self.idle: list[int] = []
+        #: requests answered per process
+        self.answered = [0] * twin.processes
+
+    def _connection(self) -> int:
+        """The process whose slots this request waits for (with :attr:`Twin.per_process`)."""
+        if self.twin.keepalive and self.idle:
+            return self.idle.pop()
+        weights = self.twin.shares or (1,) * self.twin.processes
+        return self.rng.choices(range(self.twin.processes), weights)[0]
 
     def request(self) -> Generator:
         """One request, from its arrival to its answer."""
         cpu, wait = self.work.draw(self.rng)
-        queue = self.slots[0] if self.twin.shares is None else self.slots[
-            self.rng.choices(range(self.twin.processes), self.twin.shares)[0]]
+        connection = self._connection() if self.twin.per_process else 0
+        queue = self.slots[connection]
         process = yield queue.get()
         gil = self.gils[process]
         if self.twin.preempts:
@@ -149,6 +178,9 @@ class _Server:
             if wait and self.work.yields:
                 yield self.env.timeout(wait)
         yield queue.put(process)
+        self.answered[process] += 1
+        if self.twin.keepalive:
+            self.idle.append(connection)
 
     def _preempted(self, gil: simpy.Resource, cpu: float) -> Generator:
         """Python that gives the GIL up every switch interval while others wait for it."""
@@ -176,7 +208,7 @@ def _simulate(twin: Twin, work: Work, seed: int, start: Callable) -> Outcome:
     latencies: list[float] = []
     window = start(env, server, rng, latencies)
     env.run()
-    return Outcome(latencies, window())
+    return Outcome(latencies, window(), tuple(server.answered))
 
 
 def open_loop(twin: Twin, work: Work, rate: float, *, requests: int = 20_000,
