@@ -28,6 +28,7 @@ from . import (
     mixed,
     nap,
     offload,
+    opentraffic,
     overhead,
     peerservers,
     slowclients,
@@ -39,7 +40,7 @@ from .base import Lesson, Observation, Results
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
     spinner, coroutines, overhead, slowclients, balance, mixed, convoy,
-    dbyield, dbpool, dbbudget, dbasync, peerservers, hosts,
+    dbyield, dbpool, dbbudget, dbasync, peerservers, hosts, opentraffic,
 ))
 
 

@@ -1,0 +1,143 @@
+"""Open traffic per worker model: measured at a rate, and predicted by the simulated twin.
+
+Each model serves ``/io?delay=`` (:data:`DELAY_S` of waiting that yields) on a fresh
+server. A short open run at a low rate profiles it: the server's CPU per request (psutil),
+hence its capacity, the least of three bounds (slots ÷ (delay + S), processes ÷ S,
+cores ÷ S). Then, per offered share of that capacity (ρ), the open-loop generator
+(:mod:`loadtests.load.openloop`, a process of its own) sends Poisson arrivals at ρ × the
+capacity (at most :data:`MAX_RATE`), counting the answers by the worker process that gave
+them (the app's ``pid``). The twin (:mod:`loadtests.model.simulate`) is fed what that run
+measured -- the CPU per request, the delay, the cores, and the split of the requests between
+the workers -- and predicts p50 and p99 at the same rate, beside the measured ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+from ...harness.cpu import CpuMeter
+from ...model.simulate import Twin, Work, open_loop
+from ...servers import ServerSpec, launch
+
+#: The waiting each request does (seconds): short enough that a sync worker's open cell
+#: counts hundreds of requests in a few seconds.
+DELAY_S = 0.02
+#: (label, spec): each model as the io lesson runs it, asgi as gevent.
+MODELS = (
+    ("sync -w2", ServerSpec("sync", workers=2)),
+    ("gthread -w2 --threads 4", ServerSpec("gthread", workers=2, threads=4)),
+    ("gevent -w1", ServerSpec("gevent")),
+    ("asgi -w1", ServerSpec("asgi")),
+)
+#: The highest rate offered (a second): where the generator, on the same two cores, still
+#: takes a small share of one (its send lag is reported with every row).
+MAX_RATE = 400.0
+#: The profile: (rate, seconds) at which the CPU per request is first measured.
+PROFILE = (40.0, 2.0)
+#: Seeds per prediction: its percentiles are their medians.
+SEEDS = 5
+
+
+def capacity(twin: Twin, cpu_s: float, delay_s: float) -> float:
+    """Requests a second the server can answer: slots ÷ (delay + S), one GIL or loop per
+    process (processes ÷ S), the cores (cores ÷ S).
+
+    >>> round(capacity(Twin.of("sync", workers=2), 0.001, 0.02), 1)
+    95.2
+    """
+    return min(twin.processes * twin.slots / (delay_s + cpu_s), twin.processes / cpu_s,
+               twin.cores / cpu_s)
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity), which the servers share."""
+    return len(os.sched_getaffinity(0))
+
+
+def generate(url: str, rate: float, duration: float, seed: int) -> dict:
+    """One open run of the generator, in a process of its own: its JSON summary."""
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.load.openloop", url, "--rate", f"{rate:.1f}",
+         "--duration", f"{duration:g}", "--seed", str(seed), "--by", "pid", "--json"],
+        capture_output=True, text=True, timeout=duration + 60, check=True)
+    return json.loads(done.stdout)
+
+
+def shares(summary: dict, processes: int) -> tuple[float, ...]:
+    """Each worker's share of the answers, largest first (a worker that answered none: 0).
+
+    >>> shares({"by": {"11": 30, "12": 10}}, 2)
+    (0.75, 0.25)
+    """
+    counts = sorted(summary.get("by", {}).values(), reverse=True)[:processes]
+    total = sum(counts) or 1
+    return (*(count / total for count in counts), *(0.0,) * (processes - len(counts)))
+
+
+def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: float,
+            seed: int = 1) -> list[dict]:
+    """One model's rows: a fresh server, its profile, then an open run per ρ."""
+    twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
+                   connections=spec.worker_connections, cores=cores())
+    rows = []
+    with launch(spec) as server:
+        url = f"{server.url}/io?delay={DELAY_S:g}"
+        meter = CpuMeter({"server": server.processes})
+
+        def measured(rate: float, seconds: float) -> tuple[dict, float]:
+            meter.open()
+            summary = generate(url, rate, seconds, seed)
+            meter.close()
+            return summary, meter.seconds("server") / max(1, summary["answered"])
+
+        _, profiled_cpu = measured(*PROFILE)
+        ceiling = capacity(twin, profiled_cpu, DELAY_S)
+        for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
+            summary, cpu_s = measured(rate, duration)  # (a rate capped twice runs once)
+            rows.append(_row(label, spec, twin, summary, cpu_s, rate))
+    return rows
+
+
+def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
+         rate: float) -> dict:
+    """What one open run measured, the twin's prediction beside it."""
+    split = shares(summary, twin.processes)
+    # a sync worker answers one request a connection and closes it: every request waits
+    # in the one accept queue; the others keep the connections they accepted, which the
+    # generator's pool reuses (the one answered last first), a new one accepted by a
+    # worker in the measured proportions
+    kept = spec.model != "sync" and twin.processes > 1
+    fed = Twin.of(spec.model, workers=twin.processes, threads=spec.threads,
+                  connections=spec.worker_connections, cores=twin.cores,
+                  shares=split if kept else None, keepalive=kept)
+    # the run as measured: its requests, from an empty server (past the knee the queue
+    # grows for as long as the run lasts); the median of SEEDS runs, as one seed's p99 can
+    # differ from another's by a third (with connections kept, the few opened first
+    # decide where the requests go)
+    predicted = [open_loop(fed, Work(cpu_s, DELAY_S), rate, requests=summary["scheduled"],
+                           warmup=0, seed=seed) for seed in range(1, SEEDS + 1)]
+    measured = summary["latency_ms"]
+    return {
+        "label": label, "model": spec.model, "delay_s": DELAY_S, "cores": twin.cores,
+        "cpu_ms": cpu_s * 1000, "capacity_rps": capacity(twin, cpu_s, DELAY_S),
+        "offered_rps": summary["offered_rps"], "achieved_rps": summary["achieved_rps"],
+        "rate_rps": rate, "utilisation": rate / capacity(twin, cpu_s, DELAY_S),
+        "shares": list(split),
+        "scheduled": summary["scheduled"], "answered": summary["answered"],
+        "failed": sum(summary["failed"].values()), "timed_out": summary["timed_out"],
+        "dropped": summary["dropped"],
+        "p50_ms": measured.get("p50"), "p99_ms": measured.get("p99"),
+        "max_ms": measured.get("max"), "send_lag_p99_ms": summary["send_lag_ms"].get("p99"),
+        "predicted_p50_ms": statistics.median(o.percentile(50) for o in predicted) * 1000,
+        "predicted_p99_ms": statistics.median(o.percentile(99) for o in predicted) * 1000,
+        "predicted_rps": statistics.median(o.throughput for o in predicted),
+    }
+
+
+def observe(rhos: tuple[float, ...], duration: float) -> list[dict]:
+    """Every model's rows, one model after another (they share the machine's cores)."""
+    return [row for label, spec in MODELS for row in run_one(label, spec, rhos, duration)]

@@ -1,0 +1,140 @@
+"""Open traffic: requests that arrive at a rate, measured from when each was due, beside
+what the simulated twin of each worker model predicts.
+
+Not a Locust cell: the observation (:mod:`loadtests.lessons.observing.opentraffic`) runs
+each model under the lab's open-loop generator, one open cell per model at half its
+capacity in the quick preset (``make demo``), and a sweep of offered loads with the full
+one. Each row's prediction is judged by the band the twin is held to: p50 and p99 within
+0.8–1.25 of measured below 80 % utilisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..harness.argtypes import positive
+from .base import Lesson, Observation, Results
+
+#: The twin's band: predicted ÷ measured, for p50 and p99, below :data:`JUDGED_BELOW`.
+BAND = (0.8, 1.25)
+JUDGED_BELOW = 0.8
+#: Offered loads (shares of each model's capacity) and seconds per run, per preset.
+RHOS = {"quick": (0.5,), "full": (0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)}
+SECONDS = {"quick": 6.0, "full": 10.0}
+
+
+def verdict(row: dict) -> str:
+    """Whether the prediction fell in the band ("in", "out"), or is not judged there."""
+    if row["utilisation"] >= JUDGED_BELOW:
+        return f"not judged (ρ ≥ {JUDGED_BELOW:g})"
+    if row["p50_ms"] is None or row["p99_ms"] is None:
+        return "out (nothing answered)"
+    ratios = (row["predicted_p50_ms"] / row["p50_ms"], row["predicted_p99_ms"] / row["p99_ms"])
+    return "in" if all(BAND[0] <= r <= BAND[1] for r in ratios) else "out"
+
+
+def _ratio(predicted: float, measured: float | None) -> str:
+    return "—" if not measured else f"{predicted / measured:.2f}"
+
+
+def table(rows: list[dict]) -> str:
+    """Measured beside predicted, one row per open run."""
+    lines = ["| worker | ρ | rate /s | answered | p50 ms measured / predicted | ratio | "
+             "p99 ms measured / predicted | ratio | band | split | send lag p99 ms |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|"]
+    for row in rows:
+        lost = row["failed"] + row["timed_out"] + row["dropped"]
+        answered = f"{row['answered']}" + (f" (+{lost} not)" if lost else "")
+        split = " / ".join(f"{share:.2f}" for share in row["shares"])
+        lines.append(
+            f"| {row['label']} | {row['utilisation']:.2f} | {row['rate_rps']:.0f} | {answered} "
+            f"| {_ms(row['p50_ms'])} / {row['predicted_p50_ms']:.1f} "
+            f"| {_ratio(row['predicted_p50_ms'], row['p50_ms'])} "
+            f"| {_ms(row['p99_ms'])} / {row['predicted_p99_ms']:.1f} "
+            f"| {_ratio(row['predicted_p99_ms'], row['p99_ms'])} | {verdict(row)} | {split} "
+            f"| {_ms(row['send_lag_p99_ms'], 2)} |")
+    return "\n".join(lines)
+
+
+def _ms(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def section(results: Results) -> str:
+    rows = results.extra("opentraffic")
+    if not rows:
+        return ""
+    judged = [row for row in rows if row["utilisation"] < JUDGED_BELOW]
+    inside = sum(verdict(row) == "in" for row in judged)
+    first = rows[0]
+    return "\n".join([
+        "### Open traffic: measured at a rate, and predicted",
+        "",
+        f"Each model serves `/io?delay={first['delay_s']:g}` while the lab's open-loop "
+        "generator sends Poisson arrivals at ρ × its capacity (at most "
+        f"{max(row['rate_rps'] for row in rows):.0f}/s here), latency counted from each "
+        "request's due time. The capacity is the least of slots ÷ (delay + S), processes ÷ S "
+        f"and cores ÷ S ({first['cores']} cores), S the server's CPU per request measured "
+        "in the same run. The twin (`loadtests.model.simulate`) is fed S, the delay, the "
+        "cores and the split of the answers between the workers, and predicts p50 and p99 at "
+        "the same rate:",
+        "",
+        table(rows),
+        "",
+        f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
+        f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99).",
+    ])
+
+
+def chart(results: Results, out: Path) -> list[str]:
+    from ..matrix.charts import figure, save
+
+    rows = results.extra("opentraffic")
+    labels = list(dict.fromkeys(row["label"] for row in rows))
+    if not rows or all(sum(row["label"] == label for row in rows) < 2 for label in labels):
+        return []  # one point per model: the table says it
+    fig, ax = figure(8)
+    for label in labels:
+        mine = [row for row in rows if row["label"] == label and row["p99_ms"]]
+        line, = ax.plot([r["utilisation"] for r in mine], [r["p99_ms"] for r in mine],
+                        marker="o", label=f"{label} measured")
+        ax.plot([r["utilisation"] for r in mine], [r["predicted_p99_ms"] for r in mine],
+                linestyle="--", color=line.get_color(), label=f"{label} predicted")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load ρ (share of the model's capacity)")
+    ax.set_ylabel("p99 latency from due, ms")
+    ax.set_title("Open traffic on /io: p99 against offered load, measured and predicted")
+    ax.legend(fontsize=7)
+    return [save(fig, out, "opentraffic.png")]
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--open-traffic", action=argparse.BooleanOptionalAction, default=None,
+                        help="also run each model under open traffic beside the twin's "
+                             "prediction: one rate per model with --quick, a sweep of "
+                             "offered loads with --full (default: on with either preset and "
+                             "every cell)")
+    parser.add_argument("--open-seconds", type=positive(float), default=None,
+                        help="seconds of arrivals per open run (default: "
+                             + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
+
+
+def _observe(args: argparse.Namespace) -> list[dict] | None:
+    chosen = args.open_traffic
+    if chosen is None:
+        chosen = getattr(args, "whole_preset", True)
+    if not chosen:
+        return None
+    from .observing.opentraffic import observe
+
+    return observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset])
+
+
+LESSON = Lesson(
+    book="Past the chapter — open traffic: requests that arrive whatever the server is doing",
+    name="opentraffic",
+    section=section,
+    chart=chart,
+    observation=Observation(_add_arguments, _observe, "open_traffic"),
+)

@@ -1,0 +1,47 @@
+"""The open-traffic observation (``loadtests/lessons/observing/opentraffic.py``) and its
+lesson's judgement (``loadtests/lessons/opentraffic.py``): every request of an open run
+accounted for, the twin fed what the run measured, and the band applied as stated."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtests.lessons import opentraffic
+from loadtests.lessons.base import Results
+from loadtests.lessons.observing import opentraffic as observing
+
+
+@pytest.mark.integration
+def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured(monkeypatch):
+    """gthread -w2: the profile, then one open run at ρ 0.5 for 2 s: every request scheduled
+    is answered, by both workers (the pid split sums to 1), and the twin's p50 sits above
+    the delay, as a request that waits DELAY_S must."""
+    monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
+    [row] = observing.run_one(*observing.MODELS[1], (0.5,), 2.0)
+    lost = row["failed"] + row["timed_out"] + row["dropped"]
+    assert row["answered"] == row["scheduled"] == round(row["rate_rps"] * 2.0) and lost == 0
+    assert len(row["shares"]) == 2 and sum(row["shares"]) == pytest.approx(1)
+    assert row["cpu_ms"] > 0 and row["utilisation"] == pytest.approx(
+        row["rate_rps"] / row["capacity_rps"])
+    assert observing.DELAY_S * 1000 < row["predicted_p50_ms"] <= row["predicted_p99_ms"]
+    assert observing.DELAY_S * 1000 < row["p50_ms"] <= row["p99_ms"]
+
+
+def _row(p50: float, p99: float, predicted: tuple[float, float], utilisation: float) -> dict:
+    return {"label": "gthread -w2 --threads 4", "utilisation": utilisation, "rate_rps": 100.0,
+            "answered": 800, "failed": 0, "timed_out": 0, "dropped": 0, "shares": [0.6, 0.4],
+            "p50_ms": p50, "p99_ms": p99, "predicted_p50_ms": predicted[0],
+            "predicted_p99_ms": predicted[1], "send_lag_p99_ms": 0.4, "delay_s": 0.02,
+            "cores": 2}
+
+
+def test_the_band_judges_both_percentiles_below_80_percent_and_nothing_above():
+    assert opentraffic.verdict(_row(20, 40, (21, 49), 0.5)) == "in"  # 1.05 and 1.225
+    assert opentraffic.verdict(_row(20, 40, (21, 51), 0.5)) == "out"  # p99 at 1.275
+    assert opentraffic.verdict(_row(20, 40, (15, 40), 0.5)) == "out"  # p50 at 0.75
+    assert opentraffic.verdict(_row(20, 40, (15, 90), 0.8)).startswith("not judged")
+    rows = [_row(20, 40, (21, 49), 0.5), _row(20, 40, (21, 51), 0.6), _row(20, 40, (9, 9), 0.9)]
+    text = opentraffic.section(Results({"settings": {}, "machine": {}, "cells": [],
+                                        "opentraffic": rows}))
+    assert "1 of 2 runs below ρ 0.8 fell in the band" in text
+    assert text.count("| gthread -w2 --threads 4 |") == 3
