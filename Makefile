@@ -25,7 +25,7 @@ $(STAMP): requirements.txt
 os-packages:  ## redis-server, nginx: installed when missing (root with apt-get), else one line says how
 	@sh scripts/os-packages.sh
 
-demo: $(STAMP) os-packages  ## the quick matrix (about 2 min on 2 cores); report in reports/<timestamp>/
+demo: $(STAMP) os-packages  ## the quick matrix and one open cell per model (about 3 min on 2 cores); report in reports/<timestamp>/
 	$(BIN)/python -m loadtests.matrix --quick
 
 probe: $(STAMP)  ## a 15-second probe: concurrent /io and /prime per worker model [ARGS="--io-requests 4"]

@@ -15,7 +15,8 @@ SAMPLES = ROOT / "docs" / "sample"
 PEER_SCENARIOS = ("peerio", "peercpu", "peerbeat", "peerhealth", "peerslow")
 
 #: make demo's budget: the quick preset's windows (warm-up + measured) add up to at most this
-#: (the README promises about 2 minutes; each cell also starts its server and Locust).
+#: (the README promises at most 3 minutes with the open-traffic cells, which take about 30 s;
+#: each cell also starts its server and Locust).
 QUICK_WINDOWS_BUDGET_S = 110
 
 

@@ -22,6 +22,10 @@ JUDGED_BELOW = 0.8
 #: Offered loads (shares of each model's capacity) and seconds per run, per preset.
 RHOS = {"quick": (0.5,), "full": (0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)}
 SECONDS = {"quick": 6.0, "full": 10.0}
+#: The scenarios per preset: waiting work, and with --full CPU work too.
+SCENARIOS = {"quick": ("io",), "full": ("io", "cpu")}
+#: What each scenario's table says its requests do.
+DOES = {"io": "waits {delay}", "cpu": "runs a dozen milliseconds of pure Python"}
 
 
 def verdict(row: dict) -> str:
@@ -61,39 +65,55 @@ def _ms(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _scenario(row: dict) -> str:
+    return row.get("scenario", "io")  # (the first sample's rows were all io)
+
+
+def _path(row: dict) -> str:
+    return row.get("path", f"/io?delay={row['delay_s']:g}")
+
+
 def section(results: Results) -> str:
     rows = results.extra("opentraffic")
     if not rows:
         return ""
-    judged = [row for row in rows if row["utilisation"] < JUDGED_BELOW]
-    inside = sum(verdict(row) == "in" for row in judged)
     first = rows[0]
-    return "\n".join([
+    lines = [
         "### Open traffic: measured at a rate, and predicted",
         "",
-        f"Each model serves `/io?delay={first['delay_s']:g}` while the lab's open-loop "
-        "generator sends Poisson arrivals at ρ × its capacity (at most "
-        f"{max(row['rate_rps'] for row in rows):.0f}/s here), latency counted from each "
-        "request's due time. The capacity is the least of slots ÷ (delay + S), processes ÷ S "
-        f"and cores ÷ S ({first['cores']} cores), S the server's CPU per request measured "
-        "in the same run. The twin (`loadtests.model.simulate`) is fed S, the delay, the "
-        "cores and the split of the answers between the workers, and predicts p50 and p99 at "
-        "the same rate:",
-        "",
-        table(rows),
-        "",
-        f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
-        f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99).",
-    ])
+        "The lab's open-loop generator sends Poisson arrivals at ρ × each model's capacity "
+        f"(at most {max(row['rate_rps'] for row in rows):.0f}/s here), latency counted from "
+        "each request's due time. The capacity is the least of slots ÷ (delay + S), "
+        f"processes ÷ S and cores ÷ S ({first['cores']} cores), S the server's CPU per "
+        "request measured in the same run. The twin (`loadtests.model.simulate`) is fed S, "
+        "the delay, the cores and the split of the answers between the workers, and "
+        "predicts p50 and p99 at the same rate.",
+    ]
+    for scenario in dict.fromkeys(map(_scenario, rows)):
+        mine = [row for row in rows if _scenario(row) == scenario]
+        does = DOES[scenario].format(delay=f"{mine[0]['delay_s']:g} s")
+        judged = [row for row in mine if row["utilisation"] < JUDGED_BELOW]
+        inside = sum(verdict(row) == "in" for row in judged)
+        lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
+                  f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
+                  f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
+    return "\n".join(lines)
 
 
 def chart(results: Results, out: Path) -> list[str]:
+    rows = results.extra("opentraffic")
+    return [name for scenario in dict.fromkeys(map(_scenario, rows))
+            if (name := _chart([r for r in rows if _scenario(r) == scenario], scenario, out))]
+
+
+def _chart(rows: list[dict], scenario: str, out: Path) -> str | None:
+    """p99 against ρ per model, measured and predicted: ``opentraffic.png`` for io,
+    ``opentraffic-SCENARIO.png`` for the others; None with one point per model."""
     from ..matrix.charts import figure, save
 
-    rows = results.extra("opentraffic")
     labels = list(dict.fromkeys(row["label"] for row in rows))
-    if not rows or all(sum(row["label"] == label for row in rows) < 2 for label in labels):
-        return []  # one point per model: the table says it
+    if all(sum(row["label"] == label for row in rows) < 2 for label in labels):
+        return None  # the table says it
     fig, ax = figure(8)
     for label in labels:
         mine = [row for row in rows if row["label"] == label and row["p99_ms"]]
@@ -104,17 +124,19 @@ def chart(results: Results, out: Path) -> list[str]:
     ax.set_yscale("log")
     ax.set_xlabel("offered load ρ (share of the model's capacity)")
     ax.set_ylabel("p99 latency from due, ms")
-    ax.set_title("Open traffic on /io: p99 against offered load, measured and predicted")
+    ax.set_title(f"Open traffic on {_path(rows[0]).split('?')[0]}: p99, measured and "
+                 "predicted")
     ax.legend(fontsize=7)
-    return [save(fig, out, "opentraffic.png")]
+    return save(fig, out, "opentraffic.png" if scenario == "io" else
+                f"opentraffic-{scenario}.png")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--open-traffic", action=argparse.BooleanOptionalAction, default=None,
                         help="also run each model under open traffic beside the twin's "
-                             "prediction: one rate per model with --quick, a sweep of "
-                             "offered loads with --full (default: on with either preset and "
-                             "every cell)")
+                             "prediction: one rate per model on waiting work with --quick, a "
+                             "sweep of offered loads on waiting and on CPU work with --full "
+                             "(default: on with either preset and every cell)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
@@ -128,7 +150,8 @@ def _observe(args: argparse.Namespace) -> list[dict] | None:
         return None
     from .observing.opentraffic import observe
 
-    return observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset])
+    return observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
+                   SCENARIOS[args.preset])
 
 
 LESSON = Lesson(

@@ -1,6 +1,6 @@
 """The matrix: every (worker model, scenario) cell under Locust, beside its theoretical bound.
 
-    python -m loadtests.matrix            # --quick preset (make demo, under 2.5 min on 2 cores)
+    python -m loadtests.matrix            # --quick preset (make demo, under 3 min on 2 cores)
     python -m loadtests.matrix --full     # every cell twice, longer windows (about 36 min)
     python -m loadtests.matrix --scenarios cpu --models sync,gevent --duration 10
 

@@ -1,7 +1,8 @@
 """Open traffic per worker model: measured at a rate, and predicted by the simulated twin.
 
-Each model serves ``/io?delay=`` (:data:`DELAY_S` of waiting that yields) on a fresh
-server. A short open run at a low rate profiles it: the server's CPU per request (psutil),
+Each model serves one workload (:data:`WORKLOADS`) on a fresh server: ``/io?delay=``
+(:data:`DELAY_S` of waiting that yields), or ``/prime/<n>`` (a dozen milliseconds of pure
+Python). A short open run at a low rate profiles it: the server's CPU per request (psutil),
 hence its capacity, the least of three bounds (slots ÷ (delay + S), processes ÷ S,
 cores ÷ S). Then, per offered share of that capacity (ρ), the open-loop generator
 (:mod:`loadtests.load.openloop`, a process of its own) sends Poisson arrivals at ρ × the
@@ -18,6 +19,9 @@ import os
 import statistics
 import subprocess
 import sys
+from dataclasses import dataclass
+
+from webapp.work.primes import MIXED_PRIME
 
 from ...harness.cpu import CpuMeter
 from ...model.simulate import Twin, Work, open_loop
@@ -26,6 +30,19 @@ from ...servers import ServerSpec, launch
 #: The waiting each request does (seconds): short enough that a sync worker's open cell
 #: counts hundreds of requests in a few seconds.
 DELAY_S = 0.02
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What each request of a scenario does: its path, and the waiting in it (seconds)."""
+
+    path: str
+    delay_s: float
+
+
+#: The scenarios the open cells run, by name.
+WORKLOADS = {"io": Workload(f"/io?delay={DELAY_S:g}", DELAY_S),
+             "cpu": Workload(f"/prime/{MIXED_PRIME}", 0.0)}
 #: (label, spec): each model as the io lesson runs it, asgi as gevent.
 MODELS = (
     ("sync -w2", ServerSpec("sync", workers=2)),
@@ -79,13 +96,14 @@ def shares(summary: dict, processes: int) -> tuple[float, ...]:
 
 
 def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: float,
-            seed: int = 1) -> list[dict]:
-    """One model's rows: a fresh server, its profile, then an open run per ρ."""
+            seed: int = 1, scenario: str = "io") -> list[dict]:
+    """One model's rows in a scenario: a fresh server, its profile, then an open run per ρ."""
+    work = WORKLOADS[scenario]
     twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
                    connections=spec.worker_connections, cores=cores())
     rows = []
     with launch(spec) as server:
-        url = f"{server.url}/io?delay={DELAY_S:g}"
+        url = server.url + work.path
         meter = CpuMeter({"server": server.processes})
 
         def measured(rate: float, seconds: float) -> tuple[dict, float]:
@@ -95,15 +113,16 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
             return summary, meter.seconds("server") / max(1, summary["answered"])
 
         _, profiled_cpu = measured(*PROFILE)
-        ceiling = capacity(twin, profiled_cpu, DELAY_S)
+        ceiling = capacity(twin, profiled_cpu, work.delay_s)
         for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
             summary, cpu_s = measured(rate, duration)  # (a rate capped twice runs once)
-            rows.append(_row(label, spec, twin, summary, cpu_s, rate))
+            rows.append({"scenario": scenario, "path": work.path,
+                         **_row(label, spec, twin, summary, cpu_s, rate, work.delay_s)})
     return rows
 
 
 def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
-         rate: float) -> dict:
+         rate: float, delay_s: float) -> dict:
     """What one open run measured, the twin's prediction beside it."""
     split = shares(summary, twin.processes)
     # a sync worker answers one request a connection and closes it: every request waits
@@ -118,14 +137,14 @@ def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
     # grows for as long as the run lasts); the median of SEEDS runs, as one seed's p99 can
     # differ from another's by a third (with connections kept, the few opened first
     # decide where the requests go)
-    predicted = [open_loop(fed, Work(cpu_s, DELAY_S), rate, requests=summary["scheduled"],
+    predicted = [open_loop(fed, Work(cpu_s, delay_s), rate, requests=summary["scheduled"],
                            warmup=0, seed=seed) for seed in range(1, SEEDS + 1)]
     measured = summary["latency_ms"]
     return {
-        "label": label, "model": spec.model, "delay_s": DELAY_S, "cores": twin.cores,
-        "cpu_ms": cpu_s * 1000, "capacity_rps": capacity(twin, cpu_s, DELAY_S),
+        "label": label, "model": spec.model, "delay_s": delay_s, "cores": twin.cores,
+        "cpu_ms": cpu_s * 1000, "capacity_rps": capacity(twin, cpu_s, delay_s),
         "offered_rps": summary["offered_rps"], "achieved_rps": summary["achieved_rps"],
-        "rate_rps": rate, "utilisation": rate / capacity(twin, cpu_s, DELAY_S),
+        "rate_rps": rate, "utilisation": rate / capacity(twin, cpu_s, delay_s),
         "shares": list(split),
         "scheduled": summary["scheduled"], "answered": summary["answered"],
         "failed": sum(summary["failed"].values()), "timed_out": summary["timed_out"],
@@ -138,6 +157,8 @@ def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
     }
 
 
-def observe(rhos: tuple[float, ...], duration: float) -> list[dict]:
-    """Every model's rows, one model after another (they share the machine's cores)."""
-    return [row for label, spec in MODELS for row in run_one(label, spec, rhos, duration)]
+def observe(rhos: tuple[float, ...], duration: float, scenarios: tuple[str, ...] = ("io",)
+            ) -> list[dict]:
+    """Every model's rows per scenario, one run after another (they share the cores)."""
+    return [row for scenario in scenarios for label, spec in MODELS
+            for row in run_one(label, spec, rhos, duration, scenario=scenario)]
