@@ -85,6 +85,17 @@ def test_the_readme_links_every_lesson_page_in_teaching_order():
     assert len(readme.splitlines()) <= 250
 
 
+def test_every_relative_link_in_the_readme_reaches_a_file_in_the_clone():
+    """GitHub shows the README from the root: a lesson's one-line answer, copied from its
+    page, had kept its page's ``../glossary.md`` links, which led out of the clone."""
+    readme = (ROOT / "README.md").read_text()
+    targets = {urldefrag(target).url for target in re.findall(r"\]\(([^)]+)\)", readme)
+               if not urlparse(target).scheme and not target.startswith("#")}
+    assert len(targets) > 10
+    missing = sorted(t for t in targets if not (ROOT / t).resolve().is_relative_to(ROOT)
+                     or not (ROOT / t).exists())
+    assert not missing, missing
+
 # -- the built site ------------------------------------------------------------------------
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
+import re
 import subprocess
 import sys
 import tempfile
@@ -162,11 +164,24 @@ def summary(name: str) -> tuple[str, str]:
     return title, answer
 
 
+def relinked(text: str, prefix: str) -> str:
+    """``text``'s relative links (written from a lesson page) as seen from ``prefix``'s
+    folder's parent: from the README, ``../glossary.md`` is ``docs/glossary.md``.
+
+    >>> relinked("the [knee](../glossary.md#knee), [web](https://x.org/a)", "docs/lessons/")
+    'the [knee](docs/glossary.md#knee), [web](https://x.org/a)'
+    """
+    if not prefix:
+        return text
+    return re.sub(r"\]\((?![a-z]+:|#)([^)]+)\)",
+                  lambda link: f"]({posixpath.normpath(prefix + link[1])})", text)
+
+
 def lessons(arg: str = "", write: bool = False) -> str:
     """The lessons in the registry's teaching order: each page's question and answer in one
     line, linked (``arg`` is the folder the links start from), and the toctree."""
     prefix = f"{arg}/" if arg else ""
-    lines = [f"{i}. [{title}]({prefix}{item.name}.md) {answer}"
+    lines = [f"{i}. [{title}]({prefix}{item.name}.md) {relinked(answer, prefix)}"
              for i, item in enumerate(LESSONS, 1) for title, answer in [summary(item.name)]]
     if not arg:
         lines += ["", "```{toctree}", ":hidden:", "", *(item.name for item in LESSONS), "```"]
