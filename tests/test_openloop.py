@@ -207,6 +207,11 @@ def test_the_command_prints_its_percentiles_and_refuses_more_than_select_can_wat
         "4 scheduled, 4 sent, 3 answered (200: 3); 1 failed, 0 timed out, 0 dropped",
         "latency from due (ms): p50 1.5  max 9",
         "send lag (ms):         no answers"]
+    counted = {**summary, "over": {"ms": 500.0, "count": 2}, "by": {"11": 2, "12": 1}}
+    assert openloop.report(counted, "http://x/").splitlines()[-2:] == [
+        "slower than 500 ms:    2", "answers by field:      11 2  12 1"]
+    args = openloop.parse_args(["http://x/", "--over", "500", "--by", "pid"])
+    assert (args.over, args.by) == (500.0, "pid")
     with pytest.raises(SystemExit):
         openloop.parse_args(["http://x/", "--max-in-flight", "1001"])
     assert "--max-in-flight must be 1 to 1000, got 1001" in capsys.readouterr().err

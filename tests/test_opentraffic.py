@@ -45,3 +45,16 @@ def test_the_band_judges_both_percentiles_below_80_percent_and_nothing_above():
                                         "opentraffic": rows}))
     assert "1 of 2 runs below ρ 0.8 fell in the band" in text
     assert text.count("| gthread -w2 --threads 4 |") == 3
+
+
+def test_the_stall_table_sets_the_open_count_beside_the_closed_one():
+    """The stall's rows render apart from the runs: they are not judged by the band."""
+    stall = {"kind": "stall", "stall_s": 1.0, "over_ms": 500.0, "p50_ms": 1.0,
+             "p99_ms": 900.0, "max_ms": 1000.0}
+    rows = [_row(20, 40, (21, 49), 0.5),
+            {**stall, "mode": "open", "load": "100/s", "answered": 400, "over": 50},
+            {**stall, "mode": "closed", "load": "10 users", "answered": 9000, "over": 10}]
+    text = opentraffic.section(Results({"settings": {}, "machine": {}, "cells": [],
+                                        "opentraffic": rows}))
+    assert "1 of 1 runs below ρ 0.8 fell in the band" in text
+    assert "| open, 100/s | 400 | 50 |" in text and "| closed, 10 users | 9000 | 10 |" in text

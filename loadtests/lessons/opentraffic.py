@@ -65,6 +65,31 @@ def _ms(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _runs(results: Results) -> list[dict]:
+    """The open runs beside the twin (the stall's rows have a kind of their own)."""
+    return [row for row in results.extra("opentraffic") if "kind" not in row]
+
+
+def stall_table(results: Results) -> list[str]:
+    """The stall met by the open load and by the closed one: lines of the section."""
+    rows = [row for row in results.extra("opentraffic") if row.get("kind") == "stall"]
+    if not rows:
+        return []
+    over, stalled = rows[0]["over_ms"], rows[0]["stall_s"]
+    lines = ["", f"The stall a closed loop hides: a gevent worker on `/health` stopped for "
+             f"{stalled:g} s (SIGSTOP, then SIGCONT) in the middle of a run, met once by the "
+             "open load and once by a closed loop of users:", "",
+             f"| load | answered | slower than {over:g} ms | p50 ms | p99 ms | max ms |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        lines.append(f"| {row['mode']}, {row['load']} | {row['answered']} | {row['over']} | "
+                     f"{_ms(row['p50_ms'])} | {_ms(row['p99_ms'])} | {_ms(row['max_ms'])} |")
+    lines += ["", "Every request due during the stall waits for its end, counted from when "
+              "it was due; the closed loop's users stop sending while they wait, so it counts "
+              "at most one slow request per user."]
+    return lines
+
+
 def _scenario(row: dict) -> str:
     return row.get("scenario", "io")  # (the first sample's rows were all io)
 
@@ -74,7 +99,7 @@ def _path(row: dict) -> str:
 
 
 def section(results: Results) -> str:
-    rows = results.extra("opentraffic")
+    rows = _runs(results)
     if not rows:
         return ""
     first = rows[0]
@@ -97,11 +122,11 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
-    return "\n".join(lines)
+    return "\n".join(lines + stall_table(results))
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    rows = results.extra("opentraffic")
+    rows = _runs(results)
     return [name for scenario in dict.fromkeys(map(_scenario, rows))
             if (name := _chart([r for r in rows if _scenario(r) == scenario], scenario, out))]
 
@@ -135,7 +160,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--open-traffic", action=argparse.BooleanOptionalAction, default=None,
                         help="also run each model under open traffic beside the twin's "
                              "prediction: one rate per model on waiting work with --quick, a "
-                             "sweep of offered loads on waiting and on CPU work with --full "
+                             "sweep of offered loads on waiting and on CPU work, and a 1 s "
+                             "stall met open and closed, with --full "
                              "(default: on with either preset and every cell)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
@@ -151,7 +177,7 @@ def _observe(args: argparse.Namespace) -> list[dict] | None:
     from .observing.opentraffic import observe
 
     return observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
-                   SCENARIOS[args.preset])
+                   SCENARIOS[args.preset], stalls=args.preset == "full")
 
 
 LESSON = Lesson(

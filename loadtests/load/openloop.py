@@ -81,6 +81,9 @@ class Run:
     #: Answers counted by one field of their JSON body (``--by FIELD``: which worker process
     #: answered, from the lab's ``pid``), as ``{value: count}``.
     by: Counter = field(default_factory=Counter)
+    #: ``--over MS``: the answers slower than this (seconds), counted (None: not counted).
+    over_s: float | None = None
+    over: int = 0
     #: Each answered request's due time (``time.perf_counter()``) and latency in seconds,
     #: in the order they were answered.
     answers: list[tuple[float, float]] = field(default_factory=list)
@@ -96,6 +99,8 @@ class Run:
             "latency_ms": _percentiles(self.latency),
             "send_lag_ms": _percentiles(self.lag),
             **({"by": {str(k): v for k, v in self.by.most_common()}} if self.by else {}),
+            **({"over": {"ms": self.over_s * 1000, "count": self.over}}
+               if self.over_s is not None else {}),
         }
 
 
@@ -143,6 +148,8 @@ class Target:
         run.statuses[status] += 1
         _record(run.latency, latency)
         run.answers.append((due, latency))
+        if run.over_s is not None and latency > run.over_s:
+            run.over += 1
         if self.by:
             run.by[_field(body, self.by)] += 1
 
@@ -152,10 +159,11 @@ class Target:
 
 def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
               seed: int | None = None, max_in_flight: int = 500,
-              timeout: float = 30.0, by: str | None = None) -> Run:
+              timeout: float = 30.0, by: str | None = None,
+              over_s: float | None = None) -> Run:
     """Send each request of the schedule when it is due; wait for the last answers."""
     dues = schedule(kind, rate, duration, seed=seed)
-    run = Run("open", len(dues), duration)
+    run = Run("open", len(dues), duration, over_s=over_s)
     target = Target(url, max_in_flight, timeout, by)
     pool = gevent.pool.Pool(max_in_flight)
     start = time.perf_counter() + LEAD_S
@@ -177,10 +185,10 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
 
 
 def closed(url: str, users: int, duration: float, *, timeout: float = 30.0,
-           by: str | None = None) -> Run:
+           by: str | None = None, over_s: float | None = None) -> Run:
     """``users`` loops, each sending its next request when the last is answered (due then:
     a closed loop has no schedule to fall behind)."""
-    run = Run("closed", 0, duration)
+    run = Run("closed", 0, duration, over_s=over_s)
     target = Target(url, users, timeout, by)
     end = time.perf_counter() + duration
 
@@ -213,6 +221,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--by", metavar="FIELD", default=None,
                         help="count the answers by this field of their JSON body (the lab's "
                              "pid: how the requests split between worker processes)")
+    parser.add_argument("--over", metavar="MS", type=float, default=None,
+                        help="count the answers slower than MS milliseconds")
     parser.add_argument("--json", action="store_true", help="the summary as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.max_in_flight <= MAX_IN_FLIGHT:
@@ -223,12 +233,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     gevent.config.libev_backend = "select"  # before the hub exists: microsecond timers
+    over_s = None if args.over is None else args.over / 1000
     if args.closed:
-        run = closed(args.url, args.closed, args.duration, timeout=args.timeout, by=args.by)
+        run = closed(args.url, args.closed, args.duration, timeout=args.timeout, by=args.by,
+                     over_s=over_s)
     else:
         run = open_loop(args.url, args.rate, args.duration, kind=args.schedule,
                         seed=args.seed, max_in_flight=args.max_in_flight,
-                        timeout=args.timeout, by=args.by)
+                        timeout=args.timeout, by=args.by, over_s=over_s)
     summary = run.summary()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
@@ -251,6 +263,8 @@ def report(summary: dict, url: str) -> str:
     for name, key in (("latency from due", "latency_ms"), ("send lag", "send_lag_ms")):
         values = "  ".join(f"{k} {v:g}" for k, v in summary[key].items())
         lines.append(f"{name + ' (ms):':<23}{values or 'no answers'}")
+    if over := summary.get("over"):
+        lines.append(f"{'slower than ' + format(over['ms'], 'g') + ' ms:':<23}{over['count']}")
     if by := summary.get("by"):
         lines.append(f"{'answers by field:':<23}" + "  ".join(f"{k} {v}" for k, v in by.items()))
     return "\n".join(lines)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 from webapp.work.primes import MIXED_PRIME
@@ -157,8 +159,48 @@ def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
     }
 
 
-def observe(rhos: tuple[float, ...], duration: float, scenarios: tuple[str, ...] = ("io",)
-            ) -> list[dict]:
-    """Every model's rows per scenario, one run after another (they share the cores)."""
-    return [row for scenario in scenarios for label, spec in MODELS
+#: The stall (with --full): a gevent worker stopped for ``stall_s`` (SIGSTOP, then SIGCONT)
+#: ``at_s`` after the generator starts, in a run of ``run_s`` on /health, open at ``rate``
+#: or closed with ``users``; answers slower than ``over_ms`` are counted.
+STALL = {"rate": 100.0, "users": 10, "at_s": 1.5, "stall_s": 1.0, "run_s": 4.0,
+         "over_ms": 500.0}
+
+
+def stall(mode: str) -> dict:
+    """One run of the stall, ``mode`` open or closed: what the generator counted."""
+    load = (["--rate", f"{STALL['rate']:g}", "--seed", "3"] if mode == "open"
+            else ["--closed", str(STALL["users"])])
+    with launch(ServerSpec("gevent")) as server:
+        (pid,) = server.worker_pids()
+        argv = [sys.executable, "-m", "loadtests.load.openloop", f"{server.url}/health",
+                "--duration", f"{STALL['run_s']:g}", "--over", f"{STALL['over_ms']:g}",
+                "--json", *load]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as generator:
+            try:
+                time.sleep(STALL["at_s"])  # the stall's place in the run, not a wait for it
+                os.kill(pid, signal.SIGSTOP)
+                try:
+                    time.sleep(STALL["stall_s"])
+                finally:
+                    os.kill(pid, signal.SIGCONT)
+                out, _ = generator.communicate(timeout=STALL["run_s"] + 60)
+            except BaseException:
+                generator.kill()
+                raise
+    summary = json.loads(out)
+    latency = summary["latency_ms"]
+    return {"kind": "stall", "mode": mode, "load": (f"{STALL['rate']:g}/s" if mode == "open"
+                                                     else f"{STALL['users']} users"),
+            "stall_s": STALL["stall_s"], "scheduled": summary["scheduled"],
+            "answered": summary["answered"], "over_ms": STALL["over_ms"],
+            "over": summary["over"]["count"], "p50_ms": latency.get("p50"),
+            "p99_ms": latency.get("p99"), "max_ms": latency.get("max")}
+
+
+def observe(rhos: tuple[float, ...], duration: float, scenarios: tuple[str, ...] = ("io",),
+            stalls: bool = False) -> list[dict]:
+    """Every model's rows per scenario, one run after another (they share the cores); with
+    ``stalls``, the stall met by an open load and by a closed one."""
+    rows = [row for scenario in scenarios for label, spec in MODELS
             for row in run_one(label, spec, rhos, duration, scenario=scenario)]
+    return rows + ([stall("open"), stall("closed")] if stalls else [])
