@@ -81,9 +81,8 @@ class Run:
     #: Answers counted by one field of their JSON body (``--by FIELD``: which worker process
     #: answered, from the lab's ``pid``), as ``{value: count}``.
     by: Counter = field(default_factory=Counter)
-    #: ``--over MS``: the answers slower than this (seconds), counted (None: not counted).
+    #: ``--over MS``: the answers slower than this (seconds) are counted (None: not counted).
     over_s: float | None = None
-    over: int = 0
     #: Each answered request's due time (``time.perf_counter()``) and latency in seconds,
     #: in the order they were answered.
     answers: list[tuple[float, float]] = field(default_factory=list)
@@ -99,7 +98,8 @@ class Run:
             "latency_ms": _percentiles(self.latency),
             "send_lag_ms": _percentiles(self.lag),
             **({"by": {str(k): v for k, v in self.by.most_common()}} if self.by else {}),
-            **({"over": {"ms": self.over_s * 1000, "count": self.over}}
+            **({"over": {"ms": self.over_s * 1000, "count": sum(
+                latency > self.over_s for _, latency in self.answers)}}
                if self.over_s is not None else {}),
         }
 
@@ -148,8 +148,6 @@ class Target:
         run.statuses[status] += 1
         _record(run.latency, latency)
         run.answers.append((due, latency))
-        if run.over_s is not None and latency > run.over_s:
-            run.over += 1
         if self.by:
             run.by[_field(body, self.by)] += 1
 

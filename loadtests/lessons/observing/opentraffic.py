@@ -14,6 +14,7 @@ the workers -- and predicts p50 and p99 at the same rate, beside the measured on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -21,11 +22,11 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 
 from webapp.work.primes import MIXED_PRIME
 
 from ...harness.cpu import CpuMeter
+from ...harness.machine import usable_cores
 from ...model.simulate import Twin, Work, open_loop
 from ...servers import ServerSpec, launch
 
@@ -34,7 +35,7 @@ from ...servers import ServerSpec, launch
 DELAY_S = 0.02
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Workload:
     """What each request of a scenario does: its path, and the waiting in it (seconds)."""
 
@@ -72,16 +73,16 @@ def capacity(twin: Twin, cpu_s: float, delay_s: float) -> float:
                twin.cores / cpu_s)
 
 
-def cores() -> int:
-    """The cores this process may run on (its affinity), which the servers share."""
-    return len(os.sched_getaffinity(0))
+def generator(url: str, duration: float, *flags: str) -> list[str]:
+    """The open-loop generator's command: ``duration`` s on ``url``, its summary as JSON."""
+    return [sys.executable, "-m", "loadtests.load.openloop", url, "--duration",
+            f"{duration:g}", "--json", *flags]
 
 
 def generate(url: str, rate: float, duration: float, seed: int) -> dict:
     """One open run of the generator, in a process of its own: its JSON summary."""
     done = subprocess.run(
-        [sys.executable, "-m", "loadtests.load.openloop", url, "--rate", f"{rate:.1f}",
-         "--duration", f"{duration:g}", "--seed", str(seed), "--by", "pid", "--json"],
+        generator(url, duration, "--rate", f"{rate:.1f}", "--seed", str(seed), "--by", "pid"),
         capture_output=True, text=True, timeout=duration + 60, check=True)
     return json.loads(done.stdout)
 
@@ -102,7 +103,7 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
     """One model's rows in a scenario: a fresh server, its profile, then an open run per ρ."""
     work = WORKLOADS[scenario]
     twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
-                   connections=spec.worker_connections, cores=cores())
+                   connections=spec.worker_connections, cores=usable_cores())
     rows = []
     with launch(spec) as server:
         url = server.url + work.path
@@ -132,21 +133,19 @@ def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
     # generator's pool reuses (the one answered last first), a new one accepted by a
     # worker in the measured proportions
     kept = spec.model != "sync" and twin.processes > 1
-    fed = Twin.of(spec.model, workers=twin.processes, threads=spec.threads,
-                  connections=spec.worker_connections, cores=twin.cores,
-                  shares=split if kept else None, keepalive=kept)
+    fed = dataclasses.replace(twin, shares=split if kept else None, keepalive=kept)
     # the run as measured: its requests, from an empty server (past the knee the queue
     # grows for as long as the run lasts); the median of SEEDS runs, as one seed's p99 can
     # differ from another's by a third (with connections kept, the few opened first
     # decide where the requests go)
     predicted = [open_loop(fed, Work(cpu_s, delay_s), rate, requests=summary["scheduled"],
                            warmup=0, seed=seed) for seed in range(1, SEEDS + 1)]
-    measured = summary["latency_ms"]
+    measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, delay_s)
     return {
         "label": label, "model": spec.model, "delay_s": delay_s, "cores": twin.cores,
-        "cpu_ms": cpu_s * 1000, "capacity_rps": capacity(twin, cpu_s, delay_s),
+        "cpu_ms": cpu_s * 1000, "capacity_rps": ceiling,
         "offered_rps": summary["offered_rps"], "achieved_rps": summary["achieved_rps"],
-        "rate_rps": rate, "utilisation": rate / capacity(twin, cpu_s, delay_s),
+        "rate_rps": rate, "utilisation": rate / ceiling,
         "shares": list(split),
         "scheduled": summary["scheduled"], "answered": summary["answered"],
         "failed": sum(summary["failed"].values()), "timed_out": summary["timed_out"],
@@ -172,10 +171,9 @@ def stall(mode: str) -> dict:
             else ["--closed", str(STALL["users"])])
     with launch(ServerSpec("gevent")) as server:
         (pid,) = server.worker_pids()
-        argv = [sys.executable, "-m", "loadtests.load.openloop", f"{server.url}/health",
-                "--duration", f"{STALL['run_s']:g}", "--over", f"{STALL['over_ms']:g}",
-                "--json", *load]
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as generator:
+        argv = generator(f"{server.url}/health", STALL["run_s"], "--over",
+                         f"{STALL['over_ms']:g}", *load)
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as running:
             try:
                 time.sleep(STALL["at_s"])  # the stall's place in the run, not a wait for it
                 os.kill(pid, signal.SIGSTOP)
@@ -183,9 +181,9 @@ def stall(mode: str) -> dict:
                     time.sleep(STALL["stall_s"])
                 finally:
                     os.kill(pid, signal.SIGCONT)
-                out, _ = generator.communicate(timeout=STALL["run_s"] + 60)
+                out, _ = running.communicate(timeout=STALL["run_s"] + 60)
             except BaseException:
-                generator.kill()
+                running.kill()
                 raise
     summary = json.loads(out)
     latency = summary["latency_ms"]
