@@ -22,7 +22,8 @@ on gevent and geventhttpclient (Locust's FastHttpUser's client):
   :data:`MAX_IN_FLIGHT`;
 * at most ``max_in_flight`` requests are out at once; a request due when that many are
   out is not sent, and is counted as dropped. Every request scheduled is counted once:
-  answered (by status), failed (a connection error), timed out, or dropped.
+  answered (by status), failed (a connection error), timed out, or dropped (the counts and
+  histograms: :mod:`.outcomes`).
 
 :func:`closed` runs the closed loop beside it (N users, each sending when answered), with the
 same client and histograms: the comparison the stall test makes.
@@ -34,81 +35,19 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 
 import gevent
 import gevent.pool
 from geventhttpclient import URL, HTTPClient
-from hdrh.histogram import HdrHistogram
 
 from ..harness.procs import run_main
 from .arrivals import SCHEDULES, schedule
+from .outcomes import Run, record
 
-#: Histograms in microseconds, from 1 µs to 10 minutes, three significant digits.
-LOWEST_US, HIGHEST_US, DIGITS = 1, 600_000_000, 3
-#: The percentiles every run reports.
-PERCENTILES = (50, 90, 99, 99.9)
 #: The most requests out at once: select's limit of 1,024 descriptors, less a margin.
 MAX_IN_FLIGHT = 1000
 #: Seconds between the schedule's making and its first due time: the greenlets' start-up.
 LEAD_S = 0.05
-
-
-def _histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
-
-
-def _record(histogram: HdrHistogram, seconds: float) -> None:
-    """``seconds`` into ``histogram`` in microseconds, clamped to its range."""
-    histogram.record_value(min(HIGHEST_US, max(LOWEST_US, round(seconds * 1e6))))
-
-
-@dataclass
-class Run:
-    """What one run counted and measured; :meth:`summary` is its JSON."""
-
-    mode: str
-    scheduled: int
-    duration_s: float
-    latency: HdrHistogram = field(default_factory=_histogram)
-    lag: HdrHistogram = field(default_factory=_histogram)
-    statuses: Counter = field(default_factory=Counter)
-    failed: Counter = field(default_factory=Counter)
-    timed_out: int = 0
-    dropped: int = 0
-    sent: int = 0
-    #: Answers counted by one field of their JSON body (``--by FIELD``: which worker process
-    #: answered, from the lab's ``pid``), as ``{value: count}``.
-    by: Counter = field(default_factory=Counter)
-    #: ``--over MS``: the answers slower than this (seconds) are counted (None: not counted).
-    over_s: float | None = None
-    #: Each answered request's due time (``time.perf_counter()``) and latency in seconds,
-    #: in the order they were answered.
-    answers: list[tuple[float, float]] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        answered = sum(self.statuses.values())
-        return {
-            "mode": self.mode, "scheduled": self.scheduled, "duration_s": self.duration_s,
-            "offered_rps": self.scheduled / self.duration_s,
-            "sent": self.sent, "answered": answered, "achieved_rps": answered / self.duration_s,
-            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "failed": dict(self.failed), "timed_out": self.timed_out, "dropped": self.dropped,
-            "latency_ms": _percentiles(self.latency),
-            "send_lag_ms": _percentiles(self.lag),
-            **({"by": {str(k): v for k, v in self.by.most_common()}} if self.by else {}),
-            **({"over": {"ms": self.over_s * 1000, "count": sum(
-                latency > self.over_s for _, latency in self.answers)}}
-               if self.over_s is not None else {}),
-        }
-
-
-def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
-    if not histogram.get_total_count():
-        return {}
-    values = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
-    return {**values, "max": histogram.get_max_value() / 1000}
 
 
 def _field(body: bytes, name: str) -> str:
@@ -133,7 +72,7 @@ class Target:
         """One request: its send lag from ``due``, then its answer's latency from ``due``."""
         sent = time.perf_counter()
         run.sent += 1
-        _record(run.lag, sent - due)
+        record(run.lag, sent - due)
         try:
             response = self.client.get(self.path)
             body = response.read()
@@ -146,7 +85,7 @@ class Target:
             return
         latency = time.perf_counter() - due
         run.statuses[status] += 1
-        _record(run.latency, latency)
+        record(run.latency, latency)
         run.answers.append((due, latency))
         if self.by:
             run.by[_field(body, self.by)] += 1
