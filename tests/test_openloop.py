@@ -20,7 +20,7 @@ import gevent
 import pytest
 
 from loadtests.load import arrivals, openloop
-from loadtests.servers import GunicornServer, ServerSpec
+from loadtests.servers import GunicornServer, ServerSpec, free_port
 
 #: Linux's SO_TIMESTAMPNS (``socket`` names it from Python 3.14 only): each read's
 #: ancillary data carries the time the kernel received it, in the wall clock.
@@ -199,12 +199,13 @@ def test_a_schedule_is_its_count_spread_over_its_window():
 def test_the_command_prints_its_percentiles_and_refuses_more_than_select_can_watch(capsys):
     summary = {"mode": "open", "duration_s": 2.0, "scheduled": 4, "offered_rps": 2.0,
                "sent": 4, "answered": 3, "achieved_rps": 1.5, "statuses": {"200": 3},
-               "failed": {"ConnectionResetError": 1}, "timed_out": 0, "dropped": 0,
+               "failed": {"reset": 1}, "timed_out": 0, "dropped": 0,
                "latency_ms": {"p50": 1.5, "max": 9.0}, "send_lag_ms": {}}
     lines = openloop.report(summary, "http://x/").splitlines()
     assert lines[1:] == [
         "offered 2.0/s, achieved 1.5/s",
-        "4 scheduled, 4 sent, 3 answered (200: 3); 1 failed, 0 timed out, 0 dropped",
+        "4 scheduled, 4 sent, 3 answered (200: 3); 1 failed (reset: 1), 0 timed out, "
+        "0 dropped",
         "latency from due (ms): p50 1.5  max 9",
         "send lag (ms):         no answers"]
     counted = {**summary, "over": {"ms": 500.0, "count": 2}, "by": {"11": 2, "12": 1}}
@@ -215,3 +216,44 @@ def test_the_command_prints_its_percentiles_and_refuses_more_than_select_can_wat
     with pytest.raises(SystemExit):
         openloop.parse_args(["http://x/", "--max-in-flight", "1001"])
     assert "--max-in-flight must be 1 to 1000, got 1001" in capsys.readouterr().err
+
+
+def test_a_request_that_is_not_answered_is_counted_by_how_it_ended(capsys):
+    """Nothing listening: each request refused; a server that reads the request and hangs
+    up: each closed, after one retry on a new connection (not geventhttpclient's own
+    pool size + 1). Every one counted, by kind, in the summary and its timeline."""
+    closing = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = closing.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            with conn:
+                conn.recv(65536)
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    nobody = free_port()
+    runs = {}
+    try:
+        for name, port in (("refused", nobody), ("closed", closing.getsockname()[1])):
+            runs[name] = openloop.open_loop(f"http://127.0.0.1:{port}/", 0, 0, seed=1,
+                                            timeout=2, phases=[(50, 0.1), (100, 0.1)])
+    finally:
+        closing.close()
+    assert len(accepted) == 2 * 15
+    for name, run in runs.items():
+        summary = run.summary()
+        assert summary["failed"] == {name: 15} and summary["unaccounted"] == 0, summary
+        assert [row.get(name) for row in summary["timeline"]] == [15]
+        assert summary["good"] == 0
+    print(openloop.report(runs["closed"].summary(), "http://x/", timeline=True))
+    assert "15 failed (closed: 15)" in capsys.readouterr().out
+    args = openloop.parse_args(["http://x/", "--phase", "50:5", "--phase", "300:10"])
+    assert args.phases == [(50.0, 5.0), (300.0, 10.0)]
+    with pytest.raises(SystemExit):
+        openloop.parse_args(["http://x/", "--phase", "300"])
+    assert "a phase is RATE:SECONDS, got '300'" in capsys.readouterr().err

@@ -20,6 +20,8 @@ on gevent and geventhttpclient (Locust's FastHttpUser's client):
   each other left together, which a server sees as too many short gaps; on select the lag's
   median is about 0.1 ms. select watches at most 1,024 descriptors, hence
   :data:`MAX_IN_FLIGHT`;
+* a request whose connection closes before its answer is sent again once (a keep-alive
+  connection the server closed while idle), not geventhttpclient's pool size + 1 times;
 * at most ``max_in_flight`` requests are out at once; a request due when that many are
   out is not sent, and is counted as dropped. Every request scheduled is counted once:
   answered (by status), failed (a connection error), timed out, or dropped (the counts and
@@ -39,15 +41,29 @@ import time
 import gevent
 import gevent.pool
 from geventhttpclient import URL, HTTPClient
+from geventhttpclient.response import HTTPParseError
 
 from ..harness.procs import run_main
-from .arrivals import SCHEDULES, schedule
-from .outcomes import Run, record
+from .arrivals import SCHEDULES, parse_phase, phased
+from .outcomes import Run, record, report
 
 #: The most requests out at once: select's limit of 1,024 descriptors, less a margin.
 MAX_IN_FLIGHT = 1000
 #: Seconds between the schedule's making and its first due time: the greenlets' start-up.
 LEAD_S = 0.05
+
+
+def failure_kind(error: OSError) -> str:
+    """A connection error's kind, as the outcomes count it.
+
+    >>> failure_kind(ConnectionRefusedError()), failure_kind(BrokenPipeError())
+    ('refused', 'reset')
+    """
+    if isinstance(error, ConnectionRefusedError):
+        return "refused"
+    if isinstance(error, (ConnectionResetError, BrokenPipeError)):
+        return "reset"
+    return type(error).__name__
 
 
 def _field(body: bytes, name: str) -> str:
@@ -67,26 +83,34 @@ class Target:
         self.path = URL(url).request_uri or "/"
         self.client = HTTPClient.from_url(url, concurrency=connections,
                                           connection_timeout=timeout, network_timeout=timeout)
+        # geventhttpclient sends a GET again when its connection closes before the answer,
+        # up to the pool's size + 1 times (client.py: attempts_left): a server that hangs
+        # up was sent 502 copies of each request at 500 connections (measured). Its size is
+        # read nowhere else: 0 leaves the one retry a client makes on a stale keep-alive
+        # connection.
+        self.client._connection_pool.size = 0
 
     def send(self, run: Run, due: float) -> None:
-        """One request: its send lag from ``due``, then its answer's latency from ``due``."""
+        """One request: its send lag from ``due``, then its outcome and its latency from
+        ``due`` (a request killed at the end, still out: timed out)."""
         sent = time.perf_counter()
         run.sent += 1
         record(run.lag, sent - due)
+        outcome: int | str = "timeout"
         try:
             response = self.client.get(self.path)
             body = response.read()
-            status = response.status_code
+            outcome = response.status_code
         except (TimeoutError, gevent.Timeout):
-            run.timed_out += 1
+            return
+        except HTTPParseError:  # geventhttpclient's: the server hung up before a whole answer
+            outcome = "closed"
             return
         except OSError as error:
-            run.failed[type(error).__name__] += 1
+            outcome = failure_kind(error)
             return
-        latency = time.perf_counter() - due
-        run.statuses[status] += 1
-        record(run.latency, latency)
-        run.answers.append((due, latency))
+        finally:
+            run.count(due, outcome, time.perf_counter() - due)
         if self.by:
             run.by[_field(body, self.by)] += 1
 
@@ -97,26 +121,30 @@ class Target:
 def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
               seed: int | None = None, max_in_flight: int = 500,
               timeout: float = 30.0, by: str | None = None,
-              over_s: float | None = None) -> Run:
-    """Send each request of the schedule when it is due; wait for the last answers."""
-    dues = schedule(kind, rate, duration, seed=seed)
-    run = Run("open", len(dues), duration, over_s=over_s)
+              over_s: float | None = None,
+              phases: list[tuple[float, float]] | None = None) -> Run:
+    """Send each request of the schedule when it is due; wait for the last answers.
+    ``phases``: (rate, seconds) one after another instead of ``rate`` for ``duration``.
+    ``timeout`` is the client's deadline: an answer later than it is not waited for."""
+    phases = phases or [(rate, duration)]
+    dues = phased(kind, phases, seed=seed)
+    start = time.perf_counter() + LEAD_S
+    run = Run("open", len(dues), sum(seconds for _, seconds in phases), over_s=over_s,
+              deadline_s=timeout, start=start)
     target = Target(url, max_in_flight, timeout, by)
     pool = gevent.pool.Pool(max_in_flight)
-    start = time.perf_counter() + LEAD_S
     try:
         for offset in dues:
             due = start + offset
             if (wait := due - time.perf_counter()) > 0:
                 gevent.sleep(wait)
             if pool.full():
-                run.dropped += 1
+                run.count(due, "dropped", 0.0)
                 continue
             pool.spawn(target.send, run, due)
         pool.join(timeout=timeout + 1)
     finally:
-        run.timed_out += len(pool)  # still out past their timeout: killed, and counted
-        pool.kill()
+        pool.kill()  # still out past their timeout: each counts itself timed out
         target.close()
     return run
 
@@ -125,9 +153,10 @@ def closed(url: str, users: int, duration: float, *, timeout: float = 30.0,
            by: str | None = None, over_s: float | None = None) -> Run:
     """``users`` loops, each sending its next request when the last is answered (due then:
     a closed loop has no schedule to fall behind)."""
-    run = Run("closed", 0, duration, over_s=over_s)
+    run = Run("closed", 0, duration, over_s=over_s, deadline_s=timeout,
+              start=time.perf_counter())
     target = Target(url, users, timeout, by)
-    end = time.perf_counter() + duration
+    end = run.start + duration
 
     def user() -> None:
         while time.perf_counter() < end:
@@ -147,12 +176,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("url", help="the URL every request GETs")
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of arrivals")
+    parser.add_argument("--phase", metavar="RATE:SECONDS", action="append", default=[],
+                        help="instead of --rate and --duration: RATE a second for SECONDS, "
+                             "then the next --phase (a burst: 50:5 --phase 300:10 --phase 50:10)")
     parser.add_argument("--schedule", choices=SCHEDULES, default="poisson")
     parser.add_argument("--seed", type=int, default=None, help="the Poisson schedule's seed")
     parser.add_argument("--max-in-flight", type=int, default=500,
                         help="requests out at once; one due beyond them is dropped, and "
                              f"counted (at most {MAX_IN_FLIGHT})")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="the client's deadline: seconds it waits for each answer (a 2xx "
+                             "answer within it is goodput)")
     parser.add_argument("--closed", type=int, metavar="USERS", default=0,
                         help="a closed loop of USERS instead (for comparison)")
     parser.add_argument("--by", metavar="FIELD", default=None,
@@ -160,8 +194,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "pid: how the requests split between worker processes)")
     parser.add_argument("--over", metavar="MS", type=float, default=None,
                         help="count the answers slower than MS milliseconds")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print each second's requests due, goodput, p99 and outcomes")
     parser.add_argument("--json", action="store_true", help="the summary as JSON")
     args = parser.parse_args(argv)
+    try:
+        args.phases = [parse_phase(text) for text in args.phase]
+    except ValueError as error:
+        parser.error(str(error))
     if not 1 <= args.max_in_flight <= MAX_IN_FLIGHT:
         parser.error(f"--max-in-flight must be 1 to {MAX_IN_FLIGHT}, got {args.max_in_flight}")
     return args
@@ -177,34 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         run = open_loop(args.url, args.rate, args.duration, kind=args.schedule,
                         seed=args.seed, max_in_flight=args.max_in_flight,
-                        timeout=args.timeout, by=args.by, over_s=over_s)
+                        timeout=args.timeout, by=args.by, over_s=over_s,
+                        phases=args.phases)
     summary = run.summary()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         print()
     else:
-        print(report(summary, args.url))
+        print(report(summary, args.url, timeline=args.timeline))
     return 0
-
-
-def report(summary: dict, url: str) -> str:
-    """The summary as the few lines the command prints."""
-    counts = ", ".join(f"{summary[key]} {key}"
-                       for key in ("scheduled", "sent", "answered"))
-    statuses = " ".join(f"{code}: {n}" for code, n in summary["statuses"].items()) or "none"
-    lost = (f"{sum(summary['failed'].values())} failed, {summary['timed_out']} timed out, "
-            f"{summary['dropped']} dropped")
-    lines = [f"{summary['mode']} loop on {url} for {summary['duration_s']:g} s",
-             f"offered {summary['offered_rps']:.1f}/s, achieved {summary['achieved_rps']:.1f}/s",
-             f"{counts} ({statuses}); {lost}"]
-    for name, key in (("latency from due", "latency_ms"), ("send lag", "send_lag_ms")):
-        values = "  ".join(f"{k} {v:g}" for k, v in summary[key].items())
-        lines.append(f"{name + ' (ms):':<23}{values or 'no answers'}")
-    if over := summary.get("over"):
-        lines.append(f"{'slower than ' + format(over['ms'], 'g') + ' ms:':<23}{over['count']}")
-    if by := summary.get("by"):
-        lines.append(f"{'answers by field:':<23}" + "  ".join(f"{k} {v}" for k, v in by.items()))
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

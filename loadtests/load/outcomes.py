@@ -1,12 +1,27 @@
 """What an open load's requests came to: each counted once, and timed from when it was due.
 
-:class:`Run` holds one run's counts (answered by status, failed, timed out, dropped) and two
-HDR histograms (``hdrhistogram``): the latency from the due time, and the generator's own
-send lag; :meth:`Run.summary` is the JSON the generator prints.
+:class:`Run` holds one run's counts and two HDR histograms (``hdrhistogram``): the latency
+from the due time, and the generator's own send lag. Each request scheduled ends as exactly
+one outcome (:meth:`Run.count`):
+
+* **answered**, by its HTTP status (a 503 is a server shedding it);
+* **failed**, by kind: ``refused`` (nothing listening, or a full accept queue that refuses),
+  ``reset`` (the connection reset or a broken pipe), ``closed`` (the server hung up before a
+  whole answer), or the error's class name;
+* **timed out** at the client: no answer within its deadline (``--timeout``);
+* **dropped** by the generator: due while its cap of requests in flight was out.
+
+Their sum is what was scheduled (:attr:`Run.unaccounted` is 0), which the overload tests
+check under every worker model. **Goodput** is the answers with a 2xx status within the
+client's deadline. :meth:`Run.timeline` gives the same per second of due time: the load
+offered, the goodput, the p99 of the 2xx answers and each outcome's count, from which
+:func:`recovery_s` reads how long p99 took to come back under the deadline after a burst.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -46,25 +61,121 @@ class Run:
     by: Counter = field(default_factory=Counter)
     #: ``--over MS``: the answers slower than this (seconds) are counted (None: not counted).
     over_s: float | None = None
-    #: Each answered request's due time (``time.perf_counter()``) and latency in seconds,
-    #: in the order they were answered.
-    answers: list[tuple[float, float]] = field(default_factory=list)
+    #: The client's deadline (seconds): a 2xx answer within it is goodput.
+    deadline_s: float = math.inf
+    #: ``time.perf_counter()`` at the schedule's second 0.
+    start: float = 0.0
+    #: Each request's outcome in the order they ended: (its due time in seconds from
+    #: :attr:`start`, its status or failure kind, its latency in seconds from due).
+    events: list[tuple[float, int | str, float]] = field(default_factory=list)
+
+    def count(self, due: float, outcome: int | str, latency: float) -> None:
+        """One request's end (``due`` in ``time.perf_counter()``): an int is the answer's
+        status; "timeout", "dropped", or a failure's kind."""
+        if isinstance(outcome, int):
+            self.statuses[outcome] += 1
+            record(self.latency, latency)
+        elif outcome == "timeout":
+            self.timed_out += 1
+        elif outcome == "dropped":
+            self.dropped += 1
+        else:
+            self.failed[outcome] += 1
+        self.events.append((due - self.start, outcome, latency))
+
+    @property
+    def answers(self) -> list[tuple[float, float]]:
+        """Each answered request's due time (``time.perf_counter()``) and latency."""
+        return [(self.start + due, latency) for due, outcome, latency in self.events
+                if isinstance(outcome, int)]
+
+    @property
+    def unaccounted(self) -> int:
+        """Requests scheduled that ended as no outcome: 0 unless one was lost uncounted."""
+        ended = sum(self.statuses.values()) + sum(self.failed.values())
+        return self.scheduled - ended - self.timed_out - self.dropped
+
+    @property
+    def good(self) -> int:
+        """The 2xx answers within the client's deadline."""
+        return sum(_good(outcome, latency, self.deadline_s) for _, outcome, latency in self.events)
+
+    def timeline(self, width: float = 1.0) -> list[dict]:
+        """Per ``width`` seconds of due time: the requests due, the goodput, the p99 of the
+        2xx answers (ms; None without two of them) and each outcome's count."""
+        buckets: dict[int, list] = {}
+        for due, outcome, latency in self.events:
+            buckets.setdefault(max(0, math.floor(due / width)), []).append((outcome, latency))
+        rows = []
+        for index in range(max(buckets, default=-1) + 1):
+            ended = buckets.get(index, [])
+            kinds = Counter(str(outcome) for outcome, _ in ended)
+            rows.append({"t": index * width, "due": len(ended),
+                         "good": sum(_good(o, lat, self.deadline_s) for o, lat in ended),
+                         "p99_ms": _p99_ms([lat for o, lat in ended if _ok(o)]),
+                         **dict(sorted(kinds.items()))})
+        return rows
 
     def summary(self) -> dict:
         answered = sum(self.statuses.values())
+        good = self.good
         return {
             "mode": self.mode, "scheduled": self.scheduled, "duration_s": self.duration_s,
             "offered_rps": self.scheduled / self.duration_s,
             "sent": self.sent, "answered": answered, "achieved_rps": answered / self.duration_s,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "failed": dict(self.failed), "timed_out": self.timed_out, "dropped": self.dropped,
+            "unaccounted": self.unaccounted,
+            **({"deadline_ms": self.deadline_s * 1000, "good": good,
+                "goodput_rps": good / self.duration_s} if self.deadline_s < math.inf else {}),
             "latency_ms": _percentiles(self.latency),
             "send_lag_ms": _percentiles(self.lag),
             **({"by": {str(k): v for k, v in self.by.most_common()}} if self.by else {}),
             **({"over": {"ms": self.over_s * 1000, "count": sum(
-                latency > self.over_s for _, latency in self.answers)}}
+                isinstance(outcome, int) and latency > self.over_s
+                for _, outcome, latency in self.events)}}
                if self.over_s is not None else {}),
+            "timeline": self.timeline(),
         }
+
+
+def _ok(outcome: int | str) -> bool:
+    return isinstance(outcome, int) and 200 <= outcome < 300
+
+
+def _good(outcome: int | str, latency: float, deadline_s: float) -> bool:
+    return _ok(outcome) and latency <= deadline_s
+
+
+def _p99_ms(latencies: list[float]) -> float | None:
+    if len(latencies) < 2:
+        return None
+    return statistics.quantiles(latencies, n=100, method="inclusive")[98] * 1000
+
+
+def recovery_s(timeline: list[dict], after: float, deadline_ms: float) -> float | None:
+    """Seconds from ``after`` (the burst's end) to the first second of the timeline from
+    which on every second's p99 is within ``deadline_ms`` and nothing timed out; None if the
+    run ended before that (a second without two 2xx answers has not recovered).
+
+    >>> rows = [{"t": 0, "p99_ms": 900}, {"t": 1, "p99_ms": 3000}, {"t": 2, "p99_ms": 800},
+    ...         {"t": 3, "p99_ms": 400}]
+    >>> recovery_s(rows, 1.0, 1000)
+    1.0
+    >>> recovery_s(rows[:2], 1.0, 1000) is None
+    True
+    """
+    recovered = None
+    for row in timeline:
+        if row["t"] + 1e-9 < after:
+            continue
+        well = row["p99_ms"] is not None and row["p99_ms"] <= deadline_ms \
+            and not row.get("timeout")
+        if not well:
+            recovered = None
+        elif recovered is None:
+            recovered = row["t"]
+    return None if recovered is None else max(0.0, recovered - after)
 
 
 def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
@@ -72,3 +183,35 @@ def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
         return {}
     values = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
     return {**values, "max": histogram.get_max_value() / 1000}
+
+
+def report(summary: dict, url: str, *, timeline: bool = False) -> str:
+    """The summary as the few lines the generator prints (``timeline``: a line a second)."""
+    counts = ", ".join(f"{summary[key]} {key}"
+                       for key in ("scheduled", "sent", "answered"))
+    statuses = " ".join(f"{code}: {n}" for code, n in summary["statuses"].items()) or "none"
+    failed = sum(summary["failed"].values())
+    kinds = " ".join(f"{kind}: {n}" for kind, n in summary["failed"].items())
+    lost = (f"{failed} failed{f' ({kinds})' if kinds else ''}, "
+            f"{summary['timed_out']} timed out, {summary['dropped']} dropped")
+    lines = [f"{summary['mode']} loop on {url} for {summary['duration_s']:g} s",
+             f"offered {summary['offered_rps']:.1f}/s, achieved {summary['achieved_rps']:.1f}/s",
+             f"{counts} ({statuses}); {lost}"]
+    if "good" in summary:
+        lines.append(f"goodput: {summary['good']} answered 2xx within "
+                     f"{summary['deadline_ms']:g} ms ({summary['goodput_rps']:.1f}/s)")
+    for name, key in (("latency from due", "latency_ms"), ("send lag", "send_lag_ms")):
+        values = "  ".join(f"{k} {v:g}" for k, v in summary[key].items())
+        lines.append(f"{name + ' (ms):':<23}{values or 'no answers'}")
+    if over := summary.get("over"):
+        lines.append(f"{'slower than ' + format(over['ms'], 'g') + ' ms:':<23}{over['count']}")
+    if by := summary.get("by"):
+        lines.append(f"{'answers by field:':<23}" + "  ".join(f"{k} {v}" for k, v in by.items()))
+    if timeline:
+        lines += ["", "second  due  good  p99 ms  outcomes"]
+        for row in summary["timeline"]:
+            p99 = "-" if row["p99_ms"] is None else f"{row['p99_ms']:.0f}"
+            ends = "  ".join(f"{k}: {v}" for k, v in row.items()
+                             if k not in ("t", "due", "good", "p99_ms"))
+            lines.append(f"{row['t']:>6g}  {row['due']:>3}  {row['good']:>4}  {p99:>6}  {ends}")
+    return "\n".join(lines)
