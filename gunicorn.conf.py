@@ -93,6 +93,10 @@ workers = _env_int("WORKERS", 1)
 # gthread gets a pool by default.
 threads = _env_int("THREADS", 4 if _model == "gthread" else 1)
 worker_connections = _env_int("WORKER_CONNECTIONS", 1000)
+# The kernel's accept queue (gunicorn's --backlog, default 2048): connections waiting for a
+# worker to accept them. Past it, Linux drops a new connection's SYN and the client tries again
+# a second later: a small backlog sheds under overload (the overload lesson).
+backlog = _env_int("BACKLOG", 2048)
 timeout = _env_int("TIMEOUT", 30)
 graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
 # Seconds an idle keep-alive connection stays open (gunicorn's default, 2); on gevent it also
@@ -208,6 +212,11 @@ def _env_float(name: str, default: float | None) -> float | None:
 # request's task after this grace period (its default: 3 s). The lab's requests need no
 # clean-up time, so a spinner whose client left stops its check after a second.
 asgi_disconnect_grace_period = 1
+
+# ADMIT_LIMIT: requests one worker process holds at once; the next is answered 503 at once
+# (webapp/admission.py; unset or 0: no limit). Checked here, so a bad value stops gunicorn.
+if (_admit := _env("ADMIT_LIMIT", "0")) != "0":
+    _env_int("ADMIT_LIMIT", 0)
 
 # sys.setswitchinterval in each worker: how often a thread holding the GIL is
 # asked to hand it over (Python's default: 0.005 s).

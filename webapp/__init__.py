@@ -12,12 +12,33 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from . import dbviews, errors, views
+    from . import admission, dbviews, errors, views
     from .instrument import hubmonitor, runtime
 
     app.register_blueprint(views.bp)
     app.register_blueprint(dbviews.bp)
     errors.register(app)
+    if limit := admission.from_env():
+        _admit(app, limit)
     if runtime.gevent_patched():
         hubmonitor.install()
     return app
+
+
+def _admit(app: Flask, limit) -> None:
+    """Every request takes a slot of ``limit`` (:mod:`.admission`) or is answered 503 at once."""
+    from flask import g, jsonify
+
+    from .admission import RETRY_AFTER_S
+
+    @app.before_request
+    def _enter():
+        if not limit.enter():
+            return jsonify(limit.refusal()), 503, {"Retry-After": str(RETRY_AFTER_S)}
+        g.admitted = True
+        return None
+
+    @app.teardown_request
+    def _leave(_exc):
+        if g.pop("admitted", False):
+            limit.leave()

@@ -1,0 +1,62 @@
+"""Past the knee: a burst of open traffic over a server's capacity, under each worker model.
+
+Every request the burst schedules ends as exactly one outcome -- answered (by status),
+failed (refused, reset, closed), timed out at the client, or dropped by the generator --
+whatever the model does with the excess (``loadtests/load/outcomes.py``). And a server that
+sheds (``ADMIT_LIMIT``: 503 at once past a number of requests in hand) answers the excess
+at once instead of making it wait.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtests.load import openloop
+from loadtests.load.client import get, get_many
+from loadtests.servers import GunicornServer, ServerSpec
+from webapp.work.primes import MIXED_PRIME
+
+pytestmark = pytest.mark.integration
+
+#: A dozen milliseconds of pure Python a request: one process answers about 80 a second.
+PATH = f"/prime/{MIXED_PRIME}"
+#: One process of each model (gthread with two threads).
+MODELS = {"sync": ServerSpec("sync"), "gthread": ServerSpec("gthread", threads=2),
+          "gevent": ServerSpec("gevent"), "asgi": ServerSpec("asgi")}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_request_of_a_burst_ends_as_one_outcome(model):
+    """20/s, then 300/s (several times one process's capacity) for 1 s, then 20/s, with a
+    client deadline of 0.3 s: some answered, some timed out, and not one uncounted."""
+    with GunicornServer(MODELS[model]) as server:
+        run = openloop.open_loop(f"{server.url}{PATH}", 0, 0, seed=1, timeout=0.3,
+                                 phases=[(20, 0.5), (300, 1.0), (20, 0.5)])
+        # the quick stop, and a kill 0.5 s on: the backlog the clients left is seconds of CPU
+        server.stop(0.5, graceful=False)
+    summary = run.summary()
+    ends = (summary["answered"] + sum(summary["failed"].values()) + summary["timed_out"]
+            + summary["dropped"])
+    assert ends == summary["scheduled"] == 20 * 0.5 + 300 * 1.0 + 20 * 0.5, summary
+    assert summary["unaccounted"] == 0
+    assert summary["statuses"].get("200") and summary["timed_out"], summary  # the burst bit
+    timeline = summary["timeline"]
+    assert sum(row["due"] for row in timeline) == summary["scheduled"]
+    assert sum(row["good"] for row in timeline) == summary["good"] > 0
+
+
+@pytest.mark.parametrize("model", ["gevent", "asgi"])
+def test_an_admission_limit_answers_the_excess_503_at_once(model):
+    """``ADMIT_LIMIT=3`` and 8 requests that wait 0.5 s at once: 3 are served, and the
+    other 5 are answered 503 JSON naming the limit before any of those: they did not wait
+    for a slot."""
+    with GunicornServer(ServerSpec(model, env=(("ADMIT_LIMIT", "3"),))) as server:
+        _, replies = get_many([f"{server.url}/io?delay=0.5"] * 8)
+        after = get(f"{server.url}/health")
+    by_status = {status: sorted((r for r in replies if r.status == status),
+                                key=lambda r: r.latency) for status in (200, 503)}
+    assert [len(by_status[200]), len(by_status[503])] == [3, 5], replies
+    assert by_status[503][-1].latency < by_status[200][0].latency, replies
+    assert all(r.body["status"] == 503 and "ADMIT_LIMIT" in r.body["error"]
+               for r in by_status[503])
+    assert after.status == 200  # the slots came back
