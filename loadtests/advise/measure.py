@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..harness.poll import wait_until
 from ..harness.ports import free_port
+from ..harness.sockets import port_queues
 from ..load.locustrun import Load, number
 from ..load.serve import Part, Run, serve_and_load
 from ..servers import Server, ServerSpec
@@ -115,24 +116,9 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
 
 def leftovers(port: int) -> int:
     """Requests the load left behind on ``port``: connections still waiting in the listening
-    socket's accept queue, plus accepted ones whose client has gone (CLOSE_WAIT) -- from
-    ``/proc/net/tcp``, where a listening socket's receive queue is its accept queue."""
-    waiting = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, state, queues = fields[1], fields[3], fields[4]
-            if int(local.rsplit(":", 1)[1], 16) != port:
-                continue
-            if state == "0A":  # LISTEN: rx_queue is the accept backlog
-                waiting += int(queues.split(":")[1], 16)
-            elif state == "08":  # CLOSE_WAIT: the client left, the worker has it still
-                waiting += 1
-    return waiting
+    socket's accept queue, plus accepted ones whose client has gone (CLOSE_WAIT)."""
+    queues = port_queues(port)
+    return queues.accept_queue + queues.close_wait
 
 
 def wait_idle(server: Server, *, timeout: float) -> None:

@@ -130,7 +130,7 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
     dues = phased(kind, phases, seed=seed)
     start = time.perf_counter() + LEAD_S
     run = Run("open", len(dues), sum(seconds for _, seconds in phases), over_s=over_s,
-              deadline_s=timeout, start=start)
+              deadline_s=timeout, start=start, started_at=time.time() + LEAD_S)
     target = Target(url, max_in_flight, timeout, by)
     pool = gevent.pool.Pool(max_in_flight)
     try:
@@ -154,7 +154,7 @@ def closed(url: str, users: int, duration: float, *, timeout: float = 30.0,
     """``users`` loops, each sending its next request when the last is answered (due then:
     a closed loop has no schedule to fall behind)."""
     run = Run("closed", 0, duration, over_s=over_s, deadline_s=timeout,
-              start=time.perf_counter())
+              start=time.perf_counter(), started_at=time.time())
     target = Target(url, users, timeout, by)
     end = run.start + duration
 
@@ -168,6 +168,12 @@ def closed(url: str, users: int, duration: float, *, timeout: float = 30.0,
     finally:
         target.close()
     return run
+
+
+def command(url: str, *flags: str) -> list[str]:
+    """This generator's command line on ``url``, its summary as JSON: for a caller that runs
+    it in a process of its own (a load on the caller's cores would share its hub)."""
+    return [sys.executable, "-m", "loadtests.load.openloop", url, "--json", *flags]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -65,6 +65,8 @@ class Run:
     deadline_s: float = math.inf
     #: ``time.perf_counter()`` at the schedule's second 0.
     start: float = 0.0
+    #: ``time.time()`` then: where another process's samples meet the timeline.
+    started_at: float = 0.0
     #: Each request's outcome in the order they ended: (its due time in seconds from
     #: :attr:`start`, its status or failure kind, its latency in seconds from due).
     events: list[tuple[float, int | str, float]] = field(default_factory=list)
@@ -121,6 +123,7 @@ class Run:
         good = self.good
         return {
             "mode": self.mode, "scheduled": self.scheduled, "duration_s": self.duration_s,
+            "started_at": self.started_at,
             "offered_rps": self.scheduled / self.duration_s,
             "sent": self.sent, "answered": answered, "achieved_rps": answered / self.duration_s,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},

@@ -20,13 +20,13 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 
 from webapp.work.primes import MIXED_PRIME
 
 from ...harness.cpu import CpuMeter
 from ...harness.machine import usable_cores
+from ...load.openloop import command
 from ...model.simulate import Twin, Work, open_loop
 from ...servers import ServerSpec, launch
 
@@ -75,8 +75,7 @@ def capacity(twin: Twin, cpu_s: float, delay_s: float) -> float:
 
 def generator(url: str, duration: float, *flags: str) -> list[str]:
     """The open-loop generator's command: ``duration`` s on ``url``, its summary as JSON."""
-    return [sys.executable, "-m", "loadtests.load.openloop", url, "--duration",
-            f"{duration:g}", "--json", *flags]
+    return command(url, "--duration", f"{duration:g}", *flags)
 
 
 def generate(url: str, rate: float, duration: float, seed: int) -> dict:
