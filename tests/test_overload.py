@@ -27,17 +27,17 @@ MODELS = {"sync": ServerSpec("sync"), "gthread": ServerSpec("gthread", threads=2
 
 @pytest.mark.parametrize("model", MODELS)
 def test_every_request_of_a_burst_ends_as_one_outcome(model):
-    """20/s, then 300/s (several times one process's capacity) for 1 s, then 20/s, with a
-    client deadline of 0.3 s: some answered, some timed out, and not one uncounted."""
+    """20/s, then 300/s (several times one process's capacity) for 0.6 s, then 20/s, with
+    a client deadline of 0.3 s: some answered, some timed out, and not one uncounted."""
     with GunicornServer(MODELS[model]) as server:
         run = openloop.open_loop(f"{server.url}{PATH}", 0, 0, seed=1, timeout=0.3,
-                                 phases=[(20, 0.5), (300, 1.0), (20, 0.5)])
+                                 phases=[(20, 0.5), (300, 0.6), (20, 0.5)])
         # the quick stop, and a kill 0.5 s on: the backlog the clients left is seconds of CPU
         server.stop(0.5, graceful=False)
     summary = run.summary()
     ends = (summary["answered"] + sum(summary["failed"].values()) + summary["timed_out"]
             + summary["dropped"])
-    assert ends == summary["scheduled"] == 20 * 0.5 + 300 * 1.0 + 20 * 0.5, summary
+    assert ends == summary["scheduled"] == 20 * 0.5 + 300 * 0.6 + 20 * 0.5, summary
     assert summary["unaccounted"] == 0
     assert summary["statuses"].get("200") and summary["timed_out"], summary  # the burst bit
     timeline = summary["timeline"]
@@ -60,3 +60,27 @@ def test_an_admission_limit_answers_the_excess_503_at_once(model):
     assert all(r.body["status"] == 503 and "ADMIT_LIMIT" in r.body["error"]
                for r in by_status[503])
     assert after.status == 200  # the slots came back
+
+
+def test_the_lessons_burst_accounts_for_every_request_and_reads_the_queue():
+    """The overload lesson's run on gevent, its phases shortened: every request one outcome,
+    goodput a phase, a recovery read from the timeline, the queues sampled, the fluid's
+    predictions beside them, and the row rendered."""
+    from loadtests.lessons.base import Results
+    from loadtests.lessons.observing.overload import DEADLINE_S, run_one
+    from loadtests.lessons.overload import section
+
+    row = run_one("gevent -w1", ServerSpec("gevent"), (0.5, 1.5, 1.0))
+    assert row["unaccounted"] == 0 and row["timed_out"] > 0, row
+    assert len(row["goodput_rps"]) == 3 and row["goodput_rps"][0] > 0
+    # the burst's last second (1-2 s of the run): its requests arrive more than half a
+    # deadline's work into the burst, behind a queue the fluid says they cannot beat
+    late = next(second for second in row["timeline"] if second["t"] == 1.0)
+    assert late["good"] < 0.5 * row["capacity_rps"], row["timeline"]
+    assert row["predicted_recovery_s"] > 0 and row["predicted_burst_goodput_rps"] > 0
+    assert row["recovery_s"] is None or row["recovery_s"] >= 0
+    assert row["queue"] and max(q["established"] for q in row["queue"]) > 10
+    assert row["peak"]["rss_mb"] > 10 and row["workers_replaced"] == 0
+    assert row["deadline_s"] == DEADLINE_S
+    text = section(Results({"settings": {}, "machine": {}, "cells": [], "overload": [row]}))
+    assert "| gevent -w1 |" in text and f"(= {row['scheduled']} of {row['scheduled']})" in text

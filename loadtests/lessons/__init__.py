@@ -30,6 +30,7 @@ from . import (
     offload,
     opentraffic,
     overhead,
+    overload,
     peerservers,
     slowclients,
     spinner,
@@ -40,7 +41,7 @@ from .base import Lesson, Observation, Results
 LESSONS: tuple[Lesson, ...] = tuple(module.LESSON for module in (
     io, gil, cores, heartbeat, nap, gilfree, offload, backends, celerypools, switch, hub,
     spinner, coroutines, overhead, slowclients, balance, mixed, convoy,
-    dbyield, dbpool, dbbudget, dbasync, peerservers, hosts, opentraffic,
+    dbyield, dbpool, dbbudget, dbasync, peerservers, hosts, opentraffic, overload,
 ))
 
 

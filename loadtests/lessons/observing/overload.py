@@ -1,0 +1,150 @@
+"""Overload per worker model: a burst of open traffic past capacity, and what comes back.
+
+Each model serves CPU work (``/prime/<n>``, a dozen milliseconds of pure Python: every
+model's capacity is one process's) on a fresh server. A closed loop of a few users first
+measures its capacity μ: the rate it answers when kept just busy. The open-loop generator
+(:mod:`loadtests.load.openloop`, a process of its own) then offers Poisson arrivals at
+:data:`SHAPE` × μ -- half, then three times for the burst, then half again -- with a client
+deadline of :data:`DEADLINE_S`. While it runs, the port's accept queue and accepted
+connections (:mod:`loadtests.harness.sockets`) and the server's memory (psutil) are sampled.
+
+A row per model: the goodput and p99 in each phase, every outcome by kind (their sum is what
+was scheduled), the recovery after the burst (the first second from which on every second's
+p99 is within the deadline), the peak queues and memory, the workers gunicorn replaced, and
+the fluid model's goodput and recovery (:mod:`loadtests.model.overload`) beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+
+import psutil
+
+from webapp.work.primes import MIXED_PRIME
+
+from ...harness.sockets import port_queues
+from ...load.openloop import command
+from ...load.outcomes import recovery_s
+from ...model import overload as fluid
+from ...servers import ServerSpec, launch
+
+#: The request every model serves: CPU work, no waiting.
+PATH = f"/prime/{MIXED_PRIME}"
+#: (label, spec): one process of each model.
+MODELS = (
+    ("sync -w1", ServerSpec("sync")),
+    ("gthread -w1 --threads 4", ServerSpec("gthread", threads=4)),
+    ("gevent -w1", ServerSpec("gevent")),
+    ("asgi -w1", ServerSpec("asgi")),
+)
+#: The offered load in each phase, as a multiple of the measured capacity.
+SHAPE = (0.5, 3.0, 0.5)
+#: The client's deadline: an answer later than this is not waited for, and not goodput.
+DEADLINE_S = 1.0
+#: The closed loop that measures the capacity: users, seconds.
+CAPACITY_LOOP = (4, 2.0)
+#: Seconds between two samples of the queues and the memory.
+SAMPLE_S = 0.25
+
+
+def capacity(url: str) -> float:
+    """Requests a second the server answers when a few users keep it just busy."""
+    users, seconds = CAPACITY_LOOP
+    done = subprocess.run(command(url, "--closed", str(users), "--duration", f"{seconds:g}"),
+                          capture_output=True, text=True, timeout=seconds + 60, check=True)
+    return json.loads(done.stdout)["achieved_rps"]
+
+
+def sample(server) -> dict:
+    """The server's port and memory now."""
+    queues = port_queues(server.port)
+    rss = 0
+    for process in server.processes():
+        try:
+            rss += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return {"at": time.time(), "accept_queue": queues.accept_queue,
+            "established": queues.established, "close_wait": queues.close_wait,
+            "rss_mb": rss / 2**20}
+
+
+def burst(server, url: str, phases: list[tuple[float, float]], seed: int) -> tuple[dict, list]:
+    """The generator's run of ``phases``, sampling the server meanwhile: its summary and the
+    samples (bounded: the run's seconds, its deadline and a minute)."""
+    flags = [f for rate, seconds in phases for f in ("--phase", f"{rate:.1f}:{seconds:g}")]
+    argv = command(url, "--timeout", f"{DEADLINE_S:g}", "--seed", str(seed), *flags)
+    limit = time.monotonic() + sum(s for _, s in phases) + DEADLINE_S + 60
+    samples = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as running:
+        try:
+            while running.poll() is None:
+                if time.monotonic() > limit:
+                    raise TimeoutError(f"the generator outlived its run: {argv}")
+                samples.append(sample(server))
+                time.sleep(SAMPLE_S)  # the sampling period, not a wait for anything
+            out, _ = running.communicate(timeout=60)
+        except BaseException:
+            running.kill()
+            raise
+    return json.loads(out), samples
+
+
+def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
+            seed: int = 1) -> dict:
+    """One model's row: a fresh server, its capacity, then the burst."""
+    with launch(spec) as server:
+        url = server.url + PATH
+        mu = capacity(url)
+        phases = [(share * mu, s) for share, s in zip(SHAPE, seconds, strict=True)]
+        before = set(server.worker_pids())
+        summary, samples = burst(server, url, phases, seed)
+        replaced = len(before - set(server.worker_pids()))
+        server.stop(0.5, graceful=False)  # a melted server's backlog is no one's any more
+    return row(label, spec, mu, phases, summary, samples, replaced)
+
+
+def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float]],
+        summary: dict, samples: list[dict], replaced: int) -> dict:
+    """What the burst measured, the fluid's prediction beside it."""
+    timeline = summary["timeline"]
+    ends = [sum(s for _, s in phases[:i + 1]) for i in range(len(phases))]
+    starts = [0.0, *ends[:-1]]
+
+    def goodput(phase: int) -> float:
+        seconds = [r for r in timeline if starts[phase] <= r["t"] < ends[phase]]
+        return sum(r["good"] for r in seconds) / phases[phase][1]
+
+    burst_rate, burst_s = phases[1]
+    queue = fluid.backlog(mu, phases[:2])
+    deadline_ms = DEADLINE_S * 1000
+    peak = {key: max((s[key] for s in samples), default=0)
+            for key in ("accept_queue", "established", "close_wait", "rss_mb")}
+    return {
+        "label": label, "model": spec.model, "path": PATH, "deadline_s": DEADLINE_S,
+        "capacity_rps": mu, "phases": [list(p) for p in phases],
+        "scheduled": summary["scheduled"], "statuses": summary["statuses"],
+        "failed": summary["failed"], "timed_out": summary["timed_out"],
+        "dropped": summary["dropped"], "unaccounted": summary["unaccounted"],
+        "goodput_rps": [goodput(i) for i in range(len(phases))],
+        "p99_ms": summary["latency_ms"].get("p99"),
+        "recovery_s": recovery_s(timeline, ends[1], deadline_ms),
+        "predicted_burst_goodput_rps": fluid.burst_goodput(mu, DEADLINE_S, burst_rate, burst_s,
+                                                           fluid.backlog(mu, phases[:1])),
+        "predicted_recovery_s": fluid.recovery_s(mu, DEADLINE_S, queue, phases[2][0]),
+        "peak": peak, "workers_replaced": replaced,
+        "timeline": [{"t": r["t"], "good": r["good"], "p99_ms": r["p99_ms"]} for r in timeline],
+        "queue": [{"t": round(s["at"] - summary["started_at"], 2),
+                   "accept_queue": s["accept_queue"], "established": s["established"]}
+                  for s in samples],
+        "send_lag_p99_ms": summary["send_lag_ms"].get("p99"),
+        "rss_mb_median": statistics.median(s["rss_mb"] for s in samples) if samples else None,
+    }
+
+
+def observe(seconds: tuple[float, float, float]) -> list[dict]:
+    """Every model's row, one after another (they share the cores)."""
+    return [run_one(label, spec, seconds) for label, spec in MODELS]
