@@ -167,8 +167,11 @@ def test_a_stall_shows_in_every_request_it_delays_and_a_closed_loop_hides_it():
     assert 0.4 <= statistics.mean(slow["open"]) <= 0.6
     half = sum(latency >= stall / 2 for latency in slow["open"]) / len(slow["open"])
     assert 0.35 <= half <= 0.65, half
-    # the closed loop: each user's one request in flight, and nothing more
-    assert 1 <= len(slow["closed"]) <= users, sorted(slow["closed"])
+    # the closed loop: each user's one request in flight, and nothing more -- counted at
+    # half the stall, the measure: beside another timing test (make test's second
+    # pass) two /health answers took 51 and 52 ms, past SLOW_S, without meeting the stall
+    held = [latency for latency in slow["closed"] if latency >= stall / 2]
+    assert 1 <= len(held) <= users, sorted(slow["closed"])
 
 
 #: Slower than this, a /health answer met the stall (it takes about a millisecond).
