@@ -28,7 +28,7 @@ from webapp.tasks import BROKER_HEARTBEAT_S
 
 from ..harness.poll import wait_until
 from ..harness.process import Process
-from ..harness.procs import alive
+from ..harness.procs import rss_mb
 from ..load.client import Reply, get
 from ..servers import GunicornServer, ServerSpec
 from ..services.celeryworker import CeleryWorker
@@ -73,8 +73,7 @@ class Queue:
     def cost(self) -> dict[str, dict[str, float]]:
         """Per server: its start's seconds, and its processes' resident memory now (MB)."""
         return {name: {"start_s": start_s,
-                       "rss_mb": sum(proc.memory_info().rss for proc in alive(
-                           server.processes())) / 2**20}
+                       "rss_mb": rss_mb(server.processes())}
                 for name, server, start_s in self.servers}
 
 

@@ -101,6 +101,18 @@ def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
     return running
 
 
+def rss_mb(procs: Iterable[psutil.Process]) -> float:
+    """The resident memory of those of ``procs`` that still run, in MB (one that ends
+    meanwhile counts for nothing)."""
+    total = 0
+    for proc in alive(procs):
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
+
+
 class Logged:
     """A process whose output goes to ``self.log_path``: read its log, or the log's tail."""
 

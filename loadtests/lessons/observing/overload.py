@@ -21,10 +21,9 @@ import statistics
 import subprocess
 import time
 
-import psutil
-
 from webapp.work.primes import MIXED_PRIME
 
+from ...harness.procs import rss_mb
 from ...harness.sockets import port_queues
 from ...load.openloop import command
 from ...load.outcomes import recovery_s
@@ -61,15 +60,9 @@ def capacity(url: str) -> float:
 def sample(server) -> dict:
     """The server's port and memory now."""
     queues = port_queues(server.port)
-    rss = 0
-    for process in server.processes():
-        try:
-            rss += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
     return {"at": time.time(), "accept_queue": queues.accept_queue,
             "established": queues.established, "close_wait": queues.close_wait,
-            "rss_mb": rss / 2**20}
+            "rss_mb": rss_mb(server.processes())}
 
 
 def burst(server, url: str, phases: list[tuple[float, float]], seed: int) -> tuple[dict, list]:
