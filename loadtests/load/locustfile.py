@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import time
+from typing import ClassVar
 
 import gevent
 from locust import FastHttpUser, constant_pacing, events, tag, task
@@ -168,8 +169,13 @@ def _trace_the_heartbeat(environment, **_kwargs):
 
     @events.quit.add_listener
     def _write(**_kwargs):
+        # a heartbeat still waiting when the run stopped waited from its send to now: a
+        # frozen loop can hold it the whole run, and then it is the one span that matters
+        stopped = time.monotonic_ns()
+        waiting = [(sent, stopped, "heartbeat") for sent in HeartbeatUser.unanswered]
         with open(os.path.join(folder, f"clients-{os.getpid()}.json"), "w") as handle:
-            json.dump({"pid": os.getpid(), "clock": "monotonic_ns", "requests": spans}, handle)
+            json.dump({"pid": os.getpid(), "clock": "monotonic_ns",
+                       "requests": spans + waiting, "unanswered": len(waiting)}, handle)
 
 
 def _report_cpu(environment, response) -> None:
@@ -270,6 +276,9 @@ class HeartbeatUser(FastHttpUser):
     """One paced user asking ``/health`` every ``--heartbeat-interval`` seconds."""
 
     fixed_count = 1
+    #: the send times (monotonic ns) of heartbeats still unanswered when their user stopped
+    unanswered: ClassVar[list[int]] = []
+    sent_ns: int | None = None
 
     def __init__(self, environment):
         # FastHttpUser builds its client from these in __init__
@@ -283,4 +292,10 @@ class HeartbeatUser(FastHttpUser):
     @tag("heartbeat", "slowclients", "dbbeat")
     @task
     def heartbeat(self):
+        self.sent_ns = time.monotonic_ns()
         self.client.get("/health", name="heartbeat")
+        self.sent_ns = None  # not reached when the user is stopped mid-request
+
+    def on_stop(self):
+        if self.sent_ns is not None:
+            HeartbeatUser.unanswered.append(self.sent_ns)

@@ -4,7 +4,8 @@ A traced run leaves a folder of JSON files:
 
 * ``requests-<pid>.json``: one gunicorn worker's requests (``webapp/instrument/trace.py``);
 * ``clients-<pid>.json``: the heartbeat's requests as its Locust process saw them
-  (sent to answered), the wait a frozen worker imposes that its own spans cannot show;
+  (sent to answered, or to the run's stop for one still unanswered), the wait a frozen
+  worker imposes that its own spans cannot show;
 * ``cpu.json``: each worker thread's CPU time every 15 ms (:mod:`.sampler`);
 * ``cell.json``: the cell's label, bound, measured rps and window (monotonic ns).
 
