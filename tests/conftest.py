@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import resource
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -35,6 +37,28 @@ def pytest_collection_modifyitems(items):
     each file's tests stay together and in order)."""
     rank = {name: index for index, name in enumerate(LONGEST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item):
+    """LAB_TEST_CPU=FILE: append each test's CPU seconds -- this worker's and every process
+    it started and reaped meanwhile (servers, commands, Locust, databases) -- and its wall
+    seconds to FILE, one tab-separated line each: where make test's CPU-bound first pass goes
+    (contributing.md's budget)."""
+    if not (path := os.environ.get("LAB_TEST_CPU")):
+        return (yield)
+    before, started = _cpu_seconds(), time.monotonic()
+    try:
+        return (yield)
+    finally:
+        cpu, wall = _cpu_seconds() - before, time.monotonic() - started
+        with open(path, "a") as handle:
+            handle.write(f"{cpu:.2f}\t{wall:.2f}\t{item.nodeid}\n")
+
+
+def _cpu_seconds() -> float:
+    return sum(usage.ru_utime + usage.ru_stime for usage in (
+        resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 @pytest.fixture
