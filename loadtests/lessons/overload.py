@@ -18,7 +18,7 @@ from ..harness.argtypes import positive
 from .base import Lesson, Results, switched
 
 #: Seconds of each phase (before, burst, after), per preset.
-SECONDS = {"quick": (3.0, 6.0, 12.0), "full": (5.0, 10.0, 30.0)}
+SECONDS = {"quick": (3, 6, 12), "full": (5, 10, 30)}
 #: A model "melts" when its goodput in the burst falls below this share of its capacity.
 MELTED_BELOW = 0.5
 
@@ -118,9 +118,9 @@ def chart(results: Results, out: Path) -> list[str]:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--overload-seconds", type=positive(float), nargs=3, default=None,
+    parser.add_argument("--overload-seconds", type=positive(int), nargs=3, default=None,
                         metavar=("BEFORE", "BURST", "AFTER"),
-                        help="seconds of each phase of the overload burst (default: "
+                        help="whole seconds of each phase of the overload burst (default: "
                              + ", ".join(" ".join(f"{s:g}" for s in secs) + f" {preset}"
                                          for preset, secs in SECONDS.items()) + ")")
 

@@ -87,21 +87,24 @@ def burst(server, url: str, phases: list[tuple[float, float]], seed: int) -> tup
 
 
 def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
-            seed: int = 1) -> dict:
-    """One model's row: a fresh server, its capacity, then the burst."""
+            seed: int = 1, path: str = PATH) -> dict:
+    """One model's row: a fresh server, its capacity on ``path``, then the burst (phases
+    of whole seconds: the goodput is read from the run's timeline, a row a second)."""
+    if any(s != int(s) or s < 1 for s in seconds):
+        raise ValueError(f"the phases must last whole seconds: {seconds}")
     with launch(spec) as server:
-        url = server.url + PATH
+        url = server.url + path
         mu = capacity(url)
         phases = [(share * mu, s) for share, s in zip(SHAPE, seconds, strict=True)]
         before = set(server.worker_pids())
         summary, samples = burst(server, url, phases, seed)
         replaced = len(before - set(server.worker_pids()))
         server.stop(0.5, graceful=False)  # a melted server's backlog is no one's any more
-    return row(label, spec, mu, phases, summary, samples, replaced)
+    return row(label, spec, mu, phases, summary, samples, replaced, path)
 
 
 def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float]],
-        summary: dict, samples: list[dict], replaced: int) -> dict:
+        summary: dict, samples: list[dict], replaced: int, path: str = PATH) -> dict:
     """What the burst measured, the fluid's prediction beside it."""
     timeline = summary["timeline"]
     ends = [sum(s for _, s in phases[:i + 1]) for i in range(len(phases))]
@@ -117,7 +120,7 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
     peak = {key: max((s[key] for s in samples), default=0)
             for key in ("accept_queue", "established", "close_wait", "rss_mb")}
     return {
-        "label": label, "model": spec.model, "path": PATH, "deadline_s": DEADLINE_S,
+        "label": label, "model": spec.model, "path": path, "deadline_s": DEADLINE_S,
         "capacity_rps": mu, "phases": [list(p) for p in phases],
         "scheduled": summary["scheduled"], "statuses": summary["statuses"],
         "failed": summary["failed"], "timed_out": summary["timed_out"],
