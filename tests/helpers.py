@@ -192,10 +192,12 @@ def run_matrix(*args, timeout: float = 600) -> str:
 TRY_DEADLINE_S = 90
 #: Seconds a by-hand script's servers get to stop after its last line (its ``kill``).
 TRY_STOP_S = 15
-#: Run times on the pages, and in the tests: Locust's ``-t``, the open load's ``--duration``
-#: and ``--phase`` seconds (1 s each), ``make probe``'s requests and ``make lesson``'s windows.
-SHORTER = ((re.compile(r"(?<= )-t \d+s\b"), "-t 2s"),
-           (re.compile(r"(?<= )--duration \d+\b"), "--duration 2"),
+#: Run times on the pages, and in the tests: Locust's ``-t``, the loads' ``--duration`` and
+#: the open load's ``--phase`` seconds (1 s each: what a script's test checks -- it runs,
+#: prints no traceback and no 5xx, leaves nothing -- needs no longer, and the load's CPU is
+#: make test's budget), ``make probe``'s requests and ``make lesson``'s windows.
+SHORTER = ((re.compile(r"(?<= )-t \d+s\b"), "-t 1s"),
+           (re.compile(r"(?<= )--duration \d+\b"), "--duration 1"),
            (re.compile(r"(?<= --phase )(\d+):\d+\b"), r"\1:1"),
            (re.compile(r"^make probe(?= )", re.M),
             'make probe ARGS="--io-requests 4 --cpu-requests 2 --delay 0.2"'),
