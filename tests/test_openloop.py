@@ -260,3 +260,51 @@ def test_a_request_that_is_not_answered_is_counted_by_how_it_ended(capsys):
     with pytest.raises(SystemExit):
         openloop.parse_args(["http://x/", "--phase", "300"])
     assert "a phase is RATE:SECONDS, got '300'" in capsys.readouterr().err
+
+
+def _holds_the_first(count: int):
+    """A listener that keeps its first ``count`` connections silent and answers every later
+    request ``{}`` at once: a request's first attempt times out, a retry is answered."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if len(held) < count:
+                held.append(conn)
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
+                             b"\r\n{}")
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, held
+
+
+def test_a_retry_is_sent_once_its_attempt_times_out_and_the_request_counts_once():
+    """Ten requests whose first attempts meet silence: without retries each times out; with
+    one retry each is answered by its second attempt, counted once, good (its attempt was
+    answered within the deadline), its latency from its due time past the first deadline,
+    and the ten extra attempts counted as the load the retries added."""
+    runs = {}
+    for retries in (0, 1):
+        listener, held = _holds_the_first(10)
+        try:
+            runs[retries] = openloop.open_loop(
+                f"http://127.0.0.1:{listener.getsockname()[1]}/", 0, 0, seed=1, timeout=0.3,
+                phases=[(100, 0.1)], retries=retries).summary()
+        finally:
+            for conn in [listener, *held]:
+                conn.close()
+    plain, retried = runs[0], runs[1]
+    assert plain["timed_out"] == plain["scheduled"] == 10 and plain["sent"] == 10, plain
+    assert "retried" not in plain and plain["good"] == 0
+    assert retried["statuses"] == {"200": 10} and retried["timed_out"] == 0, retried
+    assert retried["sent"] == 20 and retried["retried"] == 10 and retried["good"] == 10
+    assert retried["unaccounted"] == 0 and retried["latency_ms"]["p50"] >= 300
+    assert [row["retried"] for row in retried["timeline"]] == [10]

@@ -22,6 +22,8 @@ on gevent and geventhttpclient (Locust's FastHttpUser's client):
   :data:`MAX_IN_FLIGHT`;
 * a request whose connection closes before its answer is sent again once (a keep-alive
   connection the server closed while idle), not geventhttpclient's pool size + 1 times;
+* ``--retries N``: a request that timed out is sent again at once, up to N times, as a
+  client that retries after its deadline does (the overload lesson's metastable state);
 * at most ``max_in_flight`` requests are out at once; a request due when that many are
   out is not sent, and is counted as dropped. Every request scheduled is counted once:
   answered (by status), failed (a connection error), timed out, or dropped (the counts and
@@ -92,27 +94,36 @@ class Target:
 
     def send(self, run: Run, due: float) -> None:
         """One request: its send lag from ``due``, then its outcome and its latency from
-        ``due`` (a request killed at the end, still out: timed out)."""
+        ``due``; sent again, up to ``run.retries`` times, while it times out (a request
+        killed at the end, still out: timed out)."""
         sent = time.perf_counter()
-        run.sent += 1
         record(run.lag, sent - due)
         outcome: int | str = "timeout"
+        body, attempts = b"", 0
+        try:
+            while outcome == "timeout" and attempts <= run.retries:
+                sent = time.perf_counter()
+                attempts += 1
+                run.sent += 1
+                outcome, body = self.attempt()
+        finally:
+            end = time.perf_counter()
+            run.count(due, outcome, end - due, end - sent, attempts)
+        if self.by and isinstance(outcome, int):
+            run.by[_field(body, self.by)] += 1
+
+    def attempt(self) -> tuple[int | str, bytes]:
+        """One GET: its status and body, or the failure's kind ("timeout": no answer
+        within the deadline)."""
         try:
             response = self.client.get(self.path)
-            body = response.read()
-            outcome = response.status_code
+            return response.status_code, response.read()
         except (TimeoutError, gevent.Timeout):
-            return
+            return "timeout", b""
         except HTTPParseError:  # geventhttpclient's: the server hung up before a whole answer
-            outcome = "closed"
-            return
+            return "closed", b""
         except OSError as error:
-            outcome = failure_kind(error)
-            return
-        finally:
-            run.count(due, outcome, time.perf_counter() - due)
-        if self.by:
-            run.by[_field(body, self.by)] += 1
+            return failure_kind(error), b""
 
     def close(self) -> None:
         self.client.close()
@@ -122,15 +133,17 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
               seed: int | None = None, max_in_flight: int = 500,
               timeout: float = 30.0, by: str | None = None,
               over_s: float | None = None,
-              phases: list[tuple[float, float]] | None = None) -> Run:
+              phases: list[tuple[float, float]] | None = None, retries: int = 0) -> Run:
     """Send each request of the schedule when it is due; wait for the last answers.
     ``phases``: (rate, seconds) one after another instead of ``rate`` for ``duration``.
-    ``timeout`` is the client's deadline: an answer later than it is not waited for."""
+    ``timeout`` is the client's deadline: an answer later than it is not waited for, and
+    the request is sent again ``retries`` times at most."""
     phases = phases or [(rate, duration)]
     dues = phased(kind, phases, seed=seed)
     start = time.perf_counter() + LEAD_S
     run = Run("open", len(dues), sum(seconds for _, seconds in phases), over_s=over_s,
-              deadline_s=timeout, start=start, started_at=time.time() + LEAD_S)
+              deadline_s=timeout, start=start, started_at=time.time() + LEAD_S,
+              retries=retries)
     target = Target(url, max_in_flight, timeout, by)
     pool = gevent.pool.Pool(max_in_flight)
     try:
@@ -142,7 +155,7 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
                 run.count(due, "dropped", 0.0)
                 continue
             pool.spawn(target.send, run, due)
-        pool.join(timeout=timeout + 1)
+        pool.join(timeout=timeout * (retries + 1) + 1)
     finally:
         pool.kill()  # still out past their timeout: each counts itself timed out
         target.close()
@@ -193,6 +206,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="the client's deadline: seconds it waits for each answer (a 2xx "
                              "answer within it is goodput)")
+    parser.add_argument("--retries", type=int, default=0, metavar="N",
+                        help="send a request that timed out again, at once, up to N times "
+                             "(each attempt with its own deadline; the request counts once)")
     parser.add_argument("--closed", type=int, metavar="USERS", default=0,
                         help="a closed loop of USERS instead (for comparison)")
     parser.add_argument("--by", metavar="FIELD", default=None,
@@ -208,6 +224,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.phases = [parse_phase(text) for text in args.phase]
     except ValueError as error:
         parser.error(str(error))
+    if args.retries < 0:
+        parser.error(f"--retries must be 0 or more, got {args.retries}")
     if not 1 <= args.max_in_flight <= MAX_IN_FLIGHT:
         parser.error(f"--max-in-flight must be 1 to {MAX_IN_FLIGHT}, got {args.max_in_flight}")
     return args
@@ -224,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         run = open_loop(args.url, args.rate, args.duration, kind=args.schedule,
                         seed=args.seed, max_in_flight=args.max_in_flight,
                         timeout=args.timeout, by=args.by, over_s=over_s,
-                        phases=args.phases)
+                        phases=args.phases, retries=args.retries)
     summary = run.summary()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)

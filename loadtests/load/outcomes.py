@@ -13,9 +13,14 @@ one outcome (:meth:`Run.count`):
 
 Their sum is what was scheduled (:attr:`Run.unaccounted` is 0), which the overload tests
 check under every worker model. **Goodput** is the answers with a 2xx status within the
-client's deadline. :meth:`Run.timeline` gives the same per second of due time: the load
-offered, the goodput, the p99 of the 2xx answers and each outcome's count, from which
-:func:`recovery_s` reads how long p99 took to come back under the deadline after a burst.
+client's deadline. A client that retries (``--retries``) sends a request that timed out
+again, with a deadline of its own: the request still ends once, as its last attempt did,
+its latency counted from its first due time; the attempts beyond the first are the load
+the retries added (:attr:`Run.retried`).
+
+:meth:`Run.timeline` gives the same per second of due time: the load offered, the goodput,
+the p99 of the 2xx answers and each outcome's count, from which :func:`recovery_s` reads
+how long p99 took to come back under the deadline after a burst.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hdrh.histogram import HdrHistogram
 
@@ -35,6 +41,16 @@ PERCENTILES = (50, 90, 99, 99.9)
 
 def _histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+
+
+class End(NamedTuple):
+    """How one scheduled request ended."""
+
+    due: float  # seconds from the run's start
+    outcome: int | str  # its status, or "timeout", "dropped", or a failure's kind
+    latency: float  # seconds from due to its end, its retries included
+    attempt_s: float  # seconds its last attempt took (its latency, without retries)
+    attempts: int  # times it was sent (0: dropped)
 
 
 def record(histogram: HdrHistogram, seconds: float) -> None:
@@ -67,13 +83,16 @@ class Run:
     start: float = 0.0
     #: ``time.time()`` then: where another process's samples meet the timeline.
     started_at: float = 0.0
-    #: Each request's outcome in the order they ended: (its due time in seconds from
-    #: :attr:`start`, its status or failure kind, its latency in seconds from due).
-    events: list[tuple[float, int | str, float]] = field(default_factory=list)
+    #: Each request's end, in the order they ended.
+    events: list[End] = field(default_factory=list)
+    #: Times a request that timed out is sent again (``--retries``).
+    retries: int = 0
 
-    def count(self, due: float, outcome: int | str, latency: float) -> None:
+    def count(self, due: float, outcome: int | str, latency: float,
+              attempt_s: float | None = None, attempts: int = 1) -> None:
         """One request's end (``due`` in ``time.perf_counter()``): an int is the answer's
-        status; "timeout", "dropped", or a failure's kind."""
+        status; "timeout", "dropped", or a failure's kind. ``attempt_s``: its last attempt's
+        seconds, where it was sent more than once."""
         if isinstance(outcome, int):
             self.statuses[outcome] += 1
             record(self.latency, latency)
@@ -83,13 +102,15 @@ class Run:
             self.dropped += 1
         else:
             self.failed[outcome] += 1
-        self.events.append((due - self.start, outcome, latency))
+        self.events.append(End(due - self.start, outcome, latency,
+                               latency if attempt_s is None else attempt_s,
+                               0 if outcome == "dropped" else attempts))
 
     @property
     def answers(self) -> list[tuple[float, float]]:
         """Each answered request's due time (``time.perf_counter()``) and latency."""
-        return [(self.start + due, latency) for due, outcome, latency in self.events
-                if isinstance(outcome, int)]
+        return [(self.start + end.due, end.latency) for end in self.events
+                if isinstance(end.outcome, int)]
 
     @property
     def unaccounted(self) -> int:
@@ -99,22 +120,31 @@ class Run:
 
     @property
     def good(self) -> int:
-        """The 2xx answers within the client's deadline."""
-        return sum(_good(outcome, latency, self.deadline_s) for _, outcome, latency in self.events)
+        """The 2xx answers within the client's deadline (a retried request's: within its last
+        attempt's)."""
+        return sum(_good(end, self.deadline_s) for end in self.events)
+
+    @property
+    def retried(self) -> int:
+        """Attempts beyond each request's first: the load the retries added."""
+        return sum(max(0, end.attempts - 1) for end in self.events)
 
     def timeline(self, width: float = 1.0) -> list[dict]:
         """Per ``width`` seconds of due time: the requests due, the goodput, the p99 of the
-        2xx answers (ms; None without two of them) and each outcome's count."""
-        buckets: dict[int, list] = {}
-        for due, outcome, latency in self.events:
-            buckets.setdefault(max(0, math.floor(due / width)), []).append((outcome, latency))
+        2xx answers from due (ms; None without two of them) and each outcome's count; with
+        retries, the attempts beyond the first ("retried")."""
+        buckets: dict[int, list[End]] = {}
+        for end in self.events:
+            buckets.setdefault(max(0, math.floor(end.due / width)), []).append(end)
         rows = []
         for index in range(max(buckets, default=-1) + 1):
             ended = buckets.get(index, [])
-            kinds = Counter(str(outcome) for outcome, _ in ended)
+            kinds = Counter(str(end.outcome) for end in ended)
+            retried = sum(max(0, end.attempts - 1) for end in ended)
             rows.append({"t": index * width, "due": len(ended),
-                         "good": sum(_good(o, lat, self.deadline_s) for o, lat in ended),
-                         "p99_ms": _p99_ms([lat for o, lat in ended if _ok(o)]),
+                         "good": sum(_good(end, self.deadline_s) for end in ended),
+                         "p99_ms": _p99_ms([end.latency for end in ended if _ok(end.outcome)]),
+                         **({"retried": retried} if self.retries else {}),
                          **dict(sorted(kinds.items()))})
         return rows
 
@@ -129,14 +159,15 @@ class Run:
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "failed": dict(self.failed), "timed_out": self.timed_out, "dropped": self.dropped,
             "unaccounted": self.unaccounted,
+            **({"retries": self.retries, "retried": self.retried} if self.retries else {}),
             **({"deadline_ms": self.deadline_s * 1000, "good": good,
                 "goodput_rps": good / self.duration_s} if self.deadline_s < math.inf else {}),
             "latency_ms": _percentiles(self.latency),
             "send_lag_ms": _percentiles(self.lag),
             **({"by": {str(k): v for k, v in self.by.most_common()}} if self.by else {}),
             **({"over": {"ms": self.over_s * 1000, "count": sum(
-                isinstance(outcome, int) and latency > self.over_s
-                for _, outcome, latency in self.events)}}
+                isinstance(end.outcome, int) and end.latency > self.over_s
+                for end in self.events)}}
                if self.over_s is not None else {}),
             "timeline": self.timeline(),
         }
@@ -146,8 +177,8 @@ def _ok(outcome: int | str) -> bool:
     return isinstance(outcome, int) and 200 <= outcome < 300
 
 
-def _good(outcome: int | str, latency: float, deadline_s: float) -> bool:
-    return _ok(outcome) and latency <= deadline_s
+def _good(end: End, deadline_s: float) -> bool:
+    return _ok(end.outcome) and end.attempt_s <= deadline_s
 
 
 def _p99_ms(latencies: list[float]) -> float | None:
