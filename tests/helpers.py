@@ -275,16 +275,17 @@ def _command(pid: int) -> str:
 
 
 #: The longest test files, longest first, with their seconds in make test's parallel pass (2-vCPU
-#: CI machine, 2026-12-05). That pass hands out whole files (``--dist loadfile``) in
-#: collection order (``--no-loadscope-reorder``): started first, none of them starts last and
-#: runs alone while the other workers idle (``test_try.py``, once last, ran to 310 s of a
-#: pass whose files add up to 270 s a worker). ``tests/test_harness.py`` checks
-#: the names.
-LONGEST = {"test_hosts.py": 200, "test_try.py": 170, "test_reliability.py": 118,
-           "test_slowclients.py": 104, "test_brokers.py": 90, "test_advise_db.py": 56,
-           "test_offload_celery.py": 50, "test_registry.py": 50, "test_try_services.py": 49,
-           "test_docs.py": 45, "test_db.py": 44, "test_teaching.py": 35,
-           "test_timeline.py": 35, "test_servers.py": 30}
+#: CI machine, 2026-12-06, summed from ``--durations``). That pass hands out whole files
+#: (``--dist loadfile``) in collection order (``--no-loadscope-reorder``): started first, none
+#: of them starts last and runs alone while the other workers idle (``test_try.py``, once
+#: last, ran to 310 s of a pass whose files add up to 270 s a worker). ``tests/test_harness.py``
+#: checks the names.
+LONGEST = {"test_try.py": 231, "test_hosts.py": 210, "test_reliability.py": 130,
+           "test_slowclients.py": 107, "test_offload_celery.py": 64, "test_advise_db.py": 60,
+           "test_try_services.py": 49, "test_servers.py": 43, "test_timeline.py": 42,
+           "test_db.py": 41, "test_teaching.py": 39, "test_matrix.py": 35,
+           "test_advise.py": 26, "test_registry.py": 24, "test_endpoints.py": 24,
+           "test_overload.py": 22, "test_fuzz.py": 20}
 
 
 #: Seconds from the broker ready again to the first right answer: the issue's bound.

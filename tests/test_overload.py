@@ -90,8 +90,19 @@ def test_the_lessons_burst_accounts_for_every_request_and_reads_the_queue():
     assert row["queue"] and max(q["established"] for q in row["queue"]) > 10
     assert row["peak"]["rss_mb"] > 10 and row["workers_replaced"] == 0
     assert row["deadline_s"] == DEADLINE_S
-    text = section(Results({"settings": {}, "machine": {}, "cells": [], "overload": [row]}))
-    assert "| gevent -w1 |" in text and f"(= {row['scheduled']} of {row['scheduled']})" in text
+    assert row["retries"] == 0 and row["retried"] == 0
+    # the same run as if its clients had retried once and the queue never drained
+    stuck = {**row, "retries": 1, "retried": 5, "recovery_s": None,
+             "predicted_recovery_s": None}
+    shed = {**row, "bound": "--worker-connections 12, BACKLOG=8", "bound_requests": 20}
+    text = section(Results({"settings": {}, "machine": {}, "cells": [],
+                            "overload": [row, stuck, shed]}))
+    assert "- gevent -w1: `--worker-connections 12, BACKLOG=8` (20 may wait): " in text
+    assert "| gevent -w1 | none | gives up |" in text
+    assert "| gevent -w1 | none | retries once (+5 sent) |" in text
+    assert f"(= {row['scheduled']} of {row['scheduled']})" in text
+    assert "- gevent -w1 (retries once): its clients' retries:" in text
+    assert "(metastable)" in text
 
 
 @pytest.mark.timing  # goodput against the capacity each server measured in the same run
@@ -115,3 +126,18 @@ def test_a_bounded_backlog_keeps_the_goodput_through_a_burst_that_melts_the_defa
     for row in rows.values():
         assert row["unaccounted"] == 0 and row["workers_replaced"] == 0, row
     assert rows["bounded"]["peak"]["accept_queue"] <= 9 < rows["default"]["peak"]["accept_queue"]
+
+
+def test_the_bound_lets_half_a_deadlines_work_wait_and_asgi_has_none():
+    """The overload lesson's shedding settings, sized from a measured capacity: 44/s and a
+    1 s deadline let 22 requests wait -- sync in its accept queue, gthread and gevent in
+    the connections a worker accepts and 8 behind them -- and asgi has no bound in gunicorn."""
+    from loadtests.lessons.observing.overload import bounded
+
+    spec, (setting, limit) = bounded(ServerSpec("sync"), 44.0)
+    assert spec.env == (("BACKLOG", "22"),) and (setting, limit) == ("BACKLOG=22", 22)
+    for model in ("gthread", "gevent"):
+        spec, (setting, limit) = bounded(ServerSpec(model), 44.0)
+        assert spec.worker_connections == 14 and spec.env == (("BACKLOG", "8"),)
+        assert (setting, limit) == ("--worker-connections 14, BACKLOG=8", 22)
+    assert bounded(ServerSpec("asgi"), 44.0) is None

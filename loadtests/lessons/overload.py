@@ -27,6 +27,38 @@ def _seconds(value: float | None) -> str:
     return "not in the run" if value is None else f"{value:.0f} s"
 
 
+def _predicted(value: float | None) -> str:
+    return "never" if value is None else f"{value:.0f} s"
+
+
+def _setting(row: dict) -> str:
+    """A bounded run: its settings, its goodput in the burst against its capacity and the
+    fluid's, and how the excess was turned away."""
+    during = row["goodput_rps"][1]
+    turned = ", ".join(f"{kind}: {n}" for kind, n in [
+        *[(f"{status}", n) for status, n in row["statuses"].items() if status != "200"],
+        *row["failed"].items(), ("timed out", row["timed_out"])] if n)
+    return (f"{row['label']}: `{row['bound']}` ({row['bound_requests']} may wait): "
+            f"{during:.0f}/s in time in the burst, {during / row['capacity_rps']:.2f} of its "
+            f"capacity (the fluid: {row['predicted_burst_goodput_rps']:.0f}/s); the rest: "
+            f"{turned or 'none'}.")
+
+
+def _unrecovered(row: dict) -> str:
+    """A run that did not recover within the run, and the cause the fluid gives."""
+    after_s = row["phases"][2][1]
+    if row.get("retries") and row["predicted_recovery_s"] is None:
+        cause = (f"its clients' retries: {row['phases'][2][0]:.0f} arrivals a second sent "
+                 f"{row['retries'] + 1} times each reach the capacity, {row['capacity_rps']:.0f}"
+                 "/s, so the queue never drains (metastable)")
+    elif (predicted := row["predicted_recovery_s"]) is not None and predicted > after_s:
+        cause = (f"the queue the burst left: the fluid drains it in {predicted:.0f} s, past "
+                 f"the {after_s:g} s after the burst")
+    else:
+        cause = "a queue that outlasted the fluid's prediction"
+    return f"{_run(row, sent=False)}: {cause}"
+
+
 def _outcomes(row: dict) -> str:
     """Every outcome by kind, and their sum against what was scheduled."""
     kinds = [f"{status}: {n}" for status, n in row["statuses"].items()]
@@ -37,19 +69,37 @@ def _outcomes(row: dict) -> str:
     return f"{', '.join(kinds)} (= {ended} of {row['scheduled']})"
 
 
+def _run(row: dict, sent: bool = True) -> str:
+    """A run's name: its model, and its bound or what its clients do."""
+    return f"{row['label']} ({row['bound'] if row.get('bound') else _client(row, sent)})"
+
+
+def _bound(row: dict) -> str:
+    return f"`{row['bound']}`" if row.get("bound") else "none"
+
+
+def _client(row: dict, sent: bool = True) -> str:
+    retries = row.get("retries", 0)
+    if not retries:
+        return "gives up"
+    times = "once" if retries == 1 else f"{retries} times"
+    return f"retries {times} (+{row['retried']} sent)" if sent else f"retries {times}"
+
+
 def table(rows: list[dict]) -> str:
-    """One row per model: goodput by phase beside the fluid's, recovery, queues, memory."""
-    lines = ["| worker | capacity /s | goodput /s before · burst · after | burst, predicted | "
-             "recovery measured / predicted | peak accept queue · client waiting | peak MB | "
-             "workers replaced | outcomes |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    """One row per run: goodput by phase beside the fluid's, recovery, queues, memory."""
+    lines = ["| worker | queue bound | client at its deadline | capacity /s | goodput /s "
+             "before · burst · after | burst, predicted | recovery measured / predicted | "
+             "peak accept queue · client waiting | peak MB | workers replaced | outcomes |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         before, during, after = row["goodput_rps"]
         peak = row["peak"]
         lines.append(
-            f"| {row['label']} | {row['capacity_rps']:.0f} | {before:.0f} · {during:.0f} · "
+            f"| {row['label']} | {_bound(row)} | {_client(row)} | {row['capacity_rps']:.0f} | "
+            f"{before:.0f} · {during:.0f} · "
             f"{after:.0f} | {row['predicted_burst_goodput_rps']:.0f} | "
-            f"{_seconds(row['recovery_s'])} / {_seconds(row['predicted_recovery_s'])} | "
+            f"{_seconds(row['recovery_s'])} / {_predicted(row['predicted_recovery_s'])} | "
             f"{peak['accept_queue']} · {peak['established']} | {peak['rss_mb']:.0f} | "
             f"{row['workers_replaced']} | {_outcomes(row)} |")
     return "\n".join(lines)
@@ -62,7 +112,7 @@ def section(results: Results) -> str:
     first = rows[0]
     shares = " → ".join(f"{rate / first['capacity_rps']:.1f}× for {seconds:g} s"
                         for rate, seconds in first["phases"])
-    melted = [row["label"] for row in rows
+    melted = [_run(row, sent=False) for row in rows
               if row["goodput_rps"][1] < MELTED_BELOW * row["capacity_rps"]]
     lines = [
         "### Overload: a burst at three times the capacity",
@@ -77,16 +127,38 @@ def section(results: Results) -> str:
         "holds the connections no worker has accepted yet, whether or not their client "
         "still waits; *client waiting* counts the server's connections whose client has not "
         "given up, accepted or not.",
+        "",
+        "Each model runs twice, on a fresh server: its clients give up at the deadline, or "
+        "send the request again at once (one retry). A retry is more load when the server "
+        "is already late: the fluid model counts each arrival twice while the queue is past "
+        "a deadline's worth, and at half the capacity after the burst two attempts a "
+        "request are the whole capacity, so the queue never drains although the burst is "
+        "over: the metastable state.",
         "", table(rows), "",
         (f"Melted (goodput in the burst below {MELTED_BELOW:g} of capacity): "
          f"{', '.join(melted)}." if melted else
          f"None melted (goodput in the burst below {MELTED_BELOW:g} of capacity)."),
     ]
+    if shed := [row for row in rows if row.get("bound")]:
+        lines += ["", "**What to set.** A queue bounded at half a deadline's worth of work "
+                  "turns the excess away and keeps each admitted request in time:", "",
+                  *[f"- {_setting(row)}" for row in shed]]
+        unbounded = sorted({row["label"] for row in rows} - {row["label"] for row in shed},
+                           key=[row["label"] for row in rows].index)
+        lines += [f"- {label}: none in gunicorn (its asgi worker enforces no "
+                  "`--worker-connections`, and its loop accepts every connection between two "
+                  "requests); bound it in front, or move the CPU work off the loop."
+                  for label in unbounded]
+    if stuck := [row for row in rows if row["recovery_s"] is None]:
+        lines += ["", "Not recovered by the run's end:", "",
+                  *[f"- {_unrecovered(row)}." for row in stuck]]
     return "\n".join(lines)
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    """Goodput a second, and the accept queue, over the run, a line per model."""
+    """Goodput a second, and the connections whose client waits, over the run: a colour per
+    model, solid where its clients give up, dashed where they retry, dotted where its queue
+    is bounded."""
     rows = results.extra("overload")
     if not rows:
         return []
@@ -95,14 +167,16 @@ def chart(results: Results, out: Path) -> list[str]:
     from ..matrix.charts import save
 
     fig, (good, queue) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, layout="constrained")
+    colours: dict[str, str] = {}
     for row in rows:
+        style = ":" if row.get("bound") else "--" if row.get("retries") else "-"
+        label = _run(row, sent=False)
         line, = good.plot([r["t"] for r in row["timeline"]], [r["good"] for r in row["timeline"]],
-                          marker=".", label=row["label"])
-        queue.plot([q["t"] for q in row["queue"]], [q["accept_queue"] for q in row["queue"]],
-                   color=line.get_color(), label=f"{row['label']}: accept queue")
+                          linestyle=style, color=colours.get(row["label"]), marker=".",
+                          label=label)
+        colours.setdefault(row["label"], line.get_color())
         queue.plot([q["t"] for q in row["queue"]], [q["established"] for q in row["queue"]],
-                   color=line.get_color(), linestyle=":",
-                   label=f"{row['label']}: client waiting")
+                   linestyle=style, color=colours[row["label"]], label=label)
     start = 0.0
     for _, seconds in rows[0]["phases"][:2]:
         start += seconds
@@ -110,10 +184,9 @@ def chart(results: Results, out: Path) -> list[str]:
             ax.axvline(start, color="grey", linewidth=0.8)
     good.set_ylabel("answered 2xx within the deadline, a second")
     good.set_title("Overload: goodput and the queue, a burst at 3× the capacity")
-    good.legend(fontsize=7)
-    queue.set_ylabel("connections")
+    good.legend(fontsize=6, ncol=2)
+    queue.set_ylabel("connections whose client waits")
     queue.set_xlabel("seconds of the run (lines: the burst's start and end)")
-    queue.legend(fontsize=6, ncol=2)
     return [save(fig, out, "overload.png")]
 
 
@@ -137,6 +210,7 @@ LESSON = Lesson(
     section=section,
     chart=chart,
     observation=switched("overload", "also offer each model a burst at three times its "
-                                     "capacity and measure goodput, outcomes and recovery",
+                                     "capacity, its clients giving up or retrying once, and "
+                                     "measure goodput, outcomes and recovery",
                          _observe, _add_arguments, whole_preset=True),
 )

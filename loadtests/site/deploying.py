@@ -5,7 +5,9 @@
 measured and advised, and gunicorn's default beside it. ``scaling``: the same profiles put
 through the advisor's model (:func:`loadtests.advise.predict.predict`) on 2, 8 and 32
 cores: the configuration it ranks first, its ceiling and its workers' memory -- a
-prediction, which the advisor then measures on the machine itself.
+prediction, which the advisor then measures on the machine itself. ``overload``: per
+worker model, what a burst at three times its capacity did with and without retries and
+with a bounded queue (the overload lesson's sample), and what to set.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import math
 
 from ..advise.predict import Profile, predict
-from .blocks import SAMPLES_DIR
+from .blocks import SAMPLES_DIR, provenance, sample
 
 #: The cores the scaling table predicts for.
 CORES = (2, 8, 32)
@@ -77,3 +79,38 @@ def scaling(arg: str, write: bool = False) -> str:
             lines.append(f"| `{data['app']}` | {cores} | {users} | {best.candidate.label} | "
                          f"{best.rps:.0f} rps | {memory} |")
     return "\n".join(lines)
+
+
+def _share(row: dict | None) -> str:
+    if row is None:
+        return "—"
+    return f"{row['goodput_rps'][1] / row['capacity_rps']:.2f}"
+
+
+def _back(row: dict | None) -> str:
+    if row is None:
+        return "—"
+    after = row["phases"][2][1]
+    return (f"not within {after:g} s" if row["recovery_s"] is None
+            else f"{row['recovery_s']:.0f} s")
+
+
+def overload(arg: str, write: bool = False) -> str:
+    """Per model of the overload sample (``arg``: its name): goodput in the burst as a share
+    of capacity, and recovery, for clients that give up, that retry once, and behind the
+    bounded queue the lesson sets."""
+    rows = sample(arg).extra("overload")
+    lines = ["| worker | capacity /s | gives up: goodput in the burst ÷ capacity, back in time "
+             "after | retries once: the same | bounded queue | bounded: goodput ÷ capacity, "
+             "back after |", "|---|---:|---|---|---|---|"]
+    for label in dict.fromkeys(row["label"] for row in rows):
+        runs = [row for row in rows if row["label"] == label]
+        plain = next((r for r in runs if not r.get("retries") and not r.get("bound")), None)
+        retried = next((r for r in runs if r.get("retries")), None)
+        bounded = next((r for r in runs if r.get("bound")), None)
+        setting = f"`{bounded['bound']}`" if bounded else "none in gunicorn"
+        lines.append(
+            f"| {label} | {plain['capacity_rps']:.0f} | {_share(plain)}, {_back(plain)} | "
+            f"{_share(retried)}, {_back(retried)} | {setting} | "
+            f"{_share(bounded)}, {_back(bounded)} |")
+    return "\n".join([provenance(arg), "", *lines])

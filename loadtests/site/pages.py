@@ -7,13 +7,13 @@ from pathlib import Path
 
 from .blocks import DOCS
 from .blocks import RENDERERS as BLOCKS
-from .deploying import decision, scaling
+from .deploying import decision, overload, scaling
 from .glossary import linked
 from .scripts import tried
 from .teaching import teaching
 
 RENDERERS = {**BLOCKS, "teaching": teaching, "decision": decision, "scaling": scaling,
-             "try": tried}
+             "overload": overload, "try": tried}
 
 #: A block's first line: a MyST comment in a page, an HTML comment in README.md.
 BEGIN = re.compile(r"^(% |<!-- )generated: (\w+)(?: (.+?))?( -->)?$")

@@ -8,7 +8,11 @@ measures its capacity μ: the rate it answers when kept just busy. The open-loop
 deadline of :data:`DEADLINE_S`. While it runs, the port's accept queue and accepted
 connections (:mod:`loadtests.harness.sockets`) and the server's memory (psutil) are sampled.
 
-A row per model: the goodput and p99 in each phase, every outcome by kind (their sum is what
+Each model runs twice: its clients give up at the deadline, or send the request again once
+(the metastable state: do the retries keep it overloaded after the burst?). Then once more
+with its queue bounded at half a deadline's worth of work (:func:`bounded`), where gunicorn
+has such a bound: the shedding that keeps the admitted requests in time. A row per run:
+the goodput and p99 in each phase, every outcome by kind (their sum is what
 was scheduled), the recovery after the burst (the first second from which on every second's
 p99 is within the deadline), the peak queues and memory, the workers gunicorn replaced, and
 the fluid model's goodput and recovery (:mod:`loadtests.model.overload`) beside them.
@@ -16,6 +20,7 @@ the fluid model's goodput and recovery (:mod:`loadtests.model.overload`) beside 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -65,12 +70,15 @@ def sample(server) -> dict:
             "rss_mb": rss_mb(server.processes())}
 
 
-def burst(server, url: str, phases: list[tuple[float, float]], seed: int) -> tuple[dict, list]:
-    """The generator's run of ``phases``, sampling the server meanwhile: its summary and the
-    samples (bounded: the run's seconds, its deadline and a minute)."""
+def burst(server, url: str, phases: list[tuple[float, float]], seed: int,
+          retries: int = 0) -> tuple[dict, list]:
+    """The generator's run of ``phases`` (a request that times out sent again ``retries``
+    times), sampling the server meanwhile: its summary and the samples (bounded: the run's
+    seconds, its deadlines and a minute)."""
     flags = [f for rate, seconds in phases for f in ("--phase", f"{rate:.1f}:{seconds:g}")]
-    argv = command(url, "--timeout", f"{DEADLINE_S:g}", "--seed", str(seed), *flags)
-    limit = time.monotonic() + sum(s for _, s in phases) + DEADLINE_S + 60
+    argv = command(url, "--timeout", f"{DEADLINE_S:g}", "--seed", str(seed),
+                   "--retries", str(retries), *flags)
+    limit = time.monotonic() + sum(s for _, s in phases) + DEADLINE_S * (retries + 1) + 60
     samples = []
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as running:
         try:
@@ -87,9 +95,12 @@ def burst(server, url: str, phases: list[tuple[float, float]], seed: int) -> tup
 
 
 def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
-            seed: int = 1, path: str = PATH) -> dict:
+            seed: int = 1, path: str = PATH, retries: int = 0,
+            bound: tuple[str, int] | None = None) -> dict:
     """One model's row: a fresh server, its capacity on ``path``, then the burst (phases
-    of whole seconds: the goodput is read from the run's timeline, a row a second)."""
+    of whole seconds: the goodput is read from the run's timeline, a row a second), its
+    clients sending a request that timed out again ``retries`` times; ``bound``: the
+    queue bound ``spec`` sets (its settings, and the requests it lets wait)."""
     if any(s != int(s) or s < 1 for s in seconds):
         raise ValueError(f"the phases must last whole seconds: {seconds}")
     with launch(spec) as server:
@@ -97,14 +108,15 @@ def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
         mu = capacity(url)
         phases = [(share * mu, s) for share, s in zip(SHAPE, seconds, strict=True)]
         before = set(server.worker_pids())
-        summary, samples = burst(server, url, phases, seed)
+        summary, samples = burst(server, url, phases, seed, retries)
         replaced = len(before - set(server.worker_pids()))
         server.stop(0.5, graceful=False)  # a melted server's backlog is no one's any more
-    return row(label, spec, mu, phases, summary, samples, replaced, path)
+    return row(label, spec, mu, phases, summary, samples, replaced, path, bound)
 
 
 def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float]],
-        summary: dict, samples: list[dict], replaced: int, path: str = PATH) -> dict:
+        summary: dict, samples: list[dict], replaced: int, path: str = PATH,
+        bound: tuple[str, int] | None = None) -> dict:
     """What the burst measured, the fluid's prediction beside it."""
     timeline = summary["timeline"]
     ends = [sum(s for _, s in phases[:i + 1]) for i in range(len(phases))]
@@ -115,12 +127,21 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
         return sum(r["good"] for r in seconds) / phases[phase][1]
 
     burst_rate, burst_s = phases[1]
-    queue = fluid.backlog(mu, phases[:2])
+    retries = summary.get("retries", 0)
+    queue = fluid.backlog(mu, phases[:2], deadline_s=DEADLINE_S, retries=retries)
+    start = fluid.backlog(mu, phases[:1])
+    if bound:
+        queue = min(queue, bound[1])
+        predicted = fluid.bounded_goodput(mu, DEADLINE_S, burst_rate, burst_s, bound[1], start)
+    else:
+        predicted = fluid.burst_goodput(mu, DEADLINE_S, burst_rate, burst_s, start)
     deadline_ms = DEADLINE_S * 1000
     peak = {key: max((s[key] for s in samples), default=0)
             for key in ("accept_queue", "established", "close_wait", "rss_mb")}
     return {
         "label": label, "model": spec.model, "path": path, "deadline_s": DEADLINE_S,
+        "retries": retries, "retried": summary.get("retried", 0),
+        "bound": bound[0] if bound else None, "bound_requests": bound[1] if bound else None,
         "capacity_rps": mu, "phases": [list(p) for p in phases],
         "scheduled": summary["scheduled"], "statuses": summary["statuses"],
         "failed": summary["failed"], "timed_out": summary["timed_out"],
@@ -128,11 +149,12 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
         "goodput_rps": [goodput(i) for i in range(len(phases))],
         "p99_ms": summary["latency_ms"].get("p99"),
         "recovery_s": recovery_s(timeline, ends[1], deadline_ms),
-        "predicted_burst_goodput_rps": fluid.burst_goodput(mu, DEADLINE_S, burst_rate, burst_s,
-                                                           fluid.backlog(mu, phases[:1])),
-        "predicted_recovery_s": fluid.recovery_s(mu, DEADLINE_S, queue, phases[2][0]),
+        "predicted_burst_goodput_rps": predicted,
+        "predicted_recovery_s": fluid.recovery_s(mu, DEADLINE_S, queue, phases[2][0],
+                                                 retries),
         "peak": peak, "workers_replaced": replaced,
-        "timeline": [{"t": r["t"], "good": r["good"], "p99_ms": r["p99_ms"]} for r in timeline],
+        "timeline": [{"t": r["t"], "good": r["good"], "p99_ms": r["p99_ms"],
+                      "retried": r.get("retried", 0)} for r in timeline],
         "queue": [{"t": round(s["at"] - summary["started_at"], 2),
                    "accept_queue": s["accept_queue"], "established": s["established"]}
                   for s in samples],
@@ -141,6 +163,41 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
     }
 
 
+#: The clients' retries in each model's first two runs: none, and one at once after a
+#: deadline.
+RETRIES = (0, 1)
+#: The bound that sheds: at most this share of a deadline's worth of work may wait, so that
+#: every admitted request is in time (the fluid's bounded queue).
+BOUND_SHARE = 0.5
+#: The kernel's accept queue behind a worker that bounds the connections it accepts.
+KERNEL_QUEUE = 8
+
+
+def bounded(spec: ServerSpec, capacity: float) -> tuple[ServerSpec, tuple[str, int]] | None:
+    """``spec`` with its queue bounded at :data:`BOUND_SHARE` of a deadline's worth of work
+    at ``capacity``, and the bound (its settings, the requests it lets wait): sync by the
+    kernel's accept queue (``BACKLOG``), gthread and gevent by the connections a worker
+    accepts (``--worker-connections``) with a short accept queue behind them. None for
+    asgi: gunicorn 27's asgi worker enforces no such bound (``tests/test_asgi.py``)."""
+    limit = max(2, int(capacity * DEADLINE_S * BOUND_SHARE))
+    if spec.model == "sync":
+        return (dataclasses.replace(spec, env=(*spec.env, ("BACKLOG", str(limit)))),
+                (f"BACKLOG={limit}", limit))
+    if spec.model in ("gthread", "gevent"):
+        accepted = max(1, limit - KERNEL_QUEUE)
+        return (dataclasses.replace(spec, worker_connections=accepted,
+                                    env=(*spec.env, ("BACKLOG", str(KERNEL_QUEUE)))),
+                (f"--worker-connections {accepted}, BACKLOG={KERNEL_QUEUE}",
+                 accepted + KERNEL_QUEUE))
+    return None
+
+
 def observe(seconds: tuple[float, float, float]) -> list[dict]:
-    """Every model's row, one after another (they share the cores)."""
-    return [run_one(label, spec, seconds) for label, spec in MODELS]
+    """Every model's rows, one after another (they share the cores): its clients giving up
+    or retrying once, then with its queue bounded (sized from the first run's capacity)."""
+    rows = []
+    for label, spec in MODELS:
+        rows += [run_one(label, spec, seconds, retries=retries) for retries in RETRIES]
+        if shedding := bounded(spec, rows[-len(RETRIES)]["capacity_rps"]):
+            rows.append(run_one(label, shedding[0], seconds, bound=shedding[1]))
+    return rows
