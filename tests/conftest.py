@@ -41,23 +41,25 @@ def pytest_collection_modifyitems(items):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item):
-    """LAB_TEST_CPU=FILE: append each test's CPU seconds -- this worker's and every process
-    it started and reaped meanwhile (servers, commands, Locust, databases) -- and its wall
-    seconds to FILE, one tab-separated line each: where make test's CPU-bound first pass goes
-    (contributing.md's budget)."""
+    """LAB_TEST_CPU=FILE: append each test's CPU seconds -- this worker's own, and that of
+    every process it started and reaped meanwhile (servers, commands, Locust, databases) --
+    and its wall seconds to FILE, one tab-separated line each: where make test's CPU-bound
+    first pass goes (contributing.md's budget)."""
     if not (path := os.environ.get("LAB_TEST_CPU")):
         return (yield)
     before, started = _cpu_seconds(), time.monotonic()
     try:
         return (yield)
     finally:
-        cpu, wall = _cpu_seconds() - before, time.monotonic() - started
+        own, reaped = (after - was for after, was in zip(_cpu_seconds(), before, strict=True))
         with open(path, "a") as handle:
-            handle.write(f"{cpu:.2f}\t{wall:.2f}\t{item.nodeid}\n")
+            handle.write(f"{own:.2f}\t{reaped:.2f}\t{time.monotonic() - started:.2f}\t"
+                         f"{item.nodeid}\n")
 
 
-def _cpu_seconds() -> float:
-    return sum(usage.ru_utime + usage.ru_stime for usage in (
+def _cpu_seconds() -> tuple[float, float]:
+    """(this process's CPU seconds, its reaped children's)."""
+    return tuple(usage.ru_utime + usage.ru_stime for usage in (
         resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
