@@ -128,16 +128,39 @@ def test_a_bounded_backlog_keeps_the_goodput_through_a_burst_that_melts_the_defa
     assert rows["bounded"]["peak"]["accept_queue"] <= 9 < rows["default"]["peak"]["accept_queue"]
 
 
-def test_the_bound_lets_half_a_deadlines_work_wait_and_asgi_has_none():
+def test_the_limit_lets_half_a_deadlines_work_wait_and_nginx_limits_asgi():
     """The overload lesson's shedding settings, sized from a measured capacity: 44/s and a
     1 s deadline let 22 requests wait -- sync in its accept queue, gthread and gevent in
-    the connections a worker accepts and 8 behind them -- and asgi has no bound in gunicorn."""
+    the connections a worker accepts and 8 behind them, asgi behind nginx's limit_conn (no
+    such limit in gunicorn's asgi worker)."""
     from loadtests.lessons.observing.overload import bounded
 
-    spec, (setting, limit) = bounded(ServerSpec("sync"), 44.0)
-    assert spec.env == (("BACKLOG", "22"),) and (setting, limit) == ("BACKLOG=22", 22)
+    limit = bounded(ServerSpec("sync"), 44.0)
+    assert limit.spec.env == (("BACKLOG", "22"),) and limit.nginx is None
+    assert (limit.setting, limit.requests) == ("BACKLOG=22", 22)
     for model in ("gthread", "gevent"):
-        spec, (setting, limit) = bounded(ServerSpec(model), 44.0)
-        assert spec.worker_connections == 14 and spec.env == (("BACKLOG", "8"),)
-        assert (setting, limit) == ("--worker-connections 14, BACKLOG=8", 22)
-    assert bounded(ServerSpec("asgi"), 44.0) is None
+        limit = bounded(ServerSpec(model), 44.0)
+        assert limit.spec.worker_connections == 14 and limit.spec.env == (("BACKLOG", "8"),)
+        assert (limit.setting, limit.requests) == ("--worker-connections 14, BACKLOG=8", 22)
+    limit = bounded(ServerSpec("asgi"), 44.0)
+    assert limit.spec == ServerSpec("asgi") and limit.nginx == 22
+    assert (limit.setting, limit.requests) == ("nginx limit_conn 22", 22)
+
+
+def test_nginx_limit_conn_answers_the_excess_503_json_at_once():
+    """The lab's nginx with ``limit_conn 3`` in front of gevent with ``ADMIT_LIMIT=2``, and 8
+    requests that wait 0.5 s at once: 2 are served; nginx passes 3 on and sheds the rest at
+    once with its own 503 JSON (Retry-After), and the app's 503 JSON passes through it as the
+    app wrote it (a slot freed by the app's quick 503 may pass one more on)."""
+    from loadtests.services.nginx import NginxProxy
+
+    spec = ServerSpec("gevent", env=(("ADMIT_LIMIT", "2"),))
+    with GunicornServer(spec) as server, NginxProxy(server.port, limit_conn=3) as proxy:
+        _, replies = get_many([f"{proxy.url}/io?delay=0.5"] * 8)
+    served = [r for r in replies if r.status == 200]
+    nginx = [r for r in replies if r.status == 503 and "limit_conn 3" in r.body["error"]]
+    app = [r for r in replies if r.status == 503 and "ADMIT_LIMIT" in r.body["error"]]
+    assert len(served) == 2 and nginx and app, replies
+    assert len(served) + len(nginx) + len(app) == 8, replies
+    assert all(r.body["status"] == 503 for r in nginx + app)
+    assert max(r.latency for r in nginx) < min(r.latency for r in served), replies

@@ -88,7 +88,7 @@ def _client(row: dict, sent: bool = True) -> str:
 
 def table(rows: list[dict]) -> str:
     """One row per run: goodput by phase beside the fluid's, recovery, queues, memory."""
-    lines = ["| worker | queue bound | client at its deadline | capacity /s | goodput /s "
+    lines = ["| worker | queue limit | client at its deadline | capacity /s | goodput /s "
              "before · burst · after | burst, predicted | recovery measured / predicted | "
              "peak accept queue · client waiting | peak MB | workers replaced | outcomes |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -140,15 +140,21 @@ def section(results: Results) -> str:
          f"None melted (goodput in the burst below {MELTED_BELOW:g} of capacity)."),
     ]
     if shed := [row for row in rows if row.get("bound")]:
-        lines += ["", "**What to set.** A queue bounded at half a deadline's worth of work "
-                  "turns the excess away and keeps each admitted request in time:", "",
+        lines += ["", "**What to set.** A queue limited to half a deadline's worth of work "
+                  "turns the excess away and keeps each admitted request in time (gunicorn's "
+                  "asgi worker has no such limit: its loop accepts every connection between "
+                  "two requests, so the lab's nginx sets it in front):", "",
                   *[f"- {_setting(row)}" for row in shed]]
-        unbounded = sorted({row["label"] for row in rows} - {row["label"] for row in shed},
-                           key=[row["label"] for row in rows].index)
-        lines += [f"- {label}: none in gunicorn (its asgi worker enforces no "
-                  "`--worker-connections`, and its loop accepts every connection between two "
-                  "requests); bound it in front, or move the CPU work off the loop."
-                  for label in unbounded]
+    sooner = [row for row in rows if row["recovery_s"] is not None and row["recovery_s"] > 0
+              and (row["predicted_recovery_s"] is None
+                   or row["recovery_s"] < row["predicted_recovery_s"])]
+    if sooner:
+        lines += ["", "Back in time sooner than the fluid predicts, which serves every queued "
+                  "request, those whose client has left included: a worker that drops them "
+                  "drains sooner (gunicorn's asgi worker cancels the task of a client that "
+                  "has gone):", "",
+                  *[f"- {_run(row, sent=False)}: {row['recovery_s']:.0f} s, predicted "
+                    f"{_predicted(row['predicted_recovery_s'])}." for row in sooner]]
     if stuck := [row for row in rows if row["recovery_s"] is None]:
         lines += ["", "Not recovered by the run's end:", "",
                   *[f"- {_unrecovered(row)}." for row in stuck]]

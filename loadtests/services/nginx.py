@@ -36,7 +36,7 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
-
+{limit_zone}
     # slow clients wait here, not in gunicorn: nginx reads the whole request header before
     # it connects upstream, and hangs up on a client that has not sent it within the timeout
     client_header_timeout {header_timeout}s;
@@ -61,8 +61,8 @@ http {{
             proxy_buffering on;          # the whole response, then nginx feeds the slow reader;
                                          # a response with X-Accel-Buffering: no streams through
             proxy_read_timeout 60s;
-            {ignore_accel}
-        }}
+            {ignore_accel}{limit}
+        }}{shed}
     }}
 }}
 """
@@ -76,13 +76,16 @@ class NginxProxy(Daemon):
     stop_grace = 5.0  # SIGTERM: nginx's fast shutdown
 
     def __init__(self, upstream: int, *, port: int | None = None, header_timeout: int = 10,
-                 accel_buffering: bool = True, **kwargs):
+                 accel_buffering: bool = True, limit_conn: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.binary = require("nginx")
         self.upstream = upstream
         self.header_timeout = header_timeout
         #: False: nginx ignores the app's X-Accel-Buffering header, and buffers streams too
         self.accel_buffering = accel_buffering
+        #: at most this many requests in progress through nginx; the next is answered 503
+        #: JSON at once (``limit_conn``), None: no limit
+        self.limit_conn = limit_conn
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.folder = Path(tempfile.mkdtemp(prefix="lab-nginx-"))
@@ -91,7 +94,8 @@ class NginxProxy(Daemon):
         return CONFIG.format(folder=self.folder, port=self.port, upstream=self.upstream,
                              user=getpass.getuser(), header_timeout=self.header_timeout,
                              ignore_accel="" if self.accel_buffering
-                             else "proxy_ignore_headers X-Accel-Buffering;")
+                             else "proxy_ignore_headers X-Accel-Buffering;",
+                             **_limit(self.limit_conn))
 
     def argv(self) -> list[str]:
         path = self.folder / "nginx.conf"
@@ -133,6 +137,30 @@ class NginxProxy(Daemon):
 
     def _cleanup(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: ``limit_conn``'s three parts: its zone, the limit in the proxied location, and the 503 it
+#: answers -- JSON, as the app's own are (nginx's own error page is HTML).
+LIMIT_ZONE = ("    # one count for the whole server (nginx counts no request whose key is empty)\n"
+              "    map $host $lab_server {{ default lab; }}\n"
+              "    limit_conn_zone $lab_server zone=lab_conns:1m;\n")
+LIMIT = """
+            limit_conn lab_conns {n};  # the next request is shed at once
+            limit_conn_status 503;
+            error_page 503 = @shed;    # nginx's own 503s only: gunicorn's pass through"""
+SHED = """
+        location @shed {{
+            default_type application/json;
+            add_header Retry-After 1 always;
+            return 503 '{{"status": 503, "error": "over nginx limit_conn {n}: shed, retry later"}}';
+        }}"""
+
+
+def _limit(n: int | None) -> dict[str, str]:
+    if n is None:
+        return {"limit_zone": "", "limit": "", "shed": ""}
+    return {"limit_zone": LIMIT_ZONE.format(), "limit": LIMIT.format(n=n),
+            "shed": SHED.format(n=n)}
 
 
 def _free(port: int) -> bool:

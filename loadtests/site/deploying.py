@@ -7,7 +7,7 @@ through the advisor's model (:func:`loadtests.advise.predict.predict`) on 2, 8 a
 cores: the configuration it ranks first, its ceiling and its workers' memory -- a
 prediction, which the advisor then measures on the machine itself. ``overload``: per
 worker model, what a burst at three times its capacity did with and without retries and
-with a bounded queue (the overload lesson's sample), and what to set.
+with its queue limited (the overload lesson's sample), and what to set.
 """
 
 from __future__ import annotations
@@ -98,10 +98,10 @@ def _back(row: dict | None) -> str:
 def overload(arg: str, write: bool = False) -> str:
     """Per model of the overload sample (``arg``: its name): goodput in the burst as a share
     of capacity, and recovery, for clients that give up, that retry once, and behind the
-    bounded queue the lesson sets."""
+    queue limit the lesson sets."""
     rows = sample(arg).extra("overload")
     lines = ["| worker | capacity /s | gives up: goodput in the burst ÷ capacity, back in time "
-             "after | retries once: the same | bounded queue | bounded: goodput ÷ capacity, "
+             "after | retries once: the same | queue limit | limited: goodput ÷ capacity, "
              "back after |", "|---|---:|---|---|---|---|"]
     for label in dict.fromkeys(row["label"] for row in rows):
         runs = [row for row in rows if row["label"] == label]

@@ -10,8 +10,8 @@ connections (:mod:`loadtests.harness.sockets`) and the server's memory (psutil) 
 
 Each model runs twice: its clients give up at the deadline, or send the request again once
 (the metastable state: do the retries keep it overloaded after the burst?). Then once more
-with its queue bounded at half a deadline's worth of work (:func:`bounded`), where gunicorn
-has such a bound: the shedding that keeps the admitted requests in time. A row per run:
+with its queue limited to half a deadline's worth of work (:func:`bounded`; for asgi, by the
+lab's nginx in front): the shedding that keeps the admitted requests in time. A row per run:
 the goodput and p99 in each phase, every outcome by kind (their sum is what
 was scheduled), the recovery after the burst (the first second from which on every second's
 p99 is within the deadline), the peak queues and memory, the workers gunicorn replaced, and
@@ -20,6 +20,7 @@ the fluid model's goodput and recovery (:mod:`loadtests.model.overload`) beside 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import statistics
@@ -34,6 +35,7 @@ from ...load.openloop import command
 from ...load.outcomes import recovery_s
 from ...model import overload as fluid
 from ...servers import ServerSpec, launch
+from ...services.nginx import NginxProxy
 
 #: The request every model serves: CPU work, no waiting.
 PATH = f"/prime/{MIXED_PRIME}"
@@ -96,15 +98,17 @@ def burst(server, url: str, phases: list[tuple[float, float]], seed: int,
 
 def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
             seed: int = 1, path: str = PATH, retries: int = 0,
-            bound: tuple[str, int] | None = None) -> dict:
+            bound: Bound | None = None) -> dict:
     """One model's row: a fresh server, its capacity on ``path``, then the burst (phases
     of whole seconds: the goodput is read from the run's timeline, a row a second), its
     clients sending a request that timed out again ``retries`` times; ``bound``: the
-    queue bound ``spec`` sets (its settings, and the requests it lets wait)."""
+    queue limit ``spec`` sets, or the nginx in front that sets it."""
     if any(s != int(s) or s < 1 for s in seconds):
         raise ValueError(f"the phases must last whole seconds: {seconds}")
-    with launch(spec) as server:
+    with launch(spec) as server, contextlib.ExitStack() as front:
         url = server.url + path
+        if bound and bound.nginx:
+            url = front.enter_context(NginxProxy(server.port, limit_conn=bound.nginx)).url + path
         mu = capacity(url)
         phases = [(share * mu, s) for share, s in zip(SHAPE, seconds, strict=True)]
         before = set(server.worker_pids())
@@ -116,7 +120,7 @@ def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
 
 def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float]],
         summary: dict, samples: list[dict], replaced: int, path: str = PATH,
-        bound: tuple[str, int] | None = None) -> dict:
+        bound: Bound | None = None) -> dict:
     """What the burst measured, the fluid's prediction beside it."""
     timeline = summary["timeline"]
     ends = [sum(s for _, s in phases[:i + 1]) for i in range(len(phases))]
@@ -131,8 +135,9 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
     queue = fluid.backlog(mu, phases[:2], deadline_s=DEADLINE_S, retries=retries)
     start = fluid.backlog(mu, phases[:1])
     if bound:
-        queue = min(queue, bound[1])
-        predicted = fluid.bounded_goodput(mu, DEADLINE_S, burst_rate, burst_s, bound[1], start)
+        queue = min(queue, bound.requests)
+        predicted = fluid.bounded_goodput(mu, DEADLINE_S, burst_rate, burst_s, bound.requests,
+                                          start)
     else:
         predicted = fluid.burst_goodput(mu, DEADLINE_S, burst_rate, burst_s, start)
     deadline_ms = DEADLINE_S * 1000
@@ -141,7 +146,8 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
     return {
         "label": label, "model": spec.model, "path": path, "deadline_s": DEADLINE_S,
         "retries": retries, "retried": summary.get("retried", 0),
-        "bound": bound[0] if bound else None, "bound_requests": bound[1] if bound else None,
+        "bound": bound.setting if bound else None,
+        "bound_requests": bound.requests if bound else None,
         "capacity_rps": mu, "phases": [list(p) for p in phases],
         "scheduled": summary["scheduled"], "statuses": summary["statuses"],
         "failed": summary["failed"], "timed_out": summary["timed_out"],
@@ -173,23 +179,34 @@ BOUND_SHARE = 0.5
 KERNEL_QUEUE = 8
 
 
-def bounded(spec: ServerSpec, capacity: float) -> tuple[ServerSpec, tuple[str, int]] | None:
-    """``spec`` with its queue bounded at :data:`BOUND_SHARE` of a deadline's worth of work
-    at ``capacity``, and the bound (its settings, the requests it lets wait): sync by the
-    kernel's accept queue (``BACKLOG``), gthread and gevent by the connections a worker
-    accepts (``--worker-connections``) with a short accept queue behind them. None for
-    asgi: gunicorn 27's asgi worker enforces no such bound (``tests/test_asgi.py``)."""
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """A model's queue limit: the server to run, the setting, the requests it lets wait."""
+
+    spec: ServerSpec
+    setting: str
+    requests: int
+    #: ``limit_conn`` of the lab's nginx in front (None: the server is loaded directly)
+    nginx: int | None = None
+
+
+def bounded(spec: ServerSpec, capacity: float) -> Bound:
+    """``spec``'s queue limited to :data:`BOUND_SHARE` of a deadline's worth of work at
+    ``capacity``: sync by the kernel's accept queue (``BACKLOG``), gthread and gevent by the
+    connections a worker accepts (``--worker-connections``) with a short accept queue
+    behind them, asgi -- whose gunicorn 27 worker enforces no ``--worker-connections``
+    (``tests/test_asgi.py``) -- by nginx's ``limit_conn`` in front."""
     limit = max(2, int(capacity * DEADLINE_S * BOUND_SHARE))
     if spec.model == "sync":
-        return (dataclasses.replace(spec, env=(*spec.env, ("BACKLOG", str(limit)))),
-                (f"BACKLOG={limit}", limit))
+        return Bound(dataclasses.replace(spec, env=(*spec.env, ("BACKLOG", str(limit)))),
+                     f"BACKLOG={limit}", limit)
     if spec.model in ("gthread", "gevent"):
         accepted = max(1, limit - KERNEL_QUEUE)
-        return (dataclasses.replace(spec, worker_connections=accepted,
-                                    env=(*spec.env, ("BACKLOG", str(KERNEL_QUEUE)))),
-                (f"--worker-connections {accepted}, BACKLOG={KERNEL_QUEUE}",
-                 accepted + KERNEL_QUEUE))
-    return None
+        return Bound(dataclasses.replace(spec, worker_connections=accepted,
+                                         env=(*spec.env, ("BACKLOG", str(KERNEL_QUEUE)))),
+                     f"--worker-connections {accepted}, BACKLOG={KERNEL_QUEUE}",
+                     accepted + KERNEL_QUEUE)
+    return Bound(spec, f"nginx limit_conn {limit}", limit, nginx=limit)
 
 
 def observe(seconds: tuple[float, float, float]) -> list[dict]:
@@ -198,6 +215,6 @@ def observe(seconds: tuple[float, float, float]) -> list[dict]:
     rows = []
     for label, spec in MODELS:
         rows += [run_one(label, spec, seconds, retries=retries) for retries in RETRIES]
-        if shedding := bounded(spec, rows[-len(RETRIES)]["capacity_rps"]):
-            rows.append(run_one(label, shedding[0], seconds, bound=shedding[1]))
+        limit = bounded(spec, rows[-len(RETRIES)]["capacity_rps"])
+        rows.append(run_one(label, limit.spec, seconds, bound=limit))
     return rows
