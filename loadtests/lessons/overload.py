@@ -35,9 +35,7 @@ def _setting(row: dict) -> str:
     """A bounded run: its settings, its goodput in the burst against its capacity and the
     fluid's, and how the excess was turned away."""
     during = row["goodput_rps"][1]
-    turned = ", ".join(f"{kind}: {n}" for kind, n in [
-        *[(f"{status}", n) for status, n in row["statuses"].items() if status != "200"],
-        *row["failed"].items(), ("timed out", row["timed_out"])] if n)
+    turned = ", ".join(f"{kind}: {n}" for kind, n in _ends(row) if kind != "200")
     return (f"{row['label']}: `{row['bound']}` ({row['bound_requests']} may wait): "
             f"{during:.0f}/s in time in the burst, {during / row['capacity_rps']:.2f} of its "
             f"capacity (the fluid: {row['predicted_burst_goodput_rps']:.0f}/s); the rest: "
@@ -59,14 +57,18 @@ def _unrecovered(row: dict) -> str:
     return f"{_run(row, sent=False)}: {cause}"
 
 
+def _ends(row: dict) -> list[tuple[str, int]]:
+    """Each outcome that occurred, by kind: statuses, failures, timed out, dropped."""
+    return [*row["statuses"].items(), *row["failed"].items(),
+            *[(name, row[key]) for name, key in (("timed out", "timed_out"),
+                                                 ("dropped", "dropped")) if row[key]]]
+
+
 def _outcomes(row: dict) -> str:
     """Every outcome by kind, and their sum against what was scheduled."""
-    kinds = [f"{status}: {n}" for status, n in row["statuses"].items()]
-    kinds += [f"{kind}: {n}" for kind, n in row["failed"].items()]
-    kinds += [f"{name}: {row[key]}" for name, key in (("timed out", "timed_out"),
-                                                      ("dropped", "dropped")) if row[key]]
+    kinds = ", ".join(f"{kind}: {n}" for kind, n in _ends(row))
     ended = row["scheduled"] - row["unaccounted"]
-    return f"{', '.join(kinds)} (= {ended} of {row['scheduled']})"
+    return f"{kinds} (= {ended} of {row['scheduled']})"
 
 
 def _run(row: dict, sent: bool = True) -> str:
