@@ -3,9 +3,12 @@ heartbeats sent while a long request keeps a process computing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -314,3 +317,37 @@ def broker_restarts(server, stop, start, outages) -> list[float]:
                  is True, 30, "offload after the broker came back")
         recoveries.append(time.monotonic() - back)
     return recoveries
+
+
+@contextlib.contextmanager
+def silent_listener(answer_after: float = math.inf):
+    """A listener on 127.0.0.1 that keeps its first ``answer_after`` connections open and
+    silent, and answers every later request ``{}`` at once (a frozen loop; a first attempt
+    that times out and a retry that is answered); yields its URL, and closes the listener
+    and every connection it held at the end."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the end
+                return
+            if len(held) < answer_after:
+                held.append(conn)
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
+                             b"\r\n{}")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        listener.close()
+        thread.join(5)
+        for conn in held:
+            conn.close()

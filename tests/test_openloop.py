@@ -22,6 +22,8 @@ import pytest
 from loadtests.load import arrivals, openloop
 from loadtests.servers import GunicornServer, ServerSpec, free_port
 
+from .helpers import silent_listener
+
 #: Linux's SO_TIMESTAMPNS (``socket`` names it from Python 3.14 only): each read's
 #: ancillary data carries the time the kernel received it, in the wall clock.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -262,30 +264,6 @@ def test_a_request_that_is_not_answered_is_counted_by_how_it_ended(capsys):
     assert "a phase is RATE:SECONDS, got '300'" in capsys.readouterr().err
 
 
-def _holds_the_first(count: int):
-    """A listener that keeps its first ``count`` connections silent and answers every later
-    request ``{}`` at once: a request's first attempt times out, a retry is answered."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            if len(held) < count:
-                held.append(conn)
-                continue
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
-                             b"\r\n{}")
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener, held
-
-
 def test_a_retry_is_sent_once_its_attempt_times_out_and_the_request_counts_once():
     """Ten requests whose first attempts meet silence: without retries each times out; with
     one retry each is answered by its second attempt, counted once, good (its attempt was
@@ -293,14 +271,9 @@ def test_a_retry_is_sent_once_its_attempt_times_out_and_the_request_counts_once(
     and the ten extra attempts counted as the load the retries added."""
     runs = {}
     for retries in (0, 1):
-        listener, held = _holds_the_first(10)
-        try:
-            runs[retries] = openloop.open_loop(
-                f"http://127.0.0.1:{listener.getsockname()[1]}/", 0, 0, seed=1, timeout=0.3,
-                phases=[(100, 0.1)], retries=retries).summary()
-        finally:
-            for conn in [listener, *held]:
-                conn.close()
+        with silent_listener(answer_after=10) as url:
+            runs[retries] = openloop.open_loop(url, 0, 0, seed=1, timeout=0.3,
+                                               phases=[(100, 0.1)], retries=retries).summary()
     plain, retried = runs[0], runs[1]
     assert plain["timed_out"] == plain["scheduled"] == 10 and plain["sent"] == 10, plain
     assert "retried" not in plain and plain["good"] == 0

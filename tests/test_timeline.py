@@ -29,7 +29,7 @@ from loadtests.timeline.lanes import lanes
 from loadtests.timeline.record import CellTrace
 from webapp.work.primes import SHORT_PRIME
 
-from .helpers import run_matrix
+from .helpers import run_matrix, silent_listener
 
 pytestmark = pytest.mark.integration
 
@@ -147,40 +147,14 @@ def test_untraced_server_writes_nothing(tmp_path):
     assert not (tmp_path / "t").exists()
 
 
-@contextlib.contextmanager
-def _never_answers():
-    """A listener that takes connections and never answers: a loop frozen the whole run."""
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in [*held, listener]:
-            conn.close()
-
-
 def test_a_heartbeat_unanswered_at_the_stop_is_written_with_its_wait(tmp_path):
     """A frozen loop can hold the heartbeat's request the whole run; Locust then stops its
     user mid-request and fires no request event, so the client's file keeps it from its send
     to the stop (once, in CI, the only heartbeat of a gevent cell was lost so)."""
     load = Load("heartbeat", users=1, duration=1.0, warmup=0.5,
                 extra=("--trace-clients", str(tmp_path)))
-    with _never_answers() as url, \
-            LocustRun(load, url, tmp_path / "locust", tmp_path / "locust.log") as run:
+    with silent_listener() as url, \
+            LocustRun(load, url.rstrip("/"), tmp_path / "locust", tmp_path / "locust.log") as run:
         run.wait(CpuMeter({}))
     [path] = tmp_path.glob("clients-*.json")
     data = json.loads(path.read_text())
