@@ -43,8 +43,9 @@ def pytest_collection_modifyitems(items):
 def pytest_runtest_protocol(item):
     """LAB_TEST_CPU=FILE: append each test's CPU seconds -- this worker's own, and that of
     every process it started and reaped meanwhile (servers, commands, Locust, databases) --
-    and its wall seconds to FILE, one tab-separated line each: where make test's CPU-bound
-    first pass goes (contributing.md's budget)."""
+    its wall seconds, its node id, the pytest-xdist worker that ran it and the Unix time it
+    ended to FILE, one tab-separated line each: where make test's CPU-bound first pass goes,
+    and which worker's files end it (contributing.md's budget)."""
     if not (path := os.environ.get("LAB_TEST_CPU")):
         return (yield)
     before, started = _cpu_seconds(), time.monotonic()
@@ -54,7 +55,7 @@ def pytest_runtest_protocol(item):
         own, reaped = (after - was for after, was in zip(_cpu_seconds(), before, strict=True))
         with open(path, "a") as handle:
             handle.write(f"{own:.2f}\t{reaped:.2f}\t{time.monotonic() - started:.2f}\t"
-                         f"{item.nodeid}\n")
+                         f"{item.nodeid}\t{_worker or '-'}\t{time.time():.1f}\n")
 
 
 def _cpu_seconds() -> tuple[float, float]:
