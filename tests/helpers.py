@@ -125,6 +125,12 @@ def running(marker: str, **env: str) -> list[psutil.Process]:
     return found
 
 
+def run_advise(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:
+    """``python -m loadtests.advise *args`` from the project's root, its output captured."""
+    return subprocess.run([sys.executable, "-m", "loadtests.advise", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def advise(app: str, url: str, out) -> dict:
     """``python -m loadtests.advise --quick`` on ``app``'s ``/orders/42`` with ``DATABASE_URL``
     set: its advice.json, after checking it exited 0 and left nothing running."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from loadtests.advise.recommend import Trial, choose
 from loadtests.advise.target import BadInput, check_import, resolve
 from loadtests.servers import ROOT, GunicornServer, ServerSpec
 
-from .helpers import APPS, alive, wait_for
+from .helpers import APPS, alive, run_advise, wait_for
 from .helpers import running as _ours
 
 #: Where the lab's interpreter and its packages' commands are (the venv make builds).
@@ -175,11 +174,6 @@ def test_the_lab_config_serves_another_app_without_importing_the_lab():
         assert "worker ready: model=gthread" in server.log_text()
 
 
-def _advise(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "loadtests.advise", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize(("path", "expected"), [
     ("/fail", "GET /fail answered 500 on sync -w1"),
@@ -187,7 +181,7 @@ def _advise(*args: str, timeout: float = 150) -> subprocess.CompletedProcess:
     ("/hang", "GET /hang did not answer within 2 s: the app hangs"),
 ])
 def test_a_bad_path_is_one_line_exit_2_and_nothing_left(tmp_path, path, expected):
-    done = _advise("--chdir", str(APPS), "--app", "broken:app", "--path", "/ok",
+    done = run_advise("--chdir", str(APPS), "--app", "broken:app", "--path", "/ok",
                    "--path", path, "--timeout", "2", "--out", str(tmp_path))
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
@@ -198,7 +192,7 @@ def test_a_bad_path_is_one_line_exit_2_and_nothing_left(tmp_path, path, expected
 
 @pytest.mark.integration
 def test_an_app_that_does_not_import_is_one_line_exit_2(tmp_path):
-    done = _advise("--chdir", str(APPS), "--app", "raises:app", "--path", "/", "--out",
+    done = run_advise("--chdir", str(APPS), "--app", "raises:app", "--path", "/", "--out",
                    str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip() == (f"advise: --app raises:app: cannot import it from {APPS}: "
@@ -214,7 +208,7 @@ def test_a_quick_advice_end_to_end(tmp_path):
     is judged there; what the advice makes of a waiting profile is tested above without a
     server, and the database examples run the advisor end to end on a waiting app.)"""
     app, path = "examples.cpu:app", "/score"
-    done = _advise("--app", app, "--path", path, "--quick", "--out", str(tmp_path))
+    done = run_advise("--app", app, "--path", path, "--quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]
     advice = json.loads((tmp_path / "advice.json").read_text())
     assert advice["elapsed_s"] <= 120  # the issue's budget for --quick on 2 cores
