@@ -2,6 +2,11 @@
 
     python -m loadtests.advise --app examples.mixed:app --path /report --quick
     python -m loadtests.advise --chdir ~/mysite --app mysite.wsgi:application --path /api/items
+    python -m loadtests.advise --app examples.waiting:app --path /lookup --rate 300 --p99 200
+
+Without a goal it plans for ``--users`` and advises the highest measured ceiling; with
+``--rate R --p99 MS`` (and ``--p50 MS``) it advises the leanest configuration that meets
+the goal at R (:mod:`.goal`, measured by :mod:`.atrate`).
 
 Exit status: 0 advised; 2 a mistake in what was asked (the app does not import, a path
 answers 4xx/5xx, the app hangs), said in one line; 1 the measurement itself failed.
@@ -24,8 +29,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ..harness.argtypes import add_presets, positive
 from ..harness.machine import machine_info
 from ..harness.procs import run_main
+from ..model.goal import Goal
 from ..servers import ROOT
-from . import output
+from . import forgoal, output
 from .measure import as_row, measure
 from .predict import Prediction, Profile, predict, ties
 from .profile import PathProfile, profile_paths, serves_under
@@ -35,11 +41,12 @@ from .target import BadInput, Target, resolve
 #: Per preset: profile seconds per path; warm-up and measured seconds per candidate; seconds
 #: of one-user timing on each candidate's server; worker classes measured (besides
 #: gunicorn's default advice).
+#: With a goal: seconds of each open run at a rate, and configurations measured at most.
 PRESETS = {
     "quick": {"profile_s": 2.0, "warmup_s": 2.0, "duration_s": 5.0, "timing_s": 2.0,
-              "classes": 2},
+              "classes": 2, "rate_s": 4.0, "measured": 2},
     "full": {"profile_s": 5.0, "warmup_s": 3.0, "duration_s": 15.0, "timing_s": 3.0,
-             "classes": 3},
+             "classes": 3, "rate_s": 10.0, "measured": 3},
 }
 #: What else the app is served with, to check that it serves (and its memory): gunicorn's
 #: other worker classes, and the other servers ("server interface", loadtests.servers).
@@ -59,12 +66,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 full="longer windows, three worker classes measured")
     parser.add_argument("--users", type=positive(int), default=50,
                         help="concurrent users to plan for and load with (default %(default)s)")
+    parser.add_argument("--rate", type=positive(float), metavar="R",
+                        help="the goal's rate: requests a second at the peak (with --p99)")
+    parser.add_argument("--p99", type=positive(float), metavar="MS",
+                        help="the goal: p99 latency at --rate, milliseconds")
+    parser.add_argument("--p50", type=positive(float), metavar="MS",
+                        help="and p50 latency at --rate, milliseconds (optional)")
     parser.add_argument("--timeout", type=positive(float), default=10.0,
                         help="seconds a request may take before the app counts as hanging "
                              "(default %(default)s)")
     parser.add_argument("--out", type=Path,
                         help="report folder (default reports/advise-<timestamp>)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.rate is None) != (args.p99 is None):
+        parser.error("a goal is --rate R and --p99 MS together")
+    if args.p50 is not None and args.rate is None:
+        parser.error("--p50 is part of a goal: give --rate and --p99 too")
+    args.goal = None if args.rate is None else Goal(
+        args.rate, args.p99 / 1000, None if args.p50 is None else args.p50 / 1000)
+    return args
 
 
 def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]]) -> Profile:
@@ -125,49 +145,71 @@ def main(argv: list[str] | None = None) -> int:
         with progress:
             task = progress.add_task(f"importing {args.app}", total=None)
             target = resolve(args.app, args.paths, args.chdir)
-            others = OTHER_MODELS[target.kind]
-            progress.update(task, total=len(target.paths) + len(others) + knobs["classes"] + 1)
-            profiles, memories = profile_paths(
-                target, window_s=knobs["profile_s"], timeout=args.timeout,
-                on_path=lambda path: progress.update(
-                    task, advance=1, description=f"profiling {path} (one worker, one user)"))
-            excluded = {}
-            for model in others:
-                progress.update(task, advance=1, description=f"serving under {model}")
-                served = serves_under(target, model, timeout=args.timeout,
-                                      profiles=tuple(profiles))
-                if isinstance(served, str):
-                    excluded[model] = served
-                else:
-                    memories[model] = served
-            profile = mix(profiles, memories)
-            ranked = predict(profile, cores=cores, users=args.users, kind=target.kind)
-            trials = {p: Trial(p) for p in ranked}
-            chosen = to_measure(ranked, knobs["classes"], cores)
-            progress.update(task, total=len(target.paths) + len(others) + len(chosen))
-            for index, p in enumerate(chosen, 1):
-                progress.update(task, advance=1, description=f"measuring {p.candidate.label}")
-                trials[p] = Trial(p, measure(
-                    p.candidate, target, users=args.users, warmup=knobs["warmup_s"],
-                    duration=knobs["duration_s"], timing_s=knobs["timing_s"],
-                    timeout=args.timeout, cores=cores,
-                    out_dir=out / "runs" / f"{index:02d}-{p.candidate.label.replace(' ', '')}"))
+            progress.update(task, total=len(target.paths) + len(OTHER_MODELS[target.kind])
+                            + (knobs["measured"] if args.goal else knobs["classes"] + 1))
+
+            def step(text: str) -> None:
+                progress.update(task, advance=1, description=text)
+
+            profiles, profile, excluded = survey(args, knobs, target, step)
+            if args.goal:
+                advice = forgoal.advise(args, knobs, target, profile, excluded, cores, step)
+            else:
+                trials = ceiling_trials(args, knobs, target, profile, cores, out, step)
     except BadInput as error:
         print(f"advise: {error}", file=sys.stderr)
         return 2
     except (RuntimeError, TimeoutError, OSError) as error:
         print(f"advise: the measurement failed: {error}", file=sys.stderr)
         return 1
-    ordered = list(trials.values())
-    best = choose(ordered)
-    advice = build(args, target, profiles, profile, ordered, best, excluded, cores,
-                   time.monotonic() - started)
-    output.write(advice, out)
-    console.print(output.candidates_table(advice))
+    elapsed = time.monotonic() - started
+    if args.goal:
+        advice = {**common(args, target, profiles, profile, excluded, cores, elapsed),
+                  **advice}
+        output.write(advice, out)
+        console.print(output.goal_table(advice))
+    else:
+        best = choose(trials)
+        advice = build(args, target, profiles, profile, trials, best, excluded, cores, elapsed)
+        output.write(advice, out)
+        console.print(output.candidates_table(advice))
     console.print(f"[bold]advised:[/] {advice['recommended']['command']}")
     console.print(advice["recommended"]["reasons"])
     console.print(f"report: {out / 'report.md'}  ({advice['elapsed_s']:.0f} s)")
     return 0
+
+
+def survey(args, knobs: dict, target: Target, step,
+           ) -> tuple[list[PathProfile], Profile, dict[str, str]]:
+    """Steps 1 and 2: each path's profile, then the app under each other model: the
+    profiles, their mix with each model's worker memory, and the models left out, why."""
+    profiles, memories = profile_paths(
+        target, window_s=knobs["profile_s"], timeout=args.timeout,
+        on_path=lambda path: step(f"profiling {path} (one worker, one user)"))
+    excluded = {}
+    for model in OTHER_MODELS[target.kind]:
+        step(f"serving under {model}")
+        served = serves_under(target, model, timeout=args.timeout, profiles=tuple(profiles))
+        if isinstance(served, str):
+            excluded[model] = served
+        else:
+            memories[model] = served
+    return profiles, mix(profiles, memories), excluded
+
+
+def ceiling_trials(args, knobs: dict, target: Target, profile: Profile, cores: int,
+                   out: Path, step) -> list[Trial]:
+    """Without a goal: every candidate's ceiling at ``--users``, the best measured."""
+    ranked = predict(profile, cores=cores, users=args.users, kind=target.kind)
+    trials = {p: Trial(p) for p in ranked}
+    for index, p in enumerate(to_measure(ranked, knobs["classes"], cores), 1):
+        step(f"measuring {p.candidate.label}")
+        trials[p] = Trial(p, measure(
+            p.candidate, target, users=args.users, warmup=knobs["warmup_s"],
+            duration=knobs["duration_s"], timing_s=knobs["timing_s"],
+            timeout=args.timeout, cores=cores,
+            out_dir=out / "runs" / f"{index:02d}-{p.candidate.label.replace(' ', '')}"))
+    return list(trials.values())
 
 
 def cpu_model() -> str:
@@ -181,12 +223,9 @@ def cpu_model() -> str:
     return platform.machine()
 
 
-def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
-          trials: list[Trial], best: Trial, excluded: dict[str, str], cores: int,
-          elapsed: float) -> dict:
-    """advice.json's content."""
-    chdir = None if Path(target.chdir) == Path.cwd().resolve() else target.chdir
-    c = best.prediction.candidate
+def common(args, target: Target, profiles: list[PathProfile], profile: Profile,
+           excluded: dict[str, str], cores: int, elapsed: float) -> dict:
+    """advice.json's content with a goal or without: the app, the machine, the profile."""
     return {
         "app": target.app, "kind": target.kind, "paths": list(target.paths),
         "chdir": target.chdir, "machine": {**machine_info(), "cpu_model": cpu_model()},
@@ -197,10 +236,22 @@ def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
                              "wait_fraction": p.wait_fraction, "rss_mb": p.rss_mb,
                              "uss_mb": p.uss_mb, "requests": p.requests} for p in profiles},
         "mix": {"latency_s": profile.latency_s, "cpu_s": profile.cpu_s,
-                "wait_fraction": profile.wait_fraction, "knee": profile.knee(cores),
+                "wait_fraction": profile.wait_fraction,
+                "knee": profile.knee(cores),
                 "worker_memory_mb": {k: {"rss": r, "uss": u}
                                      for k, (r, u) in profile.memory.items()}},
         "excluded_models": excluded,
+    }
+
+
+def build(args, target: Target, profiles: list[PathProfile], profile: Profile,
+          trials: list[Trial], best: Trial, excluded: dict[str, str], cores: int,
+          elapsed: float) -> dict:
+    """advice.json's content without a goal."""
+    chdir = None if Path(target.chdir) == Path.cwd().resolve() else target.chdir
+    c = best.prediction.candidate
+    return {
+        **common(args, target, profiles, profile, excluded, cores, elapsed),
         "candidates": [candidate_row(t) for t in trials],
         "recommended": {
             "label": c.label, "server": c.server, "worker_class": c.worker_class,

@@ -10,6 +10,10 @@ from rich.table import Table
 
 from ..lessons.base import ms
 from ..matrix.charts import bars, outside_legend, plt, save
+from . import goalreport
+from .goalreport import goal_table
+
+__all__ = ["candidates_table", "goal_table", "write"]
 
 
 def fmt(value: float | None, spec: str = ".1f") -> str:
@@ -80,15 +84,17 @@ def candidate_lines(advice: dict) -> list[str]:
 def write(advice: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "advice.json").write_text(json.dumps(advice, indent=2) + "\n")
-    chart(advice, out)
+    goal = advice.get("goal")
+    (goalreport.chart if goal else chart)(advice, out)
     rec, machine, settings = advice["recommended"], advice["machine"], advice["settings"]
+    load = (f"the goal {goal['text']}" if goal else f"{settings['users']} users")
     excluded = [f"- **{model}**: {why}" for model, why in advice["excluded_models"].items()]
     text = [
         f"# Advice for `{advice['app']}` ({advice['kind'].upper()})",
         "",
         f"Machine: {machine['cpu_model']}, {machine['cpu_count']} cores, Python "
         f"{machine['python']}, gunicorn {machine['versions']['gunicorn']}; "
-        f"{settings['preset']} run, {settings['users']} users, {advice['elapsed_s']:.0f} s.",
+        f"{settings['preset']} run, {load}, {advice['elapsed_s']:.0f} s.",
         "",
         "## Recommended",
         "",
@@ -110,14 +116,15 @@ def write(advice: dict, out: Path) -> None:
         f"{fmt(advice['mix']['knee'], '.0f')} requests in progress.",
         "",
         *(["Models left out:", "", *excluded, ""] if excluded else []),
-        "## Candidates",
-        "",
-        *candidate_lines(advice),
-        "",
-        "Fidelity = measured ÷ predicted; a measured row's prediction uses R and S_cpu timed at "
-        "one user on its own server, idle, before and after its load. Memory = workers × USS + "
-        "(RSS − USS) of one warm worker of that model. ![chart](advice.png)",
-        "",
+        *(goalreport.lines(advice) if goal else [
+            "## Candidates",
+            "",
+            *candidate_lines(advice),
+            "",
+            "Fidelity = measured ÷ predicted; a measured row's prediction uses R and S_cpu timed "
+            "at one user on its own server, idle, before and after its load. Memory = workers × "
+            "USS + (RSS − USS) of one warm worker of that model. ![chart](advice.png)",
+            ""]),
     ]
     (out / "report.md").write_text("\n".join(text))
 

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..model.queueing import closed_network_rps, io_bound_rps
+from ..model.simulate import Twin
 from ..servers import ServerSpec
 
 #: Slots beyond the knee (where the cores, not the slots, bind) that a right-sized
@@ -112,6 +113,18 @@ class Candidate:
     @property
     def slots(self) -> float:
         return self.spec.slots
+
+    def twin(self, cores: int) -> Twin:
+        """Its simulated twin on ``cores`` (:mod:`loadtests.model.simulate`). A sync worker
+        answers one request a connection and closes it, so every request waits in the one
+        accept queue; the others keep the connections they accept, which an open-loop
+        client's pool reuses, a new one going to a worker at random (the open-traffic
+        lesson's measured split, evenly here: nothing is measured yet)."""
+        slots = self.slots
+        twin = Twin.of(self.model, workers=self.workers, threads=self.threads,
+                       connections=1000 if slots == math.inf else int(slots) // self.workers,
+                       cores=cores)
+        return dataclasses.replace(twin, keepalive=self.model != "sync" and self.workers > 1)
 
     def command(self, app: str, chdir: str | None) -> str:
         """The command line that serves ``app`` this way."""

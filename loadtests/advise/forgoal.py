@@ -1,0 +1,172 @@
+"""Steps 3 and 4 with a goal: measure the leanest configurations the twin says meet it,
+advise the first whose measurement does, and say why in the lab's terms.
+
+The plan (:mod:`.goal`) ranks every configuration; the first ``measured`` of those the twin
+says meet the goal (or the closest, when none does) are loaded at R with open traffic
+(:mod:`.atrate`). The first measured to meet the goal is advised, and only it is loaded
+past R, at its predicted headroom: "meets p99 ≤ 200 ms up to 340 requests/s; predicted
+355". When none does, the closest measured is named with what it missed, and where the
+twin says the goal would be met (:func:`.goal.elsewhere`), labelled as a prediction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..model.goal import Goal
+from .atrate import AtRate, measure_at_rate
+from .goal import MAX_CORES, Plan, elsewhere, plan, with_headroom
+from .predict import Profile
+from .recommend import CPU_BOUND_WAIT
+from .target import Target
+
+
+def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[str, str],
+           cores: int, step) -> dict:
+    """advice.json's goal-specific content: the goal, every plan (the measured ones with
+    their runs), the recommendation, and where the goal would be met if not here."""
+    goal: Goal = args.goal
+    plans = plan(profile, goal, cores=cores, kind=target.kind)
+    meeting = [p for p in plans if p.meets]
+    shortlist = [with_headroom(p, profile, goal, cores)
+                 for p in (meeting or plans)[:knobs["measured"]]]
+    measured: dict[str, AtRate] = {}
+    chosen = None
+    for p in shortlist:
+        step(f"measuring {p.candidate.label} at {goal.rate:g} requests/s")
+        at = measure_at_rate(p.candidate, target, goal, seconds=knobs["rate_s"],
+                             timeout=args.timeout,
+                             headroom_rps=None if chosen else p.headroom_rps)
+        measured[p.candidate.label] = at
+        if chosen is None and at.meets:
+            chosen = p
+    closest = chosen or min(shortlist, key=lambda p: _p99(measured[p.candidate.label]))
+    where = None if chosen else elsewhere(profile, goal, cores=cores, kind=target.kind)
+    chdir = None if Path(target.chdir) == Path.cwd().resolve() else target.chdir
+    c = closest.candidate
+    by_label = {p.candidate.label: p for p in shortlist}
+    return {
+        "goal": {"rate_rps": goal.rate, "p99_ms": goal.p99_s * 1000,
+                 "p50_ms": None if goal.p50_s is None else goal.p50_s * 1000,
+                 "text": str(goal), "cores": cores},
+        "candidates": [plan_row(by_label.get(p.candidate.label, p),
+                                measured.get(p.candidate.label)) for p in plans],
+        "recommended": {
+            "label": c.label, "server": c.server, "worker_class": c.worker_class,
+            "workers": c.workers, "threads": c.threads,
+            "worker_connections": c.worker_connections, "meets": chosen is not None,
+            "command": c.command(target.app, chdir),
+            "conf_lines": [f'wsgi_app = "{target.app}"', *c.conf_lines()]
+            if c.conf_lines() else [],
+            "headroom": {"predicted_rps": closest.headroom_rps,
+                         "measured_rps": measured[c.label].headroom_rps,
+                         "refused_rps": measured[c.label].refused_rps},
+            "reasons": reasons(closest, measured[c.label], plans, shortlist, measured,
+                               profile, goal, cores, excluded, where),
+        },
+        "elsewhere": where,
+    }
+
+
+def _p99(at: AtRate) -> tuple[int, float]:
+    """How far a measurement at R missed: requests not answered in time, then p99."""
+    run = at.at_goal
+    missed = run.scheduled - run.good  # a request not answered in time is worse than any p99
+    return (missed, run.p99_ms if run.p99_ms is not None else float("inf"))
+
+
+def plan_row(p: Plan, at: AtRate | None) -> dict:
+    c, f = p.candidate, p.forecast
+    return {
+        "label": c.label, "server": c.server, "worker_class": c.worker_class,
+        "workers": c.workers, "threads": c.threads, "worker_connections": c.worker_connections,
+        "slots": "∞" if c.slots == float("inf") else int(c.slots), "note": c.note,
+        "memory_mb": p.prediction.memory_mb, "risk": p.prediction.risk,
+        "predicted": {"p50_ms": _ms(f.p50_s), "p99_ms": _ms(f.p99_s), "meets": p.meets,
+                      "headroom_rps": p.headroom_rps},
+        "measured": at.as_row() if at else None,
+    }
+
+
+def _ms(seconds: float) -> float | None:
+    """Milliseconds, or None past the capacity (an infinite percentile is not JSON)."""
+    return None if seconds == float("inf") else seconds * 1000
+
+
+def reasons(chosen: Plan, at: AtRate, plans: list[Plan], shortlist: list[Plan],
+            measured: dict[str, AtRate], profile: Profile, goal: Goal, cores: int,
+            excluded: dict[str, str], where: dict | None) -> str:
+    """One paragraph: the profile, the goal, what the twin and the measurement said."""
+    c, run = chosen.candidate, at.at_goal
+    parts = [f"A request takes R = {profile.latency_s * 1000:.0f} ms, of which S_cpu = "
+             f"{profile.cpu_s * 1000:.1f} ms is CPU: {profile.wait_fraction:.0%} of it waits."]
+    if profile.wait_fraction < CPU_BOUND_WAIT:
+        parts.append(f"The app is CPU-bound: {cores} cores answer at most cores ÷ S_cpu ≈ "
+                     f"{cores / profile.cpu_s:.0f} requests/s whatever the worker class, and "
+                     f"each worker's one GIL at most 1 ÷ S_cpu ≈ {1 / profile.cpu_s:.0f}."
+                     if profile.cpu_s > 0 else "")
+    meeting = sum(p.meets for p in plans)
+    parts.append(f"The goal is {goal}. Each configuration's simulated twin (Poisson arrivals "
+                 f"at {goal.rate:g}/s; each request S_cpu of Python, then R − S_cpu of "
+                 f"waiting) predicts its p50 and p99 there: {meeting} of the {len(plans)} "
+                 f"configurations tried meet it on {cores} cores.")
+    for p in shortlist:
+        if p is chosen:
+            break
+        miss = measured[p.candidate.label].at_goal
+        parts.append(f"{p.candidate.label} was predicted to meet it (p99 "
+                     f"{p.forecast.p99_s * 1000:.0f} ms) but measured {_run_text(miss)}: the "
+                     "measurement refutes it.")
+    if at.meets:
+        parts.append(f"The leanest that does, measured: {c.label} ({c.workers} process"
+                     f"{'es' * (c.workers > 1)}, {chosen.prediction.memory_mb or 0:.0f} MiB of "
+                     f"workers), predicted p99 {chosen.forecast.p99_s * 1000:.0f} ms, measured "
+                     f"{_run_text(run)} (open traffic, each latency from when the request was "
+                     "due).")
+        parts.append(headroom_text(chosen, at))
+    else:
+        parts.append(f"No configuration measured meets it on this machine's {cores} cores: "
+                     f"the closest, {c.label}, measured {_run_text(run)}.")
+        parts.append(elsewhere_text(where, goal, cores))
+    if chosen.prediction.risk:
+        parts.append(f"Watch: {chosen.prediction.risk}.")
+    for model, why in excluded.items():
+        parts.append(f"Not advised, {model}: {why}.")
+    return " ".join(part for part in parts if part)
+
+
+def _run_text(run) -> str:
+    missed = run.scheduled - run.good
+    text = (f"p99 {run.p99_ms:.0f} ms, p50 {run.p50_ms:.0f} ms" if run.p99_ms is not None
+            else "no answer")
+    return text + (f", {missed} of {run.scheduled} requests not answered 2xx in time"
+                   if missed else f" at {run.achieved_rps:.0f}/s achieved")
+
+
+def headroom_text(chosen: Plan, at: AtRate) -> str:
+    """"Meets the goal up to X requests/s measured (not at Y); predicted Z."""
+    predicted = (f"predicted {chosen.headroom_rps:.0f}" if chosen.headroom_rps
+                 else "no prediction")
+    refused = f" (not at {at.refused_rps:.0f})" if at.refused_rps else ""
+    return (f"It meets the goal up to {at.headroom_rps:.0f} requests/s measured{refused}; "
+            f"{predicted}.")
+
+
+def elsewhere_text(where: dict | None, goal: Goal, cores: int) -> str:
+    """Where the twin says the goal would be met: a prediction, said as one."""
+    if not where:
+        return ""
+    said = []
+    if where["cores"]:
+        said.append(f"{where['cores']} cores would meet it")
+    if where["hosts"]:
+        said.append(f"{where['hosts']} hosts of {cores} cores behind nginx, each running "
+                    f"{where['host_config']} (up to {where['host_headroom_rps']:.0f} "
+                    f"requests/s each), would share {goal.rate:g}/s")
+    if not said:
+        return (f"No number of cores or hosts meets it: a lone request already takes "
+                f"{where['lone_ms']:.0f} ms, longer than the goal allows; the app itself must "
+                "get faster." if where["lone_ms"] > goal.p99_s * 1000 or (
+                    goal.p50_s is not None and where["lone_ms"] > goal.p50_s * 1000) else
+                f"The twin finds no configuration that meets it up to {MAX_CORES} cores.")
+    return "Predicted, not measured: " + ", or ".join(said) + "."

@@ -1,0 +1,141 @@
+"""Step 2 with a goal (``--rate R --p99 MS``): which configurations the twin says keep it,
+the leanest first, and how far past R each should hold.
+
+Every configuration worth serving the app with -- from one process up, not only those that
+fill the cores, since a goal may need less than the machine -- is fed to its simulated twin
+(:meth:`.predict.Candidate.twin`) with the profile's request: S_cpu of Python, then R − S_cpu
+of waiting. The twin's p50 and p99 at R (:func:`loadtests.model.goal.forecast`) say whether
+it meets the goal. Those that do come first, the fewest processes, then the least memory,
+then the lowest p99 first: the configuration that meets the goal with the fewest resources.
+The headroom, the highest rate at which the twin still meets the goal
+(:func:`loadtests.model.goal.highest_rate`), is searched for the few that will be measured.
+
+When none meets it on these cores, :func:`elsewhere` says how many cores, or how many such
+hosts behind nginx, the twin says would: a prediction, and labelled as one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..model.goal import Forecast, Goal, capacity, forecast, highest_rate
+from ..model.simulate import Work
+from .predict import (
+    MAX_THREADS,
+    PREFERENCE,
+    SERVER_PREFERENCE,
+    Candidate,
+    Prediction,
+    Profile,
+    memory_mb,
+    risk,
+)
+
+#: Threads per gthread worker the plan tries (up to predict.MAX_THREADS).
+THREADS = (2, 4, 8, 16, 32, MAX_THREADS)
+#: The most cores :func:`elsewhere` looks at before it says hosts instead.
+MAX_CORES = 64
+#: The configurations with the most capacity whose headroom :func:`elsewhere` searches.
+HOST_TRIES = 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A configuration's prediction for the goal: the twin at R, and (once searched) the
+    highest rate at which it still meets the goal."""
+
+    prediction: Prediction
+    forecast: Forecast
+    meets: bool  # whether the forecast meets the goal
+    headroom_rps: float | None = None
+
+    @property
+    def candidate(self) -> Candidate:
+        return self.prediction.candidate
+
+
+def work(profile: Profile) -> Work:
+    """The profile's request as the twin runs it: S_cpu, then the rest of R waiting."""
+    return Work(profile.cpu_s, max(0.0, profile.latency_s - profile.cpu_s))
+
+
+def workers_to_try(cores: int) -> list[int]:
+    """Processes per configuration: 1, 2, 4, ... up to the cores, and the cores.
+
+    >>> workers_to_try(2), workers_to_try(6)
+    ([1, 2], [1, 2, 4, 6])
+    """
+    return sorted({2 ** k for k in range(cores.bit_length()) if 2 ** k <= cores} | {cores})
+
+
+def configurations(cores: int, kind: str) -> list[Candidate]:
+    """What the plan tries on ``cores`` for a ``kind`` ("wsgi" or "asgi") app."""
+    counts = workers_to_try(cores)
+    if kind == "asgi":
+        return [*(Candidate("asgi", w) for w in counts),
+                Candidate("asgi", cores, server="uvicorn"),
+                Candidate("asgi", cores, server="granian")]
+    default = 2 * cores + 1
+    sync = sorted(set(counts) | {default, 4 * cores})
+    found = [Candidate("sync", w, note="gunicorn's default advice (2 × cores + 1)"
+                       if w == default else "") for w in sync]
+    found += [Candidate("gthread", w, threads=t) for w in counts for t in THREADS]
+    found += [Candidate("gevent", w, reuse_port=w > 1) for w in counts]
+    found += [Candidate("wsgi", cores, threads=t, server="granian") for t in (8, MAX_THREADS)]
+    found += [Candidate("wsgi", 1, threads=t, server="waitress") for t in (8, MAX_THREADS)]
+    return found
+
+
+def plan(profile: Profile, goal: Goal, *, cores: int, kind: str,
+         full: bool = False) -> list[Plan]:
+    """Every configuration under a model the app serves under, forecast at the goal's
+    rate: those that meet it first, leanest first (the module's order); ``full``: only
+    those with a process per core or more (what :func:`elsewhere` asks of more cores)."""
+    request = work(profile)
+    plans = []
+    for c in configurations(cores, kind):
+        if c.served not in profile.memory or (full and c.workers < cores):
+            continue
+        ahead = forecast(c.twin(cores), request, goal.rate)
+        plans.append(Plan(Prediction(c, goal.rate, memory_mb(c, profile),
+                                     risk(c, profile, cores)), ahead, ahead.meets(goal)))
+
+    def key(p: Plan):
+        c = p.candidate
+        # p99s within a tenth of the goal's bound count as equal: fewer slots then win
+        return (not p.meets, c.workers, round(p.prediction.memory_mb or 0, -1),
+                round(p.forecast.p99_s / goal.p99_s * 10) if p.meets else p.forecast.p99_s,
+                PREFERENCE.index(c.model), SERVER_PREFERENCE.index(c.server), c.slots)
+
+    return sorted(plans, key=key)
+
+
+def with_headroom(p: Plan, profile: Profile, goal: Goal, cores: int) -> Plan:
+    """``p`` with its predicted headroom: the highest rate at which its twin meets the goal."""
+    rate = highest_rate(p.candidate.twin(cores), work(profile), goal)
+    return Plan(p.prediction, p.forecast, p.meets, rate)
+
+
+def elsewhere(profile: Profile, goal: Goal, *, cores: int, kind: str) -> dict:
+    """Where the goal would be met, the twin says, when it is not on ``cores``: the fewest
+    cores (doubling, up to :data:`MAX_CORES`) for which a configuration with a process per
+    core meets it, and how many hosts of ``cores`` behind nginx, sharing the rate evenly,
+    the configuration here with the most capacity would need (its headroom each). Neither,
+    when a lone request already takes longer than the goal allows."""
+    request = work(profile)
+    lone = request.cpu_s + request.wait_s
+    if lone > min(bound for bound in (goal.p99_s, goal.p50_s) if bound is not None):
+        return {"cores": None, "hosts": None, "host_config": None, "host_headroom_rps": None,
+                "lone_ms": lone * 1000}
+    more = next((n for n in (cores * 2 ** k for k in range(1, 8)) if n <= MAX_CORES
+                 and any(p.meets for p in plan(profile, goal, cores=n, kind=kind,
+                                               full=True))), None)
+    full = [c for c in configurations(cores, kind)
+            if c.served in profile.memory and c.workers >= cores]
+    strongest = sorted(full, key=lambda c: -capacity(c.twin(cores), request))[:HOST_TRIES]
+    headroom, best = max(((highest_rate(c.twin(cores), request, goal), c) for c in strongest),
+                         key=lambda pair: pair[0], default=(0.0, None))
+    hosts = math.ceil(goal.rate / headroom) if headroom else None
+    return {"cores": more, "hosts": hosts, "host_config": best.label if hosts else None,
+            "host_headroom_rps": headroom or None, "lone_ms": lone * 1000}

@@ -1,0 +1,137 @@
+"""The advice for a goal on the terminal (rich) and in ``report.md`` and ``advice.png``:
+each configuration's predicted percentiles at R beside the measured ones, and the runs
+past R that measured the headroom."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..lessons.base import ms
+from ..matrix.charts import bars, outside_legend, plt, save
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _measured(row: dict) -> dict | None:
+    """The run at the goal's rate, if this configuration was measured."""
+    return row["measured"]["runs"][0] if row["measured"] else None
+
+
+def goal_table(advice: dict) -> Table:
+    goal = advice["goal"]
+    table = Table(title=f"{advice['app']}: {goal['text']}, {goal['cores']} cores "
+                        "(the twin's prediction; measured rows: open traffic)")
+    table.add_column("configuration")
+    for name in ("processes", "memory MiB", "predicted p50 / p99 ms", "meets", "headroom rps",
+                 "measured p50 / p99 ms", "meets"):
+        table.add_column(name, justify="right")
+    chosen = advice["recommended"]["label"]
+    for row in shown(advice):
+        run, p = _measured(row), row["predicted"]
+        label = row["label"] + (" [green]◀ advised[/]" if row["label"] == chosen else "")
+        table.add_row(label, str(row["workers"]), _rate(row["memory_mb"]),
+                      f"{ms(p['p50_ms'])} / {ms(p['p99_ms'])}", _yes(p["meets"]),
+                      _rate(p["headroom_rps"]),
+                      f"{ms(run['p50_ms'])} / {ms(run['p99_ms'])}" if run else "—",
+                      _yes(run["meets"]) if run else "—")
+    return table
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+#: Configurations the report lists besides the measured ones: the leanest that meet the
+#: goal, and the leanest that do not.
+LISTED = 8
+
+
+def shown(advice: dict) -> list[dict]:
+    """The measured configurations, then the others in the plan's order, at most
+    :data:`LISTED` in all."""
+    rows = advice["candidates"]
+    measured = [r for r in rows if r["measured"]]
+    rest = [r for r in rows if not r["measured"]]
+    return measured + rest[:max(0, LISTED - len(measured))]
+
+
+def candidate_lines(advice: dict) -> list[str]:
+    lines = ["| configuration | processes | memory MiB | predicted p50 / p99 ms | meets | "
+             "predicted headroom rps | measured p50 / p99 ms | answered in time | meets |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    for row in shown(advice):
+        run, p = _measured(row), row["predicted"]
+        mark = " **(advised)**" if row["label"] == advice["recommended"]["label"] else ""
+        lines.append(
+            f"| {row['label']}{mark}{' — ' + row['note'] if row['note'] else ''} | "
+            f"{row['workers']} | {_rate(row['memory_mb'])} | {ms(p['p50_ms'])} / "
+            f"{ms(p['p99_ms'])} | {_yes(p['meets'])} | {_rate(p['headroom_rps'])} | "
+            + (f"{ms(run['p50_ms'])} / {ms(run['p99_ms'])} | {run['good']} of "
+               f"{run['scheduled']} | {_yes(run['meets'])} |" if run else "— | — | — |"))
+    return lines
+
+
+def run_lines(advice: dict) -> list[str]:
+    """Every open run of the advised configuration: at R, then past it."""
+    row = next(r for r in advice["candidates"] if r["label"] == advice["recommended"]["label"])
+    lines = ["| offered rps | achieved rps | p50 ms | p99 ms | answered in time | send lag "
+             "p99 ms | meets |", "|---:|---:|---:|---:|---:|---:|---|"]
+    for run in row["measured"]["runs"]:
+        lines.append(f"| {run['rate']:.0f} | {run['achieved_rps']:.0f} | {ms(run['p50_ms'])} | "
+                     f"{ms(run['p99_ms'])} | {run['good']} of {run['scheduled']} | "
+                     f"{ms(run['send_lag_p99_ms'])} | {_yes(run['meets'])} |")
+    return lines
+
+
+def lines(advice: dict) -> list[str]:
+    """report.md's goal sections."""
+    rec = advice["recommended"]
+    return [
+        "## Candidates at the goal's rate",
+        "",
+        *candidate_lines(advice),
+        "",
+        f"Predicted: the configuration's simulated twin at {advice['goal']['rate_rps']:g} "
+        "requests/s, Poisson arrivals, each request the profile's S_cpu then its waiting; "
+        "headroom: the highest rate at which the twin still meets the goal. Measured: the "
+        "lab's open-loop generator at that rate, each latency from when its request was due. "
+        f"{len(advice['candidates'])} configurations were tried; the table lists the measured "
+        "ones and the leanest of the rest. ![chart](advice.png)",
+        "",
+        f"## The runs of {rec['label']}",
+        "",
+        *run_lines(advice),
+        "",
+    ]
+
+
+def chart(advice: dict, out) -> str:
+    """p99 against the offered rate: the advised configuration's runs, the goal's bounds."""
+    goal = advice["goal"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained",
+                                      gridspec_kw={"width_ratios": [1, 1]})
+    rows = [r for r in advice["candidates"] if r["measured"]]
+    bars(left, [r["label"] for r in rows],
+         {"predicted p99": [r["predicted"]["p99_ms"] for r in rows],
+          "measured p99": [_measured(r)["p99_ms"] for r in rows]},
+         colors={"predicted p99": "tab:purple", "measured p99": "tab:green"})
+    left.axhline(goal["p99_ms"], color="tab:red", linestyle="--", label="goal's p99")
+    outside_legend(left)
+    left.set_ylabel(f"p99 ms at {goal['rate_rps']:g} requests/s")
+    left.set_title("measured configurations at the goal's rate", fontsize=10)
+    row = next(r for r in rows if r["label"] == advice["recommended"]["label"])
+    runs = sorted(row["measured"]["runs"], key=lambda r: r["rate"])
+    right.plot([r["rate"] for r in runs], [r["p99_ms"] for r in runs], "o-",
+               color="tab:green", label="measured p99")
+    right.axhline(goal["p99_ms"], color="tab:red", linestyle="--", label="goal's p99")
+    right.axvline(goal["rate_rps"], color="0.5", linestyle=":", label="goal's rate")
+    if row["predicted"]["headroom_rps"]:
+        right.axvline(row["predicted"]["headroom_rps"], color="tab:purple", linestyle="-.",
+                      label="predicted headroom")
+    right.set_xlabel("offered requests/s")
+    right.set_ylabel("p99 ms")
+    right.set_title(f"{row['label']}: p99 as the rate rises", fontsize=10)
+    outside_legend(right)
+    return save(fig, out, "advice.png")
