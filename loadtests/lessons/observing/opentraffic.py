@@ -27,6 +27,7 @@ from webapp.work.primes import MIXED_PRIME
 from ...harness.cpu import CpuMeter
 from ...harness.machine import usable_cores
 from ...load.openloop import command
+from ...model import goal
 from ...model.simulate import Twin, Work, open_loop
 from ...servers import ServerSpec, launch
 
@@ -63,14 +64,13 @@ SEEDS = 5
 
 
 def capacity(twin: Twin, cpu_s: float, delay_s: float) -> float:
-    """Requests a second the server can answer: slots ÷ (delay + S), one GIL or loop per
-    process (processes ÷ S), the cores (cores ÷ S).
+    """Requests a second the server can answer (:func:`loadtests.model.goal.capacity`):
+    slots ÷ (delay + S), one GIL or loop per process (processes ÷ S), the cores (cores ÷ S).
 
     >>> round(capacity(Twin.of("sync", workers=2), 0.001, 0.02), 1)
     95.2
     """
-    return min(twin.processes * twin.slots / (delay_s + cpu_s), twin.processes / cpu_s,
-               twin.cores / cpu_s)
+    return goal.capacity(twin, Work(cpu_s, delay_s))
 
 
 def generator(url: str, duration: float, *flags: str) -> list[str]:
