@@ -4,14 +4,23 @@ the --quick/--full preset pair."""
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def positive(kind):
-    """An argparse type: ``kind(text)``, refused unless it is above zero."""
+    """An argparse type: ``kind(text)``, refused unless it is a number above zero (and not
+    infinite: ``float`` reads "nan" and "inf" too).
+
+    >>> positive(float)("1.5")
+    1.5
+    >>> positive(float)("nan")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be a positive number, got 'nan'
+    """
     def parse(text: str):
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        if not 0 < value < math.inf:
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
         return value
     return parse
 
