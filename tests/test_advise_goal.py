@@ -103,3 +103,39 @@ def test_a_goal_is_advised_with_its_measured_headroom(tmp_path):
         in report
     assert (tmp_path / "advice.png").stat().st_size > 0
     assert not alive(_ours(app))
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--cores", "8"], "--cores is part of a goal: give --rate and --p99 too"),
+    (["--rate", "300"], "a goal is --rate R and --p99 MS together"),
+    (["--rate", "300", "--p99", "nan"], "argument --p99: must be a positive number"),
+])
+def test_a_goal_is_asked_whole(capsys, argv, said):
+    from loadtests.advise.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as stop:
+        parse_args(["--app", "examples.waiting:app", "--path", "/orders/42", *argv])
+    assert stop.value.code == 2 and said in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_cores_not_this_machines_are_predicted_not_measured(tmp_path):
+    """``--cores 8`` on this machine: the plan is for 8 cores, and says so; nothing is
+    measured. ``--memory 40``: configurations whose workers need more are left out."""
+    done = run_advise("--app", "examples.waiting:app", "--path", "/orders/42", "--rate", "300",
+                      "--p99", "200", "--cores", "8", "--memory", "40", "--quick",
+                      "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+    advice = json.loads((tmp_path / "advice.json").read_text())
+    assert advice["goal"]["cores"] == 8 and advice["goal"]["measured"] is False
+    assert not any(row["measured"] for row in advice["candidates"])
+    assert any(row["workers"] == 8 for row in advice["candidates"])
+    rec = advice["recommended"]
+    assert rec["meets"] and rec["headroom"]["predicted_rps"] > 300
+    assert rec["headroom"]["measured_rps"] is None
+    assert "Predicted for 8 cores, not measured" in rec["reasons"]
+    for row in advice["candidates"]:
+        assert row["over_memory"] == (row["memory_mb"] > 40)
+        assert not (row["over_memory"] and row["predicted"]["meets"])
+    assert any(row["over_memory"] for row in advice["candidates"])
+    assert "## The runs of" not in (tmp_path / "report.md").read_text()

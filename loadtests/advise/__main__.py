@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import platform
 import statistics
 import sys
@@ -27,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..harness.argtypes import add_presets, positive
-from ..harness.machine import machine_info
+from ..harness.machine import cores_here, machine_info
 from ..harness.procs import run_main
 from ..model.goal import Goal
 from ..servers import ROOT
@@ -72,6 +71,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the goal: p99 latency at --rate, milliseconds")
     parser.add_argument("--p50", type=positive(float), metavar="MS",
                         help="and p50 latency at --rate, milliseconds (optional)")
+    parser.add_argument("--cores", type=positive(int), metavar="N",
+                        help="with a goal: plan for N cores, the machine the app will run on "
+                             "(predicted; measured only where N is this machine's own)")
+    parser.add_argument("--memory", type=positive(float), metavar="MIB",
+                        help="with a goal: the workers' memory budget, MiB")
     parser.add_argument("--timeout", type=positive(float), default=10.0,
                         help="seconds a request may take before the app counts as hanging "
                              "(default %(default)s)")
@@ -80,8 +84,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.rate is None) != (args.p99 is None):
         parser.error("a goal is --rate R and --p99 MS together")
-    if args.p50 is not None and args.rate is None:
-        parser.error("--p50 is part of a goal: give --rate and --p99 too")
+    for name in ("p50", "cores", "memory"):
+        if getattr(args, name) is not None and args.rate is None:
+            parser.error(f"--{name} is part of a goal: give --rate and --p99 too")
     args.goal = None if args.rate is None else Goal(
         args.rate, args.p99 / 1000, None if args.p50 is None else args.p50 / 1000)
     return args
@@ -135,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 150)
-    cores = os.cpu_count() or 1
+    here = cores_here()
+    cores = args.cores or here.usable
     started = time.monotonic()
     out = args.out or ROOT / "reports" / f"advise-{dt.datetime.now():%Y%m%d-%H%M%S}"
     progress = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -153,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
 
             profiles, profile, excluded = survey(args, knobs, target, step)
             if args.goal:
-                advice = forgoal.advise(args, knobs, target, profile, excluded, cores, step)
+                advice = forgoal.advise(args, knobs, target, profile, excluded, cores, step,
+                                        measuring=cores == here.usable)
             else:
                 trials = ceiling_trials(args, knobs, target, profile, cores, out, step)
     except BadInput as error:
@@ -228,7 +235,9 @@ def common(args, target: Target, profiles: list[PathProfile], profile: Profile,
     """advice.json's content with a goal or without: the app, the machine, the profile."""
     return {
         "app": target.app, "kind": target.kind, "paths": list(target.paths),
-        "chdir": target.chdir, "machine": {**machine_info(), "cpu_model": cpu_model()},
+        "chdir": target.chdir, "machine": {**machine_info(), "cpu_model": cpu_model(),
+                                           "cores": str(cores_here()),
+                                           "usable_cores": cores_here().usable},
         "settings": {"preset": args.preset, "users": args.users, "timeout_s": args.timeout,
                      **PRESETS[args.preset]},
         "elapsed_s": elapsed,

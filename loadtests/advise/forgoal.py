@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..harness.machine import cores_here
 from ..model.goal import Goal
 from .atrate import AtRate, measure_at_rate
 from .goal import MAX_CORES, Plan, elsewhere, plan, with_headroom
@@ -22,14 +23,18 @@ from .target import Target
 
 
 def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[str, str],
-           cores: int, step) -> dict:
+           cores: int, step, *, measuring: bool = True) -> dict:
     """advice.json's goal-specific content: the goal, every plan (the measured ones with
-    their runs), the recommendation, and where the goal would be met if not here."""
+    their runs), the recommendation, and where the goal would be met if not here.
+    ``measuring`` False: ``cores`` are not this machine's, so nothing is measured and the
+    leanest the twin says meets the goal is advised, as a prediction."""
     goal: Goal = args.goal
-    plans = plan(profile, goal, cores=cores, kind=target.kind)
+    plans = plan(profile, goal, cores=cores, kind=target.kind, memory=args.memory)
     meeting = [p for p in plans if p.meets]
     shortlist = [with_headroom(p, profile, goal, cores)
-                 for p in (meeting or plans)[:knobs["measured"]]]
+                 for p in (meeting or plans)[:knobs["measured"] if measuring else 1]]
+    if not measuring:
+        return predicted(args, target, plans, shortlist[0], profile, cores, excluded)
     measured: dict[str, AtRate] = {}
     chosen = None
     for p in shortlist:
@@ -42,29 +47,69 @@ def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[s
             chosen = p
     closest = chosen or min(shortlist, key=lambda p: _p99(measured[p.candidate.label]))
     where = None if chosen else elsewhere(profile, goal, cores=cores, kind=target.kind)
-    chdir = None if Path(target.chdir) == Path.cwd().resolve() else target.chdir
-    c = closest.candidate
+    at = measured[closest.candidate.label]
     by_label = {p.candidate.label: p for p in shortlist}
     return {
-        "goal": {"rate_rps": goal.rate, "p99_ms": goal.p99_s * 1000,
-                 "p50_ms": None if goal.p50_s is None else goal.p50_s * 1000,
-                 "text": str(goal), "cores": cores},
+        **_goal(goal, cores, measured=True),
         "candidates": [plan_row(by_label.get(p.candidate.label, p),
                                 measured.get(p.candidate.label)) for p in plans],
-        "recommended": {
-            "label": c.label, "server": c.server, "worker_class": c.worker_class,
-            "workers": c.workers, "threads": c.threads,
-            "worker_connections": c.worker_connections, "meets": chosen is not None,
-            "command": c.command(target.app, chdir),
-            "conf_lines": [f'wsgi_app = "{target.app}"', *c.conf_lines()]
-            if c.conf_lines() else [],
-            "headroom": {"predicted_rps": closest.headroom_rps,
-                         "measured_rps": measured[c.label].headroom_rps,
-                         "refused_rps": measured[c.label].refused_rps},
-            "reasons": reasons(closest, measured[c.label], plans, shortlist, measured,
-                               profile, goal, cores, excluded, where),
-        },
+        "recommended": recommended(
+            closest, target, meets=chosen is not None, measured_rps=at.headroom_rps,
+            refused_rps=at.refused_rps,
+            reasons=reasons(closest, at, plans, shortlist, measured, profile, goal, cores,
+                            excluded, where)),
         "elsewhere": where,
+    }
+
+
+def predicted(args, target: Target, plans: list[Plan], best: Plan, profile: Profile,
+              cores: int, excluded: dict[str, str]) -> dict:
+    """The advice for cores not this machine's: the twin's, nothing measured."""
+    goal: Goal = args.goal
+    where = None if best.meets else elsewhere(profile, goal, cores=cores, kind=target.kind)
+    c = best.candidate
+    parts = [_profile_text(profile, cores), _plan_text(goal, plans, cores),
+             f"Predicted for {cores} cores, not measured: this machine has "
+             f"{cores_here()}. Run the advisor where the app will run (or with as many cores) "
+             "to measure it."]
+    if best.meets:
+        parts.append(f"The leanest that meets it: {c.label} ({_size(best)}), predicted p99 "
+                     f"{best.forecast.p99_s * 1000:.0f} ms, and the goal's p99 up to "
+                     f"{best.headroom_rps:.0f} requests/s.")
+    else:
+        parts.append(f"None meets it on {cores} cores; the closest is {c.label}.")
+        parts.append(elsewhere_text(where, goal, cores))
+    parts += _watch(best, excluded)
+    return {
+        **_goal(goal, cores, measured=False),
+        "candidates": [plan_row(best if p.candidate == c else p, None) for p in plans],
+        "recommended": recommended(best, target, meets=best.meets, measured_rps=None,
+                                   refused_rps=None,
+                                   reasons=" ".join(part for part in parts if part)),
+        "elsewhere": where,
+    }
+
+
+def _goal(goal: Goal, cores: int, *, measured: bool) -> dict:
+    return {"goal": {"rate_rps": goal.rate, "p99_ms": goal.p99_s * 1000,
+                     "p50_ms": None if goal.p50_s is None else goal.p50_s * 1000,
+                     "text": str(goal), "cores": cores, "measured": measured}}
+
+
+def recommended(p: Plan, target: Target, *, meets: bool, measured_rps: float | None,
+                refused_rps: float | None, reasons: str) -> dict:
+    """advice.json's recommendation: the configuration, how to run it, its headroom."""
+    c = p.candidate
+    chdir = None if Path(target.chdir) == Path.cwd().resolve() else target.chdir
+    return {
+        "label": c.label, "server": c.server, "worker_class": c.worker_class,
+        "workers": c.workers, "threads": c.threads,
+        "worker_connections": c.worker_connections, "meets": meets,
+        "command": c.command(target.app, chdir),
+        "conf_lines": [f'wsgi_app = "{target.app}"', *c.conf_lines()] if c.conf_lines() else [],
+        "headroom": {"predicted_rps": p.headroom_rps, "measured_rps": measured_rps,
+                     "refused_rps": refused_rps},
+        "reasons": reasons,
     }
 
 
@@ -82,6 +127,7 @@ def plan_row(p: Plan, at: AtRate | None) -> dict:
         "workers": c.workers, "threads": c.threads, "worker_connections": c.worker_connections,
         "slots": "∞" if c.slots == float("inf") else int(c.slots), "note": c.note,
         "memory_mb": p.prediction.memory_mb, "risk": p.prediction.risk,
+        "over_memory": p.over_memory,
         "predicted": {"p50_ms": _ms(f.p50_s), "p99_ms": _ms(f.p99_s), "meets": p.meets,
                       "headroom_rps": p.headroom_rps},
         "measured": at.as_row() if at else None,
@@ -98,18 +144,7 @@ def reasons(chosen: Plan, at: AtRate, plans: list[Plan], shortlist: list[Plan],
             excluded: dict[str, str], where: dict | None) -> str:
     """One paragraph: the profile, the goal, what the twin and the measurement said."""
     c, run = chosen.candidate, at.at_goal
-    parts = [f"A request takes R = {profile.latency_s * 1000:.0f} ms, of which S_cpu = "
-             f"{profile.cpu_s * 1000:.1f} ms is CPU: {profile.wait_fraction:.0%} of it waits."]
-    if profile.wait_fraction < CPU_BOUND_WAIT:
-        parts.append(f"The app is CPU-bound: {cores} cores answer at most cores ÷ S_cpu ≈ "
-                     f"{cores / profile.cpu_s:.0f} requests/s whatever the worker class, and "
-                     f"each worker's one GIL at most 1 ÷ S_cpu ≈ {1 / profile.cpu_s:.0f}."
-                     if profile.cpu_s > 0 else "")
-    meeting = sum(p.meets for p in plans)
-    parts.append(f"The goal is {goal}. Each configuration's simulated twin (Poisson arrivals "
-                 f"at {goal.rate:g}/s; each request S_cpu of Python, then R − S_cpu of "
-                 f"waiting) predicts its p50 and p99 there: {meeting} of the {len(plans)} "
-                 f"configurations tried meet it on {cores} cores.")
+    parts = [_profile_text(profile, cores), _plan_text(goal, plans, cores)]
     for p in shortlist:
         if p is chosen:
             break
@@ -118,9 +153,8 @@ def reasons(chosen: Plan, at: AtRate, plans: list[Plan], shortlist: list[Plan],
                      f"{p.forecast.p99_s * 1000:.0f} ms) but measured {_run_text(miss)}: the "
                      "measurement refutes it.")
     if at.meets:
-        parts.append(f"The leanest that does, measured: {c.label} ({c.workers} process"
-                     f"{'es' * (c.workers > 1)}, {chosen.prediction.memory_mb or 0:.0f} MiB of "
-                     f"workers), predicted p99 {chosen.forecast.p99_s * 1000:.0f} ms, measured "
+        parts.append(f"The leanest that does, measured: {c.label} ({_size(chosen)}), "
+                     f"predicted p99 {chosen.forecast.p99_s * 1000:.0f} ms, measured "
                      f"{_run_text(run)} (open traffic, each latency from when the request was "
                      "due).")
         parts.append(headroom_text(chosen, at))
@@ -128,11 +162,39 @@ def reasons(chosen: Plan, at: AtRate, plans: list[Plan], shortlist: list[Plan],
         parts.append(f"No configuration measured meets it on this machine's {cores} cores: "
                      f"the closest, {c.label}, measured {_run_text(run)}.")
         parts.append(elsewhere_text(where, goal, cores))
-    if chosen.prediction.risk:
-        parts.append(f"Watch: {chosen.prediction.risk}.")
-    for model, why in excluded.items():
-        parts.append(f"Not advised, {model}: {why}.")
+    parts += _watch(chosen, excluded)
     return " ".join(part for part in parts if part)
+
+
+def _profile_text(profile: Profile, cores: int) -> str:
+    text = (f"A request takes R = {profile.latency_s * 1000:.0f} ms, of which S_cpu = "
+            f"{profile.cpu_s * 1000:.1f} ms is CPU: {profile.wait_fraction:.0%} of it waits.")
+    if profile.wait_fraction < CPU_BOUND_WAIT and profile.cpu_s > 0:
+        text += (f" The app is CPU-bound: {cores} cores answer at most cores ÷ S_cpu ≈ "
+                 f"{cores / profile.cpu_s:.0f} requests/s whatever the worker class, and each "
+                 f"worker's one GIL at most 1 ÷ S_cpu ≈ {1 / profile.cpu_s:.0f}.")
+    return text
+
+
+def _plan_text(goal: Goal, plans: list[Plan], cores: int) -> str:
+    meeting = sum(p.meets for p in plans)
+    over = sum(p.over_memory for p in plans)
+    return (f"The goal is {goal}. Each configuration's simulated twin (Poisson arrivals at "
+            f"{goal.rate:g}/s; each request S_cpu of Python, then R − S_cpu of waiting) "
+            f"predicts its p50 and p99 there: {meeting} of the {len(plans)} configurations "
+            f"tried meet it on {cores} cores"
+            + (f" ({over} left out for the memory budget)." if over else "."))
+
+
+def _size(p: Plan) -> str:
+    c = p.candidate
+    return (f"{c.workers} process{'es' * (c.workers > 1)}, "
+            f"{p.prediction.memory_mb or 0:.0f} MiB of workers")
+
+
+def _watch(p: Plan, excluded: dict[str, str]) -> list[str]:
+    return ([f"Watch: {p.prediction.risk}."] if p.prediction.risk else []) + [
+        f"Not advised, {model}: {why}." for model, why in excluded.items()]
 
 
 def _run_text(run) -> str:

@@ -16,6 +16,7 @@ hosts behind nginx, the twin says would: a prediction, and labelled as one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -47,8 +48,10 @@ class Plan:
 
     prediction: Prediction
     forecast: Forecast
-    meets: bool  # whether the forecast meets the goal
+    meets: bool  # whether the forecast meets the goal, within the memory budget
     headroom_rps: float | None = None
+    #: its workers' memory is past the budget (``--memory``)
+    over_memory: bool = False
 
     @property
     def candidate(self) -> Candidate:
@@ -87,19 +90,22 @@ def configurations(cores: int, kind: str) -> list[Candidate]:
     return found
 
 
-def plan(profile: Profile, goal: Goal, *, cores: int, kind: str,
-         full: bool = False) -> list[Plan]:
+def plan(profile: Profile, goal: Goal, *, cores: int, kind: str, full: bool = False,
+         memory: float | None = None) -> list[Plan]:
     """Every configuration under a model the app serves under, forecast at the goal's
-    rate: those that meet it first, leanest first (the module's order); ``full``: only
-    those with a process per core or more (what :func:`elsewhere` asks of more cores)."""
+    rate: those that meet it (within ``memory`` MiB of workers, if given) first, leanest
+    first (the module's order); ``full``: only those with a process per core or more (what
+    :func:`elsewhere` asks of more cores)."""
     request = work(profile)
     plans = []
     for c in configurations(cores, kind):
         if c.served not in profile.memory or (full and c.workers < cores):
             continue
         ahead = forecast(c.twin(cores), request, goal.rate)
-        plans.append(Plan(Prediction(c, goal.rate, memory_mb(c, profile),
-                                     risk(c, profile, cores)), ahead, ahead.meets(goal)))
+        needs = memory_mb(c, profile)
+        over = memory is not None and needs is not None and needs > memory
+        plans.append(Plan(Prediction(c, goal.rate, needs, risk(c, profile, cores)), ahead,
+                          ahead.meets(goal) and not over, over_memory=over))
 
     def key(p: Plan):
         c = p.candidate
@@ -114,7 +120,7 @@ def plan(profile: Profile, goal: Goal, *, cores: int, kind: str,
 def with_headroom(p: Plan, profile: Profile, goal: Goal, cores: int) -> Plan:
     """``p`` with its predicted headroom: the highest rate at which its twin meets the goal."""
     rate = highest_rate(p.candidate.twin(cores), work(profile), goal)
-    return Plan(p.prediction, p.forecast, p.meets, rate)
+    return dataclasses.replace(p, headroom_rps=rate)
 
 
 def elsewhere(profile: Profile, goal: Goal, *, cores: int, kind: str) -> dict:

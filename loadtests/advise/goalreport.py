@@ -21,8 +21,9 @@ def _measured(row: dict) -> dict | None:
 
 def goal_table(advice: dict) -> Table:
     goal = advice["goal"]
-    table = Table(title=f"{advice['app']}: {goal['text']}, {goal['cores']} cores "
-                        "(the twin's prediction; measured rows: open traffic)")
+    table = Table(title=f"{advice['app']}: {goal['text']}, {goal['cores']} cores ("
+                        + ("the twin's prediction; measured rows: open traffic)"
+                           if goal["measured"] else "predicted by the twin, not measured)"))
     table.add_column("configuration")
     for name in ("processes", "memory MiB", "predicted p50 / p99 ms", "meets", "headroom rps",
                  "measured p50 / p99 ms", "meets"):
@@ -88,6 +89,8 @@ def run_lines(advice: dict) -> list[str]:
 def lines(advice: dict) -> list[str]:
     """report.md's goal sections."""
     rec = advice["recommended"]
+    runs = ([f"## The runs of {rec['label']}", "", *run_lines(advice), ""]
+            if advice["goal"]["measured"] else [])
     return [
         "## Candidates at the goal's rate",
         "",
@@ -100,27 +103,32 @@ def lines(advice: dict) -> list[str]:
         f"{len(advice['candidates'])} configurations were tried; the table lists the measured "
         "ones and the leanest of the rest. ![chart](advice.png)",
         "",
-        f"## The runs of {rec['label']}",
-        "",
-        *run_lines(advice),
-        "",
+        *runs,
     ]
 
 
 def chart(advice: dict, out) -> str:
-    """p99 against the offered rate: the advised configuration's runs, the goal's bounds."""
+    """p99 at the goal's rate, predicted beside measured; and the advised configuration's
+    p99 as the offered rate rises past it (measured only)."""
     goal = advice["goal"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained",
-                                      gridspec_kw={"width_ratios": [1, 1]})
-    rows = [r for r in advice["candidates"] if r["measured"]]
-    bars(left, [r["label"] for r in rows],
-         {"predicted p99": [r["predicted"]["p99_ms"] for r in rows],
-          "measured p99": [_measured(r)["p99_ms"] for r in rows]},
+    measured = goal["measured"]
+    fig, axes = plt.subplots(1, 2 if measured else 1, figsize=(13 if measured else 7, 4.5),
+                             layout="constrained", squeeze=False)
+    left = axes[0][0]
+    rows = [r for r in advice["candidates"] if r["measured"]] if measured else shown(advice)
+    series = {"predicted p99": [r["predicted"]["p99_ms"] for r in rows]}
+    if measured:
+        series["measured p99"] = [_measured(r)["p99_ms"] for r in rows]
+    bars(left, [r["label"] for r in rows], series,
          colors={"predicted p99": "tab:purple", "measured p99": "tab:green"})
     left.axhline(goal["p99_ms"], color="tab:red", linestyle="--", label="goal's p99")
     outside_legend(left)
     left.set_ylabel(f"p99 ms at {goal['rate_rps']:g} requests/s")
-    left.set_title("measured configurations at the goal's rate", fontsize=10)
+    left.set_title("measured configurations at the goal's rate" if measured else
+                   f"predicted for {goal['cores']} cores (— : past its capacity)", fontsize=10)
+    if not measured:
+        return save(fig, out, "advice.png")
+    right = axes[0][1]
     row = next(r for r in rows if r["label"] == advice["recommended"]["label"])
     runs = sorted(row["measured"]["runs"], key=lambda r: r["rate"])
     right.plot([r["rate"] for r in runs], [r["p99_ms"] for r in runs], "o-",
