@@ -26,6 +26,8 @@ from .spec import ServerSpec
 
 CONFIG = ROOT / "gunicorn.conf.py"
 READY_LINE = "worker ready:"
+#: What gunicorn itself logs as each worker starts (a config of the user's logs no READY_LINE).
+BOOTING_LINE = "Booting worker with pid"
 DIRTY_READY_LINE = "Initialized dirty app:"
 DIRTY_ARBITER = re.compile(r"Spawned dirty arbiter \(pid: (\d+)\)")
 
@@ -58,11 +60,14 @@ class GunicornServer(Server):
 
     @classmethod
     def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
-        command = [sys.executable, "-m", "gunicorn", "-c", str(CONFIG)]
+        command = [sys.executable, "-m", "gunicorn", "-c", spec.config or str(CONFIG)]
         if spec.chdir:
             command += ["--chdir", spec.chdir]
         if spec.app:
             command.append(spec.app)
+        if spec.config:  # the user's settings, but for where it listens and logs
+            return [*command, "-b", f"{host}:{port}", "--error-logfile", "-",
+                    "--log-level", "info"]
         if not spec.flags:
             return command
         return [
@@ -102,6 +107,8 @@ class GunicornServer(Server):
         return env
 
     def ready(self, log_text: str) -> bool:
+        if self.spec.config:
+            return log_text.count(BOOTING_LINE) >= self.spec.workers
         return (log_text.count(READY_LINE) >= self.spec.workers
                 and log_text.count(DIRTY_READY_LINE) >= self.spec.dirty_workers)
 

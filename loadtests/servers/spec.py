@@ -42,6 +42,9 @@ class ServerSpec:
     server: str = "gunicorn"
     #: More of the server's own command-line flags, as given (e.g. uvicorn's --no-access-log).
     options: tuple[str, ...] = ()
+    #: gunicorn only: a config file of the user's instead of the lab's; its settings stand,
+    #: but for where it listens and logs (the advisor's ``--check``).
+    config: str | None = None
 
     @property
     def runs_on(self):
