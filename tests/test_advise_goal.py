@@ -139,3 +139,46 @@ def test_cores_not_this_machines_are_predicted_not_measured(tmp_path):
         assert not (row["over_memory"] and row["predicted"]["meets"])
     assert any(row["over_memory"] for row in advice["candidates"])
     assert "## The runs of" not in (tmp_path / "report.md").read_text()
+
+
+CONF = """\
+workers = 1
+worker_class = "sync"
+threads = 8  # gunicorn makes a sync worker with threads gthread
+bind = "0.0.0.0:9"  # the check listens where it chooses
+errorlog = "{log}"  # and logs where it reads
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("p99", "status", "verdict"), [(400, 0, "meets"),
+                                                        (50, 1, "does not meet")])
+def test_check_measures_a_config_in_use_and_exits_by_the_goal(tmp_path, p99, status, verdict):
+    """A team's gunicorn.conf.py, checked against a goal at 40/s on the waiting example
+    (100 ms asleep): p99 ≤ 400 ms is met (exit 0); p99 ≤ 50 ms cannot be, a lone request
+    takes 100 ms (exit 1). One line each, and check.json."""
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(CONF.format(log=tmp_path / "theirs.log"))
+    app = "examples.waiting:app"
+    done = run_advise("--check", str(conf), "--app", app, "--path", "/orders/42",
+                      "--rate", "40", "--p99", str(p99), "--out", str(tmp_path / "out"))
+    assert done.returncode == status, done.stderr + done.stdout
+    line = done.stdout.strip()
+    assert line.startswith(f"check: {conf} (gthread -w1 --threads 8) {verdict} "
+                           f"p99 ≤ {p99} ms at 40 requests/s on this machine: p99 ")
+    assert "\n" not in line
+    result = json.loads((tmp_path / "out" / "check.json").read_text())
+    assert result["meets"] is (status == 0) and result["runs"][0]["rate"] == 40
+    assert not alive(_ours(app))
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    (None, "no such file"), ("workers = \n", "gunicorn cannot read it"),
+    ("workers = 2\n", "it names no wsgi_app: give --app")])
+def test_check_says_what_is_wrong_with_a_config_in_one_line(tmp_path, text, said):
+    conf = tmp_path / "gunicorn.conf.py"
+    if text is not None:
+        conf.write_text(text)
+    done = run_advise("--check", str(conf), "--path", "/", "--rate", "1", "--p99", "100")
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr

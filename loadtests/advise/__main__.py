@@ -31,6 +31,7 @@ from ..harness.procs import run_main
 from ..model.goal import Goal
 from ..servers import ROOT
 from . import forgoal, output
+from .check import check
 from .measure import as_row, measure
 from .predict import Prediction, Profile, predict, ties
 from .profile import PathProfile, profile_paths, serves_under
@@ -56,8 +57,9 @@ OTHER_MODELS = {"wsgi": ("gthread", "gevent", "granian wsgi", "waitress wsgi"),
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m loadtests.advise",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--app", required=True,
-                        help="your app as gunicorn names it: package.module:app")
+    parser.add_argument("--app",
+                        help="your app as gunicorn names it: package.module:app (with "
+                             "--check, the config's wsgi_app by default)")
     parser.add_argument("--path", action="append", required=True, dest="paths",
                         help="a path to load, e.g. /api/items (repeat for more; equal mix)")
     parser.add_argument("--chdir", help="your project's folder (default: the current one)")
@@ -71,6 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the goal: p99 latency at --rate, milliseconds")
     parser.add_argument("--p50", type=positive(float), metavar="MS",
                         help="and p50 latency at --rate, milliseconds (optional)")
+    parser.add_argument("--check", metavar="CONFIG",
+                        help="with a goal: measure this gunicorn config file at it on this "
+                             "machine, nothing else; exit 0 if it meets the goal, 1 if not")
     parser.add_argument("--cores", type=positive(int), metavar="N",
                         help="with a goal: plan for N cores, the machine the app will run on "
                              "(predicted; measured only where N is this machine's own)")
@@ -84,7 +89,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.rate is None) != (args.p99 is None):
         parser.error("a goal is --rate R and --p99 MS together")
-    for name in ("p50", "cores", "memory"):
+    if not args.app and not args.check:
+        parser.error("the following arguments are required: --app")
+    for name in ("p50", "cores", "memory", "check"):
         if getattr(args, name) is not None and args.rate is None:
             parser.error(f"--{name} is part of a goal: give --rate and --p99 too")
     args.goal = None if args.rate is None else Goal(
@@ -137,6 +144,8 @@ def candidate_row(trial: Trial) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     knobs = PRESETS[args.preset]
+    if args.check:
+        return check(args, knobs["rate_s"])
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 150)

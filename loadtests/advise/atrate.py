@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ..load.openloop import command
 from ..model.goal import Goal
-from ..servers import launch
+from ..servers import ServerSpec, launch
 from .measure import IDLE_TIMEOUT_S, spec_of, wait_idle
 from .predict import Candidate
 from .profile import Client, check_status
@@ -109,12 +109,19 @@ def measure_at_rate(candidate: Candidate, target: Target, goal: Goal, *, seconds
                     timeout: float, headroom_rps: float | None) -> AtRate:
     """``candidate`` serving ``target`` at the goal's rate, then at ``headroom_rps`` (the
     twin's) and a step past or back (the module's plan)."""
-    with launch(spec_of(candidate, target)) as server:
+    return serve_at_rate(spec_of(candidate, target), candidate.label, target, goal,
+                         seconds=seconds, timeout=timeout, headroom_rps=headroom_rps)
+
+
+def serve_at_rate(spec: ServerSpec, label: str, target: Target, goal: Goal, *,
+                  seconds: float, timeout: float, headroom_rps: float | None) -> AtRate:
+    """The server ``spec`` (``label``) at the goal's rate, and past it (:func:`measure_at_rate`)."""
+    with launch(spec) as server:
         client = Client(server.port, timeout)
         try:
-            for _ in range(candidate.workers):
+            for _ in range(spec.workers):
                 for path in target.paths:
-                    check_status(client, path, candidate.label)
+                    check_status(client, path, label)
         finally:
             client.close()
 
