@@ -72,37 +72,63 @@ def test_the_plan_tries_one_process_up_to_the_cores():
 
 
 @pytest.mark.integration
-def test_a_goal_is_advised_with_its_measured_headroom(tmp_path):
-    """The waiting example (100 ms a request, asleep) at 40/s with p99 ≤ 400 ms: one process
-    of threads or greenlets meets it (Little's law: 4 in progress), measured with open
-    traffic at 40/s, then past it, at the headroom the twin predicted. (Not a timing
-    claim: 40/s of sleeping requests meet a bound four times their latency on a busy
-    machine too.)"""
-    app = "examples.waiting:app"
-    done = run_advise("--app", app, "--path", "/orders/42", "--rate", "40", "--p99", "400",
-                   "--quick", "--out", str(tmp_path))
+def test_a_blocked_asyncio_loop_is_named_and_the_goal_is_met_with_a_slot_a_worker(tmp_path):
+    """A Starlette app of the lab's own (examples/blocking_async.py) at 15/s with p99 ≤ 600
+    ms: ``/orders/42`` sleeps 0.1 s with ``time.sleep`` inside ``async def`` (the loop is
+    held), ``/fixed/42`` the same in a plain ``def`` (Starlette's thread pool). The probe
+    names the first, with the fix in the app's terms; each asyncio worker then counts as
+    one slot, so one or two workers cannot meet the goal (15/s × 0.1 s: 1.5 in progress)
+    and the configuration advised does, measured with open traffic at 15/s and past it.
+    (Not a timing claim: a bound six times a request's 100 ms, at a quarter of what five
+    sleeping workers answer.)"""
+    app = "examples.blocking_async:app"
+    done = run_advise("--app", app, "--path", "/orders/42", "--path", "/fixed/42",
+                      "--rate", "15", "--p99", "600", "--quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]
     advice = json.loads((tmp_path / "advice.json").read_text())
-    assert advice["goal"]["text"] == "p99 ≤ 400 ms at 40 requests/s"
+    profile = advice["profile"]
+    assert profile["/orders/42"]["loop_overlap"] < 0.5 <= profile["/fixed/42"]["loop_overlap"]
+    assert advice["mix"]["loop_blocked"] is True
     rec = advice["recommended"]
-    assert rec["meets"] and rec["workers"] == 1, rec
-    assert rec["command"].startswith(f"gunicorn -k {rec['worker_class']} -w 1")
-    headroom = rec["headroom"]
-    assert headroom["predicted_rps"] > 40 and headroom["measured_rps"] >= 40
+    for said in ("GET /orders/42 took", "holds the event loop", "a plain `def`",
+                 "`run_in_threadpool`", "`asyncio.to_thread`", "one slot"):
+        assert said in rec["reasons"], said
+    assert "GET /fixed/42 took" not in rec["reasons"]
+    assert rec["worker_class"] == "asgi" and rec["workers"] >= 2, rec
+    assert rec["meets"] and rec["headroom"]["measured_rps"] >= 15, rec
+    assert advice["goal"]["text"] == "p99 ≤ 600 ms at 15 requests/s"
+    assert rec["command"].startswith(f"gunicorn -k asgi -w {rec['workers']}")
     measured = [row for row in advice["candidates"] if row["measured"]]
     assert 1 <= len(measured) <= 2
     chosen = next(row for row in measured if row["label"] == rec["label"])
     runs = chosen["measured"]["runs"]
-    assert runs[0]["rate"] == 40 and runs[0]["good"] == runs[0]["scheduled"] > 100
-    assert 0.1 <= runs[0]["p50_ms"] / 1000 <= runs[0]["p99_ms"] / 1000 <= 0.4
-    assert len(runs) == 3 and runs[1]["rate"] == pytest.approx(headroom["predicted_rps"],
-                                                               rel=0.01)
-    assert "It meets the goal up to" in rec["reasons"]
+    assert runs[0]["rate"] == 15 and runs[0]["good"] == runs[0]["scheduled"] > 40
+    assert runs[0]["p99_ms"] <= 600 and len(runs) == 3
+    assert runs[1]["rate"] == pytest.approx(rec["headroom"]["predicted_rps"], rel=0.01)
+    one_slot = next(row for row in advice["candidates"] if row["label"] == "asgi -w1")
+    assert not one_slot["predicted"]["meets"]  # one worker: one request at a time, 10/s
     report = (tmp_path / "report.md").read_text()
-    assert "## Candidates at the goal's rate" in report and f"## The runs of {rec['label']}" \
-        in report
+    assert "## Candidates at the goal's rate" in report
+    assert f"## The runs of {rec['label']}" in report
     assert (tmp_path / "advice.png").stat().st_size > 0
     assert not alive(_ours(app))
+
+
+def test_a_held_loop_counts_one_slot_a_worker_in_the_ceiling_too():
+    """Without a goal, the ceilings: an asgi worker whose waits hold its loop answers one
+    request at a time, so asgi -w2 tops at 2 ÷ R, and more workers are tried."""
+    from loadtests.advise.predict import predict
+    from loadtests.advise.stall import Overlap
+
+    stuck = Overlap("/orders/42", 0.1, 0.001, 0.4, 0.0)
+    memory = {"asgi": (25.0, 12.0)}
+    free = predict(Profile(0.1, 0.001, memory), cores=2, users=50, kind="asgi")
+    held = predict(Profile(0.1, 0.001, memory, (stuck,)), cores=2, users=50, kind="asgi")
+    two = next(p for p in held if p.candidate.label == "asgi -w2")
+    assert two.rps == pytest.approx(2 / 0.1, rel=0.05) and "blocking wait" in two.risk
+    assert next(p for p in free if p.candidate.label == "asgi -w2").rps > 10 * two.rps
+    assert {p.candidate.workers for p in held if p.candidate.server == "gunicorn"} == {
+        1, 2, 5, 8}
 
 
 @pytest.mark.parametrize(("argv", "said"), [

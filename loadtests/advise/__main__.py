@@ -102,7 +102,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]]) -> Profile:
     """The paths in equal shares, as Locust's users cycle through them."""
     return Profile(statistics.mean(p.latency_s for p in profiles),
-                   statistics.mean(p.cpu_s for p in profiles), memory)
+                   statistics.mean(p.cpu_s for p in profiles), memory,
+                   tuple(p.loop_probe for p in profiles
+                         if p.loop_probe and not p.loop_probe.yields))
 
 
 def to_measure(ranked: list[Prediction], classes: int, cores: int) -> list[Prediction]:
@@ -223,7 +225,7 @@ def ceiling_trials(args, knobs: dict, target: Target, profile: Profile, cores: i
         trials[p] = Trial(p, measure(
             p.candidate, target, users=args.users, warmup=knobs["warmup_s"],
             duration=knobs["duration_s"], timing_s=knobs["timing_s"],
-            timeout=args.timeout, cores=cores,
+            timeout=args.timeout, cores=cores, held=profile.loop_blocked,
             out_dir=out / "runs" / f"{index:02d}-{p.candidate.label.replace(' ', '')}"))
     return list(trials.values())
 
@@ -252,8 +254,11 @@ def common(args, target: Target, profiles: list[PathProfile], profile: Profile,
         "elapsed_s": elapsed,
         "profile": {p.path: {"latency_s": p.latency_s, "cpu_s": p.cpu_s,
                              "wait_fraction": p.wait_fraction, "rss_mb": p.rss_mb,
-                             "uss_mb": p.uss_mb, "requests": p.requests} for p in profiles},
+                             "uss_mb": p.uss_mb, "requests": p.requests,
+                             "loop_overlap": p.loop_probe.overlap if p.loop_probe else None}
+                    for p in profiles},
         "mix": {"latency_s": profile.latency_s, "cpu_s": profile.cpu_s,
+                "loop_blocked": profile.loop_blocked,
                 "wait_fraction": profile.wait_fraction,
                 "knee": profile.knee(cores),
                 "worker_memory_mb": {k: {"rss": r, "uss": u}

@@ -169,6 +169,8 @@ def reasons(chosen: Plan, at: AtRate, plans: list[Plan], shortlist: list[Plan],
 def _profile_text(profile: Profile, cores: int) -> str:
     text = (f"A request takes R = {profile.latency_s * 1000:.0f} ms, of which S_cpu = "
             f"{profile.cpu_s * 1000:.1f} ms is CPU: {profile.wait_fraction:.0%} of it waits.")
+    for found in profile.stalls:
+        text += f" {found.asyncio_fix()}."
     if profile.wait_fraction < CPU_BOUND_WAIT and profile.cpu_s > 0:
         text += (f" The app is CPU-bound: {cores} cores answer at most cores ÷ S_cpu ≈ "
                  f"{cores / profile.cpu_s:.0f} requests/s whatever the worker class, and each "

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ..model.goal import Forecast, Goal, capacity, forecast, highest_rate
 from ..model.simulate import Work
 from .predict import (
+    EVENT_LOOPS,
     MAX_THREADS,
     PREFERENCE,
     SERVER_PREFERENCE,
@@ -58,9 +59,11 @@ class Plan:
         return self.prediction.candidate
 
 
-def work(profile: Profile) -> Work:
-    """The profile's request as the twin runs it: S_cpu, then the rest of R waiting."""
-    return Work(profile.cpu_s, max(0.0, profile.latency_s - profile.cpu_s))
+def work(profile: Profile, candidate: Candidate) -> Work:
+    """The profile's request as ``candidate``'s twin runs it: S_cpu, then the rest of R
+    waiting -- holding the worker's event loop, where the stall probe found it held."""
+    held = profile.loop_blocked and candidate.model in EVENT_LOOPS
+    return Work(profile.cpu_s, max(0.0, profile.latency_s - profile.cpu_s), yields=not held)
 
 
 def workers_to_try(cores: int) -> list[int]:
@@ -72,11 +75,13 @@ def workers_to_try(cores: int) -> list[int]:
     return sorted({2 ** k for k in range(cores.bit_length()) if 2 ** k <= cores} | {cores})
 
 
-def configurations(cores: int, kind: str) -> list[Candidate]:
-    """What the plan tries on ``cores`` for a ``kind`` ("wsgi" or "asgi") app."""
+def configurations(cores: int, kind: str, blocked: bool = False) -> list[Candidate]:
+    """What the plan tries on ``cores`` for a ``kind`` ("wsgi" or "asgi") app; ``blocked``:
+    its waits hold an event loop, so asyncio workers are tried as many as sync's."""
     counts = workers_to_try(cores)
     if kind == "asgi":
-        return [*(Candidate("asgi", w) for w in counts),
+        more = sorted(set(counts) | {2 * cores + 1, 4 * cores}) if blocked else counts
+        return [*(Candidate("asgi", w) for w in more),
                 Candidate("asgi", cores, server="uvicorn"),
                 Candidate("asgi", cores, server="granian")]
     default = 2 * cores + 1
@@ -96,12 +101,11 @@ def plan(profile: Profile, goal: Goal, *, cores: int, kind: str, full: bool = Fa
     rate: those that meet it (within ``memory`` MiB of workers, if given) first, leanest
     first (the module's order); ``full``: only those with a process per core or more (what
     :func:`elsewhere` asks of more cores)."""
-    request = work(profile)
     plans = []
-    for c in configurations(cores, kind):
+    for c in configurations(cores, kind, profile.loop_blocked):
         if c.served not in profile.memory or (full and c.workers < cores):
             continue
-        ahead = forecast(c.twin(cores), request, goal.rate)
+        ahead = forecast(c.twin(cores), work(profile, c), goal.rate)
         needs = memory_mb(c, profile)
         over = memory is not None and needs is not None and needs > memory
         plans.append(Plan(Prediction(c, goal.rate, needs, risk(c, profile, cores)), ahead,
@@ -119,7 +123,7 @@ def plan(profile: Profile, goal: Goal, *, cores: int, kind: str, full: bool = Fa
 
 def with_headroom(p: Plan, profile: Profile, goal: Goal, cores: int) -> Plan:
     """``p`` with its predicted headroom: the highest rate at which its twin meets the goal."""
-    rate = highest_rate(p.candidate.twin(cores), work(profile), goal)
+    rate = highest_rate(p.candidate.twin(cores), work(profile, p.candidate), goal)
     return dataclasses.replace(p, headroom_rps=rate)
 
 
@@ -129,18 +133,18 @@ def elsewhere(profile: Profile, goal: Goal, *, cores: int, kind: str) -> dict:
     core meets it, and how many hosts of ``cores`` behind nginx, sharing the rate evenly,
     the configuration here with the most capacity would need (its headroom each). Neither,
     when a lone request already takes longer than the goal allows."""
-    request = work(profile)
-    lone = request.cpu_s + request.wait_s
+    lone = profile.latency_s
     if lone > min(bound for bound in (goal.p99_s, goal.p50_s) if bound is not None):
         return {"cores": None, "hosts": None, "host_config": None, "host_headroom_rps": None,
                 "lone_ms": lone * 1000}
     more = next((n for n in (cores * 2 ** k for k in range(1, 8)) if n <= MAX_CORES
                  and any(p.meets for p in plan(profile, goal, cores=n, kind=kind,
                                                full=True))), None)
-    full = [c for c in configurations(cores, kind)
+    full = [c for c in configurations(cores, kind, profile.loop_blocked)
             if c.served in profile.memory and c.workers >= cores]
-    strongest = sorted(full, key=lambda c: -capacity(c.twin(cores), request))[:HOST_TRIES]
-    headroom, best = max(((highest_rate(c.twin(cores), request, goal), c) for c in strongest),
+    strongest = sorted(full, key=lambda c: -capacity(c.twin(cores), work(profile, c)))
+    headroom, best = max(((highest_rate(c.twin(cores), work(profile, c), goal), c)
+                          for c in strongest[:HOST_TRIES]),
                          key=lambda pair: pair[0], default=(0.0, None))
     hosts = math.ceil(goal.rate / headroom) if headroom else None
     return {"cores": more, "hosts": hosts, "host_config": best.label if hosts else None,

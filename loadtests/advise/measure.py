@@ -92,7 +92,7 @@ class Timed(Part):
 
 def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
             duration: float, timing_s: float, timeout: float, cores: int,
-            out_dir: Path) -> Measured:
+            out_dir: Path, held: bool = False) -> Measured:
     port = free_port()
     load = Load(tag="app", users=users, duration=duration, warmup=warmup,
                 extra=tuple(arg for path in target.paths for arg in ("--path", path)))
@@ -109,7 +109,7 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
         failures=int(total.get("Failure Count", 0)),
         p50_ms=number(total.get("50%")), p99_ms=number(total.get("99%")),
         latency_s=latency, cpu_s=cpu,
-        predicted_rps=ceiling(candidate, latency, cpu, cores=cores, users=users),
+        predicted_rps=ceiling(candidate, latency, cpu, cores=cores, users=users, held=held),
         server_cpu_pct=meter.percent("server"), busiest_pct=meter.max_process_percent("server"),
         locust_cpu_pct=meter.percent("locust"), db=timed.watch.result)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..model.queueing import closed_network_rps, io_bound_rps
 from ..model.simulate import Twin
 from ..servers import ServerSpec
+from .stall import Overlap
 
 #: Slots beyond the knee (where the cores, not the slots, bind) that a right-sized
 #: configuration keeps: requests do not arrive evenly, nor spread evenly over workers.
@@ -33,6 +34,8 @@ MAX_THREADS = 64
 #: CPU per request on an event loop that the lab counts as freezing it (its heartbeat
 #: lessons: every other request on that worker waits ≈ S_cpu).
 FREEZE_S = 0.005
+#: The models whose worker runs one event loop: a wait that does not yield holds all of it.
+EVENT_LOOPS = ("gevent", "asgi")
 #: Ceilings this close to the best count as equal; the simpler, leaner one wins.
 TIE = 0.05
 
@@ -56,6 +59,14 @@ class Profile:
     cpu_s: float  # S_cpu: server CPU seconds per request
     #: per worker model the app serves under: (RSS, USS) of one warm worker, MiB
     memory: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: the paths whose waiting holds an asyncio event loop (:mod:`.stall`'s probe)
+    stalls: tuple[Overlap, ...] = ()
+
+    @property
+    def loop_blocked(self) -> bool:
+        """Whether a request's waiting holds an event loop: each event-loop worker is then
+        one slot."""
+        return bool(self.stalls)
 
     @property
     def wait_fraction(self) -> float:
@@ -168,10 +179,11 @@ class Candidate:
 
 
 def ceiling(candidate: Candidate, latency_s: float, cpu_s: float, *, cores: int,
-            users: int) -> float:
+            users: int, held: bool = False) -> float:
     """Per worker, the closed network of its requests in progress (its slots, or its share
     of the users if fewer) between their wait and its GIL, summed; at most the cores' bound.
     Far from the knee that is min(users, slots) ÷ R or min(users, workers, cores) ÷ S_cpu.
+    ``held``: the wait holds an event-loop worker, which then holds one request at a time.
 
     >>> sync2, gthread = Candidate("sync", 2), Candidate("gthread", 2, threads=8)
     >>> round(ceiling(sync2, 0.1, 0.02, cores=2, users=50), 6)
@@ -179,9 +191,10 @@ def ceiling(candidate: Candidate, latency_s: float, cpu_s: float, *, cores: int,
     >>> round(ceiling(gthread, 0.1, 0.02, cores=2, users=50), 1)  # the asymptote says 100
     97.0
     """
+    slots = candidate.workers if held and candidate.model in EVENT_LOOPS else candidate.slots
     if cpu_s <= 0:
-        return io_bound_rps(users, candidate.slots, latency_s)
-    return closed_network_rps(candidate.slots, candidate.workers, users, cores,
+        return io_bound_rps(users, slots, latency_s)
+    return closed_network_rps(slots, candidate.workers, users, cores,
                               max(0.0, latency_s - cpu_s), cpu_s)
 
 
@@ -197,7 +210,9 @@ def risk(candidate: Candidate, profile: Profile, cores: int) -> str:
     """What the lab has measured going wrong with this configuration for this app, briefly
     (README, "Your own app", says each at length)."""
     model = candidate.model
-    if model in ("gevent", "asgi") and profile.cpu_s >= FREEZE_S:
+    if model in EVENT_LOOPS and profile.loop_blocked:
+        return "loop held by a blocking wait: one request a worker"
+    if model in EVENT_LOOPS and profile.cpu_s >= FREEZE_S:
         return f"loop frozen ≈ {profile.cpu_s * 1000:.0f} ms a request"
     if candidate.workers > cores and profile.wait_fraction < 0.5:
         return f"{candidate.workers} processes, {cores} cores: memory, no CPU"
@@ -213,7 +228,9 @@ def risk(candidate: Candidate, profile: Profile, cores: int) -> str:
 def candidates(profile: Profile, *, cores: int, users: int, kind: str) -> list[Candidate]:
     """The configurations worth predicting for a ``kind`` ("wsgi" or "asgi") app."""
     if kind == "asgi":  # gunicorn's asyncio worker, uvicorn's and granian's loops
-        return [*(Candidate("asgi", w) for w in sorted({1, cores})),
+        # a loop its waits hold serves one request a worker: more workers, as sync's
+        counts = {1, cores, 2 * cores + 1, 4 * cores} if profile.loop_blocked else {1, cores}
+        return [*(Candidate("asgi", w) for w in sorted(counts)),
                 Candidate("asgi", cores, server="uvicorn"),
                 Candidate("asgi", cores, server="granian")]
     default = 2 * cores + 1
@@ -246,7 +263,7 @@ class Prediction:
 def predict(profile: Profile, *, cores: int, users: int, kind: str) -> list[Prediction]:
     """Every candidate under a model the app serves under, best first (:func:`rank`)."""
     found = [Prediction(c, ceiling(c, profile.latency_s, profile.cpu_s, cores=cores,
-                                   users=users),
+                                   users=users, held=profile.loop_blocked),
                         memory_mb(c, profile), risk(c, profile, cores))
              for c in candidates(profile, cores=cores, users=users, kind=kind)
              if c.served in profile.memory]
@@ -264,7 +281,7 @@ def rank(predictions: list[Prediction]) -> list[Prediction]:
     def key(p: Prediction):
         equal = ties(p, best)
         c = p.candidate
-        freezes = c.model in ("gevent", "asgi") and "frozen" in p.risk
+        freezes = c.model in EVENT_LOOPS and "frozen" in p.risk
         return (not equal, -p.rps if not equal else 0, freezes, c.server != "gunicorn",
                 round(p.memory_mb or 0, -1), PREFERENCE.index(c.model),
                 SERVER_PREFERENCE.index(c.server), -c.slots)

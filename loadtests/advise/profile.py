@@ -38,6 +38,9 @@ class PathProfile:
     requests: int
     rss_mb: float
     uss_mb: float
+    #: asyncio's stall probe (an ASGI app): whether its waits overlap (None: not probed, or
+    #: too little waiting to tell)
+    loop_probe: stall.Overlap | None = None
 
     @property
     def wait_fraction(self) -> float:
@@ -158,7 +161,9 @@ def profile_paths(target: Target, *, window_s: float, timeout: float,
                 check_status(client, path, f"{model} -w1")
             latency, cpu, requests = time_path(server, client, path, window_s)
             rss, uss = memory_mb(server)
-            profiles.append(PathProfile(path, latency, cpu, requests, rss, uss))
+            # an asyncio loop, as gevent's hub in serves_under: do the waits overlap?
+            found = stall.probe(server.url, path, latency, cpu) if model == "asgi" else None
+            profiles.append(PathProfile(path, latency, cpu, requests, rss, uss, found))
         return profiles, {model: memory_mb(server)}
     finally:
         client.close()

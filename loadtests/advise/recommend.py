@@ -68,6 +68,7 @@ def reasons(chosen: Trial, trials: list[Trial], profile: Profile, *, cores: int,
     knee = profile.knee(cores)
     parts = [f"A request takes R = {r_ms:.0f} ms, of which S_cpu = {s_ms:.1f} ms is CPU: "
              f"{profile.wait_fraction:.0%} of it waits."]
+    parts += [f"{found.asyncio_fix()}." for found in profile.stalls]
     if profile.wait_fraction < CPU_BOUND_WAIT:
         parts.append(
             f"The app is CPU-bound: the GIL lets one process run Python on one core at a time, "

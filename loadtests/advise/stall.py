@@ -40,6 +40,19 @@ class Overlap:
     def yields(self) -> bool:
         return self.overlap >= YIELDS
 
+    def asyncio_fix(self) -> str:
+        """What the probe found on an asyncio loop, and the fix in the app's own terms."""
+        return (f"{CONCURRENT} concurrent GET {self.path} took {self.wall_s:.2f} s under "
+                f"asyncio where one takes {self.latency_s:.2f} s "
+                f"({(self.latency_s - self.cpu_s) * 1000:.0f} ms of it waiting): the waiting "
+                "holds the event loop (a blocking call inside an `async def` endpoint), so a "
+                "worker answers one request at a time, however many it has accepted, and the "
+                "prediction counts each worker as one slot. The fix is in the app: make the "
+                "endpoint a plain `def` (Starlette and FastAPI run it in their thread pool), "
+                "or await the blocking call through `run_in_threadpool` "
+                "(starlette.concurrency) or `asyncio.to_thread`, or use an async client for "
+                "what it waits on")
+
     def explain(self, model: str) -> str:
         what = "gevent's hub" if model == "gevent" else "the asyncio event loop"
         return (f"under {model}, {CONCURRENT} concurrent GET {self.path} took "
