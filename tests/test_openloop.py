@@ -36,8 +36,8 @@ class Stub:
 
     def __init__(self, cores: set[int] | None = None):
         self.arrivals: list[float] = []
-        #: each request's path, as it arrived
-        self.paths: list[str] = []
+        #: each request as it arrived: its first read's bytes
+        self.requests: list[bytes] = []
         #: the cores its threads run on (None: any)
         self.cores = cores
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -75,12 +75,25 @@ class Stub:
                 data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16))
                 if not data:
                     return
-                self.paths.append(data.split(b" ", 2)[1].decode())
+                self.requests.append(self.whole(conn, data))
                 for level, kind, stamp in ancillary:
                     if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMPNS):
                         seconds, nanoseconds = struct.unpack("qq", stamp)
                         self.arrivals.append(seconds + nanoseconds / 1e9)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    @staticmethod
+    def whole(conn: socket.socket, data: bytes) -> bytes:
+        """The request ``data`` begins, read to the end of its headers and its body (a
+        client may send the body in a write of its own)."""
+        while b"\r\n\r\n" not in data and (more := conn.recv(65536)):
+            data += more
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length and (more := conn.recv(65536)):
+            body += more
+        return head + b"\r\n\r\n" + body
 
 
 @pytest.mark.integration
@@ -100,19 +113,37 @@ def test_the_schedule_arrives_at_its_rate_with_exponential_gaps():
 
 
 @pytest.mark.integration
-def test_paths_are_drawn_by_their_weights():
-    """``--path /a=3 --path /b?x=1``: 400 requests, about three /a for each /b (binomial: a
-    share of /a within 0.1 of 0.75 is more than four standard deviations wide), the query
-    string's own ``=`` kept."""
+def test_routes_are_drawn_by_their_weights_with_their_body_and_headers(tmp_path):
+    """``--path /a=3 --path 'POST /b?x=1'``: 400 requests, about three GETs of /a for each
+    POST (binomial: a share within 0.1 of 0.75 is more than four standard deviations wide),
+    the query string's own ``=`` kept; each POST carries ``--body``'s bytes, and every
+    request ``--header``'s."""
+    body = tmp_path / "order.json"
+    body.write_bytes(b'{"item": 7}')
     with Stub() as stub:
         done = subprocess.run(
             [sys.executable, "-m", "loadtests.load.openloop", f"http://127.0.0.1:{stub.port}/",
              "--rate", "400", "--duration", "1", "--seed", "3", "--json",
-             "--path", "/a=3", "--path", "/b?x=1"],
+             "--path", "/a=3", "--path", "POST /b?x=1", "--body", str(body),
+             "--header", "Authorization: Bearer t0ken"],
             capture_output=True, text=True, timeout=60, check=True)
-    assert json.loads(done.stdout)["answered"] == len(stub.paths) == 400
-    assert set(stub.paths) == {"/a", "/b?x=1"}
-    assert stub.paths.count("/a") / 400 == pytest.approx(0.75, abs=0.1)
+    assert json.loads(done.stdout)["answered"] == len(stub.requests) == 400
+    lines = [raw.split(b"\r\n", 1)[0] for raw in stub.requests]
+    assert set(lines) == {b"GET /a HTTP/1.1", b"POST /b?x=1 HTTP/1.1"}
+    assert lines.count(b"GET /a HTTP/1.1") / 400 == pytest.approx(0.75, abs=0.1)
+    for raw in stub.requests:
+        assert b"\r\nAuthorization: Bearer t0ken\r\n" in raw
+        assert raw.endswith(b'\r\n\r\n{"item": 7}') == raw.startswith(b"POST")
+
+
+def test_a_route_is_refused_one_line_each(capsys):
+    for argv, said in ((["--path", "FETCH /a"], "the method must be one of"),
+                       (["--path", "POST /a"], "give its body with --body FILE"),
+                       (["--path", "/a=-1"], "a weight is a number above 0"),
+                       (["--header", "no colon"], "expected Name: value")):
+        with pytest.raises(SystemExit):
+            openloop.parse_args(["http://127.0.0.1:9/", *argv])
+        assert said in capsys.readouterr().err
 
 
 @pytest.mark.integration

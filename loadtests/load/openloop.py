@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 
@@ -49,6 +48,7 @@ from geventhttpclient.response import HTTPParseError
 from ..harness.procs import run_main
 from .arrivals import SCHEDULES, parse_phase, phased
 from .outcomes import Run, record, report
+from .traffic import Route, Traffic
 
 #: The most requests out at once: select's limit of 1,024 descriptors, less a margin.
 MAX_IN_FLIGHT = 1000
@@ -78,35 +78,17 @@ def _field(body: bytes, name: str) -> str:
     return str(value)
 
 
-def parse_path(text: str) -> tuple[str, float]:
-    """``--path``'s PATH[=WEIGHT] (weight 1 by default). The last ``=`` of a query string's
-    last parameter is the query's own, not a weight.
-
-    >>> parse_path("/a=3"), parse_path("/b?x=1"), parse_path("/c?x=1=0.5")
-    (('/a', 3.0), ('/b?x=1', 1.0), ('/c?x=1', 0.5))
-    """
-    path, _, weight = text.rpartition("=")
-    query = path.partition("?")[2]
-    if not path or ("?" in path and "=" not in query.rpartition("&")[2]):
-        return text, 1.0
-    try:
-        share = float(weight)
-    except ValueError:
-        return text, 1.0
-    if not path.startswith("/") or not 0 < share < float("inf"):
-        raise ValueError(f"--path wants PATH[=WEIGHT] with a weight above 0, got {text!r}")
-    return path, share
-
-
 class Target:
-    """One server, reached through a pool of keep-alive connections (geventhttpclient): the
-    URL's path, or each request's drawn from ``paths`` by weight (seeded by ``seed``)."""
+    """One server, reached through a pool of keep-alive connections (geventhttpclient): a
+    GET of the URL's path, or each request's route drawn from ``traffic`` by weight
+    (seeded by ``seed``), with its body and headers."""
 
     def __init__(self, url: str, connections: int, timeout: float, by: str | None = None,
-                 paths: list[tuple[str, float]] | None = None, seed: int | None = None):
+                 traffic: Traffic | None = None, seed: int | None = None):
         self.by = by
-        self.paths = paths or [(URL(url).request_uri or "/", 1.0)]
-        self.draw = random.Random(seed)
+        self.traffic = traffic or Traffic((Route("GET", URL(url).request_uri or "/"),))
+        self.route = self.traffic.chooser(seed)
+        self.headers = dict(self.traffic.headers)
         self.client = HTTPClient.from_url(url, concurrency=connections,
                                           connection_timeout=timeout, network_timeout=timeout)
         # geventhttpclient sends a GET again when its connection closes before the answer,
@@ -122,7 +104,7 @@ class Target:
         killed at the end, still out: timed out)."""
         sent = time.perf_counter()
         record(run.lag, sent - due)
-        path = self.path()
+        route = self.route()
         outcome: int | str = "timeout"
         body, attempts = b"", 0
         try:
@@ -130,25 +112,20 @@ class Target:
                 sent = time.perf_counter()
                 attempts += 1
                 run.sent += 1
-                outcome, body = self.attempt(path)
+                outcome, body = self.attempt(route)
         finally:
             end = time.perf_counter()
             run.count(due, outcome, end - due, end - sent, attempts)
         if self.by and isinstance(outcome, int):
             run.by[_field(body, self.by)] += 1
 
-    def path(self) -> str:
-        """The next request's path."""
-        if len(self.paths) == 1:
-            return self.paths[0][0]
-        paths, weights = zip(*self.paths, strict=True)
-        return self.draw.choices(paths, weights)[0]
-
-    def attempt(self, path: str) -> tuple[int | str, bytes]:
-        """One GET of ``path``: its status and body, or the failure's kind ("timeout": no
-        answer within the deadline)."""
+    def attempt(self, route: Route) -> tuple[int | str, bytes]:
+        """One request of ``route``: its status and body, or the failure's kind ("timeout":
+        no answer within the deadline)."""
         try:
-            response = self.client.get(path)
+            response = self.client.request(route.method, route.path,
+                                           body=self.traffic.body_for(route) or b"",
+                                           headers=self.headers)
             return response.status_code, response.read()
         except (TimeoutError, gevent.Timeout):
             return "timeout", b""
@@ -166,19 +143,19 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
               timeout: float = 30.0, by: str | None = None,
               over_s: float | None = None,
               phases: list[tuple[float, float]] | None = None, retries: int = 0,
-              paths: list[tuple[str, float]] | None = None) -> Run:
+              traffic: Traffic | None = None) -> Run:
     """Send each request of the schedule when it is due; wait for the last answers.
     ``phases``: (rate, seconds) one after another instead of ``rate`` for ``duration``.
     ``timeout`` is the client's deadline: an answer later than it is not waited for, and
-    the request is sent again ``retries`` times at most. ``paths``: (path, weight) each
-    request's path is drawn from, instead of the URL's."""
+    the request is sent again ``retries`` times at most. ``traffic``: the routes each
+    request's is drawn from, instead of a GET of the URL's path."""
     phases = phases or [(rate, duration)]
     dues = phased(kind, phases, seed=seed)
     start = time.perf_counter() + LEAD_S
     run = Run("open", len(dues), sum(seconds for _, seconds in phases), over_s=over_s,
               deadline_s=timeout, start=start, started_at=time.time() + LEAD_S,
               retries=retries)
-    target = Target(url, max_in_flight, timeout, by, paths, seed)
+    target = Target(url, max_in_flight, timeout, by, traffic, seed)
     pool = gevent.pool.Pool(max_in_flight)
     try:
         for offset in dues:
@@ -198,12 +175,12 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
 
 def closed(url: str, users: int, duration: float, *, timeout: float = 30.0,
            by: str | None = None, over_s: float | None = None,
-           paths: list[tuple[str, float]] | None = None) -> Run:
+           traffic: Traffic | None = None) -> Run:
     """``users`` loops, each sending its next request when the last is answered (due then:
     a closed loop has no schedule to fall behind)."""
     run = Run("closed", 0, duration, over_s=over_s, deadline_s=timeout,
               start=time.perf_counter(), started_at=time.time())
-    target = Target(url, users, timeout, by, paths)
+    target = Target(url, users, timeout, by, traffic)
     end = run.start + duration
 
     def user() -> None:
@@ -228,9 +205,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m loadtests.load.openloop",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("url", help="the URL every request GETs (its server, with --path)")
-    parser.add_argument("--path", metavar="PATH[=WEIGHT]", action="append", default=[],
-                        dest="paths", help="draw each request's path by weight from these "
-                                           "instead (repeat: --path /a=3 --path /b)")
+    parser.add_argument("--path", metavar="[METHOD ]PATH[=WEIGHT]", action="append",
+                        default=[], dest="paths",
+                        help="draw each request's route by weight from these instead "
+                             "(repeat: --path /a=3 --path 'POST /b')")
+    parser.add_argument("--body", metavar="FILE",
+                        help="the body of each POST, PUT or PATCH (with --path)")
+    parser.add_argument("--header", metavar="'NAME: VALUE'", action="append", default=[],
+                        dest="headers", help="a header every request carries (repeat)")
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of arrivals")
     parser.add_argument("--phase", metavar="RATE:SECONDS", action="append", default=[],
@@ -260,7 +242,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     try:
         args.phases = [parse_phase(text) for text in args.phase]
-        args.paths = [parse_path(text) for text in args.paths]
+        args.traffic = (Traffic.parse(args.paths or [URL(args.url).request_uri or "/"],
+                                      args.body, args.headers)
+                        if args.paths or args.headers or args.body else None)
     except ValueError as error:
         parser.error(str(error))
     if args.retries < 0:
@@ -276,12 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     over_s = None if args.over is None else args.over / 1000
     if args.closed:
         run = closed(args.url, args.closed, args.duration, timeout=args.timeout, by=args.by,
-                     over_s=over_s, paths=args.paths)
+                     over_s=over_s, traffic=args.traffic)
     else:
         run = open_loop(args.url, args.rate, args.duration, kind=args.schedule,
                         seed=args.seed, max_in_flight=args.max_in_flight,
                         timeout=args.timeout, by=args.by, over_s=over_s,
-                        phases=args.phases, retries=args.retries, paths=args.paths)
+                        phases=args.phases, retries=args.retries, traffic=args.traffic)
     summary = run.summary()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
