@@ -9,6 +9,7 @@ import math
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -357,3 +358,75 @@ def silent_listener(answer_after: float = math.inf):
         thread.join(5)
         for conn in held:
             conn.close()
+
+
+#: Linux's SO_TIMESTAMPNS (``socket`` names it from Python 3.14 only): each read's
+#: ancillary data carries the time the kernel received it, in the wall clock.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+class Stub:
+    """An HTTP/1.1 server that answers ``{}`` at once, a thread per connection, and records
+    when each request arrived: the kernel's receive timestamp (SO_TIMESTAMPNS), so that the
+    stub's own scheduling on a busy machine cannot bunch the arrivals it records."""
+
+    def __init__(self, cores: set[int] | None = None):
+        self.arrivals: list[float] = []
+        #: each request as it arrived: its first read's bytes
+        self.requests: list[bytes] = []
+        #: the cores its threads run on (None: any)
+        self.cores = cores
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        # on the listener, so that a connection has it from its first byte (accepted
+        # sockets inherit it; set after the accept, a first request already queued has none)
+        self.listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.port = self.listener.getsockname()[1]
+        self.threads = [threading.Thread(target=self.accept, daemon=True)]
+
+    def __enter__(self):
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc):
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for thread in self.threads:
+            thread.join(5)
+
+    def accept(self) -> None:
+        if self.cores:
+            os.sched_setaffinity(0, self.cores)  # this thread's, and the threads it starts
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self.serve, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def serve(self, conn: socket.socket) -> None:
+        with conn:
+            while True:  # one request per read: the client waits for each answer
+                data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16))
+                if not data:
+                    return
+                self.requests.append(self.whole(conn, data))
+                for level, kind, stamp in ancillary:
+                    if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMPNS):
+                        seconds, nanoseconds = struct.unpack("qq", stamp)
+                        self.arrivals.append(seconds + nanoseconds / 1e9)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    @staticmethod
+    def whole(conn: socket.socket, data: bytes) -> bytes:
+        """The request ``data`` begins, read to the end of its headers and its body (a
+        client may send the body in a write of its own)."""
+        while b"\r\n\r\n" not in data and (more := conn.recv(65536)):
+            data += more
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length and (more := conn.recv(65536)):
+            body += more
+        return head + b"\r\n\r\n" + body
