@@ -408,7 +408,10 @@ class Stub:
     def serve(self, conn: socket.socket) -> None:
         with conn:
             while True:  # one request per read: the client waits for each answer
-                data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16))
+                try:
+                    data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16))
+                except ConnectionResetError:  # a client stopped (Locust's users at its end)
+                    return
                 if not data:
                     return
                 self.requests.append(self.whole(conn, data))

@@ -144,15 +144,28 @@ def test_a_goal_is_asked_whole(capsys, argv, said):
     assert stop.value.code == 2 and said in capsys.readouterr().err
 
 
+#: The waiting example's mix: three GETs to a POST, which needs its body and a token.
+MIX = ("--path", "/orders/42=3", "--path", "POST /orders=1", "--header",
+       "Authorization: Bearer t0ken")
+
+
+def _order(tmp_path) -> list[str]:
+    body = tmp_path / "order.json"
+    body.write_text('{"item": 7}')
+    return [*MIX, "--body", str(body)]
+
+
 @pytest.mark.integration
 def test_cores_not_this_machines_are_predicted_not_measured(tmp_path):
     """``--cores 8`` on this machine: the plan is for 8 cores, and says so; nothing is
-    measured. ``--memory 40``: configurations whose workers need more are left out."""
-    done = run_advise("--app", "examples.waiting:app", "--path", "/orders/42", "--rate", "300",
+    measured. ``--memory 40``: configurations whose workers need more are left out. The
+    traffic is a mix with a POST (its JSON body, a token): each route is profiled, and the
+    mix weighs them 3 to 1; the token's value is in no report."""
+    done = run_advise("--app", "examples.waiting:app", *_order(tmp_path), "--rate", "300",
                       "--p99", "200", "--cores", "8", "--memory", "40", "--quick",
-                      "--out", str(tmp_path))
+                      "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]
-    advice = json.loads((tmp_path / "advice.json").read_text())
+    advice = json.loads((tmp_path / "out" / "advice.json").read_text())
     assert advice["goal"]["cores"] == 8 and advice["goal"]["measured"] is False
     assert not any(row["measured"] for row in advice["candidates"])
     assert any(row["workers"] == 8 for row in advice["candidates"])
@@ -164,7 +177,17 @@ def test_cores_not_this_machines_are_predicted_not_measured(tmp_path):
         assert row["over_memory"] == (row["memory_mb"] > 40)
         assert not (row["over_memory"] and row["predicted"]["meets"])
     assert any(row["over_memory"] for row in advice["candidates"])
-    assert "## The runs of" not in (tmp_path / "report.md").read_text()
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## The runs of" not in report
+    assert advice["traffic"]["shares"] == {"/orders/42": 0.75, "POST /orders": 0.25}
+    assert advice["traffic"]["headers"] == ["Authorization", "Content-Type"]
+    profile = advice["profile"]
+    assert list(profile) == ["/orders/42", "POST /orders"]
+    assert all(0.1 <= p["latency_s"] < 0.2 for p in profile.values())  # each slept 0.1 s
+    assert advice["mix"]["latency_s"] == pytest.approx(
+        0.75 * profile["/orders/42"]["latency_s"] + 0.25 * profile["POST /orders"]["latency_s"])
+    assert "`/orders/42` 75%, `POST /orders` 25%" in report
+    assert "t0ken" not in report + json.dumps(advice)
 
 
 CONF = """\
@@ -181,12 +204,13 @@ errorlog = "{log}"  # and logs where it reads
                                                         (50, 1, "does not meet")])
 def test_check_measures_a_config_in_use_and_exits_by_the_goal(tmp_path, p99, status, verdict):
     """A team's gunicorn.conf.py, checked against a goal at 40/s on the waiting example
-    (100 ms asleep): p99 ≤ 400 ms is met (exit 0); p99 ≤ 50 ms cannot be, a lone request
-    takes 100 ms (exit 1). One line each, and check.json."""
+    (100 ms asleep), its mix with a POST: p99 ≤ 400 ms is met (exit 0; every POST answered
+    2xx: its body and token were sent); p99 ≤ 50 ms cannot be, a lone request takes 100 ms
+    (exit 1). One line each, and check.json."""
     conf = tmp_path / "gunicorn.conf.py"
     conf.write_text(CONF.format(log=tmp_path / "theirs.log"))
     app = "examples.waiting:app"
-    done = run_advise("--check", str(conf), "--app", app, "--path", "/orders/42",
+    done = run_advise("--check", str(conf), "--app", app, *_order(tmp_path),
                       "--rate", "40", "--p99", str(p99), "--out", str(tmp_path / "out"))
     assert done.returncode == status, done.stderr + done.stdout
     line = done.stdout.strip()
@@ -195,6 +219,8 @@ def test_check_measures_a_config_in_use_and_exits_by_the_goal(tmp_path, p99, sta
     assert "\n" not in line
     result = json.loads((tmp_path / "out" / "check.json").read_text())
     assert result["meets"] is (status == 0) and result["runs"][0]["rate"] == 40
+    run = result["runs"][0]
+    assert run["good"] == run["scheduled"] > 100  # each POST with its body and token
     assert not alive(_ours(app))
 
 

@@ -61,7 +61,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="your app as gunicorn names it: package.module:app (with "
                              "--check, the config's wsgi_app by default)")
     parser.add_argument("--path", action="append", required=True, dest="paths",
-                        help="a path to load, e.g. /api/items (repeat for more; equal mix)")
+                        metavar="[METHOD ]PATH[=WEIGHT]",
+                        help="a route to load, e.g. /api/items, or 'POST /api/items=1' "
+                             "(repeat for more: the mix, by weight, 1 each by default)")
+    parser.add_argument("--body", metavar="FILE",
+                        help="the body of each POST, PUT or PATCH route")
+    parser.add_argument("--header", action="append", default=[], dest="headers",
+                        metavar="'NAME: VALUE'",
+                        help="a header every request carries, e.g. an auth token (repeat)")
     parser.add_argument("--chdir", help="your project's folder (default: the current one)")
     add_presets(parser, quick="short windows, two worker classes measured (≤ 2 min)",
                 full="longer windows, three worker classes measured")
@@ -99,10 +106,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]]) -> Profile:
-    """The paths in equal shares, as Locust's users cycle through them."""
-    return Profile(statistics.mean(p.latency_s for p in profiles),
-                   statistics.mean(p.cpu_s for p in profiles), memory,
+def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]],
+        shares: tuple[float, ...]) -> Profile:
+    """The routes in their shares, as the load generators send them."""
+    return Profile(statistics.fmean([p.latency_s for p in profiles], shares),
+                   statistics.fmean([p.cpu_s for p in profiles], shares), memory,
                    tuple(p.loop_probe for p in profiles
                          if p.loop_probe and not p.loop_probe.yields))
 
@@ -161,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with progress:
             task = progress.add_task(f"importing {args.app}", total=None)
-            target = resolve(args.app, args.paths, args.chdir)
-            progress.update(task, total=len(target.paths) + len(OTHER_MODELS[target.kind])
+            target = resolve(args.app, args.paths, args.chdir, args.body, args.headers)
+            progress.update(task, total=len(target.routes) + len(OTHER_MODELS[target.kind])
                             + (knobs["measured"] if args.goal else knobs["classes"] + 1))
 
             def step(text: str) -> None:
@@ -212,7 +220,7 @@ def survey(args, knobs: dict, target: Target, step,
             excluded[model] = served
         else:
             memories[model] = served
-    return profiles, mix(profiles, memories), excluded
+    return profiles, mix(profiles, memories, target.traffic.shares), excluded
 
 
 def ceiling_trials(args, knobs: dict, target: Target, profile: Profile, cores: int,
@@ -245,7 +253,13 @@ def common(args, target: Target, profiles: list[PathProfile], profile: Profile,
            excluded: dict[str, str], cores: int, elapsed: float) -> dict:
     """advice.json's content with a goal or without: the app, the machine, the profile."""
     return {
-        "app": target.app, "kind": target.kind, "paths": list(target.paths),
+        "app": target.app, "kind": target.kind,
+        "paths": [str(route) for route in target.routes],
+        # the headers' names only: a token's value is not the report's to keep
+        "traffic": {"shares": dict(zip([str(r) for r in target.routes],
+                                       target.traffic.shares, strict=True)),
+                    "body_file": target.traffic.body_file,
+                    "headers": [name for name, _ in target.traffic.headers]},
         "chdir": target.chdir, "machine": {**machine_info(), "cpu_model": cpu_model(),
                                            "cores": str(cores_here()),
                                            "usable_cores": cores_here().usable},

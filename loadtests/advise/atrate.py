@@ -4,7 +4,7 @@ rate its twin says it holds up to.
 The candidate's server serves the app; every path answers 2xx once per worker, and a short
 open run at R warms it (its answers are not counted). Then the lab's open-loop generator
 (:mod:`loadtests.load.openloop`, a process of its own: Poisson arrivals, each request's
-latency from when it was due) offers R for the run's seconds, the paths in equal shares.
+latency from when it was due) offers R for the run's seconds, its routes in their shares.
 The goal is met when every request was answered 2xx within the client's deadline and the
 percentiles asked are within their bounds.
 
@@ -22,6 +22,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..load.openloop import command
+from ..load.traffic import Traffic
 from ..model.goal import Goal
 from ..servers import ServerSpec, launch
 from .measure import IDLE_TIMEOUT_S, spec_of, wait_idle
@@ -86,13 +87,13 @@ class AtRate:
                 "refused_rps": self.refused_rps}
 
 
-def offer(url: str, paths: tuple[str, ...], rate: float, seconds: float,
+def offer(url: str, traffic: Traffic, rate: float, seconds: float,
           timeout: float, seed: int = 1) -> dict:
-    """One open run of the generator on ``url``'s server over ``paths`` (equal shares): its
-    JSON summary."""
-    flags = [f for path in paths for f in ("--path", path)]
+    """One open run of the generator on ``url``'s server, its requests drawn from
+    ``traffic``: its JSON summary."""
     done = subprocess.run(command(url, "--rate", f"{rate:.3f}", "--duration", f"{seconds:g}",
-                                  "--timeout", f"{timeout:g}", "--seed", str(seed), *flags),
+                                  "--timeout", f"{timeout:g}", "--seed", str(seed),
+                                  *traffic.flags()),
                           capture_output=True, text=True, timeout=seconds + timeout + 60,
                           check=True)
     return json.loads(done.stdout)
@@ -117,20 +118,20 @@ def serve_at_rate(spec: ServerSpec, label: str, target: Target, goal: Goal, *,
                   seconds: float, timeout: float, headroom_rps: float | None) -> AtRate:
     """The server ``spec`` (``label``) at the goal's rate, and past it (:func:`measure_at_rate`)."""
     with launch(spec) as server:
-        client = Client(server.port, timeout)
+        client = Client(server.port, timeout, target.traffic)
         try:
             for _ in range(spec.workers):
-                for path in target.paths:
-                    check_status(client, path, label)
+                for route in target.routes:
+                    check_status(client, route, label)
         finally:
             client.close()
 
         def run(rate: float) -> RateRun:
-            summary = offer(server.url, target.paths, rate, seconds, timeout)
+            summary = offer(server.url, target.traffic, rate, seconds, timeout)
             wait_idle(server, timeout=IDLE_TIMEOUT_S)  # the next run starts from an empty queue
             return as_run(rate, summary)
 
-        offer(server.url, target.paths, goal.rate, WARM_S, timeout, seed=0)
+        offer(server.url, target.traffic, goal.rate, WARM_S, timeout, seed=0)
         wait_idle(server, timeout=IDLE_TIMEOUT_S)
         runs = [run(goal.rate)]
         if runs[0].meets(goal) and headroom_rps and headroom_rps > goal.rate:

@@ -70,7 +70,7 @@ def check(args, seconds: float) -> int:
         app = args.app or settings["wsgi_app"]
         if not app:
             raise BadInput(f"--check {args.check}: it names no wsgi_app: give --app")
-        target = resolve(app, args.paths, args.chdir)
+        target = resolve(app, args.paths, args.chdir, args.body, args.headers)
         kind = label(settings).split()[0]
         spec = ServerSpec(kind if kind in MODELS else "sync", workers=settings["workers"],
                           timeout=settings["timeout"], app=app, chdir=target.chdir,

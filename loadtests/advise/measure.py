@@ -72,10 +72,10 @@ class Timed(Part):
         self.watch = DbWatch()
 
     def ready(self, run: Run, stack: contextlib.ExitStack) -> None:
-        self.client = Client(run.port, self.timeout)
+        self.client = Client(run.port, self.timeout, self.target.traffic)
         stack.callback(self.client.close)
-        for path in self.target.paths:
-            check_status(self.client, path, self.candidate.label)  # a first request per worker
+        for route in self.target.routes:
+            check_status(self.client, route, self.candidate.label)  # a first request per worker
         self.timed += self._time(run.server)
 
     def during(self, run: Run) -> contextlib.AbstractContextManager:
@@ -86,8 +86,8 @@ class Timed(Part):
         self.timed += self._time(run.server)
 
     def _time(self, server: Server) -> list[tuple[float, float, int]]:
-        seconds = self.timing_s / 2 / len(self.target.paths)
-        return [time_path(server, self.client, path, seconds) for path in self.target.paths]
+        seconds = self.timing_s / 2 / len(self.target.routes)
+        return [time_path(server, self.client, route, seconds) for route in self.target.routes]
 
 
 def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
@@ -95,15 +95,17 @@ def measure(candidate: Candidate, target: Target, *, users: int, warmup: float,
             out_dir: Path, held: bool = False) -> Measured:
     port = free_port()
     load = Load(tag="app", users=users, duration=duration, warmup=warmup,
-                extra=tuple(arg for path in target.paths for arg in ("--path", path)))
+                extra=tuple(target.traffic.flags()))
     timed = Timed(candidate, target, timing_s, timeout)
     run = serve_and_load(spec_of(candidate, target), load, out_dir, port=port,
                          url=f"http://127.0.0.1:{port}", parts=[timed])
     summary, meter = run.summary, run.meter
     total = summary.rows.get("Aggregated", {})
     requests = int(total.get("Request Count", 0))
-    latency = statistics.mean(t[0] for t in timed.timed)
-    cpu = statistics.mean(t[1] for t in timed.timed)
+    # the routes in their proportions (each timing, before and after, in the routes' order)
+    shares = target.traffic.shares * (len(timed.timed) // len(target.routes))
+    latency = statistics.fmean([t[0] for t in timed.timed], shares)
+    cpu = statistics.fmean([t[1] for t in timed.timed], shares)
     return Measured(
         rps=requests / summary.window_s, requests=requests,
         failures=int(total.get("Failure Count", 0)),

@@ -111,7 +111,7 @@ def write(advice: dict, out: Path) -> None:
         "",
         *profile_lines(advice),
         "",
-        f"Mix of the paths (equal shares): R = {advice['mix']['latency_s'] * 1000:.1f} ms, "
+        f"Mix of the routes ({mix_text(advice)}): R = {advice['mix']['latency_s'] * 1000:.1f} ms, "
         f"S_cpu = {advice['mix']['cpu_s'] * 1000:.1f} ms, knee = cores × R ÷ S_cpu = "
         f"{fmt(advice['mix']['knee'], '.0f')} requests in progress.",
         "",
@@ -127,6 +127,14 @@ def write(advice: dict, out: Path) -> None:
             ""]),
     ]
     (out / "report.md").write_text("\n".join(text))
+
+
+def mix_text(advice: dict) -> str:
+    """The routes' shares ("equal shares" for an older advice.json, which had no others)."""
+    shares = advice.get("traffic", {}).get("shares")
+    if not shares or len(set(shares.values())) == 1:
+        return "equal shares"
+    return ", ".join(f"`{route}` {share:.0%}" for route, share in shares.items())
 
 
 def chart(advice: dict, out: Path) -> str:

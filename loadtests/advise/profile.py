@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..harness.cpu import CpuMeter
+from ..load.traffic import Route, Traffic
 from ..servers import Server, ServerError, ServerSpec, launch
 from . import stall
 from .predict import wait_fraction
@@ -48,29 +49,35 @@ class PathProfile:
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection, as a Locust user holds one; reconnects as needed."""
+    """One keep-alive HTTP/1.1 connection, as a Locust user holds one; reconnects as needed.
+    Each request is a route of ``traffic``, with its body and the traffic's headers."""
 
-    def __init__(self, port: int, timeout: float):
+    def __init__(self, port: int, timeout: float, traffic: Traffic | None = None):
         self.port, self.timeout = port, timeout
+        self.traffic = traffic or Traffic((Route("GET", "/"),))
+        self.headers = dict(self.traffic.headers)
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
-    def get(self, path: str) -> int:
-        """The status of GET ``path``, its body read; :class:`BadInput` if it never answers."""
+    def send(self, route: Route) -> int:
+        """The status of ``route``'s request, its body read; :class:`BadInput` if it never
+        answers."""
+        what = f"{route.method} {route.path}"
         try:
             try:
-                return self._get(path)
+                return self._send(route)
             except (http.client.HTTPException, ConnectionError):
                 self.conn.close()  # the server closed a kept-alive connection: once more
-                return self._get(path)
+                return self._send(route)
         except TimeoutError:
-            raise BadInput(f"GET {path} did not answer within {self.timeout:g} s: "
+            raise BadInput(f"{what} did not answer within {self.timeout:g} s: "
                            "the app hangs (or raise --timeout)") from None
         except (http.client.HTTPException, ConnectionError):
-            raise BadInput(f"GET {path}: the server closed the connection without an "
+            raise BadInput(f"{what}: the server closed the connection without an "
                            "answer (did the worker crash? see its log)") from None
 
-    def _get(self, path: str) -> int:
-        self.conn.request("GET", path)
+    def _send(self, route: Route) -> int:
+        self.conn.request(route.method, route.path, body=self.traffic.body_for(route),
+                          headers=self.headers)
         response = self.conn.getresponse()
         response.read()
         return response.status
@@ -79,11 +86,11 @@ class Client:
         self.conn.close()
 
 
-def check_status(client: Client, path: str, label: str) -> None:
-    status = client.get(path)
+def check_status(client: Client, route: Route, label: str) -> None:
+    status = client.send(route)
     if not 200 <= status < 300:
-        raise BadInput(f"GET {path} answered {status} on {label}: advise needs paths that "
-                       "succeed (check --path)")
+        raise BadInput(f"{route.method} {route.path} answered {status} on {label}: advise "
+                       "needs routes that succeed (check --path, --body and --header)")
 
 
 def memory_mb(server: Server) -> tuple[float, float]:
@@ -114,9 +121,9 @@ def idle_cores(server: Server) -> float:
     return meter.percent("server") / 100
 
 
-def time_path(server: Server, client: Client, path: str, window_s: float,
+def time_path(server: Server, client: Client, route: Route, window_s: float,
               ) -> tuple[float, float, int]:
-    """(R, S_cpu, requests) of ``path`` at one user over ``window_s`` seconds; S_cpu net of
+    """(R, S_cpu, requests) of ``route`` at one user over ``window_s`` seconds; S_cpu net of
     the server's idle CPU over the same time (:func:`idle_cores`)."""
     idle = idle_cores(server)
     meter = CpuMeter({"server": server.processes})
@@ -125,7 +132,7 @@ def time_path(server: Server, client: Client, path: str, window_s: float,
     start = time.perf_counter()
     while time.perf_counter() - start < window_s or len(latencies) < MIN_REQUESTS:
         sent = time.perf_counter()
-        client.get(path)
+        client.send(route)
         latencies.append(time.perf_counter() - sent)
     meter.close()
     wall = time.perf_counter() - start
@@ -153,17 +160,18 @@ def profile_paths(target: Target, *, window_s: float, timeout: float,
     except ServerError as error:
         raise BadInput(f"--app {target.app}: {_cannot_serve(model, error)}") from None
     profiles = []
-    client = Client(server.port, timeout)
+    client = Client(server.port, timeout, target.traffic)
     try:
-        for path in target.paths:
-            on_path(path)
+        for route in target.routes:
+            on_path(str(route))
             for _ in range(WARMUP_REQUESTS):
-                check_status(client, path, f"{model} -w1")
-            latency, cpu, requests = time_path(server, client, path, window_s)
+                check_status(client, route, f"{model} -w1")
+            latency, cpu, requests = time_path(server, client, route, window_s)
             rss, uss = memory_mb(server)
             # an asyncio loop, as gevent's hub in serves_under: do the waits overlap?
-            found = stall.probe(server.url, path, latency, cpu) if model == "asgi" else None
-            profiles.append(PathProfile(path, latency, cpu, requests, rss, uss, found))
+            found = (stall.probe(server.url, route, target.traffic, latency, cpu)
+                     if model == "asgi" else None)
+            profiles.append(PathProfile(str(route), latency, cpu, requests, rss, uss, found))
         return profiles, {model: memory_mb(server)}
     finally:
         client.close()
@@ -181,18 +189,19 @@ def serves_under(target: Target, model: str, *, timeout: float,
             return f"does not import under gevent's monkey-patching: {patched['error']}"
     try:
         with launch(base_spec(target, model)) as server:
-            client = Client(server.port, timeout)
+            client = Client(server.port, timeout, target.traffic)
             try:
-                for path in target.paths:
+                for route in target.routes:
                     for _ in range(WARMUP_REQUESTS):
-                        check_status(client, path, f"{model} -w1")
+                        check_status(client, route, f"{model} -w1")
             except BadInput as error:
                 return str(error)
             finally:
                 client.close()
             if model == "gevent":
-                for path in profiles:
-                    found = stall.probe(server.url, path.path, path.latency_s, path.cpu_s)
+                for route, path in zip(target.routes, profiles, strict=True):
+                    found = stall.probe(server.url, route, target.traffic, path.latency_s,
+                                        path.cpu_s)
                     if found and not found.yields:
                         return found.explain(model)
             return memory_mb(server)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..load.client import get_many
+from ..load.traffic import Route, Traffic
 
 #: Requests sent at once to one worker.
 CONCURRENT = 4
@@ -37,12 +38,17 @@ class Overlap:
     overlap: float
 
     @property
+    def request(self) -> str:
+        """The route as a request: "GET /a", "POST /orders"."""
+        return self.path if " " in self.path else f"GET {self.path}"
+
+    @property
     def yields(self) -> bool:
         return self.overlap >= YIELDS
 
     def asyncio_fix(self) -> str:
         """What the probe found on an asyncio loop, and the fix in the app's own terms."""
-        return (f"{CONCURRENT} concurrent GET {self.path} took {self.wall_s:.2f} s under "
+        return (f"{CONCURRENT} concurrent {self.request} took {self.wall_s:.2f} s under "
                 f"asyncio where one takes {self.latency_s:.2f} s "
                 f"({(self.latency_s - self.cpu_s) * 1000:.0f} ms of it waiting): the waiting "
                 "holds the event loop (a blocking call inside an `async def` endpoint), so a "
@@ -55,7 +61,7 @@ class Overlap:
 
     def explain(self, model: str) -> str:
         what = "gevent's hub" if model == "gevent" else "the asyncio event loop"
-        return (f"under {model}, {CONCURRENT} concurrent GET {self.path} took "
+        return (f"under {model}, {CONCURRENT} concurrent {self.request} took "
                 f"{self.wall_s:.2f} s where one takes {self.latency_s:.2f} s "
                 f"({(self.latency_s - self.cpu_s) * 1000:.0f} ms of it waiting): the waiting "
                 f"does not yield to {what}, so each request holds the whole worker — a "
@@ -75,12 +81,16 @@ def overlap(wall: float, latency: float, cpu: float, k: int = CONCURRENT) -> flo
     return round(min(1.0, max(0.0, (serial - wall) / (serial - overlapped))), 12)
 
 
-def probe(url: str, path: str, latency: float, cpu: float) -> Overlap | None:
-    """The overlap of ``path`` on the server at ``url`` (None: too little waiting to tell)."""
+def probe(url: str, route: Route, traffic: Traffic, latency: float,
+          cpu: float) -> Overlap | None:
+    """The overlap of ``route`` (with ``traffic``'s body and headers) on the server at
+    ``url`` (None: too little waiting to tell)."""
     if latency <= 0 or (latency - cpu) / latency < MIN_WAIT:
         return None
-    get_many([url + path] * CONCURRENT)  # each a new connection: accepted, warmed
-    wall, replies = get_many([url + path] * CONCURRENT)
+    how = {"method": route.method, "body": traffic.body_for(route),
+           "headers": dict(traffic.headers)}
+    get_many([url + route.path] * CONCURRENT, **how)  # each a new connection: warmed
+    wall, replies = get_many([url + route.path] * CONCURRENT, **how)
     if not all(200 <= r.status < 300 for r in replies):
         return None
-    return Overlap(path, latency, cpu, wall, overlap(wall, latency, cpu))
+    return Overlap(str(route), latency, cpu, wall, overlap(wall, latency, cpu))

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..load.traffic import Route, Traffic
 from ..servers import ROOT
 
 
@@ -47,12 +48,17 @@ IMPORT_TIMEOUT_S = 60.0
 
 @dataclass(frozen=True)
 class Target:
-    """``app`` ("pkg.module:attr") imported from ``chdir``; ``paths`` loaded in equal mix."""
+    """``app`` ("pkg.module:attr") imported from ``chdir``; ``traffic``: the routes loaded,
+    in their proportions, with their body and headers."""
 
     app: str
-    paths: tuple[str, ...]
+    traffic: Traffic
     chdir: str
     kind: str = "wsgi"  # or "asgi"
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return self.traffic.routes
 
 
 def check_import(app: str, chdir: str, *, patch: str = "") -> dict:
@@ -73,18 +79,22 @@ def check_import(app: str, chdir: str, *, patch: str = "") -> dict:
         return {"error": tail}
 
 
-def resolve(app: str, paths: list[str], chdir: str | None) -> Target:
-    """Check what the user gave; the app must import (without patching) and be callable."""
+def resolve(app: str, paths: list[str], chdir: str | None, body: str | None = None,
+            headers: list[str] = ()) -> Target:
+    """Check what the user gave (``paths``: ``--path``'s [METHOD ]PATH[=WEIGHT]; ``body``
+    and ``headers``: ``--body`` and ``--header``); the app must import (without patching)
+    and be callable."""
     folder = Path(chdir or os.getcwd()).resolve()
     if not folder.is_dir():
         raise BadInput(f"--chdir {chdir}: no such folder")
     module = app.partition(":")[0]
     if not module or not all(part.isidentifier() for part in module.split(".")):
         raise BadInput(f"--app {app!r}: expected package.module:app (e.g. examples.waiting:app)")
-    for path in paths:
-        if not path.startswith("/"):
-            raise BadInput(f"--path {path!r}: a path starts with / (e.g. /orders/42)")
+    try:
+        traffic = Traffic.parse(paths, body, headers)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
     found = check_import(app, str(folder))
     if "error" in found:
         raise BadInput(f"--app {app}: cannot import it from {folder}: {found['error']}")
-    return Target(app, tuple(paths), str(folder), found["kind"])
+    return Target(app, traffic, str(folder), found["kind"])

@@ -27,11 +27,14 @@ class Reply:
         return self.received - self.sent
 
 
-def get(url: str, timeout: float = 60.0) -> Reply:
-    """GET ``url`` and decode its JSON body, for 2xx and 4xx/5xx alike."""
+def get(url: str, timeout: float = 60.0, *, method: str = "GET", body: bytes | None = None,
+        headers: dict[str, str] | None = None) -> Reply:
+    """GET ``url`` (or ``method`` it, with ``body`` and ``headers``) and decode its JSON
+    body, for 2xx and 4xx/5xx alike."""
     sent = time.time()
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()
@@ -43,9 +46,10 @@ def get(url: str, timeout: float = 60.0) -> Reply:
     return Reply(url, status, body, sent, received)
 
 
-def get_many(urls: list[str], timeout: float = 60.0) -> tuple[float, list[Reply]]:
-    """GET every URL at once (one thread each); return the wall time and the replies."""
+def get_many(urls: list[str], timeout: float = 60.0, **how) -> tuple[float, list[Reply]]:
+    """GET every URL at once (one thread each; ``how``: :func:`get`'s method, body and
+    headers); return the wall time and the replies."""
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(urls)) as pool:
-        replies = list(pool.map(lambda u: get(u, timeout), urls))
+        replies = list(pool.map(lambda u: get(u, timeout, **how), urls))
     return time.perf_counter() - start, replies

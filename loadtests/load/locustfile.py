@@ -30,7 +30,6 @@ statistics are reset, so the summary covers steady state only).
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ import gevent
 from locust import FastHttpUser, constant_pacing, events, tag, task
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+from traffic import Traffic  # this file's folder, as wire
 from wire import DB_WAIT_ROW, DEFAULT_PRIME_N, RESET_MESSAGE, WORK_ROW  # this file's folder
 
 
@@ -69,7 +69,12 @@ def _add_arguments(parser):
                         help="seconds a heartbeat waits for its answer before it counts as a "
                              "failure (the slow-clients lesson: 2)")
     parser.add_argument("--path", action="append", default=[], dest="paths",
-                        help="AppUser: a path of the app under test (repeat for more)")
+                        help="AppUser: a route of the app under test, [METHOD ]PATH[=WEIGHT] "
+                             "(repeat for more)")
+    parser.add_argument("--body", default="",
+                        help="AppUser: a file, the body of each POST, PUT or PATCH")
+    parser.add_argument("--header", action="append", default=[], dest="headers",
+                        help="AppUser: 'Name: value', a header every request carries")
     parser.add_argument("--warmup", type=float, default=0.0, env_var="LAB_WARMUP",
                        help="seconds after the start after which statistics are reset")
     parser.add_argument("--gate", default="", env_var="LAB_GATE",
@@ -260,16 +265,21 @@ class HealthUser(FastHttpUser):
 
 
 class AppUser(FastHttpUser):
-    """Any app's paths (``--path``, repeated), each user cycling through them in turn."""
+    """Any app's routes (``--path [METHOD ]PATH[=WEIGHT]``, repeated; ``--body``,
+    ``--header``), each user taking them in turn, each as often as its weight says."""
 
     def on_start(self):
-        self._paths = itertools.cycle(self.environment.parsed_options.paths or ["/"])
+        options = self.environment.parsed_options
+        self._traffic = Traffic.parse(options.paths, options.body or None, options.headers)
+        self._turn = self._traffic.cycle()
+        self._headers = dict(self._traffic.headers)
 
     @tag("app")
     @task
     def path(self):
-        path = next(self._paths)
-        self.client.get(path, name=path)
+        route = self._turn()
+        self.client.request(route.method, route.path, name=str(route), headers=self._headers,
+                            data=self._traffic.body_for(route))
 
 
 class HeartbeatUser(FastHttpUser):

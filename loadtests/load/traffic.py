@@ -103,8 +103,9 @@ class Traffic:
     @classmethod
     def parse(cls, paths: list[str], body_file: str | None = None,
               headers: list[str] = ()) -> Traffic:
-        """From the command line's ``--path`` (at least one), ``--body`` and ``--header``;
-        ValueError with the line to say where one is wrong."""
+        """From the command line's ``--path`` (at least one), ``--body`` and ``--header``
+        (a ``.json`` body says so in a Content-Type, unless a header gives one); ValueError
+        with the line to say where one is wrong."""
         routes = tuple(parse_route(text) for text in paths) or (Route("GET", "/"),)
         body = b""
         if body_file is not None:
@@ -115,7 +116,11 @@ class Traffic:
         if body_file is None and any(r.method in WITH_BODY for r in routes):
             raise ValueError(f"--path {next(r for r in routes if r.method in WITH_BODY)}: "
                              "give its body with --body FILE")
-        return cls(routes, body_file, tuple(parse_header(text) for text in headers), body)
+        parsed = tuple(parse_header(text) for text in headers)
+        if (body_file or "").endswith(".json") and not any(
+                name.lower() == "content-type" for name, _ in parsed):
+            parsed += (("Content-Type", "application/json"),)  # as curl --json would say
+        return cls(routes, body_file, parsed, body)
 
     @property
     def shares(self) -> tuple[float, ...]:
@@ -137,6 +142,26 @@ class Traffic:
         draw = random.Random(seed)
         weights = [r.weight for r in self.routes]
         return lambda: draw.choices(self.routes, weights)[0]
+
+    def cycle(self):
+        """A function that gives the routes in turn, each as often as its weight says,
+        spread evenly (nginx's smooth weighted round robin): a closed loop's exact mix.
+
+        >>> turn = Traffic((Route("GET", "/a", 3), Route("GET", "/b"))).cycle()
+        >>> "".join(turn().path[1] for _ in range(8))
+        'aabaaaba'
+        """
+        current = [0.0] * len(self.routes)
+        total = sum(r.weight for r in self.routes)
+
+        def turn() -> Route:
+            for index, route in enumerate(self.routes):
+                current[index] += route.weight
+            best = max(range(len(self.routes)), key=current.__getitem__)
+            current[best] -= total
+            return self.routes[best]
+
+        return turn
 
     def flags(self) -> list[str]:
         """The command line that gives this mix to a load generator."""
