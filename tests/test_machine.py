@@ -83,3 +83,17 @@ def test_a_v2_limit_is_the_least_of_the_cgroup_and_those_above_it(tmp_path):
     assert cpu_quota(proc, root) == 0.5
     proc.write_text("0::/\n")  # a container's own namespace: its limit at the root
     assert cpu_quota(proc, root) is None
+
+
+@pytest.mark.integration
+def test_a_server_held_to_cpus_runs_its_workers_there():
+    """``ServerSpec(cpus=(0,))``: gunicorn under ``taskset -c 0``, its master and each worker
+    held to CPU 0 (the advisor's ``--server-cpus``: a 1-core server on this machine)."""
+    import psutil
+
+    from loadtests.servers import GunicornServer, ServerSpec
+
+    with GunicornServer(ServerSpec("gthread", workers=2, threads=2, cpus=(0,))) as server:
+        pids = [server.proc.pid, *server.worker_pids()]
+        assert len(pids) == 3
+        assert all(psutil.Process(pid).cpu_affinity() == [0] for pid in pids)

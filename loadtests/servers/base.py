@@ -130,6 +130,8 @@ class Server(Process):
             argv = [sys.executable, "-c", RESET_SIGINT, *argv]
         if limit := self.spec.max_open_files:  # the shell's ulimit, then exec: same pid
             argv = ["sh", "-c", f'ulimit -n {int(limit)} && exec "$@"', "sh", *argv]
+        if self.spec.cpus:  # taskset execs the server: same pid, its children inherit it
+            argv = ["taskset", "-c", ",".join(map(str, self.spec.cpus)), *argv]
         return argv
 
     def ready(self, log_text: str) -> bool:

@@ -42,6 +42,9 @@ class ServerSpec:
     server: str = "gunicorn"
     #: More of the server's own command-line flags, as given (e.g. uvicorn's --no-access-log).
     options: tuple[str, ...] = ()
+    #: The CPUs the server and its workers are held to (``taskset``; empty: any): a server of
+    #: N cores on a bigger machine, the load generator on the others.
+    cpus: tuple[int, ...] = ()
     #: gunicorn only: a config file of the user's instead of the lab's; its settings stand,
     #: but for where it listens and logs (the advisor's ``--check``).
     config: str | None = None
