@@ -234,3 +234,23 @@ def test_check_says_what_is_wrong_with_a_config_in_one_line(tmp_path, text, said
     done = run_advise("--check", str(conf), "--path", "/", "--rate", "1", "--p99", "100")
     assert done.returncode == 2 and done.stdout == "", done.stderr
     assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
+
+
+def test_the_projection_sets_each_measured_p99_beside_the_other_cores_prediction():
+    from loadtests.advise.projection import compare, lines
+
+    predicted = {"candidates": [
+        {"label": "sync -w2", "predicted": {"p50_ms": 50.0, "p99_ms": 120.0, "meets": True}},
+        {"label": "sync -w1", "predicted": {"p50_ms": None, "p99_ms": None, "meets": False}}]}
+    run = {"p50_ms": 52.0, "p99_ms": 100.0, "meets": True}
+    measured = {"candidates": [
+        {"label": "sync -w2", "measured": {"runs": [run]}},
+        {"label": "sync -w1", "measured": None},
+        {"label": "gevent -w2", "measured": {"runs": [run]}}]}  # not in the other's plan
+    rows = compare(predicted, measured)
+    assert [row["label"] for row in rows] == ["sync -w2"]
+    assert rows[0]["p99_error"] == pytest.approx(0.2)
+    text = "\n".join(lines({"goal": "p99 ≤ 300 ms at 15 requests/s", "app": "a:app",
+                            "paths": ["/a"], "machine": "m", "projections": [
+                                {"from": "1", "to": "2", "rows": rows}]}))
+    assert "| sync -w2 | 50 / 120 | 52 / 100 | +20% | yes / yes |" in text

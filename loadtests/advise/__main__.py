@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import statistics
 import sys
@@ -86,6 +87,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cores", type=positive(int), metavar="N",
                         help="with a goal: plan for N cores, the machine the app will run on "
                              "(predicted; measured only where N is this machine's own)")
+    parser.add_argument("--server-cpus", type=cpu_list, metavar="LIST", default=(),
+                        help="hold every server the advisor starts to these CPUs (taskset's "
+                             "list: 0 or 0,1), the load generator free to use the others; the "
+                             "plan is for as many cores (a 1-core server on a 2-core machine)")
     parser.add_argument("--memory", type=positive(float), metavar="MIB",
                         help="with a goal: the workers' memory budget, MiB")
     parser.add_argument("--timeout", type=positive(float), default=10.0,
@@ -104,6 +109,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.goal = None if args.rate is None else Goal(
         args.rate, args.p99 / 1000, None if args.p50 is None else args.p50 / 1000)
     return args
+
+
+def cpu_list(text: str) -> tuple[int, ...]:
+    """``--server-cpus``: CPUs this process may use, comma-separated (0,1).
+
+    >>> cpu_list("0")
+    (0,)
+    """
+    allowed = os.sched_getaffinity(0)
+    try:
+        cpus = tuple(sorted({int(part) for part in text.split(",")}))
+    except ValueError:
+        cpus = ()
+    if not cpus or not set(cpus) <= allowed:
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of the CPUs this process may use "
+            f"({','.join(map(str, sorted(allowed)))}), got {text!r}")
+    return cpus
 
 
 def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]],
@@ -160,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console.width = max(console.width, 150)
     here = cores_here()
-    cores = args.cores or here.usable
+    usable = len(args.server_cpus) if args.server_cpus else here.usable
+    cores = args.cores or usable
     started = time.monotonic()
     out = args.out or ROOT / "reports" / f"advise-{dt.datetime.now():%Y%m%d-%H%M%S}"
     progress = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -169,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with progress:
             task = progress.add_task(f"importing {args.app}", total=None)
-            target = resolve(args.app, args.paths, args.chdir, args.body, args.headers)
+            target = resolve(args.app, args.paths, args.chdir, args.body, args.headers,
+                             args.server_cpus)
             progress.update(task, total=len(target.routes) + len(OTHER_MODELS[target.kind])
                             + (knobs["measured"] if args.goal else knobs["classes"] + 1))
 
@@ -179,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             profiles, profile, excluded = survey(args, knobs, target, step)
             if args.goal:
                 advice = forgoal.advise(args, knobs, target, profile, excluded, cores, step,
-                                        measuring=cores == here.usable)
+                                        measuring=cores == usable)
             else:
                 trials = ceiling_trials(args, knobs, target, profile, cores, out, step)
     except BadInput as error:

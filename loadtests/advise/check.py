@@ -70,11 +70,12 @@ def check(args, seconds: float) -> int:
         app = args.app or settings["wsgi_app"]
         if not app:
             raise BadInput(f"--check {args.check}: it names no wsgi_app: give --app")
-        target = resolve(app, args.paths, args.chdir, args.body, args.headers)
+        target = resolve(app, args.paths, args.chdir, args.body, args.headers,
+                         args.server_cpus)
         kind = label(settings).split()[0]
         spec = ServerSpec(kind if kind in MODELS else "sync", workers=settings["workers"],
                           timeout=settings["timeout"], app=app, chdir=target.chdir,
-                          config=str(Path(args.check).resolve()))
+                          config=str(Path(args.check).resolve()), cpus=target.cpus)
         at = serve_at_rate(spec, label(settings), target, args.goal, seconds=seconds,
                            timeout=args.timeout, headroom_rps=None)
     except BadInput as error:

@@ -70,8 +70,10 @@ def predicted(args, target: Target, plans: list[Plan], best: Plan, profile: Prof
     c = best.candidate
     parts = [_profile_text(profile, cores), _plan_text(goal, plans, cores),
              f"Predicted for {cores} cores, not measured: this machine has "
-             f"{cores_here()}. Run the advisor where the app will run (or with as many cores) "
-             "to measure it."]
+             f"{cores_here()}" + (f", the servers held to CPU {','.join(map(str, target.cpus))}"
+                                  if target.cpus else "")
+             + ". Run the advisor where the app will run (or with as many cores) to measure "
+             "it."]
     if best.meets:
         parts.append(f"The leanest that meets it: {c.label} ({_size(best)}), predicted p99 "
                      f"{best.forecast.p99_s * 1000:.0f} ms, and the goal's p99 up to "

@@ -56,7 +56,8 @@ class Measured:
 
 
 def spec_of(candidate: Candidate, target: Target) -> ServerSpec:
-    return dataclasses.replace(candidate.spec, app=target.app, chdir=target.chdir)
+    return dataclasses.replace(candidate.spec, app=target.app, chdir=target.chdir,
+                               cpus=target.cpus)
 
 
 class Timed(Part):

@@ -146,7 +146,8 @@ def base_spec(target: Target, served: str) -> ServerSpec:
     server, _, model = served.rpartition(" ")
     return ServerSpec(worker_class=model, workers=1,
                       threads=4 if model in ("gthread", "wsgi") else 1,
-                      app=target.app, chdir=target.chdir, server=server or "gunicorn")
+                      app=target.app, chdir=target.chdir, server=server or "gunicorn",
+                      cpus=target.cpus)
 
 
 def profile_paths(target: Target, *, window_s: float, timeout: float,

@@ -55,6 +55,8 @@ class Target:
     traffic: Traffic
     chdir: str
     kind: str = "wsgi"  # or "asgi"
+    #: the CPUs every server of the app is held to (``--server-cpus``; empty: any)
+    cpus: tuple[int, ...] = ()
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -80,7 +82,7 @@ def check_import(app: str, chdir: str, *, patch: str = "") -> dict:
 
 
 def resolve(app: str, paths: list[str], chdir: str | None, body: str | None = None,
-            headers: list[str] = ()) -> Target:
+            headers: list[str] = (), cpus: tuple[int, ...] = ()) -> Target:
     """Check what the user gave (``paths``: ``--path``'s [METHOD ]PATH[=WEIGHT]; ``body``
     and ``headers``: ``--body`` and ``--header``); the app must import (without patching)
     and be callable."""
@@ -97,4 +99,4 @@ def resolve(app: str, paths: list[str], chdir: str | None, body: str | None = No
     found = check_import(app, str(folder))
     if "error" in found:
         raise BadInput(f"--app {app}: cannot import it from {folder}: {found['error']}")
-    return Target(app, traffic, str(folder), found["kind"])
+    return Target(app, traffic, str(folder), found["kind"], cpus)
