@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..harness.argtypes import add_presets, positive
+from ..harness.argtypes import add_presets, cpu_list, positive
 from ..harness.machine import cores_here, machine_info
 from ..harness.procs import run_main
 from ..model.goal import Goal
@@ -37,7 +37,7 @@ from .measure import as_row, measure
 from .predict import Prediction, Profile, predict, ties
 from .profile import PathProfile, profile_paths, serves_under
 from .recommend import Trial, choose, command, conf_lines, reasons
-from .target import BadInput, Target, resolve
+from .target import BadInput, Target, redacted, resolve
 
 #: Per preset: profile seconds per path; warm-up and measured seconds per candidate; seconds
 #: of one-user timing on each candidate's server; worker classes measured (besides
@@ -111,24 +111,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def cpu_list(text: str) -> tuple[int, ...]:
-    """``--server-cpus``: CPUs this process may use, comma-separated (0,1).
-
-    >>> cpu_list("0")
-    (0,)
-    """
-    allowed = os.sched_getaffinity(0)
-    try:
-        cpus = tuple(sorted({int(part) for part in text.split(",")}))
-    except ValueError:
-        cpus = ()
-    if not cpus or not set(cpus) <= allowed:
-        raise argparse.ArgumentTypeError(
-            f"a comma-separated list of the CPUs this process may use "
-            f"({','.join(map(str, sorted(allowed)))}), got {text!r}")
-    return cpus
-
-
 def mix(profiles: list[PathProfile], memory: dict[str, tuple[float, float]],
         shares: tuple[float, ...]) -> Profile:
     """The routes in their shares, as the load generators send them."""
@@ -176,6 +158,8 @@ def candidate_row(trial: Trial) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.command = "python -m loadtests.advise " + shlex.join(
+        redacted(sys.argv[1:] if argv is None else argv))
     knobs = PRESETS[args.preset]
     if args.check:
         return check(args, knobs["rate_s"])
@@ -288,6 +272,7 @@ def common(args, target: Target, profiles: list[PathProfile], profile: Profile,
         "chdir": target.chdir, "machine": {**machine_info(), "cpu_model": cpu_model(),
                                            "cores": str(cores_here()),
                                            "usable_cores": cores_here().usable},
+        "command": args.command,
         "settings": {"preset": args.preset, "users": args.users, "timeout_s": args.timeout,
                      **PRESETS[args.preset]},
         "elapsed_s": elapsed,

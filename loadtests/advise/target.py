@@ -100,3 +100,19 @@ def resolve(app: str, paths: list[str], chdir: str | None, body: str | None = No
     if "error" in found:
         raise BadInput(f"--app {app}: cannot import it from {folder}: {found['error']}")
     return Target(app, traffic, str(folder), found["kind"], cpus)
+
+
+def redacted(argv: list[str]) -> list[str]:
+    """The command line as a report may keep it: each header's value left out (a token).
+
+    >>> redacted(["--path", "/a", "--header", "Authorization: Bearer x", "--header=K: v"])
+    ['--path', '/a', '--header', 'Authorization: …', '--header=K: …']
+    """
+    out, after_flag = [], False
+    for arg in argv:
+        if after_flag or arg.startswith("--header="):
+            head, colon, _ = arg.partition(":")
+            arg = f"{head}: …" if colon else arg
+        after_flag = arg == "--header"
+        out.append(arg)
+    return out

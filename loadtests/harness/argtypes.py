@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 
 def positive(kind):
@@ -44,3 +45,21 @@ def add_presets(parser: argparse.ArgumentParser, *, quick: str, full: str) -> No
                         help=f"{quick} (default)")
     preset.add_argument("--full", dest="preset", action="store_const", const="full", help=full)
     parser.set_defaults(preset="quick")
+
+
+def cpu_list(text: str) -> tuple[int, ...]:
+    """``--server-cpus``: CPUs this process may use, comma-separated (0,1).
+
+    >>> cpu_list("0")
+    (0,)
+    """
+    allowed = os.sched_getaffinity(0)
+    try:
+        cpus = tuple(sorted({int(part) for part in text.split(",")}))
+    except ValueError:
+        cpus = ()
+    if not cpus or not set(cpus) <= allowed:
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of the CPUs this process may use "
+            f"({','.join(map(str, sorted(allowed)))}), got {text!r}")
+    return cpus
