@@ -82,3 +82,37 @@ def test_psycopg2_is_not_advised_under_gevent_and_its_churn_and_limit_are_named(
              and c["measurement"]["db"]["peak"] >= c["measurement"]["db"]["allowed"] - 1]
     assert short, [c["measurement"] for c in advice["candidates"] if c["measurement"]]
     assert "all the server allows (max_connections 40, 3 kept for superusers)" in reasons
+
+
+@pytest.mark.integration
+def test_the_database_budget_refuses_what_would_hold_more_connections(postgres):
+    """The goal's plan for 8 cores against the lab cluster (max_connections 100, 3 kept for
+    superusers: 97 for the app): a configuration that may hold more connections than that --
+    workers × threads (or greenlets), or workers × the app's pool -- is refused, and the
+    advice says how many fit."""
+    from loadtests.advise.dbwatch import budget
+    from loadtests.advise.forgoal import database_text
+    from loadtests.advise.goal import plan
+    from loadtests.advise.predict import Profile
+    from loadtests.model.goal import Goal
+
+    db = budget(postgres.url)
+    assert (db.max_connections, db.allowed) == (100, 97)
+    profile = Profile(0.1, 0.002, {"sync": (30.0, 15.0), "gthread": (30.5, 15.5),
+                                   "gevent": (35.0, 20.0)})
+    goal = Goal(300, p99_s=0.2)
+    plans = {p.candidate.label: p for p in plan(profile, goal, cores=8, kind="wsgi", db=db)}
+    for p in plans.values():
+        assert p.over_db == (p.db_connections > 97) and not (p.over_db and p.meets)
+    assert plans["gthread -w8 --threads 64"].db_connections == 512
+    assert plans["gthread -w8 --threads 64"].over_db
+    assert not plans["gthread -w1 --threads 64"].over_db  # 64 fit
+    assert any(p.meets for p in plans.values())
+    pooled = {p.candidate.label: p for p in plan(profile, goal, cores=8, kind="wsgi", db=db,
+                                                  pool=10)}
+    assert pooled["gthread -w8 --threads 64"].db_connections == 80
+    assert not pooled["gthread -w8 --threads 64"].over_db
+    text = database_text(list(plans.values()), db, None)
+    assert "allows the app 97 connections (max_connections 100 less 3 reserved)" in text
+    assert "are refused" in text and "workers × pool ≤ 97" in text
+    assert budget("") is None and budget("postgresql://127.0.0.1:9/none") is None

@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="hold every server the advisor starts to these CPUs (taskset's "
                              "list: 0 or 0,1), the load generator free to use the others; the "
                              "plan is for as many cores (a 1-core server on a 2-core machine)")
+    parser.add_argument("--db-pool", type=positive(int), metavar="N",
+                        help="with a goal and DATABASE_URL: the app's connection pool per "
+                             "worker process, its most connections (default: one a slot)")
     parser.add_argument("--memory", type=positive(float), metavar="MIB",
                         help="with a goal: the workers' memory budget, MiB")
     parser.add_argument("--timeout", type=positive(float), default=10.0,
@@ -103,9 +106,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("a goal is --rate R and --p99 MS together")
     if not args.app and not args.check:
         parser.error("the following arguments are required: --app")
-    for name in ("p50", "cores", "memory", "check"):
+    for name in ("p50", "cores", "memory", "check", "db_pool"):
         if getattr(args, name) is not None and args.rate is None:
-            parser.error(f"--{name} is part of a goal: give --rate and --p99 too")
+            parser.error(f"--{name.replace('_', '-')} is part of a goal: give --rate and "
+                         "--p99 too")
     args.goal = None if args.rate is None else Goal(
         args.rate, args.p99 / 1000, None if args.p50 is None else args.p50 / 1000)
     return args

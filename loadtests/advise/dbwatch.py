@@ -13,6 +13,7 @@ is a pool that does not keep its connections. No
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -37,6 +38,45 @@ class Connections:
         return self.peak >= self.allowed - 1  # the watch's own connection takes one
 
 
+@dataclass(frozen=True)
+class Budget:
+    """The connections a PostgreSQL lets the app open: ``max_connections`` less the slots
+    it keeps for superusers (and, from PostgreSQL 16, ``reserved_connections``)."""
+
+    max_connections: int
+    reserved: int
+
+    @property
+    def allowed(self) -> int:
+        return self.max_connections - self.reserved
+
+
+def read_budget(conn) -> Budget:
+    """``conn``'s server's :class:`Budget` (a psycopg connection)."""
+    import psycopg
+
+    most = int(conn.execute("SHOW max_connections").fetchone()[0])
+    reserved = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
+    with contextlib.suppress(psycopg.Error):  # PostgreSQL 16 and later
+        reserved += int(conn.execute("SHOW reserved_connections").fetchone()[0])
+    return Budget(most, reserved)
+
+
+def budget(url: str | None = None) -> Budget | None:
+    """The :class:`Budget` of the PostgreSQL at ``url`` (default: ``DATABASE_URL``), or None
+    when there is none, or none answers there."""
+    url = url if url is not None else os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return None
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
+            return read_budget(conn)
+    except psycopg.Error:
+        return None
+
+
 class DbWatch:
     """``with DbWatch() as watch: ...``; then ``watch.result`` (None when not watched)."""
 
@@ -54,9 +94,7 @@ class DbWatch:
 
         try:
             self._conn = psycopg.connect(self.url, connect_timeout=2, autocommit=True)
-            self._limits = tuple(int(self._conn.execute(f"SHOW {name}").fetchone()[0])
-                                 for name in ("max_connections",
-                                              "superuser_reserved_connections"))
+            self._limits = read_budget(self._conn)
             self._sessions = self._conn.execute(SESSIONS_SQL).fetchone()[0]
         except psycopg.Error:
             return self
@@ -88,5 +126,6 @@ class DbWatch:
         except Exception:
             opened = 0
         self._conn.close()
-        most, reserved = self._limits
-        self.result = Connections(self._peak, most - reserved, most, reserved, opened)
+        limits = self._limits
+        self.result = Connections(self._peak, limits.allowed, limits.max_connections,
+                                  limits.reserved, opened)

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..harness.machine import cores_here
 from ..model.goal import Goal
 from .atrate import AtRate, measure_at_rate
+from .dbwatch import Budget, budget
 from .goal import MAX_CORES, Plan, elsewhere, plan, with_headroom
 from .predict import Profile
 from .recommend import CPU_BOUND_WAIT
@@ -29,10 +30,14 @@ def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[s
     ``measuring`` False: ``cores`` are not this machine's, so nothing is measured and the
     leanest the twin says meets the goal is advised, as a prediction."""
     goal: Goal = args.goal
-    plans = plan(profile, goal, cores=cores, kind=target.kind, memory=args.memory)
+    db = budget()  # DATABASE_URL's, which the app reads too
+    plans = plan(profile, goal, cores=cores, kind=target.kind, memory=args.memory, db=db,
+                 pool=args.db_pool)
     meeting = [p for p in plans if p.meets]
+    # none meets it: the closest, the lowest p99 (past capacity: the most capacity) first
+    closest = sorted(plans, key=lambda p: (p.forecast.p99_s, -p.capacity_rps))
     shortlist = [with_headroom(p, profile, goal, cores)
-                 for p in (meeting or plans)[:knobs["measured"] if measuring else 1]]
+                 for p in (meeting or closest)[:knobs["measured"] if measuring else 1]]
     if not measuring:
         return predicted(args, target, plans, shortlist[0], profile, cores, excluded)
     measured: dict[str, AtRate] = {}
@@ -50,14 +55,14 @@ def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[s
     at = measured[closest.candidate.label]
     by_label = {p.candidate.label: p for p in shortlist}
     return {
-        **_goal(goal, cores, measured=True),
+        **_goal(goal, cores, measured=True, db=db, pool=args.db_pool),
         "candidates": [plan_row(by_label.get(p.candidate.label, p),
                                 measured.get(p.candidate.label)) for p in plans],
         "recommended": recommended(
             closest, target, meets=chosen is not None, measured_rps=at.headroom_rps,
             refused_rps=at.refused_rps,
             reasons=reasons(closest, at, plans, shortlist, measured, profile, goal, cores,
-                            excluded, where)),
+                            excluded, where, db=db, pool=args.db_pool)),
         "elsewhere": where,
     }
 
@@ -68,7 +73,8 @@ def predicted(args, target: Target, plans: list[Plan], best: Plan, profile: Prof
     goal: Goal = args.goal
     where = None if best.meets else elsewhere(profile, goal, cores=cores, kind=target.kind)
     c = best.candidate
-    parts = [_profile_text(profile, cores), _plan_text(goal, plans, cores),
+    parts = [_profile_text(profile, cores),
+             _plan_text(goal, plans, cores, budget(), args.db_pool),
              f"Predicted for {cores} cores, not measured: this machine has "
              f"{cores_here()}" + (f", the servers held to CPU {','.join(map(str, target.cpus))}"
                                   if target.cpus else "")
@@ -83,7 +89,7 @@ def predicted(args, target: Target, plans: list[Plan], best: Plan, profile: Prof
         parts.append(elsewhere_text(where, goal, cores))
     parts += _watch(best, excluded)
     return {
-        **_goal(goal, cores, measured=False),
+        **_goal(goal, cores, measured=False, db=budget(), pool=args.db_pool),
         "candidates": [plan_row(best if p.candidate == c else p, None) for p in plans],
         "recommended": recommended(best, target, meets=best.meets, measured_rps=None,
                                    refused_rps=None,
@@ -92,10 +98,15 @@ def predicted(args, target: Target, plans: list[Plan], best: Plan, profile: Prof
     }
 
 
-def _goal(goal: Goal, cores: int, *, measured: bool) -> dict:
+def _goal(goal: Goal, cores: int, *, measured: bool, db: Budget | None,
+          pool: int | None) -> dict:
+    database = None if db is None else {
+        "allowed": db.allowed, "max_connections": db.max_connections, "reserved": db.reserved,
+        "pool": pool}
     return {"goal": {"rate_rps": goal.rate, "p99_ms": goal.p99_s * 1000,
                      "p50_ms": None if goal.p50_s is None else goal.p50_s * 1000,
-                     "text": str(goal), "cores": cores, "measured": measured}}
+                     "text": str(goal), "cores": cores, "measured": measured,
+                     "database": database}}
 
 
 def recommended(p: Plan, target: Target, *, meets: bool, measured_rps: float | None,
@@ -130,6 +141,8 @@ def plan_row(p: Plan, at: AtRate | None) -> dict:
         "slots": "∞" if c.slots == float("inf") else int(c.slots), "note": c.note,
         "memory_mb": p.prediction.memory_mb, "risk": p.prediction.risk,
         "over_memory": p.over_memory,
+        "db_connections": None if p.db_connections in (None, float("inf")) else p.db_connections,
+        "over_db": p.over_db,
         "predicted": {"p50_ms": _ms(f.p50_s), "p99_ms": _ms(f.p99_s), "meets": p.meets,
                       "headroom_rps": p.headroom_rps},
         "measured": at.as_row() if at else None,
@@ -143,13 +156,16 @@ def _ms(seconds: float) -> float | None:
 
 def reasons(chosen: Plan, at: AtRate, plans: list[Plan], shortlist: list[Plan],
             measured: dict[str, AtRate], profile: Profile, goal: Goal, cores: int,
-            excluded: dict[str, str], where: dict | None) -> str:
+            excluded: dict[str, str], where: dict | None, *, db: Budget | None = None,
+            pool: int | None = None) -> str:
     """One paragraph: the profile, the goal, what the twin and the measurement said."""
     c, run = chosen.candidate, at.at_goal
-    parts = [_profile_text(profile, cores), _plan_text(goal, plans, cores)]
+    parts = [_profile_text(profile, cores), _plan_text(goal, plans, cores, db, pool)]
     for p in shortlist:
         if p is chosen:
             break
+        if not p.meets:
+            continue
         miss = measured[p.candidate.label].at_goal
         parts.append(f"{p.candidate.label} was predicted to meet it (p99 "
                      f"{p.forecast.p99_s * 1000:.0f} ms) but measured {_run_text(miss)}: the "
@@ -180,14 +196,35 @@ def _profile_text(profile: Profile, cores: int) -> str:
     return text
 
 
-def _plan_text(goal: Goal, plans: list[Plan], cores: int) -> str:
+def _plan_text(goal: Goal, plans: list[Plan], cores: int, db: Budget | None = None,
+               pool: int | None = None) -> str:
     meeting = sum(p.meets for p in plans)
     over = sum(p.over_memory for p in plans)
-    return (f"The goal is {goal}. Each configuration's simulated twin (Poisson arrivals at "
+    text = (f"The goal is {goal}. Each configuration's simulated twin (Poisson arrivals at "
             f"{goal.rate:g}/s; each request S_cpu of Python, then R − S_cpu of waiting) "
             f"predicts its p50 and p99 there: {meeting} of the {len(plans)} configurations "
             f"tried meet it on {cores} cores"
             + (f" ({over} left out for the memory budget)." if over else "."))
+    return text + database_text(plans, db, pool)
+
+
+def database_text(plans: list[Plan], db: Budget | None, pool: int | None) -> str:
+    """The database budget, and the configurations it refused, or "" without a database."""
+    if db is None:
+        return ""
+    refused = [p for p in plans if p.over_db]
+    each = f"its pool of {pool}" if pool else "one per thread or greenlet (no --db-pool given)"
+    text = (f" The database allows the app {db.allowed} connections (max_connections "
+            f"{db.max_connections} less {db.reserved} reserved); a configuration may hold "
+            f"workers × {each}")
+    if not refused:
+        return text + ": every one fits."
+    worst = max(refused, key=lambda p: p.db_connections)
+    many = ("unbounded" if worst.db_connections == float("inf")
+            else f"{worst.db_connections:.0f}")
+    return (text + f": {len(refused)} would hold more and are refused (the most, "
+            f"{worst.candidate.label}: {many}). Size the pools to fit (workers × pool ≤ "
+            f"{db.allowed}), or put PgBouncer in front.")
 
 
 def _size(p: Plan) -> str:
