@@ -74,13 +74,15 @@ def work(profile: Profile, candidate: Candidate) -> Work:
 
 
 def twin_of(candidate: Candidate, profile: Profile, cores: int) -> Twin:
-    """``candidate``'s twin for this app: where the app's waits hold an event loop, new
-    connections wait in the one accept queue for a worker free to take them (a worker its
-    wait holds accepts none; measured: asgi -w5 at 15/s, p99 145 ms, where connections
-    kept by workers taken at random predicted 385 ms), not at a worker chosen at random."""
+    """``candidate``'s twin for this app. Where the app's waits hold an event loop, each
+    worker is one slot, fed from the one accept queue: a worker its wait holds takes no
+    connection meanwhile, so the requests wait for whichever worker is free, as sync's do
+    (measured: asgi -w5 at 15/s, p99 145 ms, where greenlet slots kept by workers taken at
+    random predicted 385 ms; a shared queue of 1,000 slots a worker sent every request to
+    the first worker, 75 s)."""
     twin = candidate.twin(cores)
     if profile.loop_blocked and candidate.model in EVENT_LOOPS:
-        return dataclasses.replace(twin, keepalive=False, shares=None)
+        return dataclasses.replace(twin, slots=1, keepalive=False, shares=None)
     return twin
 
 
