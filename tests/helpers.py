@@ -25,6 +25,7 @@ from loadtests.harness.procs import alive
 from loadtests.load.client import Reply, get
 from loadtests.servers import ROOT, ServerSpec
 from loadtests.servers.base import RESET_SIGINT
+from webapp.work.primes import QUICK_PRIME
 
 SYNC = ServerSpec("sync", workers=1)
 GTHREAD = ServerSpec("gthread", workers=1, threads=4)
@@ -205,8 +206,11 @@ TRY_STOP_S = 15
 #: Run times on the pages, and in the tests: Locust's ``-t``, the loads' ``--duration`` and
 #: the open load's ``--phase`` seconds (1 s each: what a script's test checks -- it runs,
 #: prints no traceback and no 5xx, leaves nothing -- needs no longer, and the load's CPU is
-#: make test's budget), ``make probe``'s requests and ``make lesson``'s windows.
+#: make test's budget), ``make probe``'s requests and ``make lesson``'s windows; and the
+#: slow prime of the pages' curls (9999999999999917: 2.8 s of one core each, 13 of them in
+#: the scripts) as the quick fixture prime (0.3 s).
 SHORTER = ((re.compile(r"(?<= )-t \d+s\b"), "-t 1s"),
+           (re.compile(r"\b9999999999999917\b"), str(QUICK_PRIME)),
            (re.compile(r"(?<= )--duration \d+\b"), "--duration 1"),
            (re.compile(r"(?<= --phase )(\d+):\d+\b"), r"\1:1"),
            (re.compile(r"^make probe(?= )", re.M),
@@ -291,6 +295,7 @@ def _command(pid: int) -> str:
 #: last, ran to 310 s of a pass whose files add up to 270 s a worker). ``tests/test_harness.py``
 #: checks the names.
 LONGEST = {"test_try.py": 231, "test_hosts.py": 210, "test_reliability.py": 130,
+           "test_advise_goal.py": 110,
            "test_slowclients.py": 107, "test_offload_celery.py": 64, "test_advise_db.py": 60,
            "test_try_services.py": 49, "test_servers.py": 43, "test_timeline.py": 42,
            "test_db.py": 41, "test_teaching.py": 39, "test_matrix.py": 35,

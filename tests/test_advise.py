@@ -202,11 +202,16 @@ def test_an_app_that_does_not_import_is_one_line_exit_2(tmp_path):
 @pytest.mark.integration
 @pytest.mark.timing
 @pytest.mark.two_cores
+@pytest.mark.slow  # make slow's: 53-66 s alone on both cores; the sample judges its timing
 def test_a_quick_advice_end_to_end(tmp_path):
     """The whole advisor on the CPU-bound example, measured on this machine. (The waiting
     and mixed examples' advice is the committed samples docs/sample/advise/*, whose timing
     is judged there; what the advice makes of a waiting profile is tested above without a
-    server, and the database examples run the advisor end to end on a waiting app.)"""
+    server, and the database examples run the advisor end to end on a waiting app.) In
+    ``make slow``, not ``make test``: it held the machine alone for 53-66 s of CI's 8
+    minutes, and its claim -- the measured ceiling within 0.8-1.2 of two cores ÷ S -- is a
+    timing claim the committed cpu sample makes; the goal's end-to-end run
+    (tests/test_advise_goal.py) and the database examples' cover the command's whole way."""
     app, path = "examples.cpu:app", "/score"
     done = run_advise("--app", app, "--path", path, "--quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]

@@ -252,5 +252,7 @@ def test_the_projection_sets_each_measured_p99_beside_the_other_cores_prediction
     assert rows[0]["p99_error"] == pytest.approx(0.2)
     text = "\n".join(lines({"goal": "p99 ≤ 300 ms at 15 requests/s", "app": "a:app",
                             "paths": ["/a"], "machine": "m", "projections": [
-                                {"from": "1", "to": "2", "rows": rows}]}))
+                                {"from": "1", "to": "2", "cpu_ms": [30.0, 25.0],
+                                 "rows": rows}]}))
+    assert "S_cpu profiled: 30.0 ms for the prediction, 25.0 ms for the measurement." in text
     assert "| sync -w2 | 50 / 120 | 52 / 100 | +20% | yes / yes |" in text

@@ -4,10 +4,14 @@ past R that measured the headroom."""
 
 from __future__ import annotations
 
+import os
+import textwrap
+
 from rich.table import Table
 
 from ..lessons.base import ms
 from ..matrix.charts import bars, outside_legend, plt, save
+from ..servers import ROOT
 
 
 def _rate(value: float | None) -> str:
@@ -86,7 +90,28 @@ def run_lines(advice: dict) -> list[str]:
     return lines
 
 
-def lines(advice: dict) -> list[str]:
+#: The lab's pages a goal's advice rests on: (page, what it shows, when it applies).
+LESSONS = (
+    ("lessons/opentraffic.md", "open traffic and the simulated twin", lambda a: True),
+    ("lessons/overload.md", "past capacity, the queue grows for as long as the peak lasts",
+     lambda a: True),
+    ("lessons/cores.md", "CPU-bound: one process per core", lambda a: a["mix"]["wait_fraction"]
+     < 0.5),
+    ("lessons/coroutines.md", "a blocking call holds the event loop",
+     lambda a: a["mix"].get("loop_blocked")),
+    ("lessons/dbbudget.md", "the database's connection budget",
+     lambda a: a["goal"].get("database")),
+)
+
+
+def lesson_links(advice: dict, out) -> str:
+    """The pages the advice rests on, linked from ``out`` (the report's folder)."""
+    docs = ROOT / "docs"
+    return "; ".join(f"[{what}]({os.path.relpath(docs / page, out)})"
+                     for page, what, applies in LESSONS if applies(advice))
+
+
+def lines(advice: dict, out=".") -> list[str]:
     """report.md's goal sections."""
     rec = advice["recommended"]
     runs = ([f"## The runs of {rec['label']}", "", *run_lines(advice), ""]
@@ -104,6 +129,8 @@ def lines(advice: dict) -> list[str]:
         "ones and the leanest of the rest. ![chart](advice.png)",
         "",
         *runs,
+        f"The lab's pages this rests on: {lesson_links(advice, out)}.",
+        "",
     ]
 
 
@@ -112,20 +139,24 @@ def chart(advice: dict, out) -> str:
     p99 as the offered rate rises past it (measured only)."""
     goal = advice["goal"]
     measured = goal["measured"]
-    fig, axes = plt.subplots(1, 2 if measured else 1, figsize=(13 if measured else 7, 4.5),
+    fig, axes = plt.subplots(1, 2 if measured else 1, figsize=(13 if measured else 11, 4.5),
                              layout="constrained", squeeze=False)
     left = axes[0][0]
     rows = [r for r in advice["candidates"] if r["measured"]] if measured else shown(advice)
     series = {"predicted p99": [r["predicted"]["p99_ms"] for r in rows]}
     if measured:
         series["measured p99"] = [_measured(r)["p99_ms"] for r in rows]
-    bars(left, [r["label"] for r in rows], series,
+    bars(left, [textwrap.fill(r["label"], 16) for r in rows], series,
          colors={"predicted p99": "tab:purple", "measured p99": "tab:green"})
+    for label in left.get_xticklabels():  # wrapped, level: long labels side by side
+        label.set_rotation(0)
+        label.set_horizontalalignment("center")
     left.axhline(goal["p99_ms"], color="tab:red", linestyle="--", label="goal's p99")
     outside_legend(left)
-    left.set_ylabel(f"p99 ms at {goal['rate_rps']:g} requests/s")
+    left.set_ylabel(f"p99 ms at {goal['rate_rps']:g} requests/s"
+                    + ("" if measured else " (—: past capacity)"))
     left.set_title("measured configurations at the goal's rate" if measured else
-                   f"predicted for {goal['cores']} cores (— : past its capacity)", fontsize=10)
+                   f"predicted for {goal['cores']} cores", fontsize=10)
     if not measured:
         return save(fig, out, "advice.png")
     right = axes[0][1]

@@ -116,7 +116,7 @@ def write(advice: dict, out: Path) -> None:
         f"{fmt(advice['mix']['knee'], '.0f')} requests in progress.",
         "",
         *(["Models left out:", "", *excluded, ""] if excluded else []),
-        *(goalreport.lines(advice) if goal else [
+        *(goalreport.lines(advice, out) if goal else [
             "## Candidates",
             "",
             *candidate_lines(advice),

@@ -9,11 +9,12 @@ from .blocks import DOCS
 from .blocks import RENDERERS as BLOCKS
 from .deploying import decision, overload, scaling
 from .glossary import linked
+from .goals import goals, projection
 from .scripts import tried
 from .teaching import teaching
 
 RENDERERS = {**BLOCKS, "teaching": teaching, "decision": decision, "scaling": scaling,
-             "overload": overload, "try": tried}
+             "overload": overload, "goals": goals, "projection": projection, "try": tried}
 
 #: A block's first line: a MyST comment in a page, an HTML comment in README.md.
 BEGIN = re.compile(r"^(% |<!-- )generated: (\w+)(?: (.+?))?( -->)?$")

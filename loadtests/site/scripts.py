@@ -5,7 +5,8 @@ A page's scripts are ``NAME.sh``, or ``NAME-0.sh``, ``NAME-1.sh``... when the pa
 share a shell (the teaching page's class script: one block starts the servers, the last
 stops them); the test runs those in order in one ``bash``. What a reader pastes is what
 the test runs, but for the run times, which the test shortens (Locust's ``-t 20s`` and the
-open load's ``--duration 20`` to 2 s, each ``--phase`` to 1 s).
+open load's ``--duration 20`` to 1 s, each ``--phase`` to 1 s, the slow prime of the
+curls to the quick one: ``tests/helpers.SHORTER``).
 """
 
 from __future__ import annotations
