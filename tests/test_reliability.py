@@ -138,8 +138,14 @@ def test_sigterm_lets_in_flight_requests_finish(model):
 LONG_PRIME = 10**17 - 3
 
 
-@pytest.mark.parametrize(("model", "killed"), [("sync", True), ("gthread", False),
-                                               ("gevent", True), ("asgi", True)])
+@pytest.mark.parametrize(("model", "killed"), [
+    ("sync", True),
+    # a claim on scheduling: the worker's main thread takes the GIL back from the computing
+    # one and notifies within the 2 s timeout. In the CPU-bound first pass, at its start
+    # (five workers starting on two cores), its worker was once killed after 3-5 s; so it
+    # runs with the timing tests, where each holds its claim beside one other test
+    pytest.param("gthread", False, marks=pytest.mark.timing),
+    ("gevent", True), ("asgi", True)])
 def test_worker_timeout_kills_only_a_worker_that_cannot_notify(model, killed):
     spec = ServerSpec(model, threads=2 if model == "gthread" else 1, timeout=2,
                       env=(("PRIME_MAX_N", str(10**18)),))
