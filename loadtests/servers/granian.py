@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from .base import LOOPBACK, Server
 from .spec import ServerSpec
 
@@ -46,7 +44,7 @@ class GranianServer(Server):
 
     @classmethod
     def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
-        command = [sys.executable, "-m", "granian", "--interface", _interface(spec),
+        command = [spec.interpreter, "-m", "granian", "--interface", _interface(spec),
                    "--host", host, "--port", str(port), "--workers", str(spec.workers),
                    "--workers-kill-timeout", str(spec.timeout), "--no-access-log"]
         if spec.worker_class == "wsgi":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -60,7 +59,7 @@ class GunicornServer(Server):
 
     @classmethod
     def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
-        command = [sys.executable, "-m", "gunicorn", "-c", spec.config or str(CONFIG)]
+        command = [spec.interpreter, "-m", "gunicorn", "-c", spec.config or str(CONFIG)]
         if spec.chdir:
             command += ["--chdir", spec.chdir]
         if spec.app:

@@ -7,6 +7,7 @@ server's module's to say (:mod:`loadtests.servers`).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from ..harness.machine import usable_cores
@@ -45,9 +46,17 @@ class ServerSpec:
     #: The CPUs the server and its workers are held to (``taskset``; empty: any): a server of
     #: N cores on a bigger machine, the load generator on the others.
     cpus: tuple[int, ...] = ()
+    #: The interpreter that runs the server (None: the lab's own): another environment's,
+    #: with the app's packages and its own gunicorn (the advisor's ``--python``).
+    python: str | None = None
     #: gunicorn only: a config file of the user's instead of the lab's; its settings stand,
     #: but for where it listens and logs (the advisor's ``--check``).
     config: str | None = None
+
+    @property
+    def interpreter(self) -> str:
+        """The Python that runs the server: :attr:`python`, or the lab's own."""
+        return self.python or sys.executable
 
     @property
     def runs_on(self):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 
 import psutil
 
@@ -51,7 +50,7 @@ class UvicornServer(_UvicornLoop, Server):
 
     @classmethod
     def argv(cls, spec: ServerSpec, port: int, host: str = LOOPBACK) -> list[str]:
-        command = [sys.executable, "-m", "uvicorn", spec.app or ASGI_APP,
+        command = [spec.interpreter, "-m", "uvicorn", spec.app or ASGI_APP,
                    "--host", host, "--port", str(port), "--workers", str(spec.workers),
                    "--timeout-graceful-shutdown", str(spec.timeout)]
         return command + (["--app-dir", spec.chdir] if spec.chdir else [])

@@ -12,7 +12,6 @@ the request in flight is answered), then the connections are closed.
 from __future__ import annotations
 
 import signal
-import sys
 
 from .base import LOOPBACK, Server
 from .spec import ServerSpec
@@ -44,7 +43,7 @@ class WaitressServer(Server):
         if spec.workers != 1 or spec.worker_class != "wsgi":
             raise ValueError("waitress serves WSGI in one process: worker_class 'wsgi', "
                              f"workers 1, not {spec.worker_class!r} × {spec.workers}")
-        return [sys.executable, "-m", "waitress", f"--listen={host}:{port}",
+        return [spec.interpreter, "-m", "waitress", f"--listen={host}:{port}",
                 f"--threads={spec.threads}", spec.app or WSGI_APP]
 
     @classmethod
