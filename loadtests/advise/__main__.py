@@ -33,6 +33,7 @@ from ..model.goal import Goal
 from ..servers import ROOT
 from . import forgoal, output
 from .check import check
+from .environment import MIN_GUNICORN, Environment, inspect
 from .measure import as_row, measure
 from .predict import Prediction, Profile, predict, ties
 from .profile import PathProfile, profile_paths, serves_under
@@ -71,6 +72,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         metavar="'NAME: VALUE'",
                         help="a header every request carries, e.g. an auth token (repeat)")
     parser.add_argument("--chdir", help="your project's folder (default: the current one)")
+    parser.add_argument("--python", metavar="PATH",
+                        help="your environment's interpreter (e.g. ~/proj/.venv/bin/python): it "
+                             "imports and serves the app with its own packages and gunicorn "
+                             f"({'.'.join(map(str, MIN_GUNICORN))} or later); the lab's "
+                             "runs only the load (default: the lab's own)")
     add_presets(parser, quick="short windows, two worker classes measured (≤ 2 min)",
                 full="longer windows, three worker classes measured")
     parser.add_argument("--users", type=positive(int), default=50,
@@ -181,15 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with progress:
             task = progress.add_task(f"importing {args.app}", total=None)
+            env = inspect(args.python)
             target = resolve(args.app, args.paths, args.chdir, args.body, args.headers,
-                             args.server_cpus)
+                             args.server_cpus, args.python)
             progress.update(task, total=len(target.routes) + len(OTHER_MODELS[target.kind])
                             + (knobs["measured"] if args.goal else knobs["classes"] + 1))
 
             def step(text: str) -> None:
                 progress.update(task, advance=1, description=text)
 
-            profiles, profile, excluded = survey(args, knobs, target, step)
+            profiles, profile, excluded = survey(args, knobs, target, step, env)
             if args.goal:
                 advice = forgoal.advise(args, knobs, target, profile, excluded, cores, step,
                                         measuring=cores == usable)
@@ -202,14 +209,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"advise: the measurement failed: {error}", file=sys.stderr)
         return 1
     elapsed = time.monotonic() - started
+    absent = [m for m in OTHER_MODELS[target.kind] if not env.serves(m)]
     if args.goal:
         advice = {**common(args, target, profiles, profile, excluded, cores, elapsed),
                   **advice}
-        output.write(advice, out)
-        console.print(output.goal_table(advice))
     else:
         best = choose(trials)
         advice = build(args, target, profiles, profile, trials, best, excluded, cores, elapsed)
+    advice["environment"] = {"python": env.python or sys.executable, "gunicorn": env.gunicorn,
+                             "python_version": env.python_version, "not_installed": absent}
+    if absent:
+        line = env.add_line(absent)
+        advice["recommended"]["reasons"] += f" {line[0].upper()}{line[1:]}."
+    if args.goal:
+        output.write(advice, out)
+        console.print(output.goal_table(advice))
+    else:
         output.write(advice, out)
         console.print(output.candidates_table(advice))
     console.print(f"[bold]advised:[/] {advice['recommended']['command']}")
@@ -218,15 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def survey(args, knobs: dict, target: Target, step,
+def survey(args, knobs: dict, target: Target, step, env: Environment,
            ) -> tuple[list[PathProfile], Profile, dict[str, str]]:
-    """Steps 1 and 2: each path's profile, then the app under each other model: the
-    profiles, their mix with each model's worker memory, and the models left out, why."""
+    """Steps 1 and 2: each path's profile, then the app under each other model installed
+    where it runs: the profiles, their mix with each model's worker memory, and the models
+    left out, why."""
     profiles, memories = profile_paths(
         target, window_s=knobs["profile_s"], timeout=args.timeout,
         on_path=lambda path: step(f"profiling {path} (one worker, one user)"))
     excluded = {}
     for model in OTHER_MODELS[target.kind]:
+        if not env.serves(model):
+            step(f"{model}: not installed there")
+            continue
         step(f"serving under {model}")
         served = serves_under(target, model, timeout=args.timeout, profiles=tuple(profiles))
         if isinstance(served, str):

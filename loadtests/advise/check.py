@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..servers import MODELS, ServerSpec
 from .atrate import serve_at_rate
+from .environment import inspect
 from .target import BadInput, resolve
 
 #: Reads a gunicorn config file as gunicorn does (Application.load_config_from_file) and
@@ -35,11 +36,13 @@ print(json.dumps({"worker_class": c.worker_class_str, "workers": c.workers,
 """
 
 
-def read_config(path: str) -> dict:
-    """The settings of gunicorn config file ``path``, as gunicorn reads them."""
+def read_config(path: str, python: str | None = None) -> dict:
+    """The settings of gunicorn config file ``path``, as ``python``'s gunicorn (None: the
+    lab's) reads them."""
     if not Path(path).is_file():
         raise BadInput(f"--check {path}: no such file")
-    done = subprocess.run([sys.executable, "-c", READ_CONFIG, path], capture_output=True,
+    done = subprocess.run([python or sys.executable, "-c", READ_CONFIG, path],
+                          capture_output=True,
                           text=True, timeout=60)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -66,16 +69,18 @@ def check(args, seconds: float) -> int:
     """Measure ``args.check`` at ``args.goal`` for ``seconds``; print one line; its exit
     status."""
     try:
-        settings = read_config(args.check)
+        inspect(args.python)  # its gunicorn is one the check can serve with
+        settings = read_config(args.check, args.python)
         app = args.app or settings["wsgi_app"]
         if not app:
             raise BadInput(f"--check {args.check}: it names no wsgi_app: give --app")
         target = resolve(app, args.paths, args.chdir, args.body, args.headers,
-                         args.server_cpus)
+                         args.server_cpus, args.python)
         kind = label(settings).split()[0]
         spec = ServerSpec(kind if kind in MODELS else "sync", workers=settings["workers"],
                           timeout=settings["timeout"], app=app, chdir=target.chdir,
-                          config=str(Path(args.check).resolve()), cpus=target.cpus)
+                          config=str(Path(args.check).resolve()), cpus=target.cpus,
+                          python=target.python)
         at = serve_at_rate(spec, label(settings), target, args.goal, seconds=seconds,
                            timeout=args.timeout, headroom_rps=None)
     except BadInput as error:

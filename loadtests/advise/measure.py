@@ -57,7 +57,7 @@ class Measured:
 
 def spec_of(candidate: Candidate, target: Target) -> ServerSpec:
     return dataclasses.replace(candidate.spec, app=target.app, chdir=target.chdir,
-                               cpus=target.cpus)
+                               cpus=target.cpus, python=target.python)
 
 
 class Timed(Part):

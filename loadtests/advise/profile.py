@@ -147,7 +147,7 @@ def base_spec(target: Target, served: str) -> ServerSpec:
     return ServerSpec(worker_class=model, workers=1,
                       threads=4 if model in ("gthread", "wsgi") else 1,
                       app=target.app, chdir=target.chdir, server=server or "gunicorn",
-                      cpus=target.cpus)
+                      cpus=target.cpus, python=target.python)
 
 
 def profile_paths(target: Target, *, window_s: float, timeout: float,
@@ -185,7 +185,7 @@ def serves_under(target: Target, model: str, *, timeout: float,
     for an event loop (gevent), also that each path's waiting yields to it
     (:mod:`.stall`: concurrent requests overlap their waits)."""
     if model == "gevent":
-        patched = check_import(target.app, target.chdir, patch="gevent")
+        patched = check_import(target.app, target.chdir, patch="gevent", python=target.python)
         if "error" in patched:
             return f"does not import under gevent's monkey-patching: {patched['error']}"
     try:

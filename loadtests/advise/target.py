@@ -57,18 +57,21 @@ class Target:
     kind: str = "wsgi"  # or "asgi"
     #: the CPUs every server of the app is held to (``--server-cpus``; empty: any)
     cpus: tuple[int, ...] = ()
+    #: the interpreter that imports and serves it (``--python``; None: the lab's own)
+    python: str | None = None
 
     @property
     def routes(self) -> tuple[Route, ...]:
         return self.traffic.routes
 
 
-def check_import(app: str, chdir: str, *, patch: str = "") -> dict:
-    """{"kind": "wsgi"|"asgi"} or {"error": one line}, from a child process."""
+def check_import(app: str, chdir: str, *, patch: str = "", python: str | None = None) -> dict:
+    """{"kind": "wsgi"|"asgi"} or {"error": one line}, from a child process of ``python``
+    (None: the lab's own)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [chdir, str(ROOT), os.environ.get("PYTHONPATH", "")]))}
     try:
-        done = subprocess.run([sys.executable, "-c", IMPORT_CHECK, app, chdir, patch],
+        done = subprocess.run([python or sys.executable, "-c", IMPORT_CHECK, app, chdir, patch],
                               cwd=chdir, env=env, capture_output=True, text=True,
                               timeout=IMPORT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -82,7 +85,8 @@ def check_import(app: str, chdir: str, *, patch: str = "") -> dict:
 
 
 def resolve(app: str, paths: list[str], chdir: str | None, body: str | None = None,
-            headers: list[str] = (), cpus: tuple[int, ...] = ()) -> Target:
+            headers: list[str] = (), cpus: tuple[int, ...] = (),
+            python: str | None = None) -> Target:
     """Check what the user gave (``paths``: ``--path``'s [METHOD ]PATH[=WEIGHT]; ``body``
     and ``headers``: ``--body`` and ``--header``); the app must import (without patching)
     and be callable."""
@@ -96,10 +100,10 @@ def resolve(app: str, paths: list[str], chdir: str | None, body: str | None = No
         traffic = Traffic.parse(paths, body, headers)
     except ValueError as error:
         raise BadInput(str(error)) from None
-    found = check_import(app, str(folder))
+    found = check_import(app, str(folder), python=python)
     if "error" in found:
         raise BadInput(f"--app {app}: cannot import it from {folder}: {found['error']}")
-    return Target(app, traffic, str(folder), found["kind"], cpus)
+    return Target(app, traffic, str(folder), found["kind"], cpus, python)
 
 
 def redacted(argv: list[str]) -> list[str]:
