@@ -76,13 +76,19 @@ def lines(result: dict) -> list[str]:
                  "| configuration | predicted p50 / p99 ms | measured p50 / p99 ms | p99 error |"
                  " meets: predicted / measured |", "|---|---:|---:|---:|---|"]
         for row in pair["rows"]:
-            error = "—" if row["p99_error"] is None else f"{row['p99_error']:+.0%}"
+            said = cells(row)
             text.append(f"| {row['label']} | {_ms(row['predicted_p50_ms'])} / "
-                        f"{_ms(row['predicted_p99_ms'])} | {_ms(row['measured_p50_ms'])} / "
-                        f"{_ms(row['measured_p99_ms'])} | {error} | "
-                        f"{_yes(row['predicted_meets'])} / {_yes(row['measured_meets'])} |")
+                        f"{said['predicted']} | {_ms(row['measured_p50_ms'])} / "
+                        f"{said['measured']} | {said['error']} | {said['meets']} |")
         text.append("")
     return text
+
+
+def cells(row: dict) -> dict[str, str]:
+    """A compared row's p99s, error and verdicts as a table shows them."""
+    return {"predicted": _ms(row["predicted_p99_ms"]), "measured": _ms(row["measured_p99_ms"]),
+            "error": "—" if row["p99_error"] is None else f"{row['p99_error']:+.0%}",
+            "meets": f"{_yes(row['predicted_meets'])} / {_yes(row['measured_meets'])}"}
 
 
 def _ms(value: float | None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from ..advise.projection import cells
 from .blocks import SAMPLES_DIR
 
 
@@ -63,9 +64,8 @@ def projection(arg: str, write: bool = False) -> str:
     for pair in data["projections"]:
         speed = "{:.1f} / {:.1f}".format(*pair["cpu_ms"])
         for row in pair["rows"]:
-            error = "—" if row["p99_error"] is None else f"{row['p99_error']:+.0%}"
+            said = cells(row)
             lines.append(f"| {pair['from']} → {pair['to']} | {speed} | `{row['label']}` | "
-                         f"{_ms(row['predicted_p99_ms'])} | {_ms(row['measured_p99_ms'])} | "
-                         f"{error} | {'yes' if row['predicted_meets'] else 'no'} / "
-                         f"{'yes' if row['measured_meets'] else 'no'} |")
+                         f"{said['predicted']} | {said['measured']} | {said['error']} | "
+                         f"{said['meets']} |")
     return "\n".join(lines)
