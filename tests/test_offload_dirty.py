@@ -214,3 +214,28 @@ def test_dirty_workers_default_to_the_cores_this_process_may_use():
         assert get(f"{server.url}/offload/prime/{QUICK_PRIME}").body["prime"] is True
     finally:
         server.stop()
+
+
+def test_a_dirty_workers_own_timeout_is_a_504_not_an_app_error():
+    """gunicorn 27.0.1's dirty worker raises DirtyTimeoutError when its ``dirty_timeout``
+    ends and wraps it, as every exception of a task, in a DirtyAppError carrying the
+    traceback (gunicorn/dirty/worker.py); it crosses the socket as a dict. Built and sent
+    the same way here, it is the task's timeout (504); an app's own error stays a 503."""
+    import traceback
+
+    from gunicorn.dirty.errors import DirtyAppError, DirtyError, DirtyTimeoutError
+
+    from webapp.offload.dirty import TimedOut, Unavailable, _translate
+
+    def as_the_worker_sends(error: Exception) -> DirtyError:
+        try:
+            raise error
+        except Exception as caught:
+            wrapped = DirtyAppError(str(caught), app_path="a:App", action="check",
+                                    traceback=traceback.format_exc())
+        return DirtyError.from_dict(wrapped.to_dict())
+
+    timed_out = as_the_worker_sends(DirtyTimeoutError("Execution timed out", timeout=1))
+    assert isinstance(timed_out, DirtyAppError)  # what the caller receives
+    assert isinstance(_translate(timed_out), TimedOut)
+    assert isinstance(_translate(as_the_worker_sends(ValueError("bad n"))), Unavailable)
