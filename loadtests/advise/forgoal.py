@@ -39,7 +39,7 @@ def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[s
     shortlist = [with_headroom(p, profile, goal, cores)
                  for p in (meeting or closest)[:knobs["measured"] if measuring else 1]]
     if not measuring:
-        return predicted(args, target, plans, shortlist[0], profile, cores, excluded)
+        return predicted(args, target, plans, shortlist[0], profile, cores, excluded, db)
     measured: dict[str, AtRate] = {}
     chosen = None
     for p in shortlist:
@@ -51,7 +51,7 @@ def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[s
         if chosen is None and at.meets:
             chosen = p
     closest = chosen or min(shortlist, key=lambda p: _p99(measured[p.candidate.label]))
-    where = None if chosen else elsewhere(profile, goal, cores=cores, kind=target.kind)
+    where = _where(chosen is not None, profile, goal, cores, target)
     at = measured[closest.candidate.label]
     by_label = {p.candidate.label: p for p in shortlist}
     return {
@@ -68,13 +68,13 @@ def advise(args, knobs: dict, target: Target, profile: Profile, excluded: dict[s
 
 
 def predicted(args, target: Target, plans: list[Plan], best: Plan, profile: Profile,
-              cores: int, excluded: dict[str, str]) -> dict:
+              cores: int, excluded: dict[str, str], db: Budget | None) -> dict:
     """The advice for cores not this machine's: the twin's, nothing measured."""
     goal: Goal = args.goal
-    where = None if best.meets else elsewhere(profile, goal, cores=cores, kind=target.kind)
+    where = _where(best.meets, profile, goal, cores, target)
     c = best.candidate
     parts = [_profile_text(profile, cores),
-             _plan_text(goal, plans, cores, budget(), args.db_pool),
+             _plan_text(goal, plans, cores, db, args.db_pool),
              f"Predicted for {cores} cores, not measured: this machine has "
              f"{cores_here()}" + (f", the servers held to CPU {','.join(map(str, target.cpus))}"
                                   if target.cpus else "")
@@ -89,13 +89,18 @@ def predicted(args, target: Target, plans: list[Plan], best: Plan, profile: Prof
         parts.append(elsewhere_text(where, goal, cores))
     parts += _watch(best, excluded)
     return {
-        **_goal(goal, cores, measured=False, db=budget(), pool=args.db_pool),
+        **_goal(goal, cores, measured=False, db=db, pool=args.db_pool),
         "candidates": [plan_row(best if p.candidate == c else p, None) for p in plans],
         "recommended": recommended(best, target, meets=best.meets, measured_rps=None,
                                    refused_rps=None,
                                    reasons=" ".join(part for part in parts if part)),
         "elsewhere": where,
     }
+
+
+def _where(met: bool, profile: Profile, goal: Goal, cores: int, target: Target) -> dict | None:
+    """Where the twin says the goal would be met, when it is not met here."""
+    return None if met else elsewhere(profile, goal, cores=cores, kind=target.kind)
 
 
 def _goal(goal: Goal, cores: int, *, measured: bool, db: Budget | None,

@@ -14,10 +14,6 @@ from ..matrix.charts import bars, outside_legend, plt, save
 from ..servers import ROOT
 
 
-def _rate(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
 def _measured(row: dict) -> dict | None:
     """The run at the goal's rate, if this configuration was measured."""
     return row["measured"]["runs"][0] if row["measured"] else None
@@ -36,9 +32,9 @@ def goal_table(advice: dict) -> Table:
     for row in shown(advice):
         run, p = _measured(row), row["predicted"]
         label = row["label"] + (" [green]◀ advised[/]" if row["label"] == chosen else "")
-        table.add_row(label, str(row["workers"]), _rate(row["memory_mb"]),
+        table.add_row(label, str(row["workers"]), ms(row["memory_mb"]),
                       f"{ms(p['p50_ms'])} / {ms(p['p99_ms'])}", _yes(p["meets"]),
-                      _rate(p["headroom_rps"]),
+                      ms(p["headroom_rps"]),
                       f"{ms(run['p50_ms'])} / {ms(run['p99_ms'])}" if run else "—",
                       _yes(run["meets"]) if run else "—")
     return table
@@ -71,8 +67,8 @@ def candidate_lines(advice: dict) -> list[str]:
         mark = " **(advised)**" if row["label"] == advice["recommended"]["label"] else ""
         lines.append(
             f"| {row['label']}{mark}{' — ' + row['note'] if row['note'] else ''} | "
-            f"{row['workers']} | {_rate(row['memory_mb'])} | {ms(p['p50_ms'])} / "
-            f"{ms(p['p99_ms'])} | {_yes(p['meets'])} | {_rate(p['headroom_rps'])} | "
+            f"{row['workers']} | {ms(row['memory_mb'])} | {ms(p['p50_ms'])} / "
+            f"{ms(p['p99_ms'])} | {_yes(p['meets'])} | {ms(p['headroom_rps'])} | "
             + (f"{ms(run['p50_ms'])} / {ms(run['p99_ms'])} | {run['good']} of "
                f"{run['scheduled']} | {_yes(run['meets'])} |" if run else "— | — | — |"))
     return lines

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 from ..harness.procs import run_main
+from ..lessons.base import ms
 from ..servers import ROOT
 
 #: (folder, advisor flags, what it is, the share of the goal's rate it offers): the four
@@ -77,8 +78,8 @@ def lines(result: dict) -> list[str]:
                  " meets: predicted / measured |", "|---|---:|---:|---:|---|"]
         for row in pair["rows"]:
             said = cells(row)
-            text.append(f"| {row['label']} | {_ms(row['predicted_p50_ms'])} / "
-                        f"{said['predicted']} | {_ms(row['measured_p50_ms'])} / "
+            text.append(f"| {row['label']} | {ms(row['predicted_p50_ms'])} / "
+                        f"{said['predicted']} | {ms(row['measured_p50_ms'])} / "
                         f"{said['measured']} | {said['error']} | {said['meets']} |")
         text.append("")
     return text
@@ -86,13 +87,9 @@ def lines(result: dict) -> list[str]:
 
 def cells(row: dict) -> dict[str, str]:
     """A compared row's p99s, error and verdicts as a table shows them."""
-    return {"predicted": _ms(row["predicted_p99_ms"]), "measured": _ms(row["measured_p99_ms"]),
+    return {"predicted": ms(row["predicted_p99_ms"]), "measured": ms(row["measured_p99_ms"]),
             "error": "—" if row["p99_error"] is None else f"{row['p99_error']:+.0%}",
             "meets": f"{_yes(row['predicted_meets'])} / {_yes(row['measured_meets'])}"}
-
-
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
 
 
 def _yes(flag: bool) -> str:

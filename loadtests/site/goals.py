@@ -7,19 +7,12 @@ from __future__ import annotations
 import json
 
 from ..advise.projection import cells
+from ..lessons.base import ms
 from .blocks import SAMPLES_DIR
 
 
 def _advice(name: str) -> dict:
     return json.loads((SAMPLES_DIR / "advise" / name / "advice.json").read_text())
-
-
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
-def _rate(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
 
 
 def goals(arg: str, write: bool = False) -> str:
@@ -40,8 +33,8 @@ def goals(arg: str, write: bool = False) -> str:
         head = rec["headroom"]
         lines.append(
             f"| `{name}` | {goal['text']} | {goal['cores']} | `{rec['label']}` | "
-            f"{_ms(row['predicted']['p99_ms'])} | {_ms(run['p99_ms']) if run else '—'} | "
-            f"{meets} | {_rate(head['predicted_rps'])} / {_rate(head['measured_rps'])} | "
+            f"{ms(row['predicted']['p99_ms'])} | {ms(run['p99_ms']) if run else '—'} | "
+            f"{meets} | {ms(head['predicted_rps'])} / {ms(head['measured_rps'])} | "
             f"{data['elapsed_s']:.0f} s |")
     return "\n".join([
         f"*Samples `docs/sample/advise/{{{arg}}}/`: `--quick`, on {machine['cpu_model']}, "
