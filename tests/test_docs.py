@@ -78,6 +78,23 @@ def test_the_reference_names_every_setting_the_lab_reads():
     assert not missing, f"settings the reference does not list: {missing}"
 
 
+def test_the_proxy_page_shows_the_nginx_configuration_the_lab_writes():
+    """docs/proxy.md's nginx block is :data:`loadtests.services.nginx.CONFIG` with no limit,
+    its folder, ports and user as placeholders (blank lines aside)."""
+    from loadtests.services import nginx
+
+    written = nginx.CONFIG.format(
+        folder="/tmp/lab-nginx-XXXX", port="<free port>", upstream="<gunicorn's port>",
+        user="<you>", header_timeout=10, ignore_accel="", read_timeout=nginx._duration(60),
+        **nginx._limit(None, None))
+    shown = re.search(r"```nginx\n(.*?)```", (DOCS / "proxy.md").read_text(), re.S).group(1)
+
+    def lines(text: str) -> list[str]:
+        return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+    assert lines(shown) == lines(written)
+
+
 def test_the_readme_links_every_lesson_page_in_teaching_order():
     readme = (ROOT / "README.md").read_text()
     linked = re.findall(r"\]\(docs/lessons/(\w+)\.md\)", readme)

@@ -60,8 +60,13 @@ http {{
             proxy_request_buffering on;  # the whole body before gunicorn sees the request
             proxy_buffering on;          # the whole response, then nginx feeds the slow reader;
                                          # a response with X-Accel-Buffering: no streams through
-            proxy_read_timeout 60s;
+            proxy_read_timeout {read_timeout};
+            error_page 504 = @late;    # nginx's own 504 (gunicorn's answer too late): JSON
             {ignore_accel}{limit}
+        }}
+        location @late {{
+            default_type application/json;
+            return 504 '{{"status": 504, "error": "no answer in proxy_read_timeout"}}';
         }}{shed}
     }}
 }}
@@ -76,7 +81,9 @@ class NginxProxy(Daemon):
     stop_grace = 5.0  # SIGTERM: nginx's fast shutdown
 
     def __init__(self, upstream: int, *, port: int | None = None, header_timeout: int = 10,
-                 accel_buffering: bool = True, limit_conn: int | None = None, **kwargs):
+                 accel_buffering: bool = True, limit_conn: int | None = None,
+                 limit_req: tuple[int, int] | None = None, read_timeout: float = 60,
+                 **kwargs):
         super().__init__(**kwargs)
         self.binary = require("nginx")
         self.upstream = upstream
@@ -86,6 +93,13 @@ class NginxProxy(Daemon):
         #: at most this many requests in progress through nginx; the next is answered 503
         #: JSON at once (``limit_conn``), None: no limit
         self.limit_conn = limit_conn
+        #: (requests a second, burst): past the rate, up to ``burst`` requests wait in nginx
+        #: (each let through at the rate), the next is answered 503 JSON at once
+        #: (``limit_req``); None: no limit
+        self.limit_req = limit_req
+        #: seconds nginx waits for gunicorn's answer before answering 504 itself
+        #: (``proxy_read_timeout``)
+        self.read_timeout = read_timeout
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.folder = Path(tempfile.mkdtemp(prefix="lab-nginx-"))
@@ -95,7 +109,8 @@ class NginxProxy(Daemon):
                              user=getpass.getuser(), header_timeout=self.header_timeout,
                              ignore_accel="" if self.accel_buffering
                              else "proxy_ignore_headers X-Accel-Buffering;",
-                             **_limit(self.limit_conn))
+                             read_timeout=_duration(self.read_timeout),
+                             **_limit(self.limit_conn, self.limit_req))
 
     def argv(self) -> list[str]:
         path = self.folder / "nginx.conf"
@@ -139,28 +154,49 @@ class NginxProxy(Daemon):
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-#: ``limit_conn``'s three parts: its zone, the limit in the proxied location, and the 503 it
-#: answers -- JSON, as the app's own are (nginx's own error page is HTML).
-LIMIT_ZONE = ("    # one count for the whole server (nginx counts no request whose key is empty)\n"
-              "    map $host $lab_server {{ default lab; }}\n"
-              "    limit_conn_zone $lab_server zone=lab_conns:1m;\n")
-LIMIT = """
+#: The limits' three parts: their zones, the limits in the proxied location, and the 503
+#: they answer -- JSON, as the app's own are (nginx's own error page is HTML).
+KEY = ("    # one count for the whole server (nginx counts no request whose key is empty)\n"
+       "    map $host $lab_server { default lab; }\n")
+CONN_ZONE = "    limit_conn_zone $lab_server zone=lab_conns:1m;\n"
+REQ_ZONE = "    limit_req_zone $lab_server zone=lab_rate:1m rate={rate}r/s;\n"
+CONN = """
             limit_conn lab_conns {n};  # the next request is shed at once
-            limit_conn_status 503;
+            limit_conn_status 503;"""
+REQ = """
+            limit_req zone=lab_rate burst={burst};  # past the rate, up to {burst} wait here
+            limit_req_status 503;"""
+SHED_PAGE = """
             error_page 503 = @shed;    # nginx's own 503s only: gunicorn's pass through"""
 SHED = """
         location @shed {{
             default_type application/json;
             add_header Retry-After 1 always;
-            return 503 '{{"status": 503, "error": "over nginx limit_conn {n}: shed, retry later"}}';
+            return 503 '{{"status": 503, "error": "over nginx {what}: shed, retry later"}}';
         }}"""
 
 
-def _limit(n: int | None) -> dict[str, str]:
-    if n is None:
+def _limit(conn: int | None, req: tuple[int, int] | None) -> dict[str, str]:
+    """The configuration's ``limit_zone``, ``limit`` and ``shed`` parts for ``limit_conn``
+    ``conn`` and ``limit_req`` (rate, burst) ``req`` (each None: none)."""
+    if conn is None and req is None:
         return {"limit_zone": "", "limit": "", "shed": ""}
-    return {"limit_zone": LIMIT_ZONE.format(), "limit": LIMIT.format(n=n),
-            "shed": SHED.format(n=n)}
+    what = " and ".join([*([f"limit_conn {conn}"] if conn is not None else []),
+                         *([f"limit_req {req[0]}r/s burst {req[1]}"] if req else [])])
+    return {"limit_zone": KEY + (CONN_ZONE if conn is not None else "")
+            + (REQ_ZONE.format(rate=req[0]) if req else ""),
+            "limit": (CONN.format(n=conn) if conn is not None else "")
+            + (REQ.format(burst=req[1]) if req else "") + SHED_PAGE,
+            "shed": SHED.format(what=what)}
+
+
+def _duration(seconds: float) -> str:
+    """nginx's spelling of a time: whole seconds, else milliseconds.
+
+    >>> _duration(60), _duration(0.9)
+    ('60s', '900ms')
+    """
+    return f"{seconds:g}s" if seconds == int(seconds) else f"{round(seconds * 1000)}ms"
 
 
 def _free(port: int) -> bool:
