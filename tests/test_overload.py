@@ -136,19 +136,56 @@ def test_the_limit_lets_half_a_deadlines_work_wait_and_nginx_limits_asgi():
     """The overload lesson's shedding settings, sized from a measured capacity: 44/s and a
     1 s deadline let 22 requests wait -- sync in its accept queue, gthread and gevent in
     the connections a worker accepts and 8 behind them, asgi behind nginx's limit_conn (no
-    such limit in gunicorn's asgi worker)."""
-    from loadtests.lessons.observing.overload import bounded
+    such limit in gunicorn's asgi worker); the app's admission limit where the app would
+    hold the waiting requests (gevent, asgi: on CPU work it bounds no queue), nginx's rate
+    limit in front of sync, and nginx's deadline, with no limit, in front of every
+    model."""
+    from loadtests.lessons.observing.overload import READ_TIMEOUT_S, bounded, shedders
 
     limit = bounded(ServerSpec("sync"), 44.0)
-    assert limit.spec.env == (("BACKLOG", "22"),) and limit.nginx is None
+    assert limit.spec.env == (("BACKLOG", "22"),) and limit.front is None
     assert (limit.setting, limit.requests) == ("BACKLOG=22", 22)
     for model in ("gthread", "gevent"):
         limit = bounded(ServerSpec(model), 44.0)
         assert limit.spec.worker_connections == 14 and limit.spec.env == (("BACKLOG", "8"),)
         assert (limit.setting, limit.requests) == ("--worker-connections 14, BACKLOG=8", 22)
     limit = bounded(ServerSpec("asgi"), 44.0)
-    assert limit.spec == ServerSpec("asgi") and limit.nginx == 22
+    assert limit.spec == ServerSpec("asgi") and limit.front == (("limit_conn", 22),)
     assert (limit.setting, limit.requests) == ("nginx limit_conn 22", 22)
+    settings = {model: [(b.setting, b.requests, b.spec.env, b.front)
+                        for b in shedders(ServerSpec(model), 44.9)[1:]]
+                for model in ("sync", "gthread", "gevent", "asgi")}
+    deadline = ("nginx proxy_read_timeout 900ms", None, (), (("read_timeout", READ_TIMEOUT_S),))
+    assert settings["sync"] == [deadline, ("nginx limit_req 44r/s burst 22", 22, (),
+                                           (("limit_req", (44, 22)),))]
+    assert settings["gthread"] == [deadline]
+    for model in ("gevent", "asgi"):
+        assert settings[model] == [deadline, ("ADMIT_LIMIT=22", None,
+                                              (("ADMIT_LIMIT", "22"),), None)]
+
+
+def test_nginx_limit_req_sheds_past_its_burst_and_its_read_timeout_answers_504_json():
+    """The lab's nginx in front of gevent: with ``limit_req`` at 1 r/s and a burst of 1, of
+    4 requests at once one passes, one waits its turn in nginx, and 2 are answered 503 JSON
+    at once; with ``proxy_read_timeout`` 0.3 s, a request gunicorn answers after 2 s is
+    answered 504 JSON by nginx."""
+    from loadtests.services.nginx import NginxProxy
+
+    with GunicornServer(ServerSpec("gevent")) as server:
+        with NginxProxy(server.port, limit_req=(1, 1)) as proxy:
+            _, answers = get_many([f"{proxy.url}/io?delay=0"] * 4)
+        with NginxProxy(server.port, read_timeout=0.3) as proxy:
+            late = get(f"{proxy.url}/io?delay=2")
+    assert sorted(r.status for r in answers) == [200, 200, 503, 503], answers
+    shed = [r for r in answers if r.status == 503]
+    assert all(r.body == {"status": 503, "error": "over nginx limit_req 1r/s burst 1: shed, "
+                                                  "retry later"} for r in shed)
+    waited = max(r.latency for r in answers if r.status == 200)
+    assert waited >= 0.5  # nginx let it through a second after the first
+    assert max(r.latency for r in shed) < waited  # shed at once, not after it
+    assert late.status == 504 and late.body == {"status": 504,
+                                                "error": "no answer in proxy_read_timeout"}
+    assert late.latency < 1.5
 
 
 def test_nginx_limit_conn_answers_the_excess_503_json_at_once():

@@ -31,15 +31,63 @@ def _predicted(value: float | None) -> str:
     return "never" if value is None else f"{value:.0f} s"
 
 
+def _simulated(row: dict) -> str:
+    """The simulated twin's goodput in the burst (— for a row from before it)."""
+    return f"{row['simulated']['goodput_rps'][1]:.0f}" if row.get("simulated") else "—"
+
+
+def _twin_recovery(row: dict) -> str:
+    return _seconds(row["simulated"]["recovery_s"]) if row.get("simulated") else "—"
+
+
 def _setting(row: dict) -> str:
     """A bounded run: its settings, its goodput in the burst against its capacity and the
     fluid's, and how the excess was turned away."""
     during = row["goodput_rps"][1]
     turned = ", ".join(f"{kind}: {n}" for kind, n in _ends(row) if kind != "200")
-    return (f"{row['label']}: `{row['bound']}` ({row['bound_requests']} may wait): "
-            f"{during:.0f}/s in time in the burst, {during / row['capacity_rps']:.2f} of its "
+    waits = ("nothing bounds the queue" if row["bound_requests"] is None
+             else f"{row['bound_requests']} may wait")
+    return (f"{row['label']}: `{row['bound']}` ({waits}): "
+            f"{during:.0f}/s in time in the burst, {_share(row):.2f} of its "
             f"capacity (the fluid: {row['predicted_burst_goodput_rps']:.0f}/s); the rest: "
             f"{turned or 'none'}.")
+
+
+def _share(row: dict) -> float:
+    """Goodput in the burst as a share of the capacity."""
+    return row["goodput_rps"][1] / row["capacity_rps"]
+
+
+def _recommended(rows: list[dict]) -> list[str]:
+    """Per model, the setting that kept the most goodput through the burst, with its
+    numbers: what the lab recommends."""
+    lines = []
+    for label in dict.fromkeys(row["label"] for row in rows):
+        shed = [row for row in rows if row["label"] == label and row.get("bound")]
+        if not shed:
+            continue
+        best = max(shed, key=_share)
+        back = ("back in time at once after it" if best["recovery_s"] == 0 else
+                f"back in time {_seconds(best['recovery_s'])} after it")
+        lines.append(f"- {label}: `{best['bound']}`, {_share(best):.2f} of its capacity in "
+                     f"time through the burst, {back}.")
+    return lines
+
+
+def _worker_timeout(rows: list[dict]) -> str:
+    """What gunicorn's ``timeout`` did in these runs, and what it does per worker class."""
+    replaced = sum(row["workers_replaced"] for row in rows)
+    timeouts = sorted({row["worker_timeout_s"] for row in rows if "worker_timeout_s" in row})
+    setting = f" (`--timeout {timeouts[0]}` here)" if len(timeouts) == 1 else ""
+    return (f"**gunicorn's `timeout`{setting} is no request deadline.** The arbiter kills a "
+            "worker whose heartbeat is that late. A sync worker beats between requests, and "
+            "gevent's and asgi's beat in their loop, so one request that holds the worker "
+            "or its loop longer than the timeout gets the worker killed and every request it "
+            "held lost; gthread's main thread beats while its threads serve, so a long "
+            "request there is never cut (gunicorn#2086). A queue of short requests delays "
+            "no heartbeat, however late its answers: workers gunicorn replaced in these "
+            f"runs: {replaced}. Put the deadline where the request waits: in the client, in "
+            "nginx's `proxy_read_timeout`, or a bound on the queue.")
 
 
 def _unrecovered(row: dict) -> str:
@@ -90,9 +138,10 @@ def _client(row: dict, sent: bool = True) -> str:
 
 def table(rows: list[dict]) -> str:
     """One row per run: goodput by phase beside the fluid's, recovery, queues, memory."""
-    lines = ["| worker | queue limit | client at its deadline | capacity /s | goodput /s "
-             "before · burst · after | burst, predicted | recovery measured / predicted | "
-             "peak accept queue · client waiting | peak MB | workers replaced | outcomes |",
+    lines = ["| worker | set against the burst | client at its deadline | capacity /s | "
+             "goodput /s before · burst · after | burst: fluid · simulated | recovery "
+             "measured / fluid / simulated | peak accept queue · client waiting | peak MB | "
+             "workers replaced | outcomes |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         before, during, after = row["goodput_rps"]
@@ -100,8 +149,9 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {row['label']} | {_bound(row)} | {_client(row)} | {row['capacity_rps']:.0f} | "
             f"{before:.0f} · {during:.0f} · "
-            f"{after:.0f} | {row['predicted_burst_goodput_rps']:.0f} | "
-            f"{_seconds(row['recovery_s'])} / {_predicted(row['predicted_recovery_s'])} | "
+            f"{after:.0f} | {row['predicted_burst_goodput_rps']:.0f} · {_simulated(row)} | "
+            f"{_seconds(row['recovery_s'])} / {_predicted(row['predicted_recovery_s'])} / "
+            f"{_twin_recovery(row)} | "
             f"{peak['accept_queue']} · {peak['established']} | {peak['rss_mb']:.0f} | "
             f"{row['workers_replaced']} | {_outcomes(row)} |")
     return "\n".join(lines)
@@ -125,7 +175,12 @@ def section(results: Results) -> str:
         f"{first['deadline_s']:g} s. Goodput is the answers with a 2xx status within the "
         "deadline; recovery is the time from the burst's end to the first second from which "
         "every second's p99 is within the deadline; the fluid model predicts both from the "
-        "capacity alone (the queue grows at λ − μ and drains at μ − λ). The accept queue "
+        "capacity alone (the queue grows at λ − μ and drains at μ − λ). The simulated "
+        "twin runs the same phases as a discrete-event simulation "
+        "(`loadtests/model/burst.py`): Poisson arrivals, each request 1 ÷ μ of the one GIL "
+        "or loop, clients that give up or retry at their deadline, the queue's limit, and "
+        "gunicorn's asgi worker skipping a request whose client has gone; its goodput and "
+        "recovery are read as the measurement's. The accept queue "
         "holds the connections no worker has accepted yet, whether or not their client "
         "still waits; *client waiting* counts the server's connections whose client has not "
         "given up, accepted or not.",
@@ -142,11 +197,20 @@ def section(results: Results) -> str:
          f"None melted (goodput in the burst below {MELTED_BELOW:g} of capacity)."),
     ]
     if shed := [row for row in rows if row.get("bound")]:
-        lines += ["", "**What to set.** A queue limited to half a deadline's worth of work "
-                  "turns the excess away and keeps each admitted request in time (gunicorn's "
-                  "asgi worker has no such limit: its loop accepts every connection between "
-                  "two requests, so the lab's nginx sets it in front):", "",
-                  *[f"- {_setting(row)}" for row in shed]]
+        lines += ["", "**Against the burst.** Each model once more for each setting: a queue "
+                  "limited to half a deadline's worth of work turns the excess away and keeps "
+                  "each admitted request in time (gunicorn's asgi worker has no such limit: "
+                  "its loop accepts every connection between two requests, so the lab's "
+                  "nginx sets it in front); nginx in front with no limit and a "
+                  "`proxy_read_timeout` inside the client's deadline; the app's own "
+                  "admission limit (`ADMIT_LIMIT`), which counts the requests inside the app "
+                  "-- on CPU work one at a time, each run to its end before the next starts, "
+                  "while the rest wait before the app, where no limit of the app's reaches; "
+                  "nginx's rate limit:", "",
+                  *[f"- {_setting(row)}" for row in shed],
+                  "", "**What to set**, per model: the setting that kept the most goodput "
+                  "through the burst.", "", *_recommended(rows)]
+    lines += ["", _worker_timeout(rows)]
     sooner = [row for row in rows if row["recovery_s"] is not None and row["recovery_s"] > 0
               and (row["predicted_recovery_s"] is None
                    or row["recovery_s"] < row["predicted_recovery_s"])]

@@ -97,20 +97,25 @@ def _back(row: dict | None) -> str:
 
 def overload(arg: str, write: bool = False) -> str:
     """Per model of the overload sample (``arg``: its name): goodput in the burst as a share
-    of capacity, and recovery, for clients that give up, that retry once, and behind the
-    queue limit the lesson sets."""
+    of capacity, and recovery, for clients that give up and that retry once; then each
+    setting the lesson measured against the burst, and how it turned the excess away."""
     rows = sample(arg).extra("overload")
     lines = ["| worker | capacity /s | gives up: goodput in the burst ÷ capacity, back in time "
-             "after | retries once: the same | queue limit | limited: goodput ÷ capacity, "
-             "back after |", "|---|---:|---|---|---|---|"]
+             "after | retries once: the same |", "|---|---:|---|---|"]
+    settings = ["| worker | set against the burst | goodput ÷ capacity | back in time after | "
+                "turned away |", "|---|---|---:|---|---|"]
     for label in dict.fromkeys(row["label"] for row in rows):
         runs = [row for row in rows if row["label"] == label]
-        plain = next((r for r in runs if not r.get("retries") and not r.get("bound")), None)
+        plain = next(r for r in runs if not r.get("retries") and not r.get("bound"))
         retried = next((r for r in runs if r.get("retries")), None)
-        bounded = next((r for r in runs if r.get("bound")), None)
-        setting = f"`{bounded['bound']}`" if bounded else "none in gunicorn"
-        lines.append(
-            f"| {label} | {plain['capacity_rps']:.0f} | {_share(plain)}, {_back(plain)} | "
-            f"{_share(retried)}, {_back(retried)} | {setting} | "
-            f"{_share(bounded)}, {_back(bounded)} |")
-    return "\n".join([provenance(arg), "", *lines])
+        lines.append(f"| {label} | {plain['capacity_rps']:.0f} | {_share(plain)}, "
+                     f"{_back(plain)} | {_share(retried)}, {_back(retried)} |")
+        settings += [f"| {label} | `{r['bound']}` | {_share(r)} | {_back(r)} | {_turned(r)} |"
+                     for r in runs if r.get("bound")]
+    return "\n".join([provenance(arg), "", *lines, "", *settings])
+
+
+def _turned(row: dict) -> str:
+    """How a run turned away what it did not answer: each outcome but a 200, by kind."""
+    kinds = {**row["statuses"], **row["failed"], "timed out": row["timed_out"]}
+    return ", ".join(f"{kind}: {n}" for kind, n in kinds.items() if kind != "200" and n) or "—"

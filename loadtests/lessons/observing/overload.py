@@ -9,9 +9,11 @@ deadline of :data:`DEADLINE_S`. While it runs, the port's accept queue and accep
 connections (:mod:`loadtests.harness.sockets`) and the server's memory (psutil) are sampled.
 
 Each model runs twice: its clients give up at the deadline, or send the request again once
-(the metastable state: do the retries keep it overloaded after the burst?). Then once more
-with its queue limited to half a deadline's worth of work (:func:`bounded`; for asgi, by the
-lab's nginx in front): the shedding that keeps the admitted requests in time. A row per run:
+(the metastable state: do the retries keep it overloaded after the burst?). Then once for
+each of its :func:`shedders`: its queue limited to half a deadline's worth of work (for
+asgi, by the lab's nginx in front), nginx in front with a deadline and no limit, the app's
+own admission limit where the app holds the waiting requests, and nginx's rate limit.
+A row per run:
 the goodput and p99 in each phase, every outcome by kind (their sum is what
 was scheduled), the recovery after the burst (the first second from which on every second's
 p99 is within the deadline), the peak queues and memory, the workers gunicorn replaced, and
@@ -32,7 +34,8 @@ from webapp.work.primes import MIXED_PRIME
 from ...harness.procs import rss_mb
 from ...harness.sockets import port_queues
 from ...load.openloop import command
-from ...load.outcomes import recovery_s
+from ...load.outcomes import Run, recovery_s
+from ...model import burst as twin
 from ...model import overload as fluid
 from ...servers import ServerSpec, launch
 from ...services.nginx import NginxProxy
@@ -107,8 +110,8 @@ def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
         raise ValueError(f"the phases must last whole seconds: {seconds}")
     with launch(spec) as server, contextlib.ExitStack() as front:
         url = server.url + path
-        if bound and bound.nginx:
-            url = front.enter_context(NginxProxy(server.port, limit_conn=bound.nginx)).url + path
+        if bound and bound.front is not None:
+            url = front.enter_context(NginxProxy(server.port, **dict(bound.front))).url + path
         mu = capacity(url)
         phases = [(share * mu, s) for share, s in zip(SHAPE, seconds, strict=True)]
         before = set(server.worker_pids())
@@ -121,20 +124,13 @@ def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
 def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float]],
         summary: dict, samples: list[dict], replaced: int, path: str = PATH,
         bound: Bound | None = None) -> dict:
-    """What the burst measured, the fluid's prediction beside it."""
+    """What the burst measured, the fluid's prediction and the simulated twin's beside it."""
     timeline = summary["timeline"]
-    ends = [sum(s for _, s in phases[:i + 1]) for i in range(len(phases))]
-    starts = [0.0, *ends[:-1]]
-
-    def goodput(phase: int) -> float:
-        seconds = [r for r in timeline if starts[phase] <= r["t"] < ends[phase]]
-        return sum(r["good"] for r in seconds) / phases[phase][1]
-
     burst_rate, burst_s = phases[1]
     retries = summary.get("retries", 0)
     queue = fluid.backlog(mu, phases[:2], deadline_s=DEADLINE_S, retries=retries)
     start = fluid.backlog(mu, phases[:1])
-    if bound:
+    if bound and bound.requests is not None:
         queue = min(queue, bound.requests)
         predicted = fluid.bounded_goodput(mu, DEADLINE_S, burst_rate, burst_s, bound.requests,
                                           start)
@@ -152,13 +148,14 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
         "scheduled": summary["scheduled"], "statuses": summary["statuses"],
         "failed": summary["failed"], "timed_out": summary["timed_out"],
         "dropped": summary["dropped"], "unaccounted": summary["unaccounted"],
-        "goodput_rps": [goodput(i) for i in range(len(phases))],
+        "goodput_rps": goodput(timeline, phases),
         "p99_ms": summary["latency_ms"].get("p99"),
-        "recovery_s": recovery_s(timeline, ends[1], deadline_ms),
+        "recovery_s": recovery_s(timeline, sum(s for _, s in phases[:2]), deadline_ms),
+        "simulated": simulated(mu, phases, retries, bound, spec.model),
         "predicted_burst_goodput_rps": predicted,
         "predicted_recovery_s": fluid.recovery_s(mu, DEADLINE_S, queue, phases[2][0],
                                                  retries),
-        "peak": peak, "workers_replaced": replaced,
+        "peak": peak, "workers_replaced": replaced, "worker_timeout_s": spec.timeout,
         "timeline": [{"t": r["t"], "good": r["good"], "p99_ms": r["p99_ms"],
                       "retried": r.get("retried", 0)} for r in timeline],
         "queue": [{"t": round(s["at"] - summary["started_at"], 2),
@@ -169,6 +166,34 @@ def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float
     }
 
 
+def goodput(timeline: list[dict], phases: list[tuple[float, float]]) -> list[float]:
+    """Each phase's goodput a second, from a timeline of whole seconds."""
+    rates, start = [], 0.0
+    for _, seconds in phases:
+        good = sum(r["good"] for r in timeline if start <= r["t"] < start + seconds)
+        rates.append(good / seconds)
+        start += seconds
+    return rates
+
+
+def simulated(mu: float, phases: list[tuple[float, float]], retries: int,
+              bound: Bound | None, model: str) -> dict:
+    """The simulated twin of the run (:mod:`loadtests.model.burst`), read as the
+    measurement is: goodput a phase, p99, recovery. gunicorn's asgi worker skips a
+    request whose client has gone; the others serve it."""
+    ends = twin.simulate(twin.Burst(mu, tuple(map(tuple, phases)), DEADLINE_S, retries,
+                                    bound.requests if bound else None, model == "asgi"))
+    run = Run("simulated", len(ends), sum(s for _, s in phases), deadline_s=DEADLINE_S,
+              retries=retries)
+    for end in ends:
+        run.count(end.due, end.outcome, end.latency, end.attempt_s, end.attempts)
+    timeline = run.timeline()
+    return {"goodput_rps": goodput(timeline, phases),
+            "recovery_s": recovery_s(timeline, sum(s for _, s in phases[:2]),
+                                     DEADLINE_S * 1000),
+            "p99_ms": run.summary()["latency_ms"].get("p99")}
+
+
 #: The clients' retries in each model's first two runs: none, and one at once after a
 #: deadline.
 RETRIES = (0, 1)
@@ -177,17 +202,26 @@ RETRIES = (0, 1)
 BOUND_SHARE = 0.5
 #: The kernel's accept queue behind a worker that bounds the connections it accepts.
 KERNEL_QUEUE = 8
+#: nginx's ``proxy_read_timeout`` in front: just inside the client's deadline, so nginx's
+#: 504 arrives before the client gives up.
+READ_TIMEOUT_S = 0.9
 
 
 @dataclasses.dataclass(frozen=True)
 class Bound:
-    """A model's queue limit: the server to run, the setting, the requests it lets wait."""
+    """What a run sets against the burst: the server to run, the setting as the report
+    names it, the requests it lets wait (None: no limit), and the lab's nginx in front
+    (:class:`~loadtests.services.nginx.NginxProxy`'s keyword arguments; None: none)."""
 
     spec: ServerSpec
     setting: str
-    requests: int
-    #: ``limit_conn`` of the lab's nginx in front (None: the server is loaded directly)
-    nginx: int | None = None
+    requests: int | None
+    front: tuple[tuple[str, object], ...] | None = None
+
+
+def _limit(capacity: float) -> int:
+    """Requests that may wait: :data:`BOUND_SHARE` of a deadline's worth of work."""
+    return max(2, int(capacity * DEADLINE_S * BOUND_SHARE))
 
 
 def bounded(spec: ServerSpec, capacity: float) -> Bound:
@@ -196,7 +230,7 @@ def bounded(spec: ServerSpec, capacity: float) -> Bound:
     connections a worker accepts (``--worker-connections``) with a short accept queue
     behind them, asgi -- whose gunicorn 27 worker enforces no ``--worker-connections``
     (``tests/test_asgi.py``) -- by nginx's ``limit_conn`` in front."""
-    limit = max(2, int(capacity * DEADLINE_S * BOUND_SHARE))
+    limit = _limit(capacity)
     if spec.model == "sync":
         return Bound(dataclasses.replace(spec, env=(*spec.env, ("BACKLOG", str(limit)))),
                      f"BACKLOG={limit}", limit)
@@ -206,15 +240,61 @@ def bounded(spec: ServerSpec, capacity: float) -> Bound:
                                          env=(*spec.env, ("BACKLOG", str(KERNEL_QUEUE)))),
                      f"--worker-connections {accepted}, BACKLOG={KERNEL_QUEUE}",
                      accepted + KERNEL_QUEUE)
-    return Bound(spec, f"nginx limit_conn {limit}", limit, nginx=limit)
+    return Bound(spec, f"nginx limit_conn {limit}", limit, front=(("limit_conn", limit),))
+
+
+def admitted(spec: ServerSpec, capacity: float) -> Bound:
+    """The app's own admission limit (``ADMIT_LIMIT``, in both twins), of :func:`_limit`
+    requests: a worker that holds that many answers the next 503 at once. It counts the
+    requests inside the app, so it sheds only where they wait inside it -- greenlets or
+    tasks awaiting I/O. On CPU work each greenlet or task runs its request to the end
+    before the next one starts: one is ever inside, the rest wait before the app (the
+    accept queue, the hub's or the loop's ready queue), and nothing bounds them (run on
+    gevent and asgi, whose workers would hold the waiting requests; a sync or gthread
+    worker holds no more than its threads)."""
+    limit = _limit(capacity)
+    return Bound(dataclasses.replace(spec, env=(*spec.env, ("ADMIT_LIMIT", str(limit)))),
+                 f"ADMIT_LIMIT={limit}", None)
+
+
+def rate_limited(spec: ServerSpec, capacity: float) -> Bound:
+    """nginx's ``limit_req`` in front, at the capacity (whole requests a second, rounded
+    down): past the rate, :func:`_limit` requests wait in nginx and the next is answered
+    503 at once -- a bounded queue before the server, whatever its model."""
+    rate, burst = max(1, int(capacity)), _limit(capacity)
+    return Bound(spec, f"nginx limit_req {rate}r/s burst {burst}", burst,
+                 front=(("limit_req", (rate, burst)),))
+
+
+def proxied(spec: ServerSpec) -> Bound:
+    """The lab's nginx in front with no limit, its ``proxy_read_timeout`` just inside the
+    client's deadline: nginx answers 504 where the client would give up. Nothing waits
+    less: the server still serves each request it has queued."""
+    seconds = READ_TIMEOUT_S
+    return Bound(spec, f"nginx proxy_read_timeout {seconds * 1000:.0f}ms", None,
+                 front=(("read_timeout", seconds),))
+
+
+def shedders(spec: ServerSpec, capacity: float) -> list[Bound]:
+    """The runs with something set against the burst, for ``spec``'s model: its own queue
+    bound; nginx in front with a deadline; where the app holds the waiting requests, the
+    app's admission limit; and nginx's rate limit, whose queue is before any model's (run
+    in front of sync)."""
+    runs = [bounded(spec, capacity), proxied(spec)]
+    if spec.model in ("gevent", "asgi"):
+        runs.append(admitted(spec, capacity))
+    if spec.model == "sync":
+        runs.append(rate_limited(spec, capacity))
+    return runs
 
 
 def observe(seconds: tuple[float, float, float]) -> list[dict]:
     """Every model's rows, one after another (they share the cores): its clients giving up
-    or retrying once, then with its queue bounded (sized from the first run's capacity)."""
+    or retrying once, then each of its :func:`shedders` (sized from the first run's
+    capacity)."""
     rows = []
     for label, spec in MODELS:
         rows += [run_one(label, spec, seconds, retries=retries) for retries in RETRIES]
-        limit = bounded(spec, rows[-len(RETRIES)]["capacity_rps"])
-        rows.append(run_one(label, limit.spec, seconds, bound=limit))
+        for limit in shedders(spec, rows[-len(RETRIES)]["capacity_rps"]):
+            rows.append(run_one(label, limit.spec, seconds, bound=limit))
     return rows
