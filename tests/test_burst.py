@@ -50,14 +50,28 @@ def test_retries_keep_the_twin_overloaded_after_the_burst_as_in_the_fluid():
     assert fluid.recovery_s(50, DEADLINE_S, queue, 25, retries=1) is None
 
 
-def test_skipping_the_requests_whose_client_left_recovers_far_sooner_than_the_fluid():
-    """gunicorn's asgi worker cancels a gone client's request: the queue the burst left is
-    mostly gone requests, and the twin is back in time within a few seconds, where the
-    fluid, which serves them all, needs 38 -- even with the clients retrying."""
-    for retries in (0, 1):
+def test_cancelling_the_requests_whose_client_left_recovers_sooner_unless_they_retry():
+    """gunicorn's asgi worker cancels a gone client's request, 3 s after (its
+    asgi_disconnect_grace_period): the queue the burst left is mostly gone requests, and
+    the twin is back in time within 10 s, where the fluid, which serves them all, needs 38.
+    With retries, every request cancelled that late has already been sent again: two
+    attempts a request at half the capacity are the whole of it, and it never drains (as
+    measured on asgi); cancelled at once, the retries find the queue short again."""
+    for grace, retries, recovers in ((0, 0, True), (3, 0, True), (0, 1, True), (3, 1, False)):
         _, back, _ = _read(Burst(50, PHASES, DEADLINE_S, retries=retries,
-                                 skips_abandoned=True))
-        assert back is not None and back < 0.25 * 38, (retries, back)
+                                 cancels_after_s=grace))
+        assert (back is not None and back < 10) is recovers, (grace, retries, back)
+
+
+def test_a_rate_limit_holds_below_the_capacity_and_melts_above_it():
+    """nginx's limit_req with a burst of 25 in front: at 45/s, below μ = 50, every request it
+    passes is in time and the rest are 503 at once; at 55/s the 5/s above μ queue at the
+    server, unbounded, and the goodput falls well below the rate (the fluid: 33/s)."""
+    below, _, run = _read(Burst(50, PHASES, DEADLINE_S, rate_limit=(45, 25)))
+    assert below[1] >= 0.9 * 45 and run.timed_out == 0 and run.statuses[503] > 0
+    above, _, run = _read(Burst(50, PHASES, DEADLINE_S, rate_limit=(55, 25)))
+    assert above[1] < 0.8 * 55 and run.timed_out > 0
+    assert fluid.rate_limited_goodput(50, DEADLINE_S, 150, 10, 55, 25) < 0.8 * 55
 
 
 def test_a_queue_bounded_at_half_a_deadlines_work_keeps_the_goodput_at_capacity():

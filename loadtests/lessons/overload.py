@@ -178,9 +178,10 @@ def section(results: Results) -> str:
         "capacity alone (the queue grows at λ − μ and drains at μ − λ). The simulated "
         "twin runs the same phases as a discrete-event simulation "
         "(`loadtests/model/burst.py`): Poisson arrivals, each request 1 ÷ μ of the one GIL "
-        "or loop, clients that give up or retry at their deadline, the queue's limit, and "
-        "gunicorn's asgi worker skipping a request whose client has gone; its goodput and "
-        "recovery are read as the measurement's. The accept queue "
+        "or loop, clients that give up or retry at their deadline, the queue's limit, "
+        "nginx's `limit_req` as nginx counts it, and gunicorn's asgi worker cancelling a "
+        "request 3 s after its client has gone (its `asgi_disconnect_grace_period`); its "
+        "goodput and recovery are read as the measurement's. The accept queue "
         "holds the connections no worker has accepted yet, whether or not their client "
         "still waits; *client waiting* counts the server's connections whose client has not "
         "given up, accepted or not.",
@@ -206,7 +207,8 @@ def section(results: Results) -> str:
                   "admission limit (`ADMIT_LIMIT`), which counts the requests inside the app "
                   "-- on CPU work one at a time, each run to its end before the next starts, "
                   "while the rest wait before the app, where no limit of the app's reaches; "
-                  "nginx's rate limit:", "",
+                  "nginx's rate limit, set below the capacity: a rate bounds no queue, and "
+                  "what it passes above the capacity waits at the server:", "",
                   *[f"- {_setting(row)}" for row in shed],
                   "", "**What to set**, per model: the setting that kept the most goodput "
                   "through the burst.", "", *_recommended(rows)]
@@ -218,7 +220,8 @@ def section(results: Results) -> str:
         lines += ["", "Back in time sooner than the fluid predicts, which serves every queued "
                   "request, those whose client has left included: a worker that drops them "
                   "drains sooner (gunicorn's asgi worker cancels the task of a client that "
-                  "has gone):", "",
+                  "has gone, 3 s after; nginx drops a request held by `limit_req` whose "
+                  "client has gone):", "",
                   *[f"- {_run(row, sent=False)}: {row['recovery_s']:.0f} s, predicted "
                     f"{_predicted(row['predicted_recovery_s'])}." for row in sooner]]
     if stuck := [row for row in rows if row["recovery_s"] is None]:

@@ -98,6 +98,26 @@ def bounded_goodput(capacity: float, deadline_s: float, rate: float, seconds: fl
     return burst_goodput(capacity, deadline_s, rate, seconds, start)
 
 
+def rate_limited_goodput(capacity: float, deadline_s: float, rate: float, seconds: float,
+                         limit_rate: float, burst: float) -> float:
+    """Requests a second answered in time in a burst behind nginx's ``limit_req``: nginx
+    passes at most ``limit_rate`` and holds up to ``burst`` requests meanwhile (``burst ÷
+    limit_rate`` seconds of the deadline), answering the rest 503. At or below the capacity,
+    every request it passes is in time; above it, the server's own queue grows at
+    ``limit_rate`` − μ in what is left of the deadline: a rate, not a bound on the queue.
+
+    >>> rate_limited_goodput(50, 1.0, 150, 10, 45, 22)   # below μ: the rate, all in time
+    45.0
+    >>> rate_limited_goodput(50, 1.0, 150, 10, 55, 22)   # 0.4 s held, then 5/s more than μ
+    33.0
+    """
+    passed = min(rate, limit_rate)
+    held_s = burst / limit_rate if rate > limit_rate else 0.0
+    if passed <= capacity:
+        return float(passed) if held_s <= deadline_s else 0.0
+    return burst_goodput(capacity, deadline_s - held_s, passed, seconds)
+
+
 def recovery_s(capacity: float, deadline_s: float, queue: float, rate_after: float,
                retries: int = 0) -> float | None:
     """Seconds after a burst that left ``queue`` until a request arriving then is answered
