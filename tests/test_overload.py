@@ -82,7 +82,8 @@ def test_the_lessons_burst_accounts_for_every_request_and_reads_the_queue():
     before it, and in the CPU-bound first pass -- the machine busier while measuring than
     during the burst -- once nothing timed out (clean-clone CI, 2026-12-06)."""
     from loadtests.lessons.base import Results
-    from loadtests.lessons.observing.overload import DEADLINE_S, run_one
+    from loadtests.lessons.observing.overload import run_one
+    from loadtests.lessons.observing.shedding import DEADLINE_S
     from loadtests.lessons.overload import section
 
     row = run_one("gevent -w1", ServerSpec("gevent"), (1.0, 1.0, 1.0))
@@ -138,7 +139,8 @@ def test_a_bounded_queue_keeps_the_goodput_through_a_burst_that_melts_the_defaul
     and 0.96; sync 0.30 and 1.04)."""
     import dataclasses
 
-    from loadtests.lessons.observing.overload import Bound, run_one
+    from loadtests.lessons.observing.overload import run_one
+    from loadtests.lessons.observing.shedding import Bound
 
     path, setting, changes, front = SHEDDING[model]
     spec = ServerSpec(model, threads=2 if model == "gthread" else 1)
@@ -170,7 +172,7 @@ def test_the_limit_lets_half_a_deadlines_work_wait_and_nginx_limits_asgi():
     hold the waiting requests (gevent, asgi: on CPU work it bounds no queue), nginx's rate
     limit in front of sync (at 0.9 of the capacity: 40/s), and nginx's deadline, with no
     limit, in front of every model."""
-    from loadtests.lessons.observing.overload import READ_TIMEOUT_S, bounded, shedders
+    from loadtests.lessons.observing.shedding import READ_TIMEOUT_S, bounded, shedders
 
     limit = bounded(ServerSpec("sync"), 44.0)
     assert limit.spec.env == (("BACKLOG", "22"),) and limit.front is None
