@@ -60,17 +60,16 @@ http {{
             proxy_request_buffering on;  # the whole body before gunicorn sees the request
             proxy_buffering on;          # the whole response, then nginx feeds the slow reader;
                                          # a response with X-Accel-Buffering: no streams through
-            proxy_read_timeout {read_timeout};
-            error_page 504 = @late;    # nginx's own 504 (gunicorn's answer too late): JSON
+            proxy_read_timeout {read_timeout};{late_page}
             {ignore_accel}{limit}
-        }}
-        location @late {{
-            default_type application/json;
-            return 504 '{{"status": 504, "error": "no answer in proxy_read_timeout"}}';
-        }}{shed}
+        }}{late}{shed}
     }}
 }}
 """
+
+
+#: nginx's own ``proxy_read_timeout`` default, which the lab keeps unless told otherwise.
+DEFAULT_READ_TIMEOUT_S = 60
 
 
 class NginxProxy(Daemon):
@@ -82,7 +81,8 @@ class NginxProxy(Daemon):
 
     def __init__(self, upstream: int, *, port: int | None = None, header_timeout: int = 10,
                  accel_buffering: bool = True, limit_conn: int | None = None,
-                 limit_req: tuple[int, int] | None = None, read_timeout: float = 60,
+                 limit_req: tuple[int, int] | None = None,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT_S,
                  **kwargs):
         super().__init__(**kwargs)
         self.binary = require("nginx")
@@ -110,6 +110,7 @@ class NginxProxy(Daemon):
                              ignore_accel="" if self.accel_buffering
                              else "proxy_ignore_headers X-Accel-Buffering;",
                              read_timeout=_duration(self.read_timeout),
+                             **_late(self.read_timeout),
                              **_limit(self.limit_conn, self.limit_req))
 
     def argv(self) -> list[str]:
@@ -188,6 +189,25 @@ def _limit(conn: int | None, req: tuple[int, int] | None) -> dict[str, str]:
             "limit": (CONN.format(n=conn) if conn is not None else "")
             + (REQ.format(burst=req[1]) if req else "") + SHED_PAGE,
             "shed": SHED.format(what=what)}
+
+
+#: With a ``proxy_read_timeout`` of the lab's choosing (shorter than gunicorn's own worker
+#: timeout), nginx's 504 is JSON, as its 503s are: the page, and where it points.
+LATE_PAGE = """
+            error_page 504 = @late;    # nginx's own 504 (gunicorn's answer too late): JSON"""
+LATE = """
+        location @late {
+            default_type application/json;
+            return 504 '{"status": 504, "error": "no answer in proxy_read_timeout"}';
+        }"""
+
+
+def _late(read_timeout: float) -> dict[str, str]:
+    """The configuration's ``late_page`` and ``late`` parts: none at nginx's 60 s default,
+    which gunicorn's worker timeout (30 s) comes before."""
+    if read_timeout == DEFAULT_READ_TIMEOUT_S:
+        return {"late_page": "", "late": ""}
+    return {"late_page": LATE_PAGE, "late": LATE}
 
 
 def _duration(seconds: float) -> str:
