@@ -5,7 +5,11 @@ A gevent or asgi worker accepts every connection it is offered and gives each a 
 a task (up to ``--worker-connections``): past its capacity, each new request waits its turn
 on one GIL or one event loop behind all the others, and once that turn comes after the
 client's deadline, the worker is busy with answers nobody waits for. Shedding the excess
-keeps the rest on time. It is a semaphore taken without waiting: ``threading``'s, which
+keeps the rest on time -- where the excess waits inside the app, on I/O: it counts the
+requests the app holds, and on CPU work each greenlet or task runs its request to the end
+before the next one starts, so one is ever inside while the rest wait before the app (in
+the accept queue, or the hub's or loop's ready queue), where this limit does not reach
+(measured in the overload lesson). It is a semaphore taken without waiting: ``threading``'s, which
 gevent's patching turns into its own, and which an event loop takes without blocking.
 
 Off unless ``ADMIT_LIMIT`` is set (gunicorn.conf.py checks it at start). The Flask app takes

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from ..harness.argtypes import positive
+from ..model import overload as fluid
 from .base import Lesson, Results, switched
 
 #: Seconds of each phase (before, burst, after), per preset.
@@ -29,15 +30,6 @@ def _seconds(value: float | None) -> str:
 
 def _predicted(value: float | None) -> str:
     return "never" if value is None else f"{value:.0f} s"
-
-
-def _simulated(row: dict) -> str:
-    """The simulated twin's goodput in the burst (— for a row from before it)."""
-    return f"{row['simulated']['goodput_rps'][1]:.0f}" if row.get("simulated") else "—"
-
-
-def _twin_recovery(row: dict) -> str:
-    return _seconds(row["simulated"]["recovery_s"]) if row.get("simulated") else "—"
 
 
 def _setting(row: dict) -> str:
@@ -105,6 +97,23 @@ def _unrecovered(row: dict) -> str:
     return f"{_run(row, sent=False)}: {cause}"
 
 
+def _sooner(row: dict, rows: list[dict]) -> str:
+    """A run back in time sooner than the fluid said: measured, the fluid's, the twin's, and
+    the fluid's again from its model's highest capacity measured, where that is higher."""
+    text = (f"{_run(row, sent=False)}: {row['recovery_s']:.0f} s; the fluid "
+            f"{_predicted(row['predicted_recovery_s'])}, the twin "
+            f"{_seconds(row['simulated']['recovery_s'])}")
+    best = max(r["capacity_rps"] for r in rows if r["label"] == row["label"])
+    if best > 1.1 * row["capacity_rps"] and not row.get("retries"):
+        (before, first), (rate, seconds), (after, _) = row["phases"]
+        queue = fluid.backlog(best, [(before, first), (rate, seconds)])
+        again = fluid.recovery_s(best, row["deadline_s"], queue, after)
+        text += (f"; from {best:.0f}/s, its model's highest capacity measured, rather than "
+                 f"the {row['capacity_rps']:.0f}/s measured before this burst, the fluid "
+                 f"{_predicted(again)}")
+    return text + "."
+
+
 def _ends(row: dict) -> list[tuple[str, int]]:
     """Each outcome that occurred, by kind: statuses, failures, timed out, dropped."""
     return [*row["statuses"].items(), *row["failed"].items(),
@@ -124,10 +133,6 @@ def _run(row: dict, sent: bool = True) -> str:
     return f"{row['label']} ({row['bound'] if row.get('bound') else _client(row, sent)})"
 
 
-def _bound(row: dict) -> str:
-    return f"`{row['bound']}`" if row.get("bound") else "none"
-
-
 def _client(row: dict, sent: bool = True) -> str:
     retries = row.get("retries", 0)
     if not retries:
@@ -145,13 +150,14 @@ def table(rows: list[dict]) -> str:
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
         before, during, after = row["goodput_rps"]
-        peak = row["peak"]
+        peak, twin = row["peak"], row["simulated"]
+        bound = f"`{row['bound']}`" if row.get("bound") else "none"
         lines.append(
-            f"| {row['label']} | {_bound(row)} | {_client(row)} | {row['capacity_rps']:.0f} | "
-            f"{before:.0f} · {during:.0f} · "
-            f"{after:.0f} | {row['predicted_burst_goodput_rps']:.0f} · {_simulated(row)} | "
+            f"| {row['label']} | {bound} | {_client(row)} | {row['capacity_rps']:.0f} | "
+            f"{before:.0f} · {during:.0f} · {after:.0f} | "
+            f"{row['predicted_burst_goodput_rps']:.0f} · {twin['goodput_rps'][1]:.0f} | "
             f"{_seconds(row['recovery_s'])} / {_predicted(row['predicted_recovery_s'])} / "
-            f"{_twin_recovery(row)} | "
+            f"{_seconds(twin['recovery_s'])} | "
             f"{peak['accept_queue']} · {peak['established']} | {peak['rss_mb']:.0f} | "
             f"{row['workers_replaced']} | {_outcomes(row)} |")
     return "\n".join(lines)
@@ -211,19 +217,20 @@ def section(results: Results) -> str:
                   "what it passes above the capacity waits at the server:", "",
                   *[f"- {_setting(row)}" for row in shed],
                   "", "**What to set**, per model: the setting that kept the most goodput "
-                  "through the burst.", "", *_recommended(rows)]
+                  "through the burst (a share above 1 is a capacity measured low before it).", "",
+                  *_recommended(rows)]
     lines += ["", _worker_timeout(rows)]
     sooner = [row for row in rows if row["recovery_s"] is not None and row["recovery_s"] > 0
               and (row["predicted_recovery_s"] is None
                    or row["recovery_s"] < row["predicted_recovery_s"])]
     if sooner:
         lines += ["", "Back in time sooner than the fluid predicts, which serves every queued "
-                  "request, those whose client has left included: a worker that drops them "
-                  "drains sooner (gunicorn's asgi worker cancels the task of a client that "
-                  "has gone, 3 s after; nginx drops a request held by `limit_req` whose "
-                  "client has gone):", "",
-                  *[f"- {_run(row, sent=False)}: {row['recovery_s']:.0f} s, predicted "
-                    f"{_predicted(row['predicted_recovery_s'])}." for row in sooner]]
+                  "request, those whose client has left included. A worker that drops them "
+                  "drains sooner: gunicorn's asgi worker cancels the task of a client that "
+                  "has gone, 3 s after, and the simulated twin, which cancels them too, "
+                  "agrees. A capacity measured low before the burst makes the burst smaller "
+                  "than it seems: the fluid from the model's highest capacity measured "
+                  "brackets the rest:", "", *[f"- {_sooner(row, rows)}" for row in sooner]]
     if stuck := [row for row in rows if row["recovery_s"] is None]:
         lines += ["", "Not recovered by the run's end:", "",
                   *[f"- {_unrecovered(row)}." for row in stuck]]
