@@ -94,5 +94,11 @@ class NginxBalancer(NginxProxy):
         super().stop(grace)
 
     def access_lines(self) -> list[str]:
-        path = self.folder / "access.log"
-        return path.read_text().splitlines() if path.exists() else []
+        return self._lines("access.log")
+
+    def error_lines(self) -> list[str]:
+        return self._lines("error.log")
+
+    def _lines(self, name: str) -> list[str]:
+        path = self.folder / name
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
