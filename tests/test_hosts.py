@@ -193,7 +193,7 @@ def test_a_worker_host_blip_loses_nothing(tmp_path):
     """3 s: c1 stores its result itself once back, and gets the task popped for it."""
     from loadtests.cluster import workercut
 
-    row = workercut.run(tmp_path, requests=24, cut_s=workercut.SHORT_CUT_S, busy=1)
+    row = workercut.run(tmp_path, requests=12, cut_s=workercut.SHORT_CUT_S, busy=1)
     assert row["held"] >= 1, row  # the cut caught c1 with a task
     assert row["answered"] == row["submitted"] and row["failed"] == 0, row
     assert row["lost"] == 0, row
@@ -203,7 +203,7 @@ def test_a_worker_host_cut_past_the_visibility_timeout_is_redelivered(tmp_path):
     """30 s with both of c1's processes busy: c2 runs what c1 held; nothing is lost."""
     from loadtests.cluster import workercut
 
-    row = workercut.run(tmp_path, requests=24, cut_s=workercut.CUT_S, busy=2)
+    row = workercut.run(tmp_path, requests=12, cut_s=workercut.CUT_S, busy=2)
     assert row["held"] >= 2, row
     assert row["redelivered"] == row["held"] and row["lost"] == 0, row
     assert row["answered"] == row["submitted"], row
@@ -213,7 +213,7 @@ def test_a_worker_host_cut_past_the_visibility_timeout_is_redelivered(tmp_path):
     assert row["c1_back_after_s"] > 0
     page = LESSON.section(Results({"settings": {}, "machine": {}, "cells": [],
                                    "hosts": [row]}))
-    assert "| 30 s | 2 of 2 | 24 | 24 | 0 |" in page
+    assert "| 30 s | 2 of 2 | 12 | 12 | 0 |" in page
 
 
 def test_a_worker_host_cut_loses_nothing_with_rabbitmq(tmp_path):
@@ -222,7 +222,7 @@ def test_a_worker_host_cut_loses_nothing_with_rabbitmq(tmp_path):
     runs them, every request is answered, nothing is lost."""
     from loadtests.cluster import workercut
 
-    row = workercut.run(tmp_path, requests=24, cut_s=workercut.CUT_S, busy=1,
+    row = workercut.run(tmp_path, requests=12, cut_s=workercut.CUT_S, busy=1,
                         broker="rabbitmq")
     assert row["broker"] == "RabbitMQ" and row["held"] >= 1, row
     assert row["lost"] == 0 and row["redelivered"] == row["held"], row
@@ -272,7 +272,7 @@ def test_a_second_celery_host_serves_and_each_rtt_is_paid_several_times(tmp_path
     shortens."""
     from loadtests.cluster import scaleout
 
-    row = scaleout.run(tmp_path, seconds=2, calls=5, delays=(0.0, 20.0))
+    row = scaleout.run(tmp_path, seconds=1, calls=5, delays=(0.0, 20.0))
     alone, both = row["throughput"]
     assert alone["failed"] == both["failed"] == 0, row["throughput"]
     assert alone["answered"] > 0 and both["answered"] > 0, row["throughput"]
