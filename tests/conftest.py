@@ -15,7 +15,7 @@ from loadtests.harness.procs import stop_tree
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp import create_app
 
-from .helpers import LONGEST, LONGEST_TIMING, lab_command, missing
+from .helpers import LONGEST, lab_command, missing
 
 _namespaces = itertools.count()
 
@@ -33,18 +33,10 @@ if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
 
 
 def pytest_collection_modifyitems(items):
-    """Files in ``helpers.LONGEST``'s order first -- for the timing tests,
-    ``helpers.LONGEST_TIMING``'s -- then the rest as collected (a stable sort: each file's
-    tests stay together and in order)."""
+    """Files in ``helpers.LONGEST``'s order first, then the rest as collected (a stable sort:
+    each file's tests stay together and in order)."""
     rank = {name: index for index, name in enumerate(LONGEST)}
-    timing = {name: index for index, name in enumerate(LONGEST_TIMING)}
-
-    def key(item) -> int:
-        if item.get_closest_marker("timing"):
-            return timing.get(item.path.name, len(timing))
-        return rank.get(item.path.name, len(rank))
-
-    items.sort(key=key)
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.hookimpl(wrapper=True)

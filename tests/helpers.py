@@ -301,11 +301,6 @@ LONGEST = {"test_try.py": 231, "test_hosts.py": 210, "test_reliability.py": 130,
            "test_db.py": 41, "test_teaching.py": 39, "test_matrix.py": 35,
            "test_advise.py": 26, "test_registry.py": 24, "test_endpoints.py": 24,
            "test_overload.py": 22, "test_fuzz.py": 20}
-#: The same for make test's timing pass, whose tests run two at a time, each handed out
-#: alone (``--dist worksteal``): a worker takes only tests the other has not started, so
-#: these files' tests of 10-30 s each go first. Last, they ran alone for the pass's final
-#: 27 s (2026-12-06: one worker done at 139 s, the other at 166 s, in the overload tests).
-LONGEST_TIMING = {"test_matrix.py": 61, "test_overload.py": 61}
 
 
 #: Seconds from the broker ready again to the first right answer: the issue's bound.

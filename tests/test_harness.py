@@ -97,9 +97,8 @@ def test_the_longest_files_exist_and_are_listed_longest_first():
     silently fall back to collection order."""
     from pathlib import Path
 
-    from .helpers import LONGEST, LONGEST_TIMING
+    from .helpers import LONGEST
 
     here = Path(__file__).parent
-    for longest in (LONGEST, LONGEST_TIMING):
-        assert all((here / name).is_file() for name in longest), longest
-        assert list(longest.values()) == sorted(longest.values(), reverse=True)
+    assert all((here / name).is_file() for name in LONGEST), LONGEST
+    assert list(LONGEST.values()) == sorted(LONGEST.values(), reverse=True)
