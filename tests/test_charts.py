@@ -4,7 +4,6 @@ golden-report tests, where a cut-off text fails: pyproject.toml's filterwarnings
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pytest
 
 from loadtests.matrix.charts import ChartOverflow, bars, cells, figure, names_only, save
@@ -23,6 +22,8 @@ def test_a_text_past_the_figure_warns_and_both_files_are_written(tmp_path):
 
 def test_names_only_writes_nothing_and_names_the_chart_as_drawing_would(tmp_path):
     """What the site's pages need of a lesson's chart: its name, not its drawing."""
+    import matplotlib.pyplot as plt  # here, not at collection: charts import it when they draw
+
     fig, ax = figure(2, 1.5)
     ax.set_title("a title far too long for a figure two inches wide: the image would cut it")
     with names_only():

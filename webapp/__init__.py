@@ -1,12 +1,21 @@
-"""A small Flask app for measuring gunicorn worker models (Fluent Python 2e, ch. 19)."""
+"""A small Flask app for measuring gunicorn worker models (Fluent Python 2e, ch. 19).
+
+Flask is imported by the factory, not by this package: the load side imports the pure
+workload modules (``webapp.work``) and the offload's names, and need not pay for Flask.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Application factory: JSON endpoints and JSON errors."""
+    from flask import Flask
+
     app = Flask(__name__)
     app.json.sort_keys = False
     if test_config:

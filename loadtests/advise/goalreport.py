@@ -10,7 +10,7 @@ import textwrap
 from rich.table import Table
 
 from ..lessons.base import ms
-from ..matrix.charts import bars, outside_legend, plt, save
+from ..matrix.charts import bars, outside_legend, save, subplots
 from ..servers import ROOT
 
 
@@ -135,7 +135,7 @@ def chart(advice: dict, out) -> str:
     p99 as the offered rate rises past it (measured only)."""
     goal = advice["goal"]
     measured = goal["measured"]
-    fig, axes = plt.subplots(1, 2 if measured else 1, figsize=(13 if measured else 11, 4.5),
+    fig, axes = subplots(1, 2 if measured else 1, figsize=(13 if measured else 11, 4.5),
                              layout="constrained", squeeze=False)
     left = axes[0][0]
     rows = [r for r in advice["candidates"] if r["measured"]] if measured else shown(advice)

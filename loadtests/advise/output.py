@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.table import Table
 
 from ..lessons.base import ms
-from ..matrix.charts import bars, outside_legend, plt, save
+from ..matrix.charts import bars, outside_legend, save, subplots
 from . import goalreport
 from .goalreport import goal_table
 
@@ -138,7 +138,7 @@ def mix_text(advice: dict) -> str:
 
 
 def chart(advice: dict, out: Path) -> str:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained",
+    fig, (left, right) = subplots(1, 2, figsize=(13, 4.5), layout="constrained",
                                       gridspec_kw={"width_ratios": [1, 2]})
     paths = list(advice["profile"])
     cpu = [advice["profile"][p]["cpu_s"] * 1000 for p in paths]

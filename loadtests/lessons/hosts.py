@@ -138,12 +138,12 @@ def brokers(results: Results) -> str:
 
 
 def chart(results: Results, out: Path) -> list[str]:
-    from ..matrix.charts import plt, save
+    from ..matrix.charts import save, subplots
 
     row = _by_scenario(results).get("scaleout")
     if not row:
         return []
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    fig, (left, right) = subplots(1, 2, figsize=(10, 4), layout="constrained")
     steps = row["throughput"]
     labels = ["c1" if s["processes"] == 1 else "c1 + c2" for s in steps]
     xs = range(len(steps))

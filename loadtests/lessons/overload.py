@@ -244,11 +244,9 @@ def chart(results: Results, out: Path) -> list[str]:
     rows = results.extra("overload")
     if not rows:
         return []
-    import matplotlib.pyplot as plt
+    from ..matrix.charts import save, subplots
 
-    from ..matrix.charts import save
-
-    fig, (good, queue) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, layout="constrained")
+    fig, (good, queue) = subplots(2, 1, figsize=(8, 6), sharex=True, layout="constrained")
     colours: dict[str, str] = {}
     for row in rows:
         style = ":" if row.get("bound") else "--" if row.get("retries") else "-"

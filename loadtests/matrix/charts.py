@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import textwrap
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, NullFormatter
 
 #: Positive values spanning more than this ratio go on a log axis: on a linear one the
 #: small bars vanish (20 rps beside 950).
@@ -62,13 +57,30 @@ def png_only() -> contextlib.AbstractContextManager[None]:
     return _setting(_SVG, False)
 
 
+@functools.cache
+def _pyplot():
+    """matplotlib's pyplot on its Agg backend (no display), imported when the first chart
+    is: a command or test that draws none does not pay for it (about 0.3 CPU-seconds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+def subplots(*args, **kwargs):
+    """``matplotlib.pyplot.subplots``: a figure and its axes."""
+    return _pyplot().subplots(*args, **kwargs)
+
+
 class ChartOverflow(UserWarning):
     """A chart's text reaches past its figure: it would be cut off in the image."""
 
 
 def figure(width: float, height: float = 4):
     """A figure with one axes, ``width`` × ``height`` inches, laid out by constrained layout."""
-    return plt.subplots(figsize=(width, height), layout="constrained")
+    return subplots(figsize=(width, height), layout="constrained")
 
 
 def _value(v: float) -> str:
@@ -106,6 +118,8 @@ def bars(ax, labels, series: dict[str, list[float | None]], *, log: bool | None 
 def plain_log(ax, which: str = "y") -> None:
     """A log scale on ``ax``'s ``which`` axis, ticked in plain numbers (20, 100, 1000), not
     powers of ten."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
@@ -146,7 +160,7 @@ def save(fig, out: Path, name: str) -> str:
     return ``name``; warn with :class:`ChartOverflow` if any text is cut off. Within
     :func:`names_only`, only close it and return ``name``."""
     if not _DRAWING.get():
-        plt.close(fig)
+        _pyplot().close(fig)
         return name
     if fig.get_layout_engine() is None:
         fig.tight_layout()
@@ -157,9 +171,9 @@ def save(fig, out: Path, name: str) -> str:
     # SVG text stays text: a slide can edit it, and the file is far smaller than glyph paths;
     # no date and fixed ids, so that the same chart redrawn is the same file
     if _SVG.get():
-        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
+        with _pyplot().rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
             fig.savefig((out / name).with_suffix(".svg"), metadata={"Date": None})
-    plt.close(fig)
+    _pyplot().close(fig)
     return name
 
 
@@ -178,7 +192,7 @@ def _grid(count: int):
     """A figure with ``count`` panels laid out ``COLUMNS`` to a row; unused panels hidden."""
     rows = -(-count // COLUMNS)
     cols = min(count, COLUMNS)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
+    fig, axes = subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
                              layout="constrained")
     flat = [ax for row in axes for ax in row]
     for ax in flat[count:]:
