@@ -55,7 +55,7 @@ test: $(STAMP) os-packages  ## every test but make slow's: those that time nothi
 	$(PYTEST) -n 2 --dist worksteal -m "timing and not two_cores and not slow"
 	$(PYTEST) -m "timing and two_cores and not slow"
 
-slow: $(STAMP) os-packages  ## the tests make test leaves out for its budget (RabbitMQ's ten crashes: about 70 s; the advisor on the CPU example, alone on both cores: about 60 s)
+slow: $(STAMP) os-packages  ## the tests make test leaves out for its budget (the advisor on the CPU example, alone on both cores: about 60 s)
 	$(PYTEST) -m slow
 
 stress: $(STAMP) os-packages  ## the timing tests ROUNDS times in a row beside a CPU hog on one core

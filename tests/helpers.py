@@ -296,7 +296,8 @@ def _command(pid: int) -> str:
 #: checks the names.
 LONGEST = {"test_try.py": 231, "test_hosts.py": 210, "test_reliability.py": 130,
            "test_advise_goal.py": 110,
-           "test_slowclients.py": 107, "test_offload_celery.py": 64, "test_advise_db.py": 60,
+           "test_slowclients.py": 107, "test_brokers.py": 70, "test_offload_celery.py": 64,
+           "test_advise_db.py": 60,
            "test_try_services.py": 49, "test_servers.py": 43, "test_timeline.py": 42,
            "test_db.py": 41, "test_teaching.py": 39, "test_matrix.py": 35,
            "test_advise.py": 26, "test_registry.py": 24, "test_endpoints.py": 24,
