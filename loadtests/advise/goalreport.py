@@ -136,7 +136,7 @@ def chart(advice: dict, out) -> str:
     goal = advice["goal"]
     measured = goal["measured"]
     fig, axes = subplots(1, 2 if measured else 1, figsize=(13 if measured else 11, 4.5),
-                             layout="constrained", squeeze=False)
+                         layout="constrained", squeeze=False)
     left = axes[0][0]
     rows = [r for r in advice["candidates"] if r["measured"]] if measured else shown(advice)
     series = {"predicted p99": [r["predicted"]["p99_ms"] for r in rows]}

@@ -139,7 +139,7 @@ def mix_text(advice: dict) -> str:
 
 def chart(advice: dict, out: Path) -> str:
     fig, (left, right) = subplots(1, 2, figsize=(13, 4.5), layout="constrained",
-                                      gridspec_kw={"width_ratios": [1, 2]})
+                                  gridspec_kw={"width_ratios": [1, 2]})
     paths = list(advice["profile"])
     cpu = [advice["profile"][p]["cpu_s"] * 1000 for p in paths]
     wait = [(advice["profile"][p]["latency_s"] - advice["profile"][p]["cpu_s"]) * 1000

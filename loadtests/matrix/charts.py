@@ -193,7 +193,7 @@ def _grid(count: int):
     rows = -(-count // COLUMNS)
     cols = min(count, COLUMNS)
     fig, axes = subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
-                             layout="constrained")
+                         layout="constrained")
     flat = [ax for row in axes for ax in row]
     for ax in flat[count:]:
         ax.set_visible(False)
