@@ -1,7 +1,8 @@
 #!/bin/sh
 # The OS programs the lab starts for itself: redis-server (Celery's broker and result store),
 # rabbitmq-server (Celery's other broker),
-# nginx (the buffering reverse proxy), postgres (the database lessons: a cluster of the lab's
+# nginx (the buffering reverse proxy), wrk (a second load client, its connections opened at
+# once), postgres (the database lessons: a cluster of the lab's
 # own, never the system's service) and chromium (the docs' browser check, headless).
 # Where one is missing: root with apt-get installs it; anyone else gets one line saying how,
 # and the tests and cells that need it are skipped -- except under CI=true, where a missing
@@ -35,6 +36,7 @@ need() {  # program, Debian package, Homebrew formula
 need redis-server redis-server redis
 need rabbitmq-server rabbitmq-server rabbitmq
 need nginx nginx-light nginx
+need wrk wrk wrk
 need postgres postgresql postgresql
 need chromium chromium "--cask chromium"
 exit $status

@@ -92,6 +92,20 @@ def test_kept_connections_go_back_to_their_worker_and_the_last_answered_goes_out
     assert shared.percentile(99) < even.percentile(99) < 1.0
 
 
+def test_users_pinned_to_their_workers_use_only_their_workers_threads():
+    """wrk's 16 connections on gthread -w2 --threads 8, 0.1 s waits: split 14 / 2 the
+    second worker's 6 idle threads are lost, Σ min(users, threads) ÷ 0.1 = (8 + 2) ÷ 0.1;
+    split 8 / 8, every thread busy: 160/s."""
+    twin, work = Twin.of("gthread", workers=2, threads=8), Work(cpu_s=0.0, wait_s=0.1)
+    skewed = closed_loop(twin, work, 16, duration=20, pinned=(14, 2))
+    even = closed_loop(twin, work, 16, duration=20, pinned=(8, 8))
+    assert skewed.throughput == pytest.approx(100, rel=0.01)
+    assert skewed.answered[1] / sum(skewed.answered) == pytest.approx(0.2, abs=0.01)
+    assert even.throughput == pytest.approx(160, rel=0.01)
+    with pytest.raises(ValueError, match="pinned must give each of 2 processes its users"):
+        closed_loop(twin, work, 16, pinned=(16,))
+
+
 def test_a_twin_refuses_a_model_it_does_not_know():
     with pytest.raises(ValueError, match="model must be one of sync, gthread, gevent, asgi"):
         Twin.of("eventlet")

@@ -5,12 +5,19 @@ at once, so the first worker to wake can take every user's keep-alive
 connection before it blocks in ``is_prime``; a connection stays with its
 worker. With ``REUSE_PORT=1`` each worker listens on its own ``SO_REUSEPORT``
 socket and the kernel hashes each new connection to one of them.
+
+Its observation (``--at-once``, :mod:`.observing.balance`) opens the connections all at once
+with wrk, a second client, against gthread and asgi: how they split between the workers,
+what that costs against the bound, and what the twin predicts fed the split.
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
+
 from ..matrix.cells import cell
-from .base import Lesson, Results
+from .base import Lesson, Results, switched
 
 PAIRS = tuple((cell(scenario, "gevent", 2, users=users),
                cell(scenario, "gevent", 2, users=users, reuse_port=True))
@@ -23,6 +30,11 @@ def _connections(row: dict) -> int:
 
 
 def section(results: Results) -> str:
+    parts = [_reuse_port(results), _at_once(results)]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _reuse_port(results: Results) -> str:
     pairs = results.pairs(PAIRS)
     if not pairs:
         return ""
@@ -52,6 +64,75 @@ def section(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _at_once(results: Results) -> str:
+    rows = results.extra("balance")
+    if not rows:
+        return ""
+    cases: dict[tuple, list[dict]] = {}
+    for row in rows:
+        cases.setdefault((row["label"], row["path"], row["connections"], row["remedy"]),
+                         []).append(row)
+    runs = max(len(case) for case in cases.values())
+    lines = [
+        "### Connections opened at once (wrk): gthread and asyncio split them too",
+        "",
+        "wrk opens all its connections when it starts and keeps each one, as nginx's "
+        "upstream keep-alive pool and most benchmark clients do; Locust's users ramp up. "
+        f"Each case ran {runs} times on one server; once every connection was accepted, "
+        "psutil counted each worker's. The bound assumes the requests spread over the slots "
+        "(as the matrix's bounds do); the twin (`loadtests.model.simulate`, a closed loop) "
+        "is fed each run's split, each connection pinned to its worker, and S measured in "
+        "the same run:",
+        "",
+        "| server | work | connections | remedy | connections per worker, each run "
+        "| runs with ¾ on one | rps, lowest – highest | bound (spread) | lowest fidelity "
+        "| twin ÷ measured |",
+        "|---|---|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for (label, path, connections, remedy), case in cases.items():
+        splits = " · ".join("/".join(map(str, row["split"])) for row in case)
+        rates = [row["rps"] for row in case]
+        ratios = [row["predicted_rps"] / row["rps"] for row in case]
+        lines.append(
+            f"| {label} | `{path}` | {connections} | {remedy or '—'} | {splits} "
+            f"| {sum(_lopsided(row) for row in case)} of {len(case)} "
+            f"| {min(rates):.1f} – {max(rates):.1f} "
+            f"| {statistics.median(row['bound_rps'] for row in case):.1f} "
+            f"| {min(row['fidelity'] for row in case):.2f} "
+            f"| {min(ratios):.2f} – {max(ratios):.2f} |")
+    ratios = [row["predicted_rps"] / row["rps"] for row in rows]
+    lines += [
+        "",
+        "gthread's loop accepts one connection per turn, and asyncio's (gunicorn's asgi "
+        "worker) up to 100 pending connections in one turn (`create_server`'s backlog); "
+        "both workers wake, and which woke first, and how far ahead it got, decides the "
+        "split, run by run. A worker left fewer connections than its threads idles the "
+        "rest (gthread on waiting work); a worker left none loses its core (asgi on CPU "
+        "work). More connections do not change who wakes first. `REUSE_PORT=1` gives each "
+        "worker its own socket, and the kernel hashes each connection to one of them.",
+        "",
+        f"Fed each run's split, the twin's rate was {min(ratios):.2f}–{max(ratios):.2f} of "
+        f"the measured one in all {len(rows)} runs; the bound that assumes a spread load "
+        f"was as far as {1 / min(row['fidelity'] for row in rows):.1f}× above it.",
+    ]
+    return "\n".join(lines)
+
+
+def _lopsided(row: dict) -> bool:
+    """Whether one worker held three quarters of the run's connections or more."""
+    return row["split"][0] >= 0.75 * row["connections"]
+
+
+def _observe(args: argparse.Namespace) -> list[dict]:
+    from ..services.fleet import lacking
+    from .observing.balance import observe
+
+    if reason := lacking(("wrk",)):
+        print(f"at-once: skipped: {reason}")
+        return []
+    return observe()
+
+
 def diagnose(row: dict, settings: dict) -> str | None:
     """One worker did the work of all: the server short of its cores, and its busiest
     process carrying most of what it did."""
@@ -75,4 +156,7 @@ LESSON = Lesson(
     section=section,
     diagnose=diagnose,
     full=tuple(remedy for _, remedy in PAIRS),  # the plain -w2 cells: cores, heartbeat
+    observation=switched("at-once", "also open wrk's connections all at once against "
+                                    "gthread and asgi -w2: the split and its cost (about 40 s)",
+                         _observe, needs=("wrk",)),
 )

@@ -71,7 +71,7 @@ BOOK = ("A Bit of Jargon", "Processes, Threads, and Python's Infamous GIL",
         "A Concurrent Hello World", "The Real Impact of the GIL", "A Homegrown Process Pool",
         "Python in the Multicore World", "Past the chapter")
 #: What a lesson can need beyond Python and the pinned packages, in the order shown.
-NEEDS = ("Redis", "nginx", "PostgreSQL", "root", "Linux")
+NEEDS = ("Redis", "nginx", "PostgreSQL", "wrk", "root", "Linux")
 
 
 def switched(flag: str, help_text: str, run: Callable[[argparse.Namespace], list[dict]],

@@ -27,6 +27,7 @@ throughput by mean value analysis (:func:`.queueing.closed_rps`).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import statistics
 from collections.abc import Callable, Generator
@@ -154,10 +155,12 @@ class _Server:
         weights = self.twin.shares or (1,) * self.twin.processes
         return self.rng.choices(range(self.twin.processes), weights)[0]
 
-    def request(self) -> Generator:
-        """One request, from its arrival to its answer."""
+    def request(self, connection: int | None = None) -> Generator:
+        """One request, from its arrival to its answer (``connection``: the process whose
+        slots it waits for, its user's own; else as :meth:`_connection` draws it)."""
         cpu, wait = self.work.draw(self.rng)
-        connection = self._connection() if self.twin.per_process else 0
+        if connection is None:
+            connection = self._connection() if self.twin.per_process else 0
         queue = self.slots[connection]
         process = yield queue.get()
         gil = self.gils[process]
@@ -239,19 +242,30 @@ def open_loop(twin: Twin, work: Work, rate: float, *, requests: int = 20_000,
 
 
 def closed_loop(twin: Twin, work: Work, users: int, *, duration: float = 200.0,
-                warmup: float = 10.0, seed: int = 1) -> Outcome:
+                warmup: float = 10.0, seed: int = 1,
+                pinned: tuple[int, ...] | None = None) -> Outcome:
     """``users`` that each send their next request when the last is answered (no think
-    time), for ``duration`` simulated seconds after ``warmup``."""
+    time), for ``duration`` simulated seconds after ``warmup``. ``pinned``: the users per
+    process, each user's requests waiting for its own process's slots (a client's
+    connections opened at once and kept, as wrk's: the split as measured)."""
+    if pinned is not None and (len(pinned) != twin.processes or sum(pinned) != users):
+        raise ValueError(f"pinned must give each of {twin.processes} processes its users, "
+                         f"{users} in all; got {pinned}")
+    if pinned is not None and not twin.per_process:
+        twin = dataclasses.replace(twin, shares=tuple(n / users for n in pinned))
+    homes = ([process for process, n in enumerate(pinned) for _ in range(n)]
+             if pinned is not None else [None] * users)
+
     def start(env, server, rng, latencies):
-        def user() -> Generator:
+        def user(home: int | None) -> Generator:
             while env.now < warmup + duration:
                 sent = env.now
-                yield from server.request()
+                yield from server.request(home)
                 if warmup <= env.now <= warmup + duration:  # answered in the window
                     latencies.append(env.now - sent)
 
-        for _ in range(users):
-            env.process(user())
+        for home in homes:
+            env.process(user(home))
         return lambda: duration
 
     return _simulate(twin, work, seed, start)

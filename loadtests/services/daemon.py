@@ -25,6 +25,7 @@ INSTALL = {
     "redis-server": "install it with `sudo apt-get install redis-server` "
                     "(macOS: `brew install redis`)",
     "nginx": "install it with `sudo apt-get install nginx-light` (macOS: `brew install nginx`)",
+    "wrk": "install it with `sudo apt-get install wrk` (macOS: `brew install wrk`)",
 }
 
 

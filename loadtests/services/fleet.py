@@ -58,7 +58,7 @@ def lacking(needs: Iterable[str]) -> str | None:
         for need in needs:
             if need == "PostgreSQL":
                 bindir()
-            elif program := {"Redis": "redis-server", "nginx": "nginx"}.get(need):
+            elif program := {"Redis": "redis-server", "nginx": "nginx", "wrk": "wrk"}.get(need):
                 require(program)
     except Missing as missing:
         return str(missing)

@@ -1,0 +1,41 @@
+"""wrk as the lab runs it (``loadtests/load/wrk.py``), and the balance lesson's observation
+of connections opened at once (``loadtests.lessons.observing.balance.py``): a real wrk
+against a real two-worker gunicorn, the split counted by psutil and by the answers."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from loadtests.lessons.observing.balance import Case, run_case
+from loadtests.servers import ServerSpec
+from loadtests.services.daemon import Missing, require
+
+from .helpers import missing
+
+
+@pytest.fixture(autouse=True)
+def _wrk():
+    try:
+        require("wrk")
+    except Missing as error:
+        missing(error)
+
+
+@pytest.mark.integration
+def test_wrks_connections_are_counted_per_worker_and_its_answers_by_pid():
+    """Six connections opened at once on gthread -w2 --threads 2, twice on one server:
+    psutil finds all six each time, each held by one of the two workers; every answer is
+    counted by the pid that gave it, none in error; the twin, fed the split, predicts a
+    rate; and wrk is gone afterwards."""
+    case = Case("gthread -w2 --threads 2", ServerSpec("gthread", workers=2, threads=2),
+                "/io?delay=0.02", 0.02, 6)
+    before = {p.pid for p in psutil.process_iter() if p.name() == "wrk"}
+    rows = run_case(case, seconds=1, runs=2)
+    assert [row["run"] for row in rows] == [1, 2]
+    for row in rows:
+        assert sum(row["split"]) == 6 and len(row["split"]) == 2
+        assert row["split"] == sorted(row["split"], reverse=True)
+        assert sum(row["answers"]) == row["requests"] > 20 and row["errors"] == 0
+        assert row["rps"] > 0 and row["bound_rps"] > 0 and row["predicted_rps"] > 0
+    assert {p.pid for p in psutil.process_iter() if p.name() == "wrk"} <= before
