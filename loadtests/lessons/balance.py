@@ -157,6 +157,6 @@ LESSON = Lesson(
     diagnose=diagnose,
     full=tuple(remedy for _, remedy in PAIRS),  # the plain -w2 cells: cores, heartbeat
     observation=switched("at-once", "also open wrk's connections all at once against "
-                                    "gthread and asgi -w2: the split and its cost (about 40 s)",
-                         _observe, needs=("wrk",)),
+                                    "gthread and asgi -w2: the split and its cost (about 80 s)",
+                         _observe, whole_preset=True, needs=("wrk",)),
 )
