@@ -92,6 +92,16 @@ def test_kept_connections_go_back_to_their_worker_and_the_last_answered_goes_out
     assert shared.percentile(99) < even.percentile(99) < 1.0
 
 
+def test_one_queue_hands_out_a_slot_of_each_worker_in_turn():
+    """gevent -w2 on two cores, 4 users of 10 ms of Python each: the shared accept queue
+    gives both workers requests, 2 ÷ 10 ms = 200/s (all on the first worker's thousand
+    slots: 100/s)."""
+    run = closed_loop(Twin.of("gevent", workers=2, cores=2), Work(cpu_s=0.01, wait_s=0.0), 4,
+                      duration=20)
+    assert run.throughput == pytest.approx(200, rel=0.01)
+    assert run.shares[1] == pytest.approx(0.5, abs=0.01)
+
+
 def test_users_pinned_to_their_workers_use_only_their_workers_threads():
     """wrk's 16 connections on gthread -w2 --threads 8, 0.1 s waits: split 14 / 2 the
     second worker's 6 idle threads are lost, Σ min(users, threads) ÷ 0.1 = (8 + 2) ÷ 0.1;

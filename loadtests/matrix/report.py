@@ -16,7 +16,7 @@ from ..lessons import LESSONS, SCENARIO, Results
 from ..lessons.base import ms as _ms
 from ..lessons.base import timelines
 from ..model.queueing import drift
-from . import charts
+from . import charts, twin
 from .bounds import CPU_KINDS
 from .cells import Scenario
 from .repeats import spread, verdict
@@ -228,6 +228,7 @@ def render_markdown(results: dict, chart_names: list[str]) -> str:
         *(_cells_part(results) if rows else
           ["", "No cells this run: only the lessons' observations below "
            f"({results['elapsed_s']:.0f} s in all).", ""]),
+        *twin.section(rows, settings),
         "## Lessons",
         "",
     ]
