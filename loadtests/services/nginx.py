@@ -46,6 +46,7 @@ http {{
     upstream gunicorn {{
         server 127.0.0.1:{upstream};
         keepalive 32;            # reuse connections to gunicorn (HTTP/1.1, no Connection: close)
+        keepalive_timeout 1s;    # and close them idle before gunicorn's KEEPALIVE (2 s) does
     }}
 
     server {{
