@@ -41,7 +41,7 @@ from locust import FastHttpUser, constant_pacing, events, tag, task
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 from traffic import Traffic  # this file's folder, as wire
-from wire import DB_WAIT_ROW, DEFAULT_PRIME_N, RESET_MESSAGE, WORK_ROW  # this file's folder
+from wire import DB_WAIT_ROW, DEFAULT_PRIME_N, RESET_MESSAGE, STOP_MESSAGE, WORK_ROW  # here
 
 
 @events.init_command_line_parser.add_listener
@@ -77,6 +77,9 @@ def _add_arguments(parser):
                         help="AppUser: 'Name: value', a header every request carries")
     parser.add_argument("--warmup", type=float, default=0.0, env_var="LAB_WARMUP",
                        help="seconds after the start after which statistics are reset")
+    parser.add_argument("--stop-after", type=float, default=0.0, env_var="LAB_STOP_AFTER",
+                        help="stop the run this many seconds after it starts, fractions "
+                             "allowed (Locust's -t takes whole seconds); 0: -t alone")
     parser.add_argument("--gate", default="", env_var="LAB_GATE",
                         help="wait, before any user starts, until this file exists (the lab's "
                              "runner starts Locust while the server boots)")
@@ -138,6 +141,20 @@ def _schedule_warmup_reset(environment, **_kwargs):
         logging.info(RESET_MESSAGE)
 
     gevent.spawn_later(warmup, reset)
+
+
+@events.test_start.add_listener
+def _schedule_stop(environment, **_kwargs):
+    """--stop-after: stop the run that many seconds after its start, as -t does."""
+    after = environment.parsed_options.stop_after if environment.parsed_options else 0
+    if after <= 0 or isinstance(environment.runner, WorkerRunner):
+        return
+
+    def stop():
+        logging.info(f"lab: {STOP_MESSAGE} (--stop-after {after:g}), shutting down")
+        environment.runner.quit()
+
+    gevent.spawn_later(after, stop)
 
 
 _window: dict[str, float] = {}

@@ -19,13 +19,11 @@ from webapp.work.primes import QUICK_PRIME
 from ..harness.cpu import CpuMeter
 from ..harness.poll import wait_until
 from ..harness.process import Process
-from .wire import DB_WAIT_ROW, RESET_MESSAGE, WORK_ROW
+from .wire import DB_WAIT_ROW, RESET_MESSAGE, STOP_MESSAGE, WORK_ROW
 
 __all__ = ["DB_WAIT_ROW", "RESET_MESSAGE", "WORK_ROW", "Load", "LocustRun", "Summary", "number"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-# Logged by Locust itself when -t runs out.
-STOP_MESSAGE = "--run-time limit reached"
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,9 @@ class Load:
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
             "--host", host, "--tags", self.tag,
             "-u", str(self.users), "-r", str(self.users),
-            # Locust takes whole seconds; the measured window is read back, not assumed.
+            # the locustfile stops the run at warm-up + duration; Locust's -t, which takes
+            # whole seconds, is the backstop. The measured window is read back, not assumed.
+            "--stop-after", f"{self.warmup + self.duration:g}",
             "-t", f"{math.ceil(self.warmup + self.duration)}s",
             "--warmup", f"{self.warmup:g}", "--delay", f"{self.delay:g}",
             "--prime-n", str(self.prime_n), "--mb", str(self.mb),

@@ -10,6 +10,9 @@ nothing, so that both can.
 DEFAULT_PRIME_N = 142702110479723
 #: Logged by the locustfile when the warm-up ends and the statistics restart.
 RESET_MESSAGE = "lab: warm-up over, statistics reset"
+#: Logged when the run stops: Locust's own words at its -t, and the locustfile's at its
+#: --stop-after.
+STOP_MESSAGE = "--run-time limit reached"
 #: The statistics row of the CPU seconds each /prime check took where it ran (its ``cpu``, as
 #: a response time in ms): S timed where the work runs, under the load itself.
 WORK_ROW = "S: CPU per /prime check"
