@@ -130,31 +130,33 @@ def _wait_at_the_gate(environment, **_kwargs):
     gevent.get_hub().loop.update_now()
 
 
+def _after_start(environment, option: str, action) -> None:
+    """Call ``action()`` the option's seconds after the run starts (0: never), on the runner
+    that keeps the statistics and the run (not a ``--processes`` worker)."""
+    seconds = getattr(environment.parsed_options, option, 0) if environment.parsed_options else 0
+    if seconds > 0 and not isinstance(environment.runner, WorkerRunner):
+        gevent.spawn_later(seconds, action)
+
+
 @events.test_start.add_listener
 def _schedule_warmup_reset(environment, **_kwargs):
-    warmup = environment.parsed_options.warmup if environment.parsed_options else 0
-    if warmup <= 0 or isinstance(environment.runner, WorkerRunner):
-        return
-
+    """--warmup: the statistics restart that many seconds after the start."""
     def reset():
         environment.runner.stats.reset_all()
         logging.info(RESET_MESSAGE)
 
-    gevent.spawn_later(warmup, reset)
+    _after_start(environment, "warmup", reset)
 
 
 @events.test_start.add_listener
 def _schedule_stop(environment, **_kwargs):
     """--stop-after: stop the run that many seconds after its start, as -t does."""
-    after = environment.parsed_options.stop_after if environment.parsed_options else 0
-    if after <= 0 or isinstance(environment.runner, WorkerRunner):
-        return
-
     def stop():
+        after = environment.parsed_options.stop_after
         logging.info(f"lab: {STOP_MESSAGE} (--stop-after {after:g}), shutting down")
         environment.runner.quit()
 
-    gevent.spawn_later(after, stop)
+    _after_start(environment, "stop_after", stop)
 
 
 _window: dict[str, float] = {}
