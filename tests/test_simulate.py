@@ -65,6 +65,20 @@ def test_a_wait_that_does_not_yield_holds_the_loop():
         assert run.throughput == pytest.approx(expected, rel=0.02)
 
 
+def test_python_after_the_wait_queues_at_the_loop_a_second_time():
+    """One gevent loop at ρ 0.5, 10 ms of Python and 20 ms of waiting a request: with the
+    Python before the wait, a request queues once, as M/D/1's mean wait (Pollaczek–
+    Khinchine) says; with it after the wait (/mixed), it queues at the loop again when it
+    wakes: more than twice that wait."""
+    cpu, wait, rate = 0.01, 0.02, 50.0
+    queued = rate * cpu * cpu / (2 * (1 - rate * cpu))  # M/D/1's mean wait: 5 ms
+    before = open_loop(Twin.of("gevent"), Work(cpu, wait), rate, requests=20_000).mean
+    after = open_loop(Twin.of("gevent"), Work(0.0, wait, after_s=cpu), rate,
+                      requests=20_000).mean
+    assert before - wait - cpu == pytest.approx(queued, rel=0.05)
+    assert after - wait - cpu > 2 * queued
+
+
 def test_connections_kept_by_one_worker_queue_there():
     """gthread -w2 --threads 8 on 0.1 s waits at 120/s: shared, the 16 threads hardly queue;
     with 90 % of the connections on one worker, its 8 threads are past saturation."""

@@ -86,10 +86,11 @@ def capacity(twin: Twin, work: Work) -> float:
     >>> capacity(Twin.of("gevent", workers=2), Work(0.01, 0.09, yields=False))
     20.0
     """
-    held = work.cpu_s + (0.0 if work.yields else work.wait_s)
-    bounds = [twin.processes * twin.slots / (work.cpu_s + work.wait_s)]
+    cpu = work.cpu_s + work.after_s
+    held = cpu + (0.0 if work.yields else work.wait_s)
+    bounds = [twin.processes * twin.slots / (cpu + work.wait_s)]
     if held > 0:
-        bounds += [twin.processes / held, twin.cores / work.cpu_s if work.cpu_s else math.inf]
+        bounds += [twin.processes / held, twin.cores / cpu if cpu else math.inf]
     return min(bounds)
 
 

@@ -18,7 +18,9 @@ queue itself. The twin is built from what the lab knows of a worker model:
   waiting that does not (psycopg2 under gevent, a blocking call in ``async def``) holds it.
 
 A request is its Python CPU time (:attr:`Work.cpu_s`) and then its wait
-(:attr:`Work.wait_s`), each fixed or exponential. Traffic is open (Poisson arrivals at a
+(:attr:`Work.wait_s`), each fixed or exponential; a view that computes after it waits
+(``/mixed``) has Python after the wait too (:attr:`Work.after_s`), which takes a turn of its
+own at the GIL or loop: such a request queues there twice. Traffic is open (Poisson arrivals at a
 rate: :func:`open_loop`) or closed (users that send again when answered:
 :func:`closed_loop`). The tests first check the twin where queueing theory has an exact
 answer: M/M/c's mean wait (Erlang C), the M/M/1 response-time tail, and the closed network's
@@ -54,6 +56,10 @@ class Work:
     exponential: bool = False
     #: Whether the wait frees the process's GIL or event loop.
     yields: bool = True
+    #: Python after the wait (fixed), in a turn of its own at the GIL or loop; the request
+    #: then takes a turn before its wait too, however short ``cpu_s`` (it is read and
+    #: dispatched there): it queues twice.
+    after_s: float = 0.0
 
     def draw(self, rng: random.Random) -> tuple[float, float]:
         if not self.exponential:
@@ -166,15 +172,16 @@ class _Server:
             connection = self._connection() if self.twin.per_process else 0
         queue = self.slots[connection]
         process = yield queue.get()
-        gil = self.gils[process]
+        gil, after = self.gils[process], self.work.after_s
         if self.twin.preempts:
-            yield from self._preempted(gil, cpu)
+            yield from self._preempted(gil, cpu, turn=bool(after))
             if wait and not self.work.yields:
                 with gil.request() as held:
                     yield held
                     yield self.env.timeout(wait)
             elif wait:
                 yield self.env.timeout(wait)
+            yield from self._preempted(gil, after)
         else:
             with gil.request() as held:
                 yield held
@@ -183,15 +190,20 @@ class _Server:
                     yield self.env.timeout(wait)
             if wait and self.work.yields:
                 yield self.env.timeout(wait)
+            if after:
+                with gil.request() as held:
+                    yield held
+                    yield from self._on_cores(after)
         yield queue.put(process)
         self.answered[process] += 1
         if self.twin.keepalive:
             self.idle.append(connection)
 
-    def _preempted(self, gil: simpy.Resource, cpu: float) -> Generator:
-        """Python that gives the GIL up every switch interval while others wait for it."""
-        while cpu > 0:
-            run = min(cpu, SWITCH_S)
+    def _preempted(self, gil: simpy.Resource, cpu: float, *, turn: bool = False) -> Generator:
+        """Python that gives the GIL up every switch interval while others wait for it
+        (``turn``: the GIL taken once even for no CPU)."""
+        while cpu > 0 or turn:
+            run, turn = min(cpu, SWITCH_S), False
             with gil.request() as held:
                 yield held
                 yield from self._on_cores(run)
