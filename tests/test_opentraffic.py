@@ -13,11 +13,14 @@ from loadtests.lessons.observing import opentraffic as observing
 
 @pytest.mark.integration
 def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured(monkeypatch):
-    """gthread -w2: the profile, then one open run at ρ 0.5 for 2 s: every request scheduled
-    is answered, by both workers (the pid split sums to 1), and the twin's p50 sits above
-    the delay, as a request that waits DELAY_S must."""
+    """The database cell (gthread -w2 on /db, a PostgreSQL of its own): the profile, then one
+    open run at ρ 0.5 for 2 s: every request scheduled is answered, by both workers (the
+    pid split sums to 1), and the twin's p50 sits above the delay, as a request that waits
+    DELAY_S in PostgreSQL must."""
     monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
-    [row] = observing.run_one(*observing.MODELS[1], (0.5,), 2.0)
+    [model] = observing.WORKLOADS["db"].runs()
+    [row] = observing.run_one(*model, (0.5,), 2.0, scenario="db")
+    assert row["path"] == "/db?ms=20" and row["label"] == "gthread -w2 --threads 4"
     lost = row["failed"] + row["timed_out"] + row["dropped"]
     assert row["answered"] == row["scheduled"] == round(row["rate_rps"] * 2.0) and lost == 0
     assert len(row["shares"]) == 2 and sum(row["shares"]) == pytest.approx(1)
@@ -58,3 +61,19 @@ def test_the_stall_table_sets_the_open_count_beside_the_closed_one():
                                         "opentraffic": rows}))
     assert "1 of 1 runs below ρ 0.8 fell in the band" in text
     assert "| open, 100/s | 400 | 50 |" in text and "| closed, 10 users | 9000 | 10 |" in text
+
+
+def test_open_against_closed_sets_the_percentiles_side_by_side():
+    """The two runs at one throughput render as two rows, and the ratio of their p99s."""
+    latency = {"p50": 21.0, "p90": 22.0, "p99": 30.0, "p99.9": 40.0, "max": 45.0}
+    versus = {"kind": "versus", "label": "sync -w2", "path": "/io?delay=0.02",
+              "achieved_rps": 90.0}
+    rows = [{**versus, "mode": "closed", "load": "2 users", "answered": 900,
+             "latency_ms": latency},
+            {**versus, "mode": "open", "load": "90.0/s", "answered": 899,
+             "latency_ms": {key: value * 10 for key, value in latency.items()}}]
+    text = opentraffic.section(Results({"settings": {}, "machine": {}, "cells": [],
+                                        "opentraffic": [_row(20, 40, (21, 49), 0.5), *rows]}))
+    assert "| closed, 2 users | 900 | 90.0 | 21.0 | 22.0 | 30.0 | 40.0 | 45.0 |" in text
+    assert "| open, 90.0/s | 899 | 90.0 | 210.0 |" in text
+    assert "the open load's p99 is 10.0 times the closed loop's" in text

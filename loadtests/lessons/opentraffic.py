@@ -4,8 +4,9 @@ what the simulated twin of each worker model predicts.
 Not a Locust cell: the observation (:mod:`loadtests.lessons.observing.opentraffic`) runs
 each model under the lab's open-loop generator, one open cell per model at half its
 capacity in the quick preset (``make demo``), and a sweep of offered loads with the full
-one. Each row's prediction is judged by the band the twin is held to: p50 and p99 within
-0.8–1.25 of measured below 80 % utilisation.
+one (waiting, CPU, the two in turn, and one database cell). Each row's prediction is
+judged by the band the twin is held to: p50 and p99 within 0.8–1.25 of measured below
+80 % utilisation.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ JUDGED_BELOW = 0.8
 #: Offered loads (shares of each model's capacity) and seconds per run, per preset.
 RHOS = {"quick": (0.5,), "full": (0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)}
 SECONDS = {"quick": 6.0, "full": 10.0}
-#: The scenarios per preset: waiting work, and with --full CPU work too.
-SCENARIOS = {"quick": ("io",), "full": ("io", "cpu")}
+#: The scenarios per preset: waiting work, and with --full CPU work, the two in turn, and
+#: waiting in PostgreSQL too.
+SCENARIOS = {"quick": ("io",), "full": ("io", "cpu", "mixed", "db")}
 #: What each scenario's table says its requests do.
-DOES = {"io": "waits {delay}", "cpu": "runs a dozen milliseconds of pure Python"}
+DOES = {"io": "waits {delay}", "cpu": "runs a dozen milliseconds of pure Python",
+        "mixed": "waits {delay}, then runs a dozen milliseconds of pure Python",
+        "db": "waits {delay} in PostgreSQL, `pg_sleep` on a pooled psycopg 3 connection"}
 
 
 def verdict(row: dict) -> str:
@@ -90,6 +94,36 @@ def stall_table(results: Results) -> list[str]:
     return lines
 
 
+def _versus(results: Results) -> list[dict]:
+    return [row for row in results.extra("opentraffic") if row.get("kind") == "versus"]
+
+
+#: The percentiles open against closed sets side by side (the summary's names).
+VERSUS_AT = ("p50", "p90", "p99", "p99.9", "max")
+
+
+def versus_table(results: Results) -> list[str]:
+    """The closed loop and the open load at its throughput: lines of the section."""
+    rows = _versus(results)
+    if not rows:
+        return []
+    closed, opened = rows
+    lines = ["", f"Open against closed at the same throughput: {closed['label']} on "
+             f"`{closed['path']}`, first a closed loop of {closed['load']} (no think time), "
+             f"then open arrivals at the rate that loop achieved:", "",
+             "| load | answered | rate /s | " + " | ".join(f"{p} ms" for p in VERSUS_AT) + " |",
+             "|---|---:|---:|" + "---:|" * len(VERSUS_AT)]
+    for row in rows:
+        lines.append(f"| {row['mode']}, {row['load']} | {row['answered']} | "
+                     f"{row['achieved_rps']:.1f} | "
+                     + " | ".join(_ms(row["latency_ms"].get(p)) for p in VERSUS_AT) + " |")
+    ratio = opened["latency_ms"]["p99"] / closed["latency_ms"]["p99"]
+    return [*lines, "", f"The same server at the same throughput: the open load's p99 is "
+                    f"{ratio:.1f} times the closed loop's. The closed loop's users can hold "
+                    "no more requests than there are users, so its queue is bounded; the "
+                    "open load's queue is whatever the arrivals make it."]
+
+
 def _scenario(row: dict) -> str:
     return row.get("scenario", "io")  # (the first sample's rows were all io)
 
@@ -122,13 +156,31 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
-    return "\n".join(lines + stall_table(results))
+    return "\n".join(lines + versus_table(results) + stall_table(results))
 
 
 def chart(results: Results, out: Path) -> list[str]:
     rows = _runs(results)
-    return [name for scenario in dict.fromkeys(map(_scenario, rows))
-            if (name := _chart([r for r in rows if _scenario(r) == scenario], scenario, out))]
+    names = [name for scenario in dict.fromkeys(map(_scenario, rows))
+             if (name := _chart([r for r in rows if _scenario(r) == scenario], scenario, out))]
+    return names + ([_versus_chart(versus, out)] if (versus := _versus(results)) else [])
+
+
+def _versus_chart(rows: list[dict], out: Path) -> str:
+    """The closed loop's percentiles beside the open load's at its throughput."""
+    from ..matrix.charts import figure, save
+
+    fig, ax = figure(6)
+    for row in rows:
+        ax.plot(range(len(VERSUS_AT)), [row["latency_ms"][p] for p in VERSUS_AT], marker="o",
+                label=f"{row['mode']}, {row['load']} ({row['achieved_rps']:.1f}/s)")
+    ax.set_xticks(range(len(VERSUS_AT)), VERSUS_AT)
+    ax.set_yscale("log")
+    ax.set_ylabel("latency from due, ms")
+    ax.set_title(f"{rows[0]['label']} on {rows[0]['path'].split('?')[0]}: open against "
+                 "closed at the same throughput")
+    ax.legend(fontsize=8)
+    return save(fig, out, "opentraffic-versus.png")
 
 
 def _chart(rows: list[dict], scenario: str, out: Path) -> str | None:
@@ -159,9 +211,10 @@ def _chart(rows: list[dict], scenario: str, out: Path) -> str | None:
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--open-traffic", action=argparse.BooleanOptionalAction, default=None,
                         help="also run each model under open traffic beside the twin's "
-                             "prediction: one rate per model on waiting work with --quick, a "
-                             "sweep of offered loads on waiting and on CPU work, and a 1 s "
-                             "stall met open and closed, with --full "
+                             "prediction: one rate per model on waiting work with --quick; "
+                             "with --full, a sweep of offered loads on waiting, CPU and mixed "
+                             "work and in PostgreSQL, open against closed at the same "
+                             "throughput, and a 1 s stall met open and closed "
                              "(default: on with either preset and every cell)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "

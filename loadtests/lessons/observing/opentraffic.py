@@ -1,19 +1,22 @@
 """Open traffic per worker model: measured at a rate, and predicted by the simulated twin.
 
 Each model serves one workload (:data:`WORKLOADS`) on a fresh server: ``/io?delay=``
-(:data:`DELAY_S` of waiting that yields), or ``/prime/<n>`` (a dozen milliseconds of pure
-Python). A short open run at a low rate profiles it: the server's CPU per request (psutil),
-hence its capacity, the least of three bounds (slots ÷ (delay + S), processes ÷ S,
-cores ÷ S). Then, per offered share of that capacity (ρ), the open-loop generator
-(:mod:`loadtests.load.openloop`, a process of its own) sends Poisson arrivals at ρ × the
-capacity (at most :data:`MAX_RATE`), counting the answers by the worker process that gave
-them (the app's ``pid``). The twin (:mod:`loadtests.model.simulate`) is fed what that run
-measured -- the CPU per request, the delay, the cores, and the split of the requests between
-the workers -- and predicts p50 and p99 at the same rate, beside the measured ones.
+(:data:`DELAY_S` of waiting that yields), ``/prime/<n>`` (a dozen milliseconds of pure
+Python), ``/mixed`` (the waiting, then the dozen milliseconds), or ``/db`` (the waiting in a
+PostgreSQL of the run's own, on psycopg 3's pool: one connection per thread). A short open
+run at a low rate profiles it: the server's CPU per request (psutil), hence its capacity,
+the least of three bounds (slots ÷ (delay + S), processes ÷ S, cores ÷ S). Then, per offered
+share of that capacity (ρ), the open-loop generator (:mod:`loadtests.load.openloop`, a
+process of its own) sends Poisson arrivals at ρ × the capacity (at most :data:`MAX_RATE`),
+counting the answers by the worker process that gave them (the app's ``pid``). The twin
+(:mod:`loadtests.model.simulate`) is fed what that run measured -- the CPU per request, the
+delay, the cores, and the split of the requests between the workers -- and predicts p50 and
+p99 at the same rate, beside the measured ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -30,23 +33,13 @@ from ...load.openloop import command
 from ...model import goal
 from ...model.simulate import Twin, Work, open_loop
 from ...servers import ServerSpec, launch
+from ...services.postgres import PostgresServer
 
 #: The waiting each request does (seconds): short enough that a sync worker's open cell
 #: counts hundreds of requests in a few seconds.
 DELAY_S = 0.02
 
 
-@dataclasses.dataclass(frozen=True)
-class Workload:
-    """What each request of a scenario does: its path, and the waiting in it (seconds)."""
-
-    path: str
-    delay_s: float
-
-
-#: The scenarios the open cells run, by name.
-WORKLOADS = {"io": Workload(f"/io?delay={DELAY_S:g}", DELAY_S),
-             "cpu": Workload(f"/prime/{MIXED_PRIME}", 0.0)}
 #: (label, spec): each model as the io lesson runs it, asgi as gevent.
 MODELS = (
     ("sync -w2", ServerSpec("sync", workers=2)),
@@ -54,6 +47,41 @@ MODELS = (
     ("gevent -w1", ServerSpec("gevent")),
     ("asgi -w1", ServerSpec("asgi")),
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """What each request of a scenario does: its path, and the waiting in it (seconds);
+    the models that run it (labels of :data:`MODELS`; empty: all), and whether it waits in
+    a PostgreSQL of its own (``database``: each worker's pool holds one connection per
+    thread, so the pool is no narrower than the slots)."""
+
+    path: str
+    delay_s: float
+    models: tuple[str, ...] = ()
+    database: bool = False
+    #: Whether its Python runs after the wait (``/mixed``: sleep, then the check): the
+    #: twin then gives it a turn at the GIL or loop before the wait and one after.
+    computes_after: bool = False
+
+    def work(self, cpu_s: float) -> Work:
+        """One request as the twin sees it, ``cpu_s`` of Python in all."""
+        if self.computes_after:
+            return Work(0.0, self.delay_s, after_s=cpu_s)
+        return Work(cpu_s, self.delay_s)
+
+    def runs(self) -> tuple[tuple[str, ServerSpec], ...]:
+        """The (label, spec) pairs of the models that run it."""
+        return tuple(model for model in MODELS if not self.models or model[0] in self.models)
+
+
+#: The scenarios the open cells run, by name: one database cell (gthread, whose threads
+#: each hold a pooled connection) beside the three workloads every model runs.
+WORKLOADS = {"io": Workload(f"/io?delay={DELAY_S:g}", DELAY_S),
+             "cpu": Workload(f"/prime/{MIXED_PRIME}", 0.0),
+             "mixed": Workload(f"/mixed?delay={DELAY_S:g}", DELAY_S, computes_after=True),
+             "db": Workload(f"/db?ms={DELAY_S * 1000:g}", DELAY_S,
+                            models=("gthread -w2 --threads 4",), database=True)}
 #: The highest rate offered (a second): where the generator, on the same two cores, still
 #: takes a small share of one (its send lag is reported with every row).
 MAX_RATE = 400.0
@@ -104,7 +132,10 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
     twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
                    connections=spec.worker_connections, cores=usable_cores())
     rows = []
-    with launch(spec) as server:
+    with contextlib.ExitStack() as stack:
+        if work.database:
+            spec = _on_a_database(stack, spec)
+        server = stack.enter_context(launch(spec))
         url = server.url + work.path
         meter = CpuMeter({"server": server.processes})
 
@@ -119,12 +150,21 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
         for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
             summary, cpu_s = measured(rate, duration)  # (a rate capped twice runs once)
             rows.append({"scenario": scenario, "path": work.path,
-                         **_row(label, spec, twin, summary, cpu_s, rate, work.delay_s)})
+                         **_row(label, spec, twin, summary, cpu_s, rate, work)})
     return rows
 
 
+def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
+    """A PostgreSQL of the run's own, stopped with ``stack``; ``spec`` reaching it through
+    psycopg 3's pool of one connection per thread."""
+    db = stack.enter_context(PostgresServer())
+    return dataclasses.replace(spec, env=(*spec.env, ("DATABASE_URL", db.url),
+                                          ("DB_DRIVER", "psycopg"),
+                                          ("DB_POOL_SIZE", str(spec.threads))))
+
+
 def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
-         rate: float, delay_s: float) -> dict:
+         rate: float, work: Workload) -> dict:
     """What one open run measured, the twin's prediction beside it."""
     split = shares(summary, twin.processes)
     # a sync worker answers one request a connection and closes it: every request waits
@@ -137,11 +177,11 @@ def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
     # grows for as long as the run lasts); the median of SEEDS runs, as one seed's p99 can
     # differ from another's by a third (with connections kept, the few opened first
     # decide where the requests go)
-    predicted = [open_loop(fed, Work(cpu_s, delay_s), rate, requests=summary["scheduled"],
+    predicted = [open_loop(fed, work.work(cpu_s), rate, requests=summary["scheduled"],
                            warmup=0, seed=seed) for seed in range(1, SEEDS + 1)]
-    measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, delay_s)
+    measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, work.delay_s)
     return {
-        "label": label, "model": spec.model, "delay_s": delay_s, "cores": twin.cores,
+        "label": label, "model": spec.model, "delay_s": work.delay_s, "cores": twin.cores,
         "cpu_ms": cpu_s * 1000, "capacity_rps": ceiling,
         "offered_rps": summary["offered_rps"], "achieved_rps": summary["achieved_rps"],
         "rate_rps": rate, "utilisation": rate / ceiling,
@@ -194,10 +234,37 @@ def stall(mode: str) -> dict:
             "p99_ms": latency.get("p99"), "max_ms": latency.get("max")}
 
 
+#: Open against closed (with --full): ``model`` (a label of :data:`MODELS`) on the io
+#: workload, first a closed loop of as many users as it has slots for ``run_s``, then the
+#: open load at the rate that loop achieved: the same server and throughput.
+VERSUS = {"model": "sync -w2", "users": 2, "run_s": 10.0}
+
+
+def versus() -> list[dict]:
+    """The closed loop, then the open load at its throughput: a row each."""
+    label, spec = next(model for model in MODELS if model[0] == VERSUS["model"])
+    rows = []
+    with launch(spec) as server:
+        url = server.url + WORKLOADS["io"].path
+        closed = json.loads(subprocess.run(
+            generator(url, VERSUS["run_s"], "--closed", str(VERSUS["users"])),
+            capture_output=True, text=True, timeout=VERSUS["run_s"] + 60, check=True).stdout)
+        rate = closed["achieved_rps"]
+        opened = generate(url, rate, VERSUS["run_s"], seed=5)
+    for mode, summary, load in (("closed", closed, f"{VERSUS['users']} users"),
+                                ("open", opened, f"{rate:.1f}/s")):
+        rows.append({"kind": "versus", "mode": mode, "label": label, "load": load,
+                     "path": WORKLOADS["io"].path, "answered": summary["answered"],
+                     "achieved_rps": summary["achieved_rps"],
+                     "latency_ms": summary["latency_ms"]})
+    return rows
+
+
 def observe(rhos: tuple[float, ...], duration: float, scenarios: tuple[str, ...] = ("io",),
             stalls: bool = False) -> list[dict]:
     """Every model's rows per scenario, one run after another (they share the cores); with
-    ``stalls``, the stall met by an open load and by a closed one."""
-    rows = [row for scenario in scenarios for label, spec in MODELS
+    ``stalls``, open against closed at the same throughput, and the stall met by an open
+    load and by a closed one."""
+    rows = [row for scenario in scenarios for label, spec in WORKLOADS[scenario].runs()
             for row in run_one(label, spec, rhos, duration, scenario=scenario)]
-    return rows + ([stall("open"), stall("closed")] if stalls else [])
+    return rows + ([*versus(), stall("open"), stall("closed")] if stalls else [])
