@@ -32,6 +32,7 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
 
 def _row(p50: float, p99: float, predicted: tuple[float, float], utilisation: float) -> dict:
     return {"label": "gthread -w2 --threads 4", "utilisation": utilisation, "rate_rps": 100.0,
+            "achieved_rps": 99.0,
             "answered": 800, "failed": 0, "timed_out": 0, "dropped": 0, "shares": [0.6, 0.4],
             "p50_ms": p50, "p99_ms": p99, "predicted_p50_ms": predicted[0],
             "predicted_p99_ms": predicted[1], "send_lag_p99_ms": 0.4, "delay_s": 0.02,
@@ -48,6 +49,7 @@ def test_the_band_judges_both_percentiles_below_80_percent_and_nothing_above():
                                         "opentraffic": rows}))
     assert "1 of 2 runs below ρ 0.8 fell in the band" in text
     assert text.count("| gthread -w2 --threads 4 |") == 3
+    assert text.count("| 100 / 99 |") == 3  # offered / achieved
 
 
 def test_the_stall_table_sets_the_open_count_beside_the_closed_one():

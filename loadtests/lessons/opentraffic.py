@@ -48,15 +48,16 @@ def _ratio(predicted: float, measured: float | None) -> str:
 
 def table(rows: list[dict]) -> str:
     """Measured beside predicted, one row per open run."""
-    lines = ["| worker | ρ | rate /s | answered | p50 ms measured / predicted | ratio | "
-             "p99 ms measured / predicted | ratio | band | split | send lag p99 ms |",
+    lines = ["| worker | ρ | offered / achieved /s | answered | p50 ms measured / predicted "
+             "| ratio | p99 ms measured / predicted | ratio | band | split | send lag p99 ms |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|"]
     for row in rows:
         lost = row["failed"] + row["timed_out"] + row["dropped"]
         answered = f"{row['answered']}" + (f" (+{lost} not)" if lost else "")
         split = " / ".join(f"{share:.2f}" for share in row["shares"])
         lines.append(
-            f"| {row['label']} | {row['utilisation']:.2f} | {row['rate_rps']:.0f} | {answered} "
+            f"| {row['label']} | {row['utilisation']:.2f} | {row['rate_rps']:.0f} / "
+            f"{row['achieved_rps']:.0f} | {answered} "
             f"| {_ms(row['p50_ms'])} / {row['predicted_p50_ms']:.1f} "
             f"| {_ratio(row['predicted_p50_ms'], row['p50_ms'])} "
             f"| {_ms(row['p99_ms'])} / {row['predicted_p99_ms']:.1f} "
@@ -170,12 +171,17 @@ def _versus_chart(rows: list[dict], out: Path) -> str:
     """The closed loop's percentiles beside the open load's at its throughput."""
     from ..matrix.charts import figure, save
 
+    from matplotlib.ticker import ScalarFormatter
+
     fig, ax = figure(6)
     for row in rows:
+        rate = f" ({row['achieved_rps']:.1f}/s)" if row["mode"] == "closed" else ""
         ax.plot(range(len(VERSUS_AT)), [row["latency_ms"][p] for p in VERSUS_AT], marker="o",
-                label=f"{row['mode']}, {row['load']} ({row['achieved_rps']:.1f}/s)")
+                label=f"{row['mode']}, {row['load']}{rate}")
     ax.set_xticks(range(len(VERSUS_AT)), VERSUS_AT)
     ax.set_yscale("log")
+    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis(ScalarFormatter())
     ax.set_ylabel("latency from due, ms")
     ax.set_title(f"{rows[0]['label']} on {rows[0]['path'].split('?')[0]}: open against "
                  "closed at the same throughput")
@@ -184,26 +190,28 @@ def _versus_chart(rows: list[dict], out: Path) -> str:
 
 
 def _chart(rows: list[dict], scenario: str, out: Path) -> str | None:
-    """p99 against ρ per model, measured and predicted: ``opentraffic.png`` for io,
+    """p50 and p99 against ρ per model, measured and predicted: ``opentraffic.png`` for io,
     ``opentraffic-SCENARIO.png`` for the others; None with one point per model."""
-    from ..matrix.charts import figure, save
+    from ..matrix.charts import save, subplots
 
     labels = list(dict.fromkeys(row["label"] for row in rows))
     if all(sum(row["label"] == label for row in rows) < 2 for label in labels):
         return None  # the table says it
-    fig, ax = figure(8)
-    for label in labels:
-        mine = [row for row in rows if row["label"] == label and row["p99_ms"]]
-        line, = ax.plot([r["utilisation"] for r in mine], [r["p99_ms"] for r in mine],
-                        marker="o", label=f"{label} measured")
-        ax.plot([r["utilisation"] for r in mine], [r["predicted_p99_ms"] for r in mine],
-                linestyle="--", color=line.get_color(), label=f"{label} predicted")
-    ax.set_yscale("log")
-    ax.set_xlabel("offered load ρ (share of the model's capacity)")
-    ax.set_ylabel("p99 latency from due, ms")
-    ax.set_title(f"Open traffic on {_path(rows[0]).split('?')[0]}: p99, measured and "
-                 "predicted")
-    ax.legend(fontsize=7)
+    fig, axes = subplots(1, 2, figsize=(12, 4.5), layout="constrained", sharey=True)
+    for ax, at in zip(axes, ("p50", "p99"), strict=True):
+        for label in labels:
+            mine = [row for row in rows if row["label"] == label and row[f"{at}_ms"]]
+            line, = ax.plot([r["utilisation"] for r in mine], [r[f"{at}_ms"] for r in mine],
+                            marker="o", label=f"{label} measured")
+            ax.plot([r["utilisation"] for r in mine],
+                    [r[f"predicted_{at}_ms"] for r in mine],
+                    linestyle="--", color=line.get_color(), label=f"{label} predicted")
+        ax.set_yscale("log")
+        ax.set_xlabel("offered load ρ (share of the model's capacity)")
+        ax.set_title(f"{at}, measured and predicted")
+    axes[0].set_ylabel("latency from due, ms")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(f"Open traffic on {_path(rows[0]).split('?')[0]}")
     return save(fig, out, "opentraffic.png" if scenario == "io" else
                 f"opentraffic-{scenario}.png")
 
