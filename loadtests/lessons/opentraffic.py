@@ -169,9 +169,9 @@ def chart(results: Results, out: Path) -> list[str]:
 
 def _versus_chart(rows: list[dict], out: Path) -> str:
     """The closed loop's percentiles beside the open load's at its throughput."""
-    from ..matrix.charts import figure, save
-
     from matplotlib.ticker import ScalarFormatter
+
+    from ..matrix.charts import figure, save
 
     fig, ax = figure(6)
     for row in rows:
