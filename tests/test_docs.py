@@ -86,6 +86,7 @@ def test_the_proxy_page_shows_the_nginx_configuration_the_lab_writes():
     written = nginx.CONFIG.format(
         folder="/tmp/lab-nginx-XXXX", port="<free port>", upstream="<gunicorn's port>",
         user="<you>", header_timeout=10, ignore_accel="", read_timeout=nginx._duration(60),
+        keepalive=32,
         **nginx._late(60), **nginx._limit(None, None))
     shown = re.search(r"```nginx\n(.*?)```", (DOCS / "proxy.md").read_text(), re.S).group(1)
 

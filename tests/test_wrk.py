@@ -23,19 +23,21 @@ def _wrk():
 
 
 @pytest.mark.integration
-def test_wrks_connections_are_counted_per_worker_and_its_answers_by_pid():
+@pytest.mark.parametrize("pool", [None, 2], ids=["direct", "nginx-pool-2"])
+def test_wrks_connections_are_counted_per_worker_and_its_answers_by_pid(pool):
     """Six connections opened at once on gthread -w2 --threads 2, twice on one server:
-    psutil finds all six each time, each held by one of the two workers; every answer is
-    counted by the pid that gave it, none in error; the twin, fed the split, predicts a
-    rate; and wrk is gone afterwards."""
+    psutil finds all six each time, each held by one of the two workers (behind nginx with
+    a pool of two, whose upstream connections come and go: at least three of them); every
+    answer is counted by the pid that gave it, none in error; the twin, fed the split,
+    predicts a rate; and wrk is gone afterwards."""
     case = Case("gthread -w2 --threads 2", ServerSpec("gthread", workers=2, threads=2),
-                "/io?delay=0.02", 0.02, 6)
+                "/io?delay=0.02", 0.02, 6, pool=pool)
     before = {p.pid for p in psutil.process_iter() if p.name() == "wrk"}
     rows = run_case(case, seconds=1, runs=2)
     assert [row["run"] for row in rows] == [1, 2]
     for row in rows:
-        assert sum(row["split"]) == 6 and len(row["split"]) == 2
-        assert row["split"] == sorted(row["split"], reverse=True)
+        assert (sum(row["split"]) == 6 if pool is None else sum(row["split"]) >= 3)
+        assert len(row["split"]) == 2 and row["split"] == sorted(row["split"], reverse=True)
         assert sum(row["answers"]) == row["requests"] > 20 and row["errors"] == 0
         assert row["rps"] > 0 and row["bound_rps"] > 0 and row["predicted_rps"] > 0
     assert {p.pid for p in psutil.process_iter() if p.name() == "wrk"} <= before

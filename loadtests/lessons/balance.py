@@ -82,7 +82,10 @@ def _at_once(results: Results) -> str:
         "psutil counted each worker's. The bound assumes the requests spread over the slots "
         "(as the matrix's bounds do); the twin (`loadtests.model.simulate`, a closed loop) "
         "is fed each run's split, each connection pinned to its worker, and S measured in "
-        "the same run:",
+        "the same run. Behind nginx, wrk's connections end at nginx, and the split counted "
+        "is of nginx's own connections to the workers; where its pool is smaller than "
+        "wrk's connections they come and go, so the table gives each worker's share of the "
+        "answers, and the twin is fed that split, each request going to a worker by it:",
         "",
         "| server | work | connections | remedy | connections per worker, each run "
         "| runs with ¾ on one | rps, lowest – highest | bound (spread) | lowest fidelity "
@@ -90,7 +93,7 @@ def _at_once(results: Results) -> str:
         "|---|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for (label, path, connections, remedy), case in cases.items():
-        splits = " · ".join("/".join(map(str, row["split"])) for row in case)
+        splits = " · ".join(map(_split, case))
         rates = [row["rps"] for row in case]
         ratios = [row["predicted_rps"] / row["rps"] for row in case]
         lines.append(
@@ -101,6 +104,7 @@ def _at_once(results: Results) -> str:
             f"| {min(row['fidelity'] for row in case):.2f} "
             f"| {min(ratios):.2f} – {max(ratios):.2f} |")
     ratios = [row["predicted_rps"] / row["rps"] for row in rows]
+    lines += _behind_nginx(rows)
     lines += [
         "",
         "gthread's loop accepts one connection per turn, and asyncio's (gunicorn's asgi "
@@ -118,9 +122,41 @@ def _at_once(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _behind_nginx(rows: list[dict]) -> list[str]:
+    """What nginx's upstream keep-alive pool did to the split: lines of the section."""
+    pools: dict[int, list[dict]] = {}
+    for row in rows:
+        if row.get("pool"):
+            pools.setdefault(row["pool"], []).append(row)
+    if not pools:
+        return []
+    said = "; ".join(f"with a pool of {pool} ({'as many as' if case[0]['kept'] else 'fewer than'}"
+                     f" wrk's {case[0]['connections']}), {sum(map(_lopsided, case))} of "
+                     f"{len(case)} runs had ¾ or more on one worker "
+                     f"({'connections' if case[0]['kept'] else 'answers'}), at "
+                     f"{min(row['rps'] for row in case):.1f}–{max(row['rps'] for row in case):.1f}"
+                     " rps" for pool, case in sorted(pools.items(), reverse=True))
+    return ["", f"nginx in front does not reliably even it: nginx opens its "
+                f"connections to the workers as wrk's requests reach it, all at once, and "
+                f"a pool keeps what it opened; a smaller one closes the rest once answered "
+                f"and opens new ones, which the worker that wakes first accepts again. "
+                f"Here, {said}."]
+
+
+def _split(row: dict) -> str:
+    """Each worker's connections in the run ("12/4"), or where they came and went (behind
+    a small nginx pool) each worker's share of the answers ("answers 0.62/0.38")."""
+    if row.get("kept", True):
+        return "/".join(map(str, row["split"]))
+    total = sum(row["answers"]) or 1
+    return "answers " + "/".join(f"{n / total:.2f}" for n in row["answers"])
+
+
 def _lopsided(row: dict) -> bool:
-    """Whether one worker held three quarters of the run's connections or more."""
-    return row["split"][0] >= 0.75 * row["connections"]
+    """Whether one worker held three quarters of the run's connections or more (behind a
+    small nginx pool: gave three quarters of the answers or more)."""
+    held = row["split"] if row.get("kept", True) else row["answers"]
+    return held[0] >= 0.75 * sum(held)
 
 
 def _observe(args: argparse.Namespace) -> list[dict]:
@@ -157,6 +193,7 @@ LESSON = Lesson(
     diagnose=diagnose,
     full=tuple(remedy for _, remedy in PAIRS),  # the plain -w2 cells: cores, heartbeat
     observation=switched("at-once", "also open wrk's connections all at once against "
-                                    "gthread and asgi -w2: the split and its cost (about 80 s)",
+                                    "gthread and asgi -w2, and behind nginx: the split and "
+                                    "its cost (about 100 s)",
                          _observe, whole_preset=True, needs=("wrk",)),
 )

@@ -45,7 +45,7 @@ http {{
 
     upstream gunicorn {{
         server 127.0.0.1:{upstream};
-        keepalive 32;            # reuse connections to gunicorn (HTTP/1.1, no Connection: close)
+        keepalive {keepalive};            # idle connections kept open to gunicorn, per worker
         keepalive_timeout 1s;    # and close them idle before gunicorn's KEEPALIVE (2 s) does
     }}
 
@@ -83,7 +83,7 @@ class NginxProxy(Daemon):
     def __init__(self, upstream: int, *, port: int | None = None, header_timeout: int = 10,
                  accel_buffering: bool = True, limit_conn: int | None = None,
                  limit_req: tuple[int, int] | None = None,
-                 read_timeout: float = DEFAULT_READ_TIMEOUT_S,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT_S, keepalive: int = 32,
                  **kwargs):
         super().__init__(**kwargs)
         self.binary = require("nginx")
@@ -101,6 +101,9 @@ class NginxProxy(Daemon):
         #: seconds nginx waits for gunicorn's answer before answering 504 itself
         #: (``proxy_read_timeout``)
         self.read_timeout = read_timeout
+        #: idle connections to gunicorn nginx keeps for reuse (``keepalive``, per nginx
+        #: worker process); past them, a connection is closed once its answer is in
+        self.keepalive = keepalive
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.folder = Path(tempfile.mkdtemp(prefix="lab-nginx-"))
@@ -111,6 +114,7 @@ class NginxProxy(Daemon):
                              ignore_accel="" if self.accel_buffering
                              else "proxy_ignore_headers X-Accel-Buffering;",
                              read_timeout=_duration(self.read_timeout),
+                             keepalive=self.keepalive,
                              **_late(self.read_timeout),
                              **_limit(self.limit_conn, self.limit_req))
 

@@ -9,10 +9,17 @@ split. wrk's script counts the answers by the app's ``pid``. The server's CPU pe
 that assumes the connections are spread as the slots are (what the matrix's bounds assume),
 and the simulated twin's closed loop with each connection pinned to the worker that holds
 it (:func:`loadtests.model.simulate.closed_loop`, ``pinned``), fed the measured split.
+
+Two cases put nginx between wrk and the server (:class:`loadtests.services.nginx.NginxProxy`):
+its upstream keep-alive pool as large as wrk's connections, which keeps every connection it
+opened for the run, or smaller, which closes the rest once answered and opens new ones.
+Where the connections come and go, the split counted is a moment's, and the twin is fed
+the answers' split instead, each request going to a worker by those odds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from dataclasses import dataclass, replace
 
@@ -27,6 +34,7 @@ from ...load.wrk import Wrk
 from ...model import goal
 from ...model.simulate import Twin, Work, closed_loop
 from ...servers import ServerSpec, launch
+from ...services.nginx import NginxProxy
 
 #: The waiting each /io request does (seconds).
 DELAY_S = 0.1
@@ -47,6 +55,15 @@ class Case:
     delay_s: float
     connections: int
     remedy: str = ""  # what evens the split, as the table names it ("" for none)
+    #: nginx in front, with this upstream keep-alive pool (None: wrk on the server itself)
+    pool: int | None = None
+
+    @property
+    def kept(self) -> bool:
+        """Whether each upstream connection stays open for the run: wrk's own, or nginx's
+        when its pool holds as many as wrk opens (a smaller pool closes the rest once
+        answered, and opens new ones, which either worker may accept)."""
+        return self.pool is None or self.pool >= self.connections
 
 
 def _cases() -> tuple[Case, ...]:
@@ -62,6 +79,10 @@ def _cases() -> tuple[Case, ...]:
         Case("asgi -w2", asgi, cpu, 0.0, 8),
         Case("asgi -w2", replace(asgi, env=reuse), cpu, 0.0, 8, "REUSE_PORT=1"),
         Case("asgi -w2", asgi, cpu, 0.0, 32, "32 connections"),
+        Case("gthread -w2 --threads 8", gthread, io, DELAY_S, 16, "nginx, keepalive 32",
+             pool=32),
+        Case("gthread -w2 --threads 8", gthread, io, DELAY_S, 16, "nginx, keepalive 4",
+             pool=4),
     )
 
 
@@ -87,13 +108,20 @@ def run_case(case: Case, seconds: int = SECONDS, runs: int = RUNS) -> list[dict]
     """One case on a fresh server, ``runs`` wrk runs one after another (which worker wakes
     first differs from run to run): each run's split, rate, bound and twin's rate."""
     rows = []
-    with launch(case.spec) as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(launch(case.spec))
+        url = server.url if case.pool is None else stack.enter_context(
+            NginxProxy(server.port, keepalive=case.pool)).url
         workers = server.worker_pids()
         meter = CpuMeter({"server": server.processes})
 
         def accepted() -> list[int] | None:
+            # every connection wrk (or nginx, for wrk's) opened; where nginx's come and
+            # go, a moment's split once it has opened half as many
             counts = split(workers, server.port)
-            return counts if sum(counts) == case.connections else None
+            if case.kept:
+                return counts if sum(counts) == case.connections else None
+            return counts if 2 * sum(counts) >= case.connections else None
 
         for run in range(1, runs + 1):
             # the last run's connections closed, and their queued requests answered: wrk
@@ -101,7 +129,7 @@ def run_case(case: Case, seconds: int = SECONDS, runs: int = RUNS) -> list[dict]
             # threads: 1.2 s of it), which the next run would otherwise wait behind
             wait_until(lambda: not sum(split(workers, server.port, open_only=False)), 30,
                        "the last run's connections closed and answered")
-            with Wrk(server.url + case.path, case.connections, seconds) as wrk:
+            with Wrk(url + case.path, case.connections, seconds) as wrk:
                 meter.open()
                 held = wait_until(accepted, 10, "every wrk connection accepted")
                 summary = wrk.result()
@@ -118,16 +146,20 @@ def _row(case: Case, held: list[int], summary: dict, server_cpu_s: float) -> dic
     work = Work(cpu_s, case.delay_s)
     spread = goal.capacity(twin, work)
     bound = min(spread, case.connections / (case.delay_s + cpu_s))
+    answers = sorted(summary["by"].values(), reverse=True)
+    if not case.kept:  # connections that come and go: each request by the answers' split
+        twin = replace(twin, shares=tuple(n / max(1, answered) for n in answers)
+                       + (0.0,) * (case.spec.workers - len(answers)))
     # the run as wrk measures it: from every connection's first request, the answers
     # before its stop (the first come one R after the start)
     predicted = statistics.median(
         closed_loop(twin, work, case.connections, duration=summary["duration_s"], warmup=0,
-                    seed=seed, pinned=tuple(held)).throughput
+                    seed=seed, pinned=tuple(held) if case.kept else None).throughput
         for seed in range(1, SEEDS + 1))
     rps = answered / summary["duration_s"]
     errors = sum(summary["errors"].values())
-    answers = sorted(summary["by"].values(), reverse=True)
     return {"label": case.label, "model": case.spec.model, "remedy": case.remedy,
+            "pool": case.pool, "kept": case.kept,
             "path": case.path, "connections": case.connections, "split": held,
             "answers": answers + [0] * (case.spec.workers - len(answers)),
             "requests": answered, "errors": errors, "rps": rps, "cpu_ms": cpu_s * 1000,
