@@ -79,6 +79,17 @@ def test_python_after_the_wait_queues_at_the_loop_a_second_time():
     assert after - wait - cpu > 2 * queued
 
 
+def test_a_replayed_schedule_is_served_as_it_was_due():
+    """One sync worker, 10 ms a request: a burst of five due at once leaves 10, 20 … 50 ms
+    (each waits for those before it); five due 20 ms apart wait for nothing."""
+    work = Work(0.01)
+    burst = open_loop(Twin.of("sync"), work, 1.0, arrivals=[0.0] * 5, warmup=0)
+    spaced = open_loop(Twin.of("sync"), work, 1.0, arrivals=[0.02 * k for k in range(5)],
+                       warmup=0)
+    assert sorted(burst.latencies) == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05])
+    assert spaced.latencies == pytest.approx([0.01] * 5)
+
+
 def test_connections_kept_by_one_worker_queue_there():
     """gthread -w2 --threads 8 on 0.1 s waits at 120/s: shared, the 16 threads hardly queue;
     with 90 % of the connections on one worker, its 8 threads are past saturation."""

@@ -30,9 +30,10 @@ throughput by mean value analysis (:func:`.queueing.closed_rps`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import statistics
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import simpy
@@ -230,9 +231,15 @@ def _simulate(twin: Twin, work: Work, seed: int, start: Callable) -> Outcome:
 
 
 def open_loop(twin: Twin, work: Work, rate: float, *, requests: int = 20_000,
-              warmup: int = 1_000, seed: int = 1) -> Outcome:
+              warmup: int = 1_000, seed: int = 1,
+              arrivals: Sequence[float] | None = None) -> Outcome:
     """Poisson arrivals at ``rate`` a second: ``requests`` of them, the first ``warmup`` not
-    counted (the queue starts empty)."""
+    counted (the queue starts empty). ``arrivals``: these due times instead (seconds from
+    the start, sorted: a measured run's own schedule, replayed), as many requests."""
+    gaps = (None if arrivals is None else
+            [later - earlier for earlier, later in itertools.pairwise([0.0, *arrivals])])
+    requests = requests if gaps is None else len(gaps)
+
     def start(env, server, rng, latencies):
         counted = {"from": 0.0, "to": 0.0}
 
@@ -243,14 +250,17 @@ def open_loop(twin: Twin, work: Work, rate: float, *, requests: int = 20_000,
                 latencies.append(env.now - arrived)
                 counted["to"] = env.now
 
-        def arrivals() -> Generator:
+        def arrive() -> Generator:
             for number in range(requests):
+                if gaps is not None:
+                    yield env.timeout(gaps[number])
                 if number == warmup:
                     counted["from"] = env.now
                 env.process(one(number))
-                yield env.timeout(rng.expovariate(rate))
+                if gaps is None:
+                    yield env.timeout(rng.expovariate(rate))
 
-        env.process(arrivals())
+        env.process(arrive())
         return lambda: counted["to"] - counted["from"]
 
     return _simulate(twin, work, seed, start)

@@ -29,6 +29,7 @@ from webapp.work.primes import MIXED_PRIME
 
 from ...harness.cpu import CpuMeter
 from ...harness.machine import usable_cores
+from ...load.arrivals import poisson
 from ...load.openloop import command
 from ...model import goal
 from ...model.simulate import Twin, Work, open_loop
@@ -109,9 +110,24 @@ def generator(url: str, duration: float, *flags: str) -> list[str]:
 def generate(url: str, rate: float, duration: float, seed: int) -> dict:
     """One open run of the generator, in a process of its own: its JSON summary."""
     done = subprocess.run(
-        generator(url, duration, "--rate", f"{rate:.1f}", "--seed", str(seed), "--by", "pid"),
+        generator(url, duration, "--rate", _rate(rate), "--seed", str(seed), "--by", "pid"),
         capture_output=True, text=True, timeout=duration + 60, check=True)
     return json.loads(done.stdout)
+
+
+def _rate(rate: float) -> str:
+    """The rate as the generator is given it (a tenth of a request a second)."""
+    return f"{rate:.1f}"
+
+
+def schedule(rate: float, duration: float, seed: int) -> list[float]:
+    """The due times the generator draws for ``rate``, ``duration`` and ``seed``: the
+    twin replays them.
+
+    >>> schedule(10, 1.0, 1) == poisson(10.0, 1.0, seed=1)
+    True
+    """
+    return poisson(float(_rate(rate)), duration, seed=seed)
 
 
 def shares(summary: dict, processes: int) -> tuple[float, ...]:
@@ -150,7 +166,8 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
         for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
             summary, cpu_s = measured(rate, duration)  # (a rate capped twice runs once)
             rows.append({"scenario": scenario, "path": work.path,
-                         **_row(label, spec, twin, summary, cpu_s, rate, work)})
+                         **_row(label, spec, twin, summary, cpu_s, rate, work,
+                                schedule(rate, duration, seed))})
     return rows
 
 
@@ -164,7 +181,7 @@ def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
 
 
 def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
-         rate: float, work: Workload) -> dict:
+         rate: float, work: Workload, dues: list[float]) -> dict:
     """What one open run measured, the twin's prediction beside it."""
     split = shares(summary, twin.processes)
     # a sync worker answers one request a connection and closes it: every request waits
@@ -173,12 +190,15 @@ def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
     # worker in the measured proportions
     kept = spec.model != "sync" and twin.processes > 1
     fed = dataclasses.replace(twin, shares=split if kept else None, keepalive=kept)
-    # the run as measured: its requests, from an empty server (past the knee the queue
-    # grows for as long as the run lasts); the median of SEEDS runs, as one seed's p99 can
-    # differ from another's by a third (with connections kept, the few opened first
-    # decide where the requests go)
-    predicted = [open_loop(fed, work.work(cpu_s), rate, requests=summary["scheduled"],
-                           warmup=0, seed=seed) for seed in range(1, SEEDS + 1)]
+    # the run as measured: its own schedule replayed (the generator's seed: another
+    # Poisson schedule at the same rate moves p99 by half near the knee), from an empty
+    # server (past it the queue grows for as long as the run lasts); the median of SEEDS
+    # runs (with connections kept, the few opened first decide where the requests go)
+    if len(dues) != summary["scheduled"]:
+        raise ValueError(f"the generator scheduled {summary['scheduled']} requests, the "
+                         f"twin's replay {len(dues)}: not the run's schedule")
+    predicted = [open_loop(fed, work.work(cpu_s), rate, arrivals=dues, warmup=0, seed=seed)
+                 for seed in range(1, SEEDS + 1)]
     measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, work.delay_s)
     return {
         "label": label, "model": spec.model, "delay_s": work.delay_s, "cores": twin.cores,
