@@ -109,9 +109,13 @@ def generator(url: str, duration: float, *flags: str) -> list[str]:
 
 def generate(url: str, rate: float, duration: float, seed: int) -> dict:
     """One open run of the generator, in a process of its own: its JSON summary."""
-    done = subprocess.run(
-        generator(url, duration, "--rate", _rate(rate), "--seed", str(seed), "--by", "pid"),
-        capture_output=True, text=True, timeout=duration + 60, check=True)
+    return summarised(url, duration, "--rate", _rate(rate), "--seed", str(seed), "--by", "pid")
+
+
+def summarised(url: str, duration: float, *flags: str) -> dict:
+    """The generator run with ``flags`` for ``duration`` s, to its end: its JSON summary."""
+    done = subprocess.run(generator(url, duration, *flags), capture_output=True, text=True,
+                          timeout=duration + 60, check=True)
     return json.loads(done.stdout)
 
 
@@ -266,9 +270,7 @@ def versus() -> list[dict]:
     rows = []
     with launch(spec) as server:
         url = server.url + WORKLOADS["io"].path
-        closed = json.loads(subprocess.run(
-            generator(url, VERSUS["run_s"], "--closed", str(VERSUS["users"])),
-            capture_output=True, text=True, timeout=VERSUS["run_s"] + 60, check=True).stdout)
+        closed = summarised(url, VERSUS["run_s"], "--closed", str(VERSUS["users"]))
         rate = closed["achieved_rps"]
         opened = generate(url, rate, VERSUS["run_s"], seed=5)
     for mode, summary, load in (("closed", closed, f"{VERSUS['users']} users"),
