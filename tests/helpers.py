@@ -61,6 +61,20 @@ def descendants(pid: int) -> dict[int, psutil.Process]:
         return {}
 
 
+def tcp_queues(port: int) -> dict[tuple[int, int], tuple[int, int]]:
+    """Each established IPv4 connection with an end on ``port``, by (local port, remote
+    port): its (send, receive) queue in bytes, from ``/proc/net/tcp``. Both ends of a
+    loopback connection are listed, each from its own side."""
+    rows = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(end.rsplit(":", 1)[1], 16) for end in fields[1:3])
+        if fields[3] == "01" and port in (local, remote):
+            send, receive = (int(queue, 16) for queue in fields[4].split(":"))
+            rows[local, remote] = (send, receive)
+    return rows
+
+
 def wait_for(check, timeout: float, what: str, *, interval: float = 0.05, fail=AssertionError):
     """Poll ``check`` until it returns something true (returned); fail with ``what`` after
     ``timeout`` seconds (``fail=None``: return the last false result). The lab's one

@@ -18,7 +18,7 @@ from loadtests.load.trickle import SlowClients, SlowReader
 from loadtests.servers import SERVERS, ServerError, ServerSpec, launch
 from webapp import create_app
 
-from .helpers import BAD_INPUT, alive, cmdline, descendants, wait_for
+from .helpers import BAD_INPUT, alive, cmdline, descendants, tcp_queues, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -114,16 +114,10 @@ def test_multi_process_servers_are_reaped_whole(spec):
 def _read_by_server(port: int, client_port: int) -> bool:
     """The server has read the client's request: the client's bytes are acknowledged (its
     send queue is empty, so they reached the server's socket, which a busy machine's
-    loopback can delay) and nothing waits in the server's receive queue (``/proc/net/tcp``)."""
-    queues = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        state = fields[3]
-        local, remote = (int(f.rsplit(":", 1)[1], 16) for f in fields[1:3])
-        if state == "01" and {local, remote} == {port, client_port}:
-            queues[local] = [int(q, 16) for q in fields[4].split(":")]
-    return (port in queues and client_port in queues
-            and queues[client_port][0] == 0 and queues[port][1] == 0)
+    loopback can delay) and nothing waits in the server's receive queue."""
+    queues = tcp_queues(port)
+    client, server = queues.get((client_port, port)), queues.get((port, client_port))
+    return client is not None and server is not None and client[0] == 0 and server[1] == 0
 
 
 def _asleep_in_a_view(pid: int) -> bool:

@@ -132,7 +132,12 @@ app.conf.update(
     broker_transport_options={
         "visibility_timeout": visibility_timeout(),
         "unacked_restore_throttle": 1,
-    } if broker_name() == "Redis" else {},
+    } if broker_name() == "Redis" else {
+        # RabbitMQ: each publish waits for the broker's ack. Without it, a publish written
+        # to a node that dies before reading it is lost without an error, and the caller
+        # waits OFFLOAD_TIMEOUT for a result that never comes (504, not 503)
+        "confirm_publish": True,
+    },
     # RabbitMQ: AMQP heartbeats every 10 s (Celery's default, 120), so that the broker
     # closes a cut-off worker's connection -- and hands its unacknowledged task to another
     # worker -- after two missed beats, not four minutes
