@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 #: Parallel workers for the tests that time nothing (make test's first pass). The timing
 #: tests run two at a time: each holds its claim while the other core is busy (make stress
 #: checks that beside a CPU hog); those that claim two cores run alone.
-TEST_WORKERS ?= 5
+TEST_WORKERS ?= 7
 #: Rounds of make stress.
 ROUNDS ?= 5
 #: make docs-serve's port (gunicorn's is 8000).
