@@ -84,6 +84,26 @@ def test_the_generator_sends_1000_a_second_on_one_core_within_2_ms_of_due():
     assert summary["send_lag_ms"]["p99"] < 2, summary["send_lag_ms"]
 
 
+@pytest.mark.integration
+def test_the_answers_own_times_are_kept_beside_the_latency():
+    """``--time FIELD``: a numeric field of each answer (the lab's ``elapsed``: the view's own
+    seconds) as percentiles and a mean; a field no answer has, empty. Each request waits
+    10 ms in the view, and its latency from due holds that wait."""
+    with GunicornServer(ServerSpec("sync", workers=2)) as server:
+        done = subprocess.run(
+            openloop.command(f"{server.url}/io?delay=0.01", "--rate", "20", "--duration", "1",
+                             "--time", "elapsed", "--time", "nothing"),
+            capture_output=True, text=True, timeout=60, check=True)
+    summary = json.loads(done.stdout)
+    elapsed = summary["fields_ms"]["elapsed"]
+    assert summary["answered"] == 20 and summary["fields_ms"]["nothing"] == {}
+    assert 10 <= elapsed["p50"] <= elapsed["max"]
+    assert 10 <= elapsed["mean"] < summary["latency_ms"]["mean"]
+    printed = openloop.report(summary, server.url)
+    assert "answers' elapsed (ms): p50 " in printed and "answers' nothing (ms): no answers" \
+        in printed
+
+
 def _generate(rate: float, duration: float, *, cores: tuple[set[int], set[int]] | None = None
               ) -> tuple[dict, list[float]]:
     """The command's JSON summary and the stub's arrival times, which must count every

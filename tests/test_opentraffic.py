@@ -30,6 +30,28 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
     assert observing.DELAY_S * 1000 < row["p50_ms"] <= row["p99_ms"]
 
 
+@pytest.mark.integration
+def test_a_traced_run_splits_each_mean_and_traces_every_request(monkeypatch):
+    """The request-path observation on sync -w2 (a profile, then 3 s at ρ 0.2 on /prime,
+    traced): every request answered is traced once, and the parts of the mean latency add up
+    to it, each in its place -- the check's wall no less than its CPU, the app's span no
+    less than the check, the latency no less than the app and the send lag together."""
+    from loadtests.lessons.observing import requestpath
+
+    monkeypatch.setattr(requestpath, "PROFILE", (40.0, 1.0))
+    monkeypatch.setattr(requestpath, "SECONDS", 3.0)
+    row = requestpath.measure(*observing.MODELS[0])
+    assert row["kind"] == "path" and row["label"] == "sync -w2"
+    assert row["spans"] == row["answered"] == row["scheduled"] > 0
+    parts = requestpath.parts(row)
+    assert sum(parts.values()) == pytest.approx(row["mean_ms"])
+    assert row["check_mean_ms"] >= row["check_cpu_mean_ms"] * 0.999  # HDR: 3 digits
+    assert row["app_mean_ms"] >= row["check_mean_ms"] * 0.999
+    assert parts["way in and back"] > 0 and parts["send lag"] > 0
+    lines = opentraffic.path_lines([row])
+    assert lines[1].startswith("Where the time goes") and lines[5].startswith("| sync -w2 | ")
+
+
 def _row(p50: float, p99: float, predicted: tuple[float, float], utilisation: float) -> dict:
     return {"label": "gthread -w2 --threads 4", "utilisation": utilisation, "rate_rps": 100.0,
             "achieved_rps": 99.0,

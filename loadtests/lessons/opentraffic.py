@@ -135,8 +135,9 @@ def _path(row: dict) -> str:
 
 def section(results: Results) -> str:
     rows = _runs(results)
+    paths = [row for row in results.extra("opentraffic") if row.get("kind") == "path"]
     if not rows:
-        return ""
+        return "\n".join(path_lines(paths)[1:]) if paths else ""
     first = rows[0]
     lines = [
         "### Open traffic: measured at a rate, and predicted",
@@ -157,7 +158,42 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
-    return "\n".join(lines + versus_table(results) + stall_table(results))
+    return "\n".join(lines + path_lines(paths) + versus_table(results) + stall_table(results))
+
+
+def path_lines(rows: list[dict]) -> list[str]:
+    """Where each model's time went at a low load, and how much of it S holds (a blank
+    line first)."""
+    from .observing.requestpath import parts, table
+
+    if not rows:
+        return []
+    short = [row["mean_ms"] - row["predicted_mean_ms"] for row in rows]
+    app_over_s = [row["app_mean_ms"] / row["cpu_ms"] for row in rows]
+    skew = [row["check_cpu_p50_ms"] - row["check_cpu_mean_ms"] for row in rows]
+    lag, way = ([parts(row)[name] for row in rows] for name in ("send lag", "way in and back"))
+    return ["", f"Where the time goes: each model on `{rows[0]['path']}` at ρ "
+            f"{rows[0]['utilisation']:.1f}, every request timed by three clocks (the "
+            "generator's, from its due time; the server's tracer, from the app's call to the "
+            "response's close; and the view's own, around the check, read from its answer), "
+            "beside the server's CPU per request (S). Means add up: the parts are the mean "
+            "latency's.", "", *table(rows), "",
+            f"The twin's mean falls {_span(short, ' ms')} short of the measured one. The "
+            f"app's span is {_span(app_over_s)} of S: the server's CPU per request holds what "
+            "happens in the app, so the shortfall lies outside it, where each request spent "
+            f"the generator's send lag ({_span(lag, ' ms')}) and the way in and back "
+            f"({_span(way, ' ms')}: connecting, accepting, parsing, the loopback, the answer's "
+            "return, and any wait in the queue, which is all the twin puts there). The check's "
+            "CPU for one number also spreads from request to request (its p50 against its "
+            "p99), where the twin gives every request the mean; its median stood "
+            f"{_span(skew, ' ms')} above its mean, so the twin's p50, near the mean, falls "
+            "further short than its mean does."]
+
+
+def _span(values: list[float], unit: str = "") -> str:
+    """The least and the most of ``values``, as "a–b" (one number when they agree)."""
+    low, high = f"{min(values):.2f}{unit}", f"{max(values):.2f}{unit}"
+    return low if low == high else f"{min(values):.2f}–{high}"
 
 
 def chart(results: Results, out: Path) -> list[str]:
@@ -224,21 +260,30 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "work and in PostgreSQL, open against closed at the same "
                              "throughput, and a 1 s stall met open and closed "
                              "(default: on with either preset and every cell)")
+    parser.add_argument("--request-path", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="also trace each model on /prime at ρ 0.2 and split its mean "
+                             "latency into the send lag, the way in and back, the app and "
+                             "the check, beside the server's CPU per request (about 60 s; "
+                             "default: on with the full preset's sweep)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
 
 
 def _observe(args: argparse.Namespace) -> list[dict] | None:
-    chosen = args.open_traffic
-    if chosen is None:
-        chosen = getattr(args, "whole_preset", True)
-    if not chosen:
+    whole = getattr(args, "whole_preset", True)
+    sweep = whole if args.open_traffic is None else args.open_traffic
+    path = (args.preset == "full" and sweep if args.request_path is None
+            else args.request_path)
+    if not (sweep or path):
         return None
-    from .observing.opentraffic import observe
+    from .observing import opentraffic, requestpath
 
-    return observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
-                   SCENARIOS[args.preset], stalls=args.preset == "full")
+    rows = (opentraffic.observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
+                                SCENARIOS[args.preset], stalls=args.preset == "full")
+            if sweep else [])
+    return rows + (requestpath.observe() if path else [])
 
 
 LESSON = Lesson(

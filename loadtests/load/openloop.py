@@ -49,7 +49,7 @@ from geventhttpclient.response import HTTPParseError
 
 from ..harness.procs import run_main
 from .arrivals import SCHEDULES, parse_phase, phased
-from .outcomes import Run, record, report
+from .outcomes import Run, histogram, record, report
 from .traffic import Route, Traffic
 
 #: The most requests out at once: select's limit of 1,024 descriptors, less a margin.
@@ -71,13 +71,13 @@ def failure_kind(error: OSError) -> str:
     return type(error).__name__
 
 
-def _field(body: bytes, name: str) -> str:
-    """``name``'s value in a JSON object's body, or "-" when it has none."""
+def _json(body: bytes) -> dict:
+    """The answer's JSON object, or an empty one."""
     try:
-        value = json.loads(body).get(name, "-")
-    except (ValueError, AttributeError):
-        return "-"
-    return str(value)
+        answer = json.loads(body)
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 class Target:
@@ -125,8 +125,13 @@ class Target:
         finally:
             end = time.perf_counter()
             run.count(due, outcome, end - due, end - sent, attempts)
-        if self.by and isinstance(outcome, int):
-            run.by[_field(body, self.by)] += 1
+        if isinstance(outcome, int) and (self.by or run.fields):
+            answer = _json(body)
+            if self.by:
+                run.by[str(answer.get(self.by, "-"))] += 1
+            for name, histogram in run.fields.items():
+                if isinstance(value := answer.get(name), (int, float)):
+                    record(histogram, value)
 
     def attempt(self, route: Route) -> tuple[int | str, bytes]:
         """One request of ``route``: its status and body, or the failure's kind ("timeout":
@@ -152,19 +157,20 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
               timeout: float = 30.0, by: str | None = None,
               over_s: float | None = None,
               phases: list[tuple[float, float]] | None = None, retries: int = 0,
-              traffic: Traffic | None = None) -> Run:
+              traffic: Traffic | None = None, times: tuple[str, ...] = ()) -> Run:
     """Send each request of the schedule when it is due; wait for the last answers.
     ``phases``: (rate, seconds) one after another instead of ``rate`` for ``duration``.
     ``timeout`` is the client's deadline: an answer later than it is not waited for, and
     the request is sent again ``retries`` times at most. ``traffic``: the routes each
-    request's is drawn from, instead of a GET of the URL's path."""
+    request's is drawn from, instead of a GET of the URL's path. ``times``: numeric fields
+    of the answers (seconds) kept in a histogram each."""
     phases = phases or [(rate, duration)]
     dues = phased(kind, phases, seed=seed)
     target = Target(url, max_in_flight, timeout, by, traffic, seed)
     start = time.perf_counter() + LEAD_S
     run = Run("open", len(dues), sum(seconds for _, seconds in phases), over_s=over_s,
               deadline_s=timeout, start=start, started_at=time.time() + LEAD_S,
-              retries=retries)
+              retries=retries, fields={name: histogram() for name in times})
     pool = gevent.pool.Pool(max_in_flight)
     try:
         for offset in dues:
@@ -184,12 +190,13 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
 
 def closed(url: str, users: int, duration: float, *, timeout: float = 30.0,
            by: str | None = None, over_s: float | None = None,
-           traffic: Traffic | None = None) -> Run:
+           traffic: Traffic | None = None, times: tuple[str, ...] = ()) -> Run:
     """``users`` loops, each sending its next request when the last is answered (due then:
     a closed loop has no schedule to fall behind)."""
     target = Target(url, users, timeout, by, traffic)
     run = Run("closed", 0, duration, over_s=over_s, deadline_s=timeout,
-              start=time.perf_counter(), started_at=time.time())
+              start=time.perf_counter(), started_at=time.time(),
+              fields={name: histogram() for name in times})
     end = run.start + duration
 
     def user() -> None:
@@ -243,6 +250,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--by", metavar="FIELD", default=None,
                         help="count the answers by this field of their JSON body (the lab's "
                              "pid: how the requests split between worker processes)")
+    parser.add_argument("--time", metavar="FIELD", action="append", default=[], dest="times",
+                        help="the answers' own time: this numeric field of their JSON body, "
+                             "in seconds, as percentiles and a mean beside the latency (the "
+                             "lab's elapsed and cpu; repeat)")
     parser.add_argument("--over", metavar="MS", type=float, default=None,
                         help="count the answers slower than MS milliseconds")
     parser.add_argument("--timeline", action="store_true",
@@ -269,12 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     over_s = None if args.over is None else args.over / 1000
     if args.closed:
         run = closed(args.url, args.closed, args.duration, timeout=args.timeout, by=args.by,
-                     over_s=over_s, traffic=args.traffic)
+                     over_s=over_s, traffic=args.traffic, times=tuple(args.times))
     else:
         run = open_loop(args.url, args.rate, args.duration, kind=args.schedule,
                         seed=args.seed, max_in_flight=args.max_in_flight,
                         timeout=args.timeout, by=args.by, over_s=over_s,
-                        phases=args.phases, retries=args.retries, traffic=args.traffic)
+                        phases=args.phases, retries=args.retries, traffic=args.traffic,
+                        times=tuple(args.times))
     summary = run.summary()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)

@@ -39,7 +39,8 @@ LOWEST_US, HIGHEST_US, DIGITS = 1, 600_000_000, 3
 PERCENTILES = (50, 90, 99, 99.9)
 
 
-def _histogram() -> HdrHistogram:
+def histogram() -> HdrHistogram:
+    """An empty histogram of microseconds, in the lab's range."""
     return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
 
 
@@ -65,8 +66,8 @@ class Run:
     mode: str
     scheduled: int
     duration_s: float
-    latency: HdrHistogram = field(default_factory=_histogram)
-    lag: HdrHistogram = field(default_factory=_histogram)
+    latency: HdrHistogram = field(default_factory=histogram)
+    lag: HdrHistogram = field(default_factory=histogram)
     statuses: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
     timed_out: int = 0
@@ -75,6 +76,9 @@ class Run:
     #: Answers counted by one field of their JSON body (``--by FIELD``: which worker process
     #: answered, from the lab's ``pid``), as ``{value: count}``.
     by: Counter = field(default_factory=Counter)
+    #: ``--time FIELD``: a numeric field of the answers' JSON bodies, in seconds (the lab's
+    #: ``elapsed`` and ``cpu``: the view's own time), in a histogram each, by name.
+    fields: dict[str, HdrHistogram] = field(default_factory=dict)
     #: ``--over MS``: the answers slower than this (seconds) are counted (None: not counted).
     over_s: float | None = None
     #: The client's deadline (seconds): a 2xx answer within it is goodput.
@@ -165,6 +169,9 @@ class Run:
             "latency_ms": _percentiles(self.latency),
             "send_lag_ms": _percentiles(self.lag),
             **({"by": {str(k): v for k, v in self.by.most_common()}} if self.by else {}),
+            **({"fields_ms": {name: _percentiles(histogram)
+                              for name, histogram in self.fields.items()}}
+               if self.fields else {}),
             **({"over": {"ms": self.over_s * 1000, "count": sum(
                 isinstance(end.outcome, int) and end.latency > self.over_s
                 for end in self.events)}}
@@ -216,7 +223,8 @@ def _percentiles(histogram: HdrHistogram) -> dict[str, float]:
     if not histogram.get_total_count():
         return {}
     values = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
-    return {**values, "max": histogram.get_max_value() / 1000}
+    return {**values, "max": histogram.get_max_value() / 1000,
+            "mean": histogram.get_mean_value() / 1000}
 
 
 def report(summary: dict, url: str, *, timeline: bool = False) -> str:
@@ -234,9 +242,11 @@ def report(summary: dict, url: str, *, timeline: bool = False) -> str:
     if "good" in summary:
         lines.append(f"goodput: {summary['good']} answered 2xx within "
                      f"{summary['deadline_ms']:g} ms ({summary['goodput_rps']:.1f}/s)")
-    for name, key in (("latency from due", "latency_ms"), ("send lag", "send_lag_ms")):
-        values = "  ".join(f"{k} {v:g}" for k, v in summary[key].items())
-        lines.append(f"{name + ' (ms):':<23}{values or 'no answers'}")
+    timed = [(f"answers' {name}", values) for name, values in summary.get("fields_ms", {}).items()]
+    for name, values in [("latency from due", summary["latency_ms"]),
+                         ("send lag", summary["send_lag_ms"]), *timed]:
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
+        lines.append(f"{name + ' (ms):':<23}{shown or 'no answers'}")
     if over := summary.get("over"):
         lines.append(f"{'slower than ' + format(over['ms'], 'g') + ' ms:':<23}{over['count']}")
     if by := summary.get("by"):

@@ -107,9 +107,10 @@ def generator(url: str, duration: float, *flags: str) -> list[str]:
     return command(url, "--duration", f"{duration:g}", *flags)
 
 
-def generate(url: str, rate: float, duration: float, seed: int) -> dict:
+def generate(url: str, rate: float, duration: float, seed: int, *flags: str) -> dict:
     """One open run of the generator, in a process of its own: its JSON summary."""
-    return summarised(url, duration, "--rate", _rate(rate), "--seed", str(seed), "--by", "pid")
+    return summarised(url, duration, "--rate", _rate(rate), "--seed", str(seed), "--by", "pid",
+                      *flags)
 
 
 def summarised(url: str, duration: float, *flags: str) -> dict:
@@ -170,7 +171,7 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
         for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
             summary, cpu_s = measured(rate, duration)  # (a rate capped twice runs once)
             rows.append({"scenario": scenario, "path": work.path,
-                         **_row(label, spec, twin, summary, cpu_s, rate, work,
+                         **predicted_row(label, spec, twin, summary, cpu_s, rate, work,
                                 schedule(rate, duration, seed))})
     return rows
 
@@ -184,7 +185,7 @@ def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
                                           ("DB_POOL_SIZE", str(spec.threads))))
 
 
-def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
+def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
          rate: float, work: Workload, dues: list[float]) -> dict:
     """What one open run measured, the twin's prediction beside it."""
     split = shares(summary, twin.processes)
@@ -214,9 +215,11 @@ def _row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
         "failed": sum(summary["failed"].values()), "timed_out": summary["timed_out"],
         "dropped": summary["dropped"],
         "p50_ms": measured.get("p50"), "p99_ms": measured.get("p99"),
-        "max_ms": measured.get("max"), "send_lag_p99_ms": summary["send_lag_ms"].get("p99"),
+        "max_ms": measured.get("max"), "mean_ms": measured.get("mean"),
+        "send_lag_p99_ms": summary["send_lag_ms"].get("p99"),
         "predicted_p50_ms": statistics.median(o.percentile(50) for o in predicted) * 1000,
         "predicted_p99_ms": statistics.median(o.percentile(99) for o in predicted) * 1000,
+        "predicted_mean_ms": statistics.median(o.mean for o in predicted) * 1000,
         "predicted_rps": statistics.median(o.throughput for o in predicted),
     }
 

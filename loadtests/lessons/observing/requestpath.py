@@ -1,0 +1,103 @@
+"""Where an open request's time goes, and how much of it the twin's S holds.
+
+Each model serves ``/prime/<n>`` at a low offered load (:data:`RHO` of its capacity: the
+queue all but empty), with three clocks on every request:
+
+* the generator's, from each request's due time to its answer, which also reads the view's
+  own times from the answer (``--time elapsed --time cpu``: the check's wall and CPU);
+* the server's tracer (``TRACE=1``, :mod:`webapp.instrument.trace`): each request's span in
+  the app, from the app's call to its response's close;
+* the CPU meter's: the server's CPU per request, the S the twin is fed.
+
+Means add up, so the mean latency splits exactly into the generator's send lag, the way in
+and back (connecting, accepting, parsing, any wait in a queue, the answer's return), the app
+around the check, and the check itself. The twin's S holds only what the server spent CPU
+on; the rest of the wall is not in it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from ...harness.cpu import CpuMeter
+from ...harness.machine import usable_cores
+from ...model.simulate import Twin
+from ...servers import ServerSpec, launch
+from ...timeline.data import Timeline
+from .opentraffic import MODELS, PROFILE, WORKLOADS, capacity, generate, predicted_row, schedule
+
+#: The offered load (a share of each model's capacity), the seconds of arrivals, the seed.
+RHO, SECONDS, SEED = 0.2, 8.0, 3
+
+
+def observe() -> list[dict]:
+    """A row per model, one after another (they share the cores)."""
+    return [measure(label, spec) for label, spec in MODELS]
+
+
+def measure(label: str, spec: ServerSpec) -> dict:
+    """One model's open run at :data:`RHO`, traced: its row of the sweep (the twin's
+    prediction beside it), and the parts of its mean latency."""
+    work = WORKLOADS["cpu"]
+    twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
+                   connections=spec.worker_connections, cores=usable_cores())
+    with tempfile.TemporaryDirectory(prefix="lab-path-") as folder:
+        traced = dataclasses.replace(spec, env=(*spec.env, ("TRACE", "1"),
+                                                ("TRACE_DIR", folder)))
+        with launch(traced) as server:
+            meter = CpuMeter({"server": server.processes})
+            url = server.url + work.path
+
+            def measured(rate: float, seconds: float, *flags: str) -> tuple[dict, float]:
+                meter.open()
+                summary = generate(url, rate, seconds, SEED, *flags)
+                meter.close()
+                return summary, meter.seconds("server") / max(1, summary["answered"])
+
+            _, profiled = measured(*PROFILE)
+            rate = RHO * capacity(twin, profiled, work.delay_s)
+            started = time.monotonic_ns()  # the tracer's clock: the profile's spans before
+            summary, cpu_s = measured(rate, SECONDS, "--time", "elapsed", "--time", "cpu")
+        # the spans are written as each worker exits
+        spans = [span.seconds * 1000 for span in Timeline.load(Path(folder)).spans
+                 if span.start_ns >= started]
+    row = predicted_row(label, spec, twin, summary, cpu_s, rate, work,
+                        schedule(rate, SECONDS, SEED))
+    check, check_cpu = summary["fields_ms"]["elapsed"], summary["fields_ms"]["cpu"]
+    return {"kind": "path", "scenario": "cpu", "path": work.path, **row,
+            "spans": len(spans), "lag_mean_ms": summary["send_lag_ms"]["mean"],
+            "app_mean_ms": statistics.fmean(spans), "app_p50_ms": statistics.median(spans),
+            "check_mean_ms": check["mean"], "check_p50_ms": check["p50"],
+            "check_cpu_mean_ms": check_cpu["mean"], "check_cpu_p50_ms": check_cpu["p50"],
+            "check_cpu_p99_ms": check_cpu["p99"]}
+
+
+def parts(row: dict) -> dict[str, float]:
+    """The mean latency's parts (ms): they add up to ``row['mean_ms']``."""
+    return {"send lag": row["lag_mean_ms"],
+            "way in and back": row["mean_ms"] - row["lag_mean_ms"] - row["app_mean_ms"],
+            "app around the check": row["app_mean_ms"] - row["check_mean_ms"],
+            "check": row["check_mean_ms"]}
+
+
+def table(rows: list[dict]) -> list[str]:
+    """Lines of the section: the parts of each model's mean latency beside S and the twin."""
+    names = list(parts(rows[0]))
+    lines = ["| worker | ρ | rate /s | answered / traced | mean ms measured / predicted | "
+             + " | ".join(names) + " | S (server CPU a request) | check CPU p50 / p99 | "
+             "p50 ms measured / predicted |",
+             "|---|---:|---:|---:|---:|" + "---:|" * len(names) + "---:|---:|---:|"]
+    for row in rows:
+        lines.append(
+            f"| {row['label']} | {row['utilisation']:.2f} | {row['rate_rps']:.1f} | "
+            f"{row['answered']} / {row['spans']} | {row['mean_ms']:.1f} / "
+            f"{row['predicted_mean_ms']:.1f} | "
+            + " | ".join(f"{value:.2f}" for value in parts(row).values())
+            + f" | {row['cpu_ms']:.2f} | {row['check_cpu_p50_ms']:.1f} / "
+            f"{row['check_cpu_p99_ms']:.1f} | {row['p50_ms']:.1f} / "
+            f"{row['predicted_p50_ms']:.1f} |")
+    return lines
