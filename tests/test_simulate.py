@@ -144,3 +144,21 @@ def test_users_pinned_to_their_workers_use_only_their_workers_threads():
 def test_a_twin_refuses_a_model_it_does_not_know():
     with pytest.raises(ValueError, match="model must be one of sync, gthread, gevent, asgi"):
         Twin.of("eventlet")
+
+
+def test_time_outside_the_server_adds_to_each_latency_and_holds_nothing():
+    """Open: the same arrivals and the same queue, every latency longer by the time outside
+    (the server never sees it). Closed: a user spends it before sending again, so one user
+    of a 10 ms server with 10 ms outside sends half as often."""
+    sync = Twin.of("sync", workers=2, cores=2)
+    inside = open_loop(sync, Work(0.01, 0.02), 100.0, requests=4_000)
+    both = open_loop(sync, Work(0.01, 0.02, outside_s=0.005), 100.0, requests=4_000)
+    assert [b - a for a, b in zip(inside.latencies, both.latencies, strict=True)] == \
+        pytest.approx([0.005] * len(inside.latencies))
+    assert both.answered == inside.answered
+    one = Twin.of("sync", workers=1, cores=1)
+    alone = closed_loop(one, Work(0.01), 1, duration=20.0, warmup=1.0)
+    waiting = closed_loop(one, Work(0.01, outside_s=0.01), 1, duration=20.0, warmup=1.0)
+    assert alone.throughput == pytest.approx(100, rel=0.01)
+    assert waiting.throughput == pytest.approx(50, rel=0.01)
+    assert waiting.mean == pytest.approx(0.02)

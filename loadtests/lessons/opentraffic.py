@@ -147,8 +147,9 @@ def section(results: Results) -> str:
         "each request's due time. The capacity is the least of slots ÷ (delay + S), "
         f"processes ÷ S and cores ÷ S ({first['cores']} cores), S the server's CPU per "
         "request measured in the same run. The twin (`loadtests.model.simulate`) is fed S, "
-        "the delay, the cores and the split of the answers between the workers, and "
-        "predicts p50 and p99 at the same rate.",
+        "the delay, the cores, the split of the answers between the workers and the time "
+        "a request spends outside the server (`/health`'s mean latency on the same server "
+        "first, less its CPU), and predicts p50 and p99 at the same rate.",
     ]
     for scenario in dict.fromkeys(map(_scenario, rows)):
         mine = [row for row in rows if _scenario(row) == scenario]
@@ -164,13 +165,15 @@ def section(results: Results) -> str:
 def path_lines(rows: list[dict]) -> list[str]:
     """Where each model's time went at a low load, and how much of it S holds (a blank
     line first)."""
+    from .observing.opentraffic import FLOOR
     from .observing.requestpath import parts, table
 
     if not rows:
         return []
-    short = [row["mean_ms"] - row["predicted_mean_ms"] for row in rows]
+    ratios = [row["predicted_mean_ms"] / row["mean_ms"] for row in rows]
     app_over_s = [row["app_mean_ms"] / row["cpu_ms"] for row in rows]
     skew = [row["check_cpu_p50_ms"] - row["check_cpu_mean_ms"] for row in rows]
+    outside = [row.get("outside_ms", 0.0) for row in rows]
     lag, way = ([parts(row)[name] for row in rows] for name in ("send lag", "way in and back"))
     return ["", f"Where the time goes: each model on `{rows[0]['path']}` at ρ "
             f"{rows[0]['utilisation']:.1f}, every request timed by three clocks (the "
@@ -178,16 +181,18 @@ def path_lines(rows: list[dict]) -> list[str]:
             "response's close; and the view's own, around the check, read from its answer), "
             "beside the server's CPU per request (S). Means add up: the parts are the mean "
             "latency's.", "", *table(rows), "",
-            f"The twin's mean falls {_span(short, ' ms')} short of the measured one. The "
-            f"app's span is {_span(app_over_s)} of S: the server's CPU per request holds what "
-            "happens in the app, so the shortfall lies outside it, where each request spent "
-            f"the generator's send lag ({_span(lag, ' ms')}) and the way in and back "
-            f"({_span(way, ' ms')}: connecting, accepting, parsing, the loopback, the answer's "
-            "return, and any wait in the queue, which is all the twin puts there). The check's "
-            "CPU for one number also spreads from request to request (its p50 against its "
-            "p99), where the twin gives every request the mean; its median stood "
-            f"{_span(skew, ' ms')} above its mean, so the twin's p50, near the mean, falls "
-            "further short than its mean does."]
+            f"The app's span is {_span(app_over_s)} of S: the server's CPU per request holds "
+            "what happens in the app. Outside it each request spent the generator's send lag "
+            f"({_span(lag, ' ms')}) and the way in and back ({_span(way, ' ms')}: "
+            "connecting, accepting, parsing, the loopback, the answer's return, and any wait "
+            "in the queue). The twin adds to each latency the time a request spends outside "
+            "the server, measured on the same server beforehand (`/health` at "
+            f"{FLOOR[0]:g}/s: its mean latency less the server's CPU per request, "
+            f"{_span(outside, ' ms')}), and puts its waits in the queue; its mean then stood "
+            f"at {_span(ratios)} of the measured one. The check's CPU for one number also "
+            "spreads from request to request (its p50 against its p99), where the twin gives "
+            f"every request the mean; its median stood {_span(skew, ' ms')} above its mean, "
+            "so the twin's p50, near the mean, falls further short than its mean does."]
 
 
 def _span(values: list[float], unit: str = "") -> str:

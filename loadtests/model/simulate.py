@@ -61,6 +61,10 @@ class Work:
     #: then takes a turn before its wait too, however short ``cpu_s`` (it is read and
     #: dispatched there): it queues twice.
     after_s: float = 0.0
+    #: Seconds each request spends outside the server, holding nothing there: the client's
+    #: send and read, the connection, the loopback (measured as a cheap request's latency
+    #: less the server's CPU for it). Added to every latency.
+    outside_s: float = 0.0
 
     def draw(self, rng: random.Random) -> tuple[float, float]:
         if not self.exponential:
@@ -247,7 +251,7 @@ def open_loop(twin: Twin, work: Work, rate: float, *, requests: int = 20_000,
             arrived = env.now
             yield from server.request()
             if number >= warmup:
-                latencies.append(env.now - arrived)
+                latencies.append(env.now - arrived + work.outside_s)
                 counted["to"] = env.now
 
         def arrive() -> Generator:
@@ -286,6 +290,8 @@ def closed_loop(twin: Twin, work: Work, users: int, *, duration: float = 200.0,
             while env.now < warmup + duration:
                 sent = env.now
                 yield from server.request(home)
+                if work.outside_s:  # the answer's way back, before the user sends again
+                    yield env.timeout(work.outside_s)
                 if warmup <= env.now <= warmup + duration:  # answered in the window
                     latencies.append(env.now - sent)
 

@@ -10,8 +10,10 @@ share of that capacity (ρ), the open-loop generator (:mod:`loadtests.load.openl
 process of its own) sends Poisson arrivals at ρ × the capacity (at most :data:`MAX_RATE`),
 counting the answers by the worker process that gave them (the app's ``pid``). The twin
 (:mod:`loadtests.model.simulate`) is fed what that run measured -- the CPU per request, the
-delay, the cores, and the split of the requests between the workers -- and predicts p50 and
-p99 at the same rate, beside the measured ones.
+delay, the cores, and the split of the requests between the workers -- and the time a
+request spends outside the server (``/health`` at a low rate on the same server first: its
+mean latency less the server's CPU per request), and predicts p50 and p99 at the same rate,
+beside the measured ones.
 """
 
 from __future__ import annotations
@@ -62,11 +64,12 @@ class Workload:
     #: twin then gives it a turn at the GIL or loop before the wait and one after.
     computes_after: bool = False
 
-    def work(self, cpu_s: float) -> Work:
-        """One request as the twin sees it, ``cpu_s`` of Python in all."""
+    def work(self, cpu_s: float, outside_s: float = 0.0) -> Work:
+        """One request as the twin sees it, ``cpu_s`` of Python in all, ``outside_s`` on
+        its way to the server and back."""
         if self.computes_after:
-            return Work(0.0, self.delay_s, after_s=cpu_s)
-        return Work(cpu_s, self.delay_s)
+            return Work(0.0, self.delay_s, after_s=cpu_s, outside_s=outside_s)
+        return Work(cpu_s, self.delay_s, outside_s=outside_s)
 
     def runs(self) -> tuple[tuple[str, ServerSpec], ...]:
         """The (label, spec) pairs of the models that run it."""
@@ -85,6 +88,9 @@ WORKLOADS = {"io": Workload(f"/io?delay={DELAY_S:g}", DELAY_S),
 MAX_RATE = 400.0
 #: The profile: (rate, seconds) at which the CPU per request is first measured.
 PROFILE = (40.0, 2.0)
+#: The floor: (rate, seconds) of ``/health`` at which the time a request spends outside the
+#: server is measured (its mean latency less the server's CPU for it: nothing queues).
+FLOOR = (50.0, 2.0)
 #: Seeds per prediction: its percentiles are their medians.
 SEEDS = 5
 
@@ -155,22 +161,35 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
             spec = _on_a_database(stack, spec)
         server = stack.enter_context(launch(spec))
         url = server.url + work.path
-        meter = CpuMeter({"server": server.processes})
-
-        def measured(rate: float, seconds: float) -> tuple[dict, float]:
-            meter.open()
-            summary = generate(url, rate, seconds, seed)
-            meter.close()
-            return summary, meter.seconds("server") / max(1, summary["answered"])
-
-        _, profiled_cpu = measured(*PROFILE)
+        outside = outside_s(server, seed)
+        _, profiled_cpu = measured(server, url, *PROFILE, seed)
         ceiling = capacity(twin, profiled_cpu, work.delay_s)
         for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
-            summary, cpu_s = measured(rate, duration)  # (a rate capped twice runs once)
+            # (a rate capped twice runs once)
+            summary, cpu_s = measured(server, url, rate, duration, seed)
             rows.append({"scenario": scenario, "path": work.path,
                          **predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                                schedule(rate, duration, seed))})
+                                         schedule(rate, duration, seed), outside)})
     return rows
+
+
+def measured(server, url: str, rate: float, seconds: float, seed: int,
+             *flags: str) -> tuple[dict, float]:
+    """One open run on ``url`` with the server's CPU metered: the generator's summary, and
+    the server's CPU seconds per answer."""
+    meter = CpuMeter({"server": server.processes})
+    meter.open()
+    summary = generate(url, rate, seconds, seed, *flags)
+    meter.close()
+    return summary, meter.seconds("server") / max(1, summary["answered"])
+
+
+def outside_s(server, seed: int) -> float:
+    """Seconds a request spends outside the server: ``/health``'s mean latency at
+    :data:`FLOOR` less the server's CPU per request (the generator's send lag and read, the
+    connection, the loopback)."""
+    summary, cpu_s = measured(server, server.url + "/health", *FLOOR, seed)
+    return max(0.0, summary["latency_ms"]["mean"] / 1000 - cpu_s)
 
 
 def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
@@ -183,7 +202,8 @@ def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
 
 
 def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
-         rate: float, work: Workload, dues: list[float]) -> dict:
+                  rate: float, work: Workload, dues: list[float],
+                  outside: float = 0.0) -> dict:
     """What one open run measured, the twin's prediction beside it."""
     split = shares(summary, twin.processes)
     # a sync worker answers one request a connection and closes it: every request waits
@@ -199,12 +219,13 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
     if len(dues) != summary["scheduled"]:
         raise ValueError(f"the generator scheduled {summary['scheduled']} requests, the "
                          f"twin's replay {len(dues)}: not the run's schedule")
-    predicted = [open_loop(fed, work.work(cpu_s), rate, arrivals=dues, warmup=0, seed=seed)
+    predicted = [open_loop(fed, work.work(cpu_s, outside), rate, arrivals=dues, warmup=0,
+                           seed=seed)
                  for seed in range(1, SEEDS + 1)]
     measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, work.delay_s)
     return {
         "label": label, "model": spec.model, "delay_s": work.delay_s, "cores": twin.cores,
-        "cpu_ms": cpu_s * 1000, "capacity_rps": ceiling,
+        "cpu_ms": cpu_s * 1000, "outside_ms": outside * 1000, "capacity_rps": ceiling,
         "offered_rps": summary["offered_rps"], "achieved_rps": summary["achieved_rps"],
         "rate_rps": rate, "utilisation": rate / ceiling,
         "shares": list(split),

@@ -23,12 +23,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...harness.cpu import CpuMeter
 from ...harness.machine import usable_cores
 from ...model.simulate import Twin
 from ...servers import ServerSpec, launch
 from ...timeline.data import Timeline
-from .opentraffic import MODELS, PROFILE, WORKLOADS, capacity, generate, predicted_row, schedule
+from .opentraffic import (
+    MODELS,
+    PROFILE,
+    WORKLOADS,
+    capacity,
+    measured,
+    outside_s,
+    predicted_row,
+    schedule,
+)
 
 #: The offered load (a share of each model's capacity), the seconds of arrivals, the seed.
 RHO, SECONDS, SEED = 0.2, 8.0, 3
@@ -49,24 +57,18 @@ def measure(label: str, spec: ServerSpec) -> dict:
         traced = dataclasses.replace(spec, env=(*spec.env, ("TRACE", "1"),
                                                 ("TRACE_DIR", folder)))
         with launch(traced) as server:
-            meter = CpuMeter({"server": server.processes})
             url = server.url + work.path
-
-            def measured(rate: float, seconds: float, *flags: str) -> tuple[dict, float]:
-                meter.open()
-                summary = generate(url, rate, seconds, SEED, *flags)
-                meter.close()
-                return summary, meter.seconds("server") / max(1, summary["answered"])
-
-            _, profiled = measured(*PROFILE)
+            outside = outside_s(server, SEED)
+            _, profiled = measured(server, url, *PROFILE, SEED)
             rate = RHO * capacity(twin, profiled, work.delay_s)
-            started = time.monotonic_ns()  # the tracer's clock: the profile's spans before
-            summary, cpu_s = measured(rate, SECONDS, "--time", "elapsed", "--time", "cpu")
+            started = time.monotonic_ns()  # the tracer's clock: the earlier runs' spans before
+            summary, cpu_s = measured(server, url, rate, SECONDS, SEED,
+                                      "--time", "elapsed", "--time", "cpu")
         # the spans are written as each worker exits
         spans = [span.seconds * 1000 for span in Timeline.load(Path(folder)).spans
                  if span.start_ns >= started]
     row = predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                        schedule(rate, SECONDS, SEED))
+                        schedule(rate, SECONDS, SEED), outside)
     check, check_cpu = summary["fields_ms"]["elapsed"], summary["fields_ms"]["cpu"]
     return {"kind": "path", "scenario": "cpu", "path": work.path, **row,
             "spans": len(spans), "lag_mean_ms": summary["send_lag_ms"]["mean"],
@@ -88,16 +90,17 @@ def table(rows: list[dict]) -> list[str]:
     """Lines of the section: the parts of each model's mean latency beside S and the twin."""
     names = list(parts(rows[0]))
     lines = ["| worker | ρ | rate /s | answered / traced | mean ms measured / predicted | "
-             + " | ".join(names) + " | S (server CPU a request) | check CPU p50 / p99 | "
-             "p50 ms measured / predicted |",
-             "|---|---:|---:|---:|---:|" + "---:|" * len(names) + "---:|---:|---:|"]
+             + " | ".join(names) + " | S (server CPU a request) | outside (on /health) | "
+             "check CPU p50 / p99 | p50 ms measured / predicted |",
+             "|---|---:|---:|---:|---:|" + "---:|" * len(names) + "---:|---:|---:|---:|"]
     for row in rows:
         lines.append(
             f"| {row['label']} | {row['utilisation']:.2f} | {row['rate_rps']:.1f} | "
             f"{row['answered']} / {row['spans']} | {row['mean_ms']:.1f} / "
             f"{row['predicted_mean_ms']:.1f} | "
             + " | ".join(f"{value:.2f}" for value in parts(row).values())
-            + f" | {row['cpu_ms']:.2f} | {row['check_cpu_p50_ms']:.1f} / "
+            + f" | {row['cpu_ms']:.2f} | {row.get('outside_ms', 0.0):.2f} | "
+            f"{row['check_cpu_p50_ms']:.1f} / "
             f"{row['check_cpu_p99_ms']:.1f} | {row['p50_ms']:.1f} / "
             f"{row['predicted_p50_ms']:.1f} |")
     return lines
