@@ -191,8 +191,9 @@ def path_lines(rows: list[dict]) -> list[str]:
             f"{_span(outside, ' ms')}), and puts its waits in the queue; its mean then stood "
             f"at {_span(ratios)} of the measured one. The check's CPU for one number also "
             "spreads from request to request (its p50 against its p99), where the twin gives "
-            f"every request the mean; its median stood {_span(skew, ' ms')} above its mean, "
-            "so the twin's p50, near the mean, falls further short than its mean does."]
+            f"every request the mean; its median less its mean: {min(skew):+.2f} to "
+            f"{max(skew):+.2f} ms. Where it is above, the twin's p50, near the mean, falls "
+            "further short than its mean does."]
 
 
 def _span(values: list[float], unit: str = "") -> str:

@@ -34,13 +34,12 @@ from ..servers import ROOT
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"
 #: The samples a lesson page may show, in this order: the newest and smallest first.
-SAMPLES = ("quick", "open", "requestpath", "overload", "atonce", "slowwatch", "database",
-           "convoy", "servers", "hosts", "full")
+SAMPLES = ("quick", "open", "overload", "atonce", "slowwatch", "database", "convoy", "servers",
+           "hosts", "full")
 #: Where the generic lesson charts go (a lesson with no chart of its own).
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
           "open": "The open-traffic sweep (`--full --lesson opentraffic`)",
-          "requestpath": "Where a request's time goes (`--no-cells --request-path`)",
           "overload": "The overload burst (`make lesson L=overload`)",
           "atonce": "Connections opened at once (`--no-cells --at-once`)",
           "slowwatch": "The slow-client watch",
