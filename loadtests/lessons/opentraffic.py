@@ -137,7 +137,8 @@ def section(results: Results) -> str:
     rows = _runs(results)
     paths = [row for row in results.extra("opentraffic") if row.get("kind") == "path"]
     if not rows:
-        return "\n".join(path_lines(paths)[1:]) if paths else ""
+        return "\n".join(["### Where an open request's time goes", *path_lines(paths)]) \
+            if paths else ""
     first = rows[0]
     lines = [
         "### Open traffic: measured at a rate, and predicted",
