@@ -28,6 +28,7 @@ from ...model.simulate import Twin
 from ...servers import ServerSpec, launch
 from ...timeline.data import Timeline
 from .opentraffic import (
+    FLOOR,
     MODELS,
     PROFILE,
     WORKLOADS,
@@ -104,3 +105,40 @@ def table(rows: list[dict]) -> list[str]:
             f"{row['check_cpu_p99_ms']:.1f} | {row['p50_ms']:.1f} / "
             f"{row['predicted_p50_ms']:.1f} |")
     return lines
+
+
+def lines(rows: list[dict]) -> list[str]:
+    """Where each model's time went at a low load, and how much of it S holds: lines of
+    the open-traffic lesson's section (a blank line first)."""
+    if not rows:
+        return []
+    ratios = [row["predicted_mean_ms"] / row["mean_ms"] for row in rows]
+    app_over_s = [row["app_mean_ms"] / row["cpu_ms"] for row in rows]
+    skew = [row["check_cpu_p50_ms"] - row["check_cpu_mean_ms"] for row in rows]
+    outside = [row.get("outside_ms", 0.0) for row in rows]
+    lag, way = ([parts(row)[name] for row in rows] for name in ("send lag", "way in and back"))
+    return ["", f"Where the time goes: each model on `{rows[0]['path']}` at ρ "
+            f"{rows[0]['utilisation']:.1f}, every request timed by three clocks (the "
+            "generator's, from its due time; the server's tracer, from the app's call to the "
+            "response's close; and the view's own, around the check, read from its answer), "
+            "beside the server's CPU per request (S). Means add up: the parts are the mean "
+            "latency's.", "", *table(rows), "",
+            f"The app's span is {_span(app_over_s)} of S: the server's CPU per request holds "
+            "what happens in the app. Outside it each request spent the generator's send lag "
+            f"({_span(lag, ' ms')}) and the way in and back ({_span(way, ' ms')}: "
+            "connecting, accepting, parsing, the loopback, the answer's return, and any wait "
+            "in the queue). The twin adds to each latency the time a request spends outside "
+            "the server, measured on the same server beforehand (`/health` at "
+            f"{FLOOR[0]:g}/s: its mean latency less the server's CPU per request, "
+            f"{_span(outside, ' ms')}), and puts its waits in the queue; its mean then stood "
+            f"at {_span(ratios)} of the measured one. The check's CPU for one number also "
+            "spreads from request to request (its p50 against its p99), where the twin gives "
+            f"every request the mean; its median less its mean: {min(skew):+.2f} to "
+            f"{max(skew):+.2f} ms. Where it is above, the twin's p50, near the mean, falls "
+            "further short than its mean does."]
+
+
+def _span(values: list[float], unit: str = "") -> str:
+    """The least and the most of ``values``, as "a–b" (one number when they agree)."""
+    low, high = f"{min(values):.2f}{unit}", f"{max(values):.2f}{unit}"
+    return low if low == high else f"{min(values):.2f}–{high}"
