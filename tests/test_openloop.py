@@ -85,15 +85,22 @@ def test_the_generator_sends_1000_a_second_on_one_core_within_2_ms_of_due():
 
 
 @pytest.mark.integration
-def test_the_answers_own_times_are_kept_beside_the_latency():
+def test_the_answers_own_times_are_kept_beside_the_latency(tmp_path):
     """``--time FIELD``: a numeric field of each answer (the lab's ``elapsed``: the view's own
     seconds) as percentiles and a mean; a field no answer has, empty. Each request waits
-    10 ms in the view, and its latency from due holds that wait."""
+    10 ms in the view, and its latency from due holds that wait. ``--records``: every
+    request's end, in due order, with its own."""
+    records = tmp_path / "ends.jsonl"
     with GunicornServer(ServerSpec("sync", workers=2)) as server:
         done = subprocess.run(
             openloop.command(f"{server.url}/io?delay=0.01", "--rate", "20", "--duration", "1",
-                             "--time", "elapsed", "--time", "nothing"),
+                             "--time", "elapsed", "--time", "nothing",
+                             "--records", str(records)),
             capture_output=True, text=True, timeout=60, check=True)
+    ends = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(ends) == 20 and [end["due"] for end in ends] == sorted(e["due"] for e in ends)
+    assert all(end["outcome"] == 200 and end["latency"] > end["elapsed"] >= 0.01
+               and "nothing" not in end for end in ends)
     summary = json.loads(done.stdout)
     elapsed = summary["fields_ms"]["elapsed"]
     assert summary["answered"] == 20 and summary["fields_ms"]["nothing"] == {}

@@ -51,8 +51,28 @@ def test_a_traced_run_splits_each_mean_and_traces_every_request(monkeypatch):
     assert row["check_mean_ms"] >= row["check_cpu_mean_ms"] * 0.999  # HDR: 3 digits
     assert row["app_mean_ms"] >= row["check_mean_ms"] * 0.999
     assert parts["way in and back"] > 0 and parts["send lag"] > 0
-    lines = opentraffic.path_lines([row])
+    lines = requestpath.lines([row])
     assert lines[1].startswith("Where the time goes") and lines[5].startswith("| sync -w2 | ")
+
+
+@pytest.mark.integration
+def test_each_requests_own_cpu_is_recorded_and_replayed_three_ways(monkeypatch):
+    """The service replay on sync -w2 (3 s at ρ 0.4 on /prime): every request's CPU comes
+    back from its answer, and the twin predicts the run at the mean S, shuffled and in
+    order, each with its p50 below its p99."""
+    from loadtests.lessons.observing import servicereplay
+
+    monkeypatch.setattr(servicereplay, "PROFILE", (40.0, 1.0))
+    monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
+    monkeypatch.setattr(servicereplay, "SECONDS", 3.0)
+    row = servicereplay.measure("sync -w2", 0.4)
+    assert row["kind"] == "replay" and row["answered"] == row["scheduled"] > 0
+    assert 0 < row["check_cpu_p50_ms"] <= row["check_cpu_p99_ms"] <= row["check_cpu_max_ms"]
+    assert set(row["replayed"]) == set(servicereplay.WAYS)
+    assert all(0 < way["p50_ms"] <= way["p99_ms"] for way in row["replayed"].values())
+    assert row["replayed"]["mean S"]["p99_ms"] == row["predicted_p99_ms"]
+    lines = servicereplay.lines([row])
+    assert lines[1].startswith("Each request's own CPU") and lines[5].startswith("| sync -w2")
 
 
 def _row(p50: float, p99: float, predicted: tuple[float, float], utilisation: float) -> dict:

@@ -162,3 +162,16 @@ def test_time_outside_the_server_adds_to_each_latency_and_holds_nothing():
     assert alone.throughput == pytest.approx(100, rel=0.01)
     assert waiting.throughput == pytest.approx(50, rel=0.01)
     assert waiting.mean == pytest.approx(0.02)
+
+
+def test_a_measured_run_replays_each_requests_own_python_in_arrival_order():
+    """Three requests at once on one sync worker, the first 10 ms of Python, the second 20,
+    the third 30: each waits for those before it (10, 30 and 60 ms), exactly; with the Python
+    after a wait (``after_s``), the sequence times that turn instead."""
+    one = Twin.of("sync", workers=1, cores=1)
+    run = open_loop(one, Work(0.05, sequence=(0.01, 0.02, 0.03)), 1.0, arrivals=[0, 0, 0],
+                    warmup=0)
+    assert sorted(run.latencies) == pytest.approx([0.01, 0.03, 0.06])
+    after = open_loop(one, Work(0.0, 0.1, after_s=0.05, sequence=(0.01, 0.02)), 1.0,
+                      arrivals=[0, 1], warmup=0)
+    assert after.latencies == pytest.approx([0.11, 0.12])

@@ -133,19 +133,21 @@ def _path(row: dict) -> str:
     return row.get("path", f"/io?delay={row['delay_s']:g}")
 
 
-def path_lines(rows: list[dict]) -> list[str]:
-    """Where each model's time went at a low load (:mod:`.observing.requestpath`)."""
-    from .observing.requestpath import lines
+def path_lines(results: Results) -> list[str]:
+    """Where each model's time went at a low load (:mod:`.observing.requestpath`), and each
+    request's own CPU replayed (:mod:`.observing.servicereplay`)."""
+    from .observing import requestpath, servicereplay
 
-    return lines(rows)
+    rows = results.extra("opentraffic")
+    return (requestpath.lines([row for row in rows if row.get("kind") == "path"])
+            + servicereplay.lines([row for row in rows if row.get("kind") == "replay"]))
 
 
 def section(results: Results) -> str:
     rows = _runs(results)
-    paths = [row for row in results.extra("opentraffic") if row.get("kind") == "path"]
+    paths = path_lines(results)
     if not rows:
-        return "\n".join(["### Where an open request's time goes", *path_lines(paths)]) \
-            if paths else ""
+        return "\n".join(["### Where an open request's time goes", *paths]) if paths else ""
     first = rows[0]
     lines = [
         "### Open traffic: measured at a rate, and predicted",
@@ -167,7 +169,7 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
-    return "\n".join(lines + path_lines(paths) + versus_table(results) + stall_table(results))
+    return "\n".join(lines + paths + versus_table(results) + stall_table(results))
 
 
 def chart(results: Results, out: Path) -> list[str]:
@@ -240,6 +242,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "latency into the send lag, the way in and back, the app and "
                              "the check, beside the server's CPU per request (about 60 s; "
                              "default: on with the full preset's sweep)")
+    parser.add_argument("--service-replay", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="also record each request's own CPU on /prime (gevent -w1 at ρ "
+                             "0.5, sync -w2 at 0.6) and replay it to the twin, in order and "
+                             "shuffled, beside the mean S (about 40 s; default: on with the "
+                             "full preset's sweep)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
@@ -248,16 +256,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _observe(args: argparse.Namespace) -> list[dict] | None:
     whole = getattr(args, "whole_preset", True)
     sweep = whole if args.open_traffic is None else args.open_traffic
-    path = (args.preset == "full" and sweep if args.request_path is None
-            else args.request_path)
-    if not (sweep or path):
+    path, replay = (args.preset == "full" and sweep if chosen is None else chosen
+                    for chosen in (args.request_path, args.service_replay))
+    if not (sweep or path or replay):
         return None
-    from .observing import opentraffic, requestpath
+    from .observing import opentraffic, requestpath, servicereplay
 
     rows = (opentraffic.observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
                                 SCENARIOS[args.preset], stalls=args.preset == "full")
             if sweep else [])
-    return rows + (requestpath.observe() if path else [])
+    return (rows + (requestpath.observe() if path else [])
+            + (servicereplay.observe() if replay else []))
 
 
 LESSON = Lesson(

@@ -40,6 +40,7 @@ import json
 import socket
 import sys
 import time
+from pathlib import Path
 
 import gevent
 import gevent.pool
@@ -124,14 +125,22 @@ class Target:
                 outcome, body = self.attempt(route)
         finally:
             end = time.perf_counter()
-            run.count(due, outcome, end - due, end - sent, attempts)
-        if isinstance(outcome, int) and (self.by or run.fields):
-            answer = _json(body)
-            if self.by:
-                run.by[str(answer.get(self.by, "-"))] += 1
-            for name, histogram in run.fields.items():
-                if isinstance(value := answer.get(name), (int, float)):
-                    record(histogram, value)
+            run.count(due, outcome, end - due, end - sent, attempts,
+                      self.read(run, outcome, body))
+
+    def read(self, run: Run, outcome: int | str, body: bytes) -> dict[str, float]:
+        """An answer's fields: counted by ``by``, and the timed ones (``run.fields``) kept
+        in their histograms; returns the timed ones it had."""
+        if not (isinstance(outcome, int) and (self.by or run.fields)):
+            return {}
+        answer = _json(body)
+        if self.by:
+            run.by[str(answer.get(self.by, "-"))] += 1
+        values = {name: value for name in run.fields
+                  if isinstance(value := answer.get(name), (int, float))}
+        for name, value in values.items():
+            record(run.fields[name], value)
+        return values
 
     def attempt(self, route: Route) -> tuple[int | str, bytes]:
         """One request of ``route``: its status and body, or the failure's kind ("timeout":
@@ -254,6 +263,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the answers' own time: this numeric field of their JSON body, "
                              "in seconds, as percentiles and a mean beside the latency (the "
                              "lab's elapsed and cpu; repeat)")
+    parser.add_argument("--records", metavar="FILE", default=None,
+                        help="write each request's end to FILE, a JSON object a line in due "
+                             "order: due (seconds from the start), outcome, latency "
+                             "(seconds), and its --time fields")
     parser.add_argument("--over", metavar="MS", type=float, default=None,
                         help="count the answers slower than MS milliseconds")
     parser.add_argument("--timeline", action="store_true",
@@ -288,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                         phases=args.phases, retries=args.retries, traffic=args.traffic,
                         times=tuple(args.times))
     summary = run.summary()
+    if args.records:
+        Path(args.records).write_text("".join(json.dumps(end) + "\n" for end in run.records()))
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         print()

@@ -52,6 +52,7 @@ class End(NamedTuple):
     latency: float  # seconds from due to its end, its retries included
     attempt_s: float  # seconds its last attempt took (its latency, without retries)
     attempts: int  # times it was sent (0: dropped)
+    fields: dict | None = None  # its answer's timed fields (--time), by name
 
 
 def record(histogram: HdrHistogram, seconds: float) -> None:
@@ -93,10 +94,11 @@ class Run:
     retries: int = 0
 
     def count(self, due: float, outcome: int | str, latency: float,
-              attempt_s: float | None = None, attempts: int = 1) -> None:
+              attempt_s: float | None = None, attempts: int = 1,
+              fields: dict | None = None) -> None:
         """One request's end (``due`` in ``time.perf_counter()``): an int is the answer's
         status; "timeout", "dropped", or a failure's kind. ``attempt_s``: its last attempt's
-        seconds, where it was sent more than once."""
+        seconds, where it was sent more than once; ``fields``: its answer's timed ones."""
         if isinstance(outcome, int):
             self.statuses[outcome] += 1
             record(self.latency, latency)
@@ -108,13 +110,19 @@ class Run:
             self.failed[outcome] += 1
         self.events.append(End(due - self.start, outcome, latency,
                                latency if attempt_s is None else attempt_s,
-                               0 if outcome == "dropped" else attempts))
+                               0 if outcome == "dropped" else attempts, fields or None))
 
     @property
     def answers(self) -> list[tuple[float, float]]:
         """Each answered request's due time (``time.perf_counter()``) and latency."""
         return [(self.start + end.due, end.latency) for end in self.events
                 if isinstance(end.outcome, int)]
+
+    def records(self) -> list[dict]:
+        """Each request's end in due order: due (seconds from the start), outcome, latency
+        (seconds) and its answer's timed fields (``--records``)."""
+        return [{"due": end.due, "outcome": end.outcome, "latency": end.latency,
+                 **(end.fields or {})} for end in sorted(self.events, key=lambda e: e.due)]
 
     @property
     def unaccounted(self) -> int:

@@ -65,8 +65,15 @@ class Work:
     #: send and read, the connection, the loopback (measured as a cheap request's latency
     #: less the server's CPU for it). Added to every latency.
     outside_s: float = 0.0
+    #: Each request's own Python seconds, in the order the requests arrive (a measured
+    #: run's, replayed): the n-th request's instead of ``cpu_s`` (and of ``after_s``, where
+    #: its Python runs after the wait); requests past the end take ``cpu_s``.
+    sequence: tuple[float, ...] = ()
 
-    def draw(self, rng: random.Random) -> tuple[float, float]:
+    def draw(self, rng: random.Random, number: int = 0) -> tuple[float, float]:
+        """The ``number``-th request's Python seconds before its wait, and its wait."""
+        if number < len(self.sequence):
+            return (0.0 if self.after_s else self.sequence[number]), self.wait_s
         if not self.exponential:
             return self.cpu_s, self.wait_s
         return (rng.expovariate(1 / self.cpu_s) if self.cpu_s else 0.0,
@@ -161,6 +168,8 @@ class _Server:
         self.idle: list[int] = []
         #: requests answered per process
         self.answered = [0] * twin.processes
+        #: requests begun: the next one's place in :attr:`Work.sequence`
+        self.drawn = 0
 
     def _connection(self) -> int:
         """The process whose slots this request waits for (with :attr:`Twin.per_process`)."""
@@ -172,12 +181,15 @@ class _Server:
     def request(self, connection: int | None = None) -> Generator:
         """One request, from its arrival to its answer (``connection``: the process whose
         slots it waits for, its user's own; else as :meth:`_connection` draws it)."""
-        cpu, wait = self.work.draw(self.rng)
+        number, self.drawn = self.drawn, self.drawn + 1
+        cpu, wait = self.work.draw(self.rng, number)
         if connection is None:
             connection = self._connection() if self.twin.per_process else 0
         queue = self.slots[connection]
         process = yield queue.get()
         gil, after = self.gils[process], self.work.after_s
+        if after and number < len(self.work.sequence):
+            after = self.work.sequence[number]
         if self.twin.preempts:
             yield from self._preempted(gil, cpu, turn=bool(after))
             if wait and not self.work.yields:

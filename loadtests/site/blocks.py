@@ -34,12 +34,13 @@ from ..servers import ROOT
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"
 #: The samples a lesson page may show, in this order: the newest and smallest first.
-SAMPLES = ("quick", "open", "overload", "atonce", "slowwatch", "database", "convoy", "servers",
-           "hosts", "full")
+SAMPLES = ("quick", "open", "replay", "overload", "atonce", "slowwatch", "database", "convoy",
+           "servers", "hosts", "full")
 #: Where the generic lesson charts go (a lesson with no chart of its own).
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
           "open": "The open-traffic sweep (`--full --lesson opentraffic`)",
+          "replay": "Each request's own CPU, replayed (`--no-cells --service-replay`)",
           "overload": "The overload burst (`make lesson L=overload`)",
           "atonce": "Connections opened at once (`--no-cells --at-once`)",
           "slowwatch": "The slow-client watch",

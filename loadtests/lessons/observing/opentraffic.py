@@ -203,8 +203,9 @@ def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
 
 def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
                   rate: float, work: Workload, dues: list[float],
-                  outside: float = 0.0) -> dict:
-    """What one open run measured, the twin's prediction beside it."""
+                  outside: float = 0.0, sequence: tuple[float, ...] = ()) -> dict:
+    """What one open run measured, the twin's prediction beside it (``sequence``: each
+    request's own Python, in arrival order, instead of ``cpu_s`` for all)."""
     split = shares(summary, twin.processes)
     # a sync worker answers one request a connection and closes it: every request waits
     # in the one accept queue; the others keep the connections they accepted, which the
@@ -219,8 +220,8 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
     if len(dues) != summary["scheduled"]:
         raise ValueError(f"the generator scheduled {summary['scheduled']} requests, the "
                          f"twin's replay {len(dues)}: not the run's schedule")
-    predicted = [open_loop(fed, work.work(cpu_s, outside), rate, arrivals=dues, warmup=0,
-                           seed=seed)
+    request = dataclasses.replace(work.work(cpu_s, outside), sequence=sequence)
+    predicted = [open_loop(fed, request, rate, arrivals=dues, warmup=0, seed=seed)
                  for seed in range(1, SEEDS + 1)]
     measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, work.delay_s)
     return {
