@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import simpy
 
+from .work import Work
+
 #: CPython's switch interval (sys.getswitchinterval()): how long a thread keeps the GIL
 #: while another waits for it.
 SWITCH_S = 0.005
@@ -45,39 +47,6 @@ SWITCH_S = 0.005
 SLICE_S = 0.003
 #: The worker models, as the lab names them: whether the GIL is handed over mid-request.
 PREEMPTS = {"sync": False, "gthread": True, "gevent": False, "asgi": False}
-
-
-@dataclass(frozen=True)
-class Work:
-    """One request: ``cpu_s`` of Python, then ``wait_s`` of waiting; ``exponential``: each
-    drawn from an exponential of that mean, else fixed."""
-
-    cpu_s: float
-    wait_s: float = 0.0
-    exponential: bool = False
-    #: Whether the wait frees the process's GIL or event loop.
-    yields: bool = True
-    #: Python after the wait (fixed), in a turn of its own at the GIL or loop; the request
-    #: then takes a turn before its wait too, however short ``cpu_s`` (it is read and
-    #: dispatched there): it queues twice.
-    after_s: float = 0.0
-    #: Seconds each request spends outside the server, holding nothing there: the client's
-    #: send and read, the connection, the loopback (measured as a cheap request's latency
-    #: less the server's CPU for it). Added to every latency.
-    outside_s: float = 0.0
-    #: Each request's own Python seconds, in the order the requests arrive (a measured
-    #: run's, replayed): the n-th request's instead of ``cpu_s`` (and of ``after_s``, where
-    #: its Python runs after the wait); requests past the end take ``cpu_s``.
-    sequence: tuple[float, ...] = ()
-
-    def draw(self, rng: random.Random, number: int = 0) -> tuple[float, float]:
-        """The ``number``-th request's Python seconds before its wait, and its wait."""
-        if number < len(self.sequence):
-            return (0.0 if self.after_s else self.sequence[number]), self.wait_s
-        if not self.exponential:
-            return self.cpu_s, self.wait_s
-        return (rng.expovariate(1 / self.cpu_s) if self.cpu_s else 0.0,
-                rng.expovariate(1 / self.wait_s) if self.wait_s else 0.0)
 
 
 @dataclass(frozen=True)
