@@ -65,7 +65,7 @@ def test_each_requests_own_cpu_is_recorded_and_replayed_three_ways(monkeypatch):
     monkeypatch.setattr(servicereplay, "PROFILE", (40.0, 1.0))
     monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
     monkeypatch.setattr(servicereplay, "SECONDS", 3.0)
-    row = servicereplay.measure("sync -w2", 0.4)
+    row = servicereplay.measure("sync -w2", "cpu", 0.4)
     assert row["kind"] == "replay" and row["answered"] == row["scheduled"] > 0
     assert 0 < row["check_cpu_p50_ms"] <= row["check_cpu_p99_ms"] <= row["check_cpu_max_ms"]
     assert set(row["replayed"]) == set(servicereplay.WAYS)

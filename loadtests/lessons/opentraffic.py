@@ -244,10 +244,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: on with the full preset's sweep)")
     parser.add_argument("--service-replay", action=argparse.BooleanOptionalAction,
                         default=None,
-                        help="also record each request's own CPU on /prime (gevent -w1 at ρ "
-                             "0.5, sync -w2 at 0.6) and replay it to the twin, in order and "
-                             "shuffled, beside the mean S (about 40 s; default: on with the "
-                             "full preset's sweep)")
+                        help="also record each request's own CPU (gevent -w1 at ρ 0.5 and "
+                             "sync -w2 at 0.6 on /prime, gevent -w1 at 0.5 on /mixed) and "
+                             "replay it to the twin, in order and shuffled, beside the mean S "
+                             "(about 50 s; default: on with the full preset's sweep)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
