@@ -151,14 +151,12 @@ class _Server:
         """One request, from its arrival to its answer (``connection``: the process whose
         slots it waits for, its user's own; else as :meth:`_connection` draws it)."""
         number, self.drawn = self.drawn, self.drawn + 1
-        cpu, wait = self.work.draw(self.rng, number)
+        cpu, wait, after = self.work.draw(self.rng, number)
         if connection is None:
             connection = self._connection() if self.twin.per_process else 0
         queue = self.slots[connection]
         process = yield queue.get()
-        gil, after = self.gils[process], self.work.after_s
-        if after and number < len(self.work.sequence):
-            after = self.work.sequence[number]
+        gil = self.gils[process]
         if self.twin.preempts:
             yield from self._preempted(gil, cpu, turn=bool(after))
             if wait and not self.work.yields:

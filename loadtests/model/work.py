@@ -31,11 +31,13 @@ class Work:
     #: its Python runs after the wait); requests past the end take ``cpu_s``.
     sequence: tuple[float, ...] = ()
 
-    def draw(self, rng: random.Random, number: int = 0) -> tuple[float, float]:
-        """The ``number``-th request's Python seconds before its wait, and its wait."""
+    def draw(self, rng: random.Random, number: int = 0) -> tuple[float, float, float]:
+        """The ``number``-th request's Python seconds before its wait, its wait, and its
+        Python after the wait."""
         if number < len(self.sequence):
-            return (0.0 if self.after_s else self.sequence[number]), self.wait_s
+            own = self.sequence[number]
+            return (0.0, self.wait_s, own) if self.after_s else (own, self.wait_s, 0.0)
         if not self.exponential:
-            return self.cpu_s, self.wait_s
+            return self.cpu_s, self.wait_s, self.after_s
         return (rng.expovariate(1 / self.cpu_s) if self.cpu_s else 0.0,
-                rng.expovariate(1 / self.wait_s) if self.wait_s else 0.0)
+                rng.expovariate(1 / self.wait_s) if self.wait_s else 0.0, self.after_s)
