@@ -40,7 +40,7 @@ def test_a_traced_run_splits_each_mean_and_traces_every_request(monkeypatch):
     less than the check, the latency no less than the app and the send lag together."""
     from loadtests.lessons.observing import requestpath
 
-    monkeypatch.setattr(requestpath, "PROFILE", (40.0, 1.0))
+    monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
     monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
     monkeypatch.setattr(requestpath, "SECONDS", 3.0)
     row = requestpath.measure(*observing.MODELS[0])
@@ -62,7 +62,7 @@ def test_each_requests_own_cpu_is_recorded_and_replayed_three_ways(monkeypatch):
     order, each with its p50 below its p99."""
     from loadtests.lessons.observing import servicereplay
 
-    monkeypatch.setattr(servicereplay, "PROFILE", (40.0, 1.0))
+    monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
     monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
     monkeypatch.setattr(servicereplay, "SECONDS", 3.0)
     row = servicereplay.measure("sync -w2", "cpu", 0.4)

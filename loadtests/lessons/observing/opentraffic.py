@@ -152,18 +152,14 @@ def shares(summary: dict, processes: int) -> tuple[float, ...]:
 def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: float,
             seed: int = 1, scenario: str = "io") -> list[dict]:
     """One model's rows in a scenario: a fresh server, its profile, then an open run per ρ."""
-    work = WORKLOADS[scenario]
-    twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
-                   connections=spec.worker_connections, cores=usable_cores())
+    work, twin = WORKLOADS[scenario], twin_of(spec)
     rows = []
     with contextlib.ExitStack() as stack:
         if work.database:
             spec = _on_a_database(stack, spec)
         server = stack.enter_context(launch(spec))
         url = server.url + work.path
-        outside = outside_s(server, seed)
-        _, profiled_cpu = measured(server, url, *PROFILE, seed)
-        ceiling = capacity(twin, profiled_cpu, work.delay_s)
+        outside, ceiling = floor_and_ceiling(server, url, twin, work, seed)
         for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
             # (a rate capped twice runs once)
             summary, cpu_s = measured(server, url, rate, duration, seed)
@@ -171,6 +167,21 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
                          **predicted_row(label, spec, twin, summary, cpu_s, rate, work,
                                          schedule(rate, duration, seed), outside)})
     return rows
+
+
+def twin_of(spec: ServerSpec) -> Twin:
+    """The twin of ``spec``'s worker model on this machine's usable cores."""
+    return Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
+                   connections=spec.worker_connections, cores=usable_cores())
+
+
+def floor_and_ceiling(server, url: str, twin: Twin, work: Workload,
+                      seed: int) -> tuple[float, float]:
+    """Before a server's open runs: the seconds a request spends outside it
+    (:func:`outside_s`), and its capacity on ``work`` from the profile's CPU per request."""
+    outside = outside_s(server, seed)
+    _, profiled_cpu = measured(server, url, *PROFILE, seed)
+    return outside, capacity(twin, profiled_cpu, work.delay_s)
 
 
 def measured(server, url: str, rate: float, seconds: float, seed: int,

@@ -23,20 +23,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...harness.machine import usable_cores
-from ...model.simulate import Twin
 from ...servers import ServerSpec, launch
 from ...timeline.data import Timeline
 from .opentraffic import (
     FLOOR,
     MODELS,
-    PROFILE,
     WORKLOADS,
-    capacity,
+    floor_and_ceiling,
     measured,
-    outside_s,
     predicted_row,
     schedule,
+    twin_of,
 )
 
 #: The offered load (a share of each model's capacity), the seconds of arrivals, the seed.
@@ -51,17 +48,14 @@ def observe() -> list[dict]:
 def measure(label: str, spec: ServerSpec) -> dict:
     """One model's open run at :data:`RHO`, traced: its row of the sweep (the twin's
     prediction beside it), and the parts of its mean latency."""
-    work = WORKLOADS["cpu"]
-    twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
-                   connections=spec.worker_connections, cores=usable_cores())
+    work, twin = WORKLOADS["cpu"], twin_of(spec)
     with tempfile.TemporaryDirectory(prefix="lab-path-") as folder:
         traced = dataclasses.replace(spec, env=(*spec.env, ("TRACE", "1"),
                                                 ("TRACE_DIR", folder)))
         with launch(traced) as server:
             url = server.url + work.path
-            outside = outside_s(server, SEED)
-            _, profiled = measured(server, url, *PROFILE, SEED)
-            rate = RHO * capacity(twin, profiled, work.delay_s)
+            outside, ceiling = floor_and_ceiling(server, url, twin, work, SEED)
+            rate = RHO * ceiling
             started = time.monotonic_ns()  # the tracer's clock: the earlier runs' spans before
             summary, cpu_s = measured(server, url, rate, SECONDS, SEED,
                                       "--time", "elapsed", "--time", "cpu")
@@ -100,7 +94,7 @@ def table(rows: list[dict]) -> list[str]:
             f"{row['answered']} / {row['spans']} | {row['mean_ms']:.1f} / "
             f"{row['predicted_mean_ms']:.1f} | "
             + " | ".join(f"{value:.2f}" for value in parts(row).values())
-            + f" | {row['cpu_ms']:.2f} | {row.get('outside_ms', 0.0):.2f} | "
+            + f" | {row['cpu_ms']:.2f} | {row['outside_ms']:.2f} | "
             f"{row['check_cpu_p50_ms']:.1f} / "
             f"{row['check_cpu_p99_ms']:.1f} | {row['p50_ms']:.1f} / "
             f"{row['predicted_p50_ms']:.1f} |")
@@ -115,7 +109,7 @@ def lines(rows: list[dict]) -> list[str]:
     ratios = [row["predicted_mean_ms"] / row["mean_ms"] for row in rows]
     app_over_s = [row["app_mean_ms"] / row["cpu_ms"] for row in rows]
     skew = [row["check_cpu_p50_ms"] - row["check_cpu_mean_ms"] for row in rows]
-    outside = [row.get("outside_ms", 0.0) for row in rows]
+    outside = [row["outside_ms"] for row in rows]
     lag, way = ([parts(row)[name] for row in rows] for name in ("send lag", "way in and back"))
     return ["", f"Where the time goes: each model on `{rows[0]['path']}` at ρ "
             f"{rows[0]['utilisation']:.1f}, every request timed by three clocks (the "

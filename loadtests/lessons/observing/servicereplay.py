@@ -3,11 +3,11 @@
 The sweep gives the twin the run's mean S for every request. On ``/prime`` and ``/mixed``
 each answer says what its check cost (``cpu``), so a run can be replayed request by
 request: the generator records each request's end with its answer's ``cpu`` (``--records``,
-``--time cpu``), and
-the twin runs the same schedule three ways -- every request at the mean S; each request's
-own CPU, shuffled (the spread without its order); and in the order the requests came (the
-spread and its order: slow spells together, as the machine's speed drifts). The CPUs are
-scaled so that their mean is S (the request's Python around the check is in S too).
+``--time cpu``), and the twin runs the same schedule three ways -- every request at the
+mean S; each request's own CPU, shuffled (the spread without its order); and in the order
+the requests came (the spread and its order: slow spells together, as the machine's speed
+drifts). The CPUs are scaled so that their mean is S (the request's Python around the check
+is in S too).
 """
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from ...harness.machine import usable_cores
-from ...model.simulate import Twin
 from ...servers import launch
 from .opentraffic import (
     MODELS,
-    PROFILE,
     WORKLOADS,
-    capacity,
+    floor_and_ceiling,
     measured,
-    outside_s,
     predicted_row,
     schedule,
+    twin_of,
 )
 
 #: (model, scenario, offered load): where the sweeps' p99 fell short most often, on /prime
@@ -49,13 +46,11 @@ def measure(label: str, scenario: str, rho: float) -> dict:
     """One open run of ``scenario`` at ``rho`` with each request's CPU recorded, and the
     twin's three predictions of it."""
     spec, work = dict(MODELS)[label], WORKLOADS[scenario]
-    twin = Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
-                   connections=spec.worker_connections, cores=usable_cores())
+    twin = twin_of(spec)
     with launch(spec) as server, tempfile.TemporaryDirectory(prefix="lab-replay-") as folder:
         url = server.url + work.path
-        outside = outside_s(server, SEED)
-        _, profiled = measured(server, url, *PROFILE, SEED)
-        rate = rho * capacity(twin, profiled, work.delay_s)
+        outside, ceiling = floor_and_ceiling(server, url, twin, work, SEED)
+        rate = rho * ceiling
         ends = Path(folder) / "ends.jsonl"
         summary, cpu_s = measured(server, url, rate, SECONDS, SEED, "--time", "cpu",
                                   "--records", str(ends))
