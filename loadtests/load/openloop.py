@@ -43,7 +43,6 @@ from pathlib import Path
 
 import gevent
 import gevent.pool
-import gevent.socket
 from geventhttpclient import URL
 
 from ..harness.procs import run_main
