@@ -143,7 +143,7 @@ def _answer_to_a_request_in_flight(spec: ServerSpec, signum: int) -> tuple[bytes
     try:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
         sock.sendall(b"GET /io?delay=2 HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
-        threaded = spec.model == "wsgi"
+        threaded = spec.worker_class == "wsgi"  # waitress and granian: a thread pool
         wait_for(lambda: _read_by_server(server.port, sock.getsockname()[1])
                  and (not threaded or _asleep_in_a_view(server.proc.pid)), 10,
                  "the server never read the request")
