@@ -133,7 +133,7 @@ def _path(row: dict) -> str:
     return row.get("path", f"/io?delay={row['delay_s']:g}")
 
 
-def path_lines(results: Results) -> list[str]:
+def _per_request_lines(results: Results) -> list[str]:
     """Where each model's time went at a low load (:mod:`.observing.requestpath`), and each
     request's own CPU replayed (:mod:`.observing.servicereplay`)."""
     from .observing import requestpath, servicereplay
@@ -145,9 +145,10 @@ def path_lines(results: Results) -> list[str]:
 
 def section(results: Results) -> str:
     rows = _runs(results)
-    paths = path_lines(results)
+    per_request = _per_request_lines(results)
     if not rows:
-        return "\n".join(["### Where an open request's time goes", *paths]) if paths else ""
+        return ("\n".join(["### Where an open request's time goes", *per_request])
+                if per_request else "")
     first = rows[0]
     lines = [
         "### Open traffic: measured at a rate, and predicted",
@@ -169,7 +170,7 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
-    return "\n".join(lines + paths + versus_table(results) + stall_table(results))
+    return "\n".join(lines + per_request + versus_table(results) + stall_table(results))
 
 
 def chart(results: Results, out: Path) -> list[str]:
