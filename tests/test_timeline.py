@@ -13,6 +13,8 @@ import contextlib
 import dataclasses
 import json
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -23,13 +25,14 @@ import pytest
 from loadtests.harness.cpu import CpuMeter
 from loadtests.load.locustrun import Load, LocustRun
 from loadtests.servers import GunicornServer, ServerSpec
+from loadtests.timeline import sampler
 from loadtests.timeline.chrome import PHASES
 from loadtests.timeline.data import Timeline
 from loadtests.timeline.lanes import lanes
 from loadtests.timeline.record import CellTrace
 from webapp.work.primes import SHORT_PRIME
 
-from .helpers import run_matrix, silent_listener
+from .helpers import run_matrix, silent_listener, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -229,3 +232,25 @@ def _check_trace_events(events: dict, timeline: Timeline) -> None:
     assert set(timeline.workers) <= named
     requests = [e for e in complete if e["cat"] == "request"]
     assert len(requests) == len(timeline.in_window())
+
+
+def test_the_run_queue_wait_is_counted_for_threads_that_share_a_core():
+    """Two processes spinning on one CPU each wait for it about half the time, and
+    ``waited_s`` (the kernel's schedstat account) climbs; a process asleep on the same CPU
+    the while waits for nothing."""
+    on_cpu0 = ["taskset", "-c", "0", sys.executable, "-c"]
+    sleeper = subprocess.Popen([*on_cpu0, "import time; print(flush=True); time.sleep(30)"],
+                               stdout=subprocess.PIPE)
+    spinners = []
+    try:
+        sleeper.stdout.readline()  # asleep from here on
+        slept = sampler.waited_s([sleeper.pid])
+        spin = "import time\nend = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
+        spinners = [subprocess.Popen([*on_cpu0, spin]) for _ in range(2)]
+        pids = [proc.pid for proc in spinners]
+        wait_for(lambda: sampler.waited_s(pids) >= 0.2, 20, "0.2 s in the run queue")
+        assert sampler.waited_s([sleeper.pid]) == slept
+    finally:
+        for proc in (*spinners, sleeper):
+            proc.kill()
+            proc.wait()

@@ -49,8 +49,9 @@ def _ratio(predicted: float, measured: float | None) -> str:
 def table(rows: list[dict]) -> str:
     """Measured beside predicted, one row per open run."""
     lines = ["| worker | ρ | offered / achieved /s | answered | p50 ms measured / predicted "
-             "| ratio | p99 ms measured / predicted | ratio | band | split | send lag p99 ms |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|"]
+             "| ratio | p99 ms measured / predicted | ratio | band | split | send lag p99 ms "
+             "| run queue ms |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
     for row in rows:
         lost = row["failed"] + row["timed_out"] + row["dropped"]
         answered = f"{row['answered']}" + (f" (+{lost} not)" if lost else "")
@@ -62,7 +63,7 @@ def table(rows: list[dict]) -> str:
             f"| {_ratio(row['predicted_p50_ms'], row['p50_ms'])} "
             f"| {_ms(row['p99_ms'])} / {row['predicted_p99_ms']:.1f} "
             f"| {_ratio(row['predicted_p99_ms'], row['p99_ms'])} | {verdict(row)} | {split} "
-            f"| {_ms(row['send_lag_p99_ms'], 2)} |")
+            f"| {_ms(row['send_lag_p99_ms'], 2)} | {_ms(row.get('run_queue_ms'))} |")
     return "\n".join(lines)
 
 
@@ -160,7 +161,10 @@ def section(results: Results) -> str:
         "request measured in the same run. The twin (`loadtests.model.simulate`) is fed S, "
         "the delay, the cores, the split of the answers between the workers and the time "
         "a request spends outside the server (`/health`'s mean latency on the same server "
-        "first, less its CPU), and predicts p50 and p99 at the same rate.",
+        "first, less its CPU), and predicts p50 and p99 at the same rate. *run queue ms*: "
+        "the time the workers' threads spent runnable but waiting for a core, per answer "
+        "(`schedstat`), which the twin gives none of: it puts only the thread that holds "
+        "the GIL or loop on a core.",
     ]
     for scenario in dict.fromkeys(map(_scenario, rows)):
         mine = [row for row in rows if _scenario(row) == scenario]

@@ -13,7 +13,8 @@ elsewhere (offload, naps, hashing, the database, other servers) it says nothing.
 from __future__ import annotations
 
 from ..lessons import SCENARIO
-from ..model.simulate import PREEMPTS, SWITCH_S, Twin, Work, closed_loop
+from ..model.gil import SWITCH_S
+from ..model.simulate import PREEMPTS, Twin, Work, closed_loop
 
 #: The bound kinds the twin models.
 KINDS = ("io", "cpu", "closed")

@@ -10,8 +10,11 @@ queue itself. The twin is built from what the lab knows of a worker model:
   process its connection belongs to (:attr:`Twin.shares`, as when a client opens its
   connections at once and the first worker to wake takes most of them);
 * **one GIL or event loop per process**: a process runs one request's Python at a time.
-  gthread's threads hand the GIL over every switch interval (5 ms); gevent's and asyncio's
-  greenlets and tasks run until they wait (no preemption), and so does sync's one request;
+  gthread's threads hand the GIL over as CPython does (:mod:`.gil`): on request, a switch
+  interval (5 ms) after another began to wait, and each short release a request makes
+  (:data:`RELEASES`) waits that long to take it back while another thread computes;
+  gevent's and asyncio's greenlets and tasks run until they wait (no preemption), and so
+  does sync's one request;
 * **the cores**, shared by the processes that have Python to run, in slices (the kernel's
   scheduler shares a core among more runnable processes than cores);
 * **waiting** that yields (sleep, I/O, a driver that cooperates) frees the GIL or loop;
@@ -38,15 +41,20 @@ from dataclasses import dataclass
 
 import simpy
 
+from .gil import Gil
 from .work import Work
 
-#: CPython's switch interval (sys.getswitchinterval()): how long a thread keeps the GIL
-#: while another waits for it.
-SWITCH_S = 0.005
 #: The slice a core gives each of more runnable processes than cores.
 SLICE_S = 0.003
 #: The worker models, as the lab names them: whether the GIL is handed over mid-request.
 PREEMPTS = {"sync": False, "gthread": True, "gevent": False, "asgi": False}
+#: The times a request's threads let the GIL go for a moment and take it back, before its
+#: Python and after it, where the model preempts (counted with ``strace -f`` on a gthread
+#: worker serving ``/prime``: its main thread wakes from ``epoll_wait``, a pool thread
+#: wakes from the queue and ``recv``s the request; after the view, gunicorn sends the
+#: headers and then the body, two ``sendto``\ s). Each costs a switch interval while
+#: another thread computes (:mod:`.gil`).
+RELEASES = {"gthread": (3, 1)}
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class Twin:
     processes: int
     slots: int
     cores: int
-    #: True: the GIL changes hands every :data:`SWITCH_S` (threads); False: a request's
+    #: True: the GIL changes hands on request (threads, :mod:`.gil`); False: a request's
     #: Python runs until it waits (sync, greenlets, asyncio tasks).
     preempts: bool = False
     #: Each process's share of the requests, when connections stay with the process that
@@ -67,6 +75,8 @@ class Twin:
     #: geventhttpclient's), or on a new one that a process takes at random (by ``shares``
     #: when given, else evenly) when none is idle.
     keepalive: bool = False
+    #: A request's short GIL releases before its Python and after it (:data:`RELEASES`).
+    releases: tuple[int, int] = (0, 0)
 
     @classmethod
     def of(cls, model: str, *, workers: int = 1, threads: int = 1, connections: int = 1000,
@@ -74,13 +84,15 @@ class Twin:
            keepalive: bool = False) -> Twin:
         """The twin of gunicorn's ``-k model -w workers --threads threads``.
 
-        >>> Twin.of("gthread", workers=2, threads=4)
-        Twin(processes=2, slots=4, cores=2, preempts=True, shares=None, keepalive=False)
+        >>> twin = Twin.of("gthread", workers=2, threads=4)
+        >>> twin.processes, twin.slots, twin.preempts, twin.releases
+        (2, 4, True, (3, 1))
         """
         if model not in PREEMPTS:
             raise ValueError(f"model must be one of {', '.join(PREEMPTS)}, got {model!r}")
         slots = {"sync": 1, "gthread": threads}.get(model, connections)
-        return cls(workers, slots, cores, PREEMPTS[model], shares, keepalive)
+        return cls(workers, slots, cores, PREEMPTS[model], shares, keepalive,
+                   RELEASES.get(model, (0, 0)))
 
     @property
     def per_process(self) -> bool:
@@ -123,7 +135,8 @@ class _Server:
     def __init__(self, env: simpy.Environment, twin: Twin, work: Work, rng: random.Random):
         self.env, self.twin, self.work, self.rng = env, twin, work, rng
         self.cores = simpy.Resource(env, twin.cores)
-        self.gils = [simpy.Resource(env, 1) for _ in range(twin.processes)]
+        self.gils = [Gil(env) if twin.preempts else simpy.Resource(env, 1)
+                     for _ in range(twin.processes)]
         # a slot is a process number in a store: one store for all (a shared accept
         # queue), or one per process (connections that stay where they were accepted)
         self.slots = [simpy.Store(env) for _ in range(twin.processes if twin.per_process else 1)]
@@ -158,14 +171,7 @@ class _Server:
         process = yield queue.get()
         gil = self.gils[process]
         if self.twin.preempts:
-            yield from self._preempted(gil, cpu, turn=bool(after))
-            if wait and not self.work.yields:
-                with gil.request() as held:
-                    yield held
-                    yield self.env.timeout(wait)
-            elif wait:
-                yield self.env.timeout(wait)
-            yield from self._preempted(gil, after)
+            yield from self._threaded(gil, cpu, wait, after)
         else:
             with gil.request() as held:
                 yield held
@@ -183,24 +189,39 @@ class _Server:
         if self.twin.keepalive:
             self.idle.append(connection)
 
-    def _preempted(self, gil: simpy.Resource, cpu: float, *, turn: bool = False) -> Generator:
-        """Python that gives the GIL up every switch interval while others wait for it
-        (``turn``: the GIL taken once even for no CPU)."""
-        while cpu > 0 or turn:
-            run, turn = min(cpu, SWITCH_S), False
-            with gil.request() as held:
-                yield held
-                yield from self._on_cores(run)
-            cpu -= run
+    def _threaded(self, gil: Gil, cpu: float, wait: float, after: float) -> Generator:
+        """A request on a thread: the GIL taken back after each short release, its Python
+        handed over whenever another thread has waited a switch interval (:mod:`.gil`)."""
+        before, behind = self.twin.releases
+        for _ in range(before):
+            yield from gil.hop()
+        if cpu or (after and not before):  # a turn at the GIL even for no CPU (/mixed)
+            yield from gil.run(cpu, self._on_cores)
+        if wait and not self.work.yields:  # a C call that keeps the GIL while it waits
+            yield from gil.take()
+            yield self.env.timeout(wait)
+            gil.release()
+        elif wait:
+            yield self.env.timeout(wait)
+        if after:
+            yield from gil.run(after, self._on_cores)
+        for _ in range(behind):
+            yield from gil.hop()
 
-    def _on_cores(self, cpu: float) -> Generator:
-        """``cpu`` s on a core, in slices when the cores are shared."""
+    def _on_cores(self, cpu: float, stop: simpy.Event | None = None) -> Generator:
+        """``cpu`` s on a core, in slices when the cores are shared; cut short when
+        ``stop`` fires while it runs. Returns the CPU left to run."""
         while cpu > 0:
             run = min(cpu, SLICE_S) if self.twin.processes > self.twin.cores else cpu
             with self.cores.request() as core:
                 yield core
-                yield self.env.timeout(run)
-            cpu -= run
+                began, done = self.env.now, self.env.timeout(run)
+                yield done if stop is None else done | stop
+                # the whole slice, not now - began: that difference drifts by rounding
+                cpu -= run if done.processed else self.env.now - began
+            if stop is not None and stop.triggered:
+                break
+        return max(cpu, 0.0)
 
 
 def _simulate(twin: Twin, work: Work, seed: int, start: Callable) -> Outcome:

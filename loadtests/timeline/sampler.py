@@ -41,6 +41,12 @@ def _schedstat(pid: int) -> dict[int, tuple[int, int]]:
     return found
 
 
+def waited_s(pids: list[int]) -> float:
+    """Seconds the threads of ``pids`` have been runnable but waiting for a CPU (the kernel's
+    run queue: ``schedstat``'s second field), summed; 0 where the kernel keeps no schedstat."""
+    return sum(wait for pid in pids for _, wait in _schedstat(pid).values()) / 1e9
+
+
 def _thread_ticks_ns(pid: int) -> dict[int, tuple[int, int]]:
     """The CPU from psutil's ticks (utime + stime), where there is no schedstat (and no
     account of the run queue: 0)."""

@@ -34,6 +34,7 @@ from ...model import goal
 from ...model.simulate import Twin, Work, open_loop
 from ...servers import ServerSpec, launch
 from ...services.postgres import PostgresServer
+from ...timeline.sampler import waited_s
 
 #: The waiting each request does (seconds): short enough that a sync worker's open cell
 #: counts hundreds of requests in a few seconds.
@@ -186,13 +187,19 @@ def floor_and_ceiling(server, url: str, twin: Twin, work: Workload,
 
 def measured(server, url: str, rate: float, seconds: float, seed: int,
              *flags: str) -> tuple[dict, float]:
-    """One open run on ``url`` with the server's CPU metered: the generator's summary, and
-    the server's CPU seconds per answer."""
-    meter = CpuMeter({"server": server.processes})
+    """One open run on ``url`` with the server's CPU metered: the generator's summary, with
+    the milliseconds its workers' threads waited in the kernel's run queue per answer
+    (``run_queue_ms``: a core busy elsewhere, which the twin does not give a thread that
+    wakes), and the server's CPU seconds per answer."""
+    meter, workers = CpuMeter({"server": server.processes}), server.worker_pids()
     meter.open()
+    queued = waited_s(workers)
     summary = generate(url, rate, seconds, seed, *flags)
+    queued = waited_s(workers) - queued
     meter.close()
-    return summary, meter.seconds("server") / max(1, summary["answered"])
+    answered = max(1, summary["answered"])
+    return ({**summary, "run_queue_ms": queued * 1000 / answered},
+            meter.seconds("server") / answered)
 
 
 def outside_s(server, seed: int) -> float:
@@ -247,6 +254,7 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
         "p50_ms": measured.get("p50"), "p99_ms": measured.get("p99"),
         "max_ms": measured.get("max"), "mean_ms": measured.get("mean"),
         "send_lag_p99_ms": summary["send_lag_ms"].get("p99"),
+        "run_queue_ms": summary.get("run_queue_ms"),
         "predicted_p50_ms": statistics.median(o.percentile(50) for o in predicted) * 1000,
         "predicted_p99_ms": statistics.median(o.percentile(99) for o in predicted) * 1000,
         "predicted_mean_ms": statistics.median(o.mean for o in predicted) * 1000,
