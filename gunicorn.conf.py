@@ -229,6 +229,12 @@ _env_float("LOOP_WATCHDOG", None)
 if (_pin := _env("PIN_CORES", "0")) not in ("0", "1"):
     _fail(f"PIN_CORES must be 0 or 1, got {_pin!r}")
 pin_cores = _pin == "1"
+# GC_FREEZE=1: gc.freeze() in each worker once the app is loaded (post_worker_init), so that
+# the collector no longer walks the app's own objects: a fresh worker's first full
+# collection stops it for tens of milliseconds otherwise (the open-traffic lesson).
+if (_freeze := _env("GC_FREEZE", "0")) not in ("0", "1"):
+    _fail(f"GC_FREEZE must be 0 or 1, got {_freeze!r}")
+gc_freeze = _freeze == "1"
 
 # gunicorn 23+ opens a control socket at a fixed path; several lab servers on
 # one machine (tests, the matrix) would fight over it, and the lab needs none.
@@ -287,12 +293,17 @@ def post_worker_init(worker):
     the worker's app in the request tracer (webapp/instrument/trace.py)."""
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
+    if gc_freeze:
+        import gc
+
+        gc.freeze()
     if os.environ.get("TRACE", "").strip() == "1":
         _instrument("trace").install(worker)
     lab = _serves_the_lab(worker)
     if lab:
-        from webapp.instrument import runtime
+        from webapp.instrument import gcpauses, runtime
 
+        gcpauses.install()  # /info's "gc": how long collections stopped this worker
         model = runtime.record_worker(worker)
     else:
         model = worker.cfg.worker_class_str  # gunicorn's own name: sync, gthread, gevent, asgi

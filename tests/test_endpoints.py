@@ -270,3 +270,33 @@ def test_spinwatch_sees_the_frozen_loop(serve, model, frozen):
     # frozen: one wait covers most of the check; spinning: no wait comes near half of it
     assert (row["longest_gap_s"] > 0.5 * row["elapsed_s"]) is frozen
     assert (row["frames"] == 1) is frozen
+
+
+def test_a_collection_is_timed_by_generation():
+    """gcpauses times each collection through gc.callbacks: a forced full collection counts
+    once in generation 2, with a duration; freezing moves the objects out of its reach."""
+    import gc
+
+    from webapp.instrument import gcpauses
+
+    gcpauses.install()
+    gcpauses.install()  # once per process, however often asked
+    before = gcpauses.snapshot()
+    gc.collect(2)
+    after = gcpauses.snapshot()
+    assert after["timed"] and gc.callbacks.count(gcpauses._timed) == 1
+    assert after["collections"][2] == before["collections"][2] + 1
+    assert after["total_ms"][2] > before["total_ms"][2]
+    assert after["longest_ms"][2] >= after["total_ms"][2] - before["total_ms"][2] - 1e-3
+
+
+@pytest_integration
+@pytest.mark.parametrize("freeze", ["0", "1"])
+def test_gc_freeze_freezes_the_apps_objects_in_each_worker(freeze):
+    """GC_FREEZE=1: /info's gc.frozen counts the objects gc.freeze() put away (the app and
+    its imports: tens of thousands); 0 without. Collections are timed either way."""
+    spec = ServerSpec("gevent", env=(("GC_FREEZE", freeze),))
+    with GunicornServer(spec) as server:
+        seen = get(server.url + "/info").body["gc"]
+    assert seen["timed"]
+    assert (seen["frozen"] > 10_000) if freeze == "1" else (seen["frozen"] == 0)

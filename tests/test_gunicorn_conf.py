@@ -39,6 +39,7 @@ def _gunicorn(*args, **env):
         ((), {"DB_DRIVER": "asyncpg"}, "DB_DRIVER must be one of psycopg, psycopg2, "),
         ((), {"DB_POOL_SIZE": "0"}, "DB_POOL_SIZE must be a positive integer"),
         ((), {"DB_POOL_TIMEOUT": "never"}, "DB_POOL_TIMEOUT must be seconds in (0, TIMEOUT="),
+        ((), {"GC_FREEZE": "yes"}, "GC_FREEZE must be 0 or 1, got 'yes'"),
     ],
 )
 def test_bad_settings_exit_2_with_one_clear_line(args, env, needle):

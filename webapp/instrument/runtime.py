@@ -15,6 +15,7 @@ import sys
 import threading
 
 from .. import offload
+from . import gcpauses
 
 # gunicorn's worker classes, by class name, as the short names users pass to -k.
 _WORKER_NAMES = {
@@ -102,4 +103,5 @@ def info(environ: dict | None = None) -> dict:
         "implementation": platform.python_implementation(),
         "cpu_count": os.cpu_count(),
         "offload": offload.info(),
+        "gc": gcpauses.snapshot(),  # timed where the lab's gunicorn config installed it
     }
