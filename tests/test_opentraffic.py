@@ -75,6 +75,28 @@ def test_each_requests_own_cpu_is_recorded_and_replayed_three_ways(monkeypatch):
     assert lines[1].startswith("Each request's own CPU") and lines[5].startswith("| sync -w2")
 
 
+@pytest.mark.integration
+def test_a_fresh_workers_collections_are_read_beside_its_run(monkeypatch):
+    """The gc-pause run on a fresh gevent -w1 with GC_FREEZE=1 (2 s at 100/s on /io): the
+    worker froze the app's objects, the collections during the run come back by
+    generation, and every 20 ms sleep took at least 20 ms in the view."""
+    from loadtests.lessons.observing import gcpause
+
+    monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
+    monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
+    monkeypatch.setattr(gcpause, "SECONDS", 2.0)
+    row = gcpause.measure(True, rate=100.0)
+    assert row["kind"] == "gc" and row["freeze"] and row["frozen"] > 10_000
+    assert row["answered"] == row["scheduled"] > 0
+    assert len(row["collections"]) == 3 and all(n >= 0 for n in row["collections"])
+    assert row["collections"][0] > 0  # a request allocates: the youngest are collected
+    assert (row["full_ms"] > 0) == (row["collections"][2] > 0)
+    assert row["elapsed_max_ms"] >= 20.0
+    lines = gcpause.lines([row])
+    assert lines[1].startswith("What stalls one gevent worker's loop")
+    assert lines[5].startswith("| 1 | ") and lines[-1].startswith("GC_FREEZE=1: ")
+
+
 def _row(p50: float, p99: float, predicted: tuple[float, float], utilisation: float) -> dict:
     return {"label": "gthread -w2 --threads 4", "utilisation": utilisation, "rate_rps": 100.0,
             "achieved_rps": 99.0,

@@ -135,13 +135,15 @@ def _path(row: dict) -> str:
 
 
 def _per_request_lines(results: Results) -> list[str]:
-    """Where each model's time went at a low load (:mod:`.observing.requestpath`), and each
-    request's own CPU replayed (:mod:`.observing.servicereplay`)."""
-    from .observing import requestpath, servicereplay
+    """Where each model's time went at a low load (:mod:`.observing.requestpath`), each
+    request's own CPU replayed (:mod:`.observing.servicereplay`), and a fresh worker's
+    garbage collections (:mod:`.observing.gcpause`)."""
+    from .observing import gcpause, requestpath, servicereplay
 
     rows = results.extra("opentraffic")
     return (requestpath.lines([row for row in rows if row.get("kind") == "path"])
-            + servicereplay.lines([row for row in rows if row.get("kind") == "replay"]))
+            + servicereplay.lines([row for row in rows if row.get("kind") == "replay"])
+            + gcpause.lines([row for row in rows if row.get("kind") == "gc"]))
 
 
 def section(results: Results) -> str:
@@ -250,9 +252,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service-replay", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="also record each request's own CPU (gevent -w1 at ρ 0.5 and "
-                             "sync -w2 at 0.6 on /prime, gevent -w1 at 0.5 on /mixed) and "
+                             "sync -w2 at 0.6 on /prime, gevent -w1 and asgi -w1 at 0.5 on "
+                             "/mixed) and "
                              "replay it to the twin, in order and shuffled, beside the mean S "
-                             "(about 50 s; default: on with the full preset's sweep)")
+                             "(about 65 s; default: on with the full preset's sweep)")
+    parser.add_argument("--gc-pause", action=argparse.BooleanOptionalAction, default=None,
+                        help="also run a fresh gevent -w1 on /io at 333/s four times, "
+                             "GC_FREEZE off and on in turn, each run's garbage collections "
+                             "beside its p99 and the twin's (about 50 s; default: on with the "
+                             "full preset's sweep)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
@@ -261,17 +269,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _observe(args: argparse.Namespace) -> list[dict] | None:
     whole = getattr(args, "whole_preset", True)
     sweep = whole if args.open_traffic is None else args.open_traffic
-    path, replay = (args.preset == "full" and sweep if chosen is None else chosen
-                    for chosen in (args.request_path, args.service_replay))
-    if not (sweep or path or replay):
+    path, replay, pause = (args.preset == "full" and sweep if chosen is None else chosen
+                           for chosen in (args.request_path, args.service_replay,
+                                          args.gc_pause))
+    if not (sweep or path or replay or pause):
         return None
-    from .observing import opentraffic, requestpath, servicereplay
+    from .observing import gcpause, opentraffic, requestpath, servicereplay
 
     rows = (opentraffic.observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
                                 SCENARIOS[args.preset], stalls=args.preset == "full")
             if sweep else [])
     return (rows + (requestpath.observe() if path else [])
-            + (servicereplay.observe() if replay else []))
+            + (servicereplay.observe() if replay else [])
+            + (gcpause.observe() if pause else []))
 
 
 LESSON = Lesson(

@@ -40,7 +40,8 @@ SAMPLES = ("quick", "open", "replay", "overload", "atonce", "slowwatch", "databa
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
           "open": "The open-traffic sweep (`--full --lesson opentraffic`)",
-          "replay": "Each request's own CPU, replayed (`--no-cells --service-replay`)",
+          "replay": "Each request's own CPU, replayed, and a fresh worker's collections "
+                    "(`--no-cells --service-replay --gc-pause`)",
           "overload": "The overload burst (`make lesson L=overload`)",
           "atonce": "Connections opened at once (`--no-cells --at-once`)",
           "slowwatch": "The slow-client watch",
