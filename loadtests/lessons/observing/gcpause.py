@@ -20,15 +20,7 @@ import dataclasses
 
 from ...load.client import get
 from ...servers import launch
-from .opentraffic import (
-    MODELS,
-    WORKLOADS,
-    floor_and_ceiling,
-    measured,
-    predicted_row,
-    schedule,
-    twin_of,
-)
+from . import opentraffic as sweep
 
 #: The model and rate: one gevent worker on /io, about where the quick preset's open cell
 #: runs it; seconds of arrivals per run, the runs per setting, and the schedule's seed.
@@ -43,17 +35,17 @@ def observe() -> list[dict]:
 
 def measure(freeze: bool, rate: float = RATE) -> dict:
     """One open run on a fresh gevent worker, its collections beside its latency."""
-    spec, work = dict(MODELS)[LABEL], WORKLOADS["io"]
+    spec, work = dict(sweep.MODELS)[LABEL], sweep.WORKLOADS["io"]
     spec = dataclasses.replace(spec, env=(*spec.env, ("GC_FREEZE", "1" if freeze else "0")))
-    twin = twin_of(spec)
+    twin = sweep.twin_of(spec)
     with launch(spec) as server:
         url = server.url + work.path
-        outside, _ = floor_and_ceiling(server, url, twin, work, SEED)
+        outside, _ = sweep.floor_and_ceiling(server, url, twin, work, SEED)
         before = get(server.url + "/info").body["gc"]
-        summary, cpu_s = measured(server, url, rate, SECONDS, SEED, "--time", "elapsed")
+        summary, cpu_s = sweep.measured(server, url, rate, SECONDS, SEED, "--time", "elapsed")
         after = get(server.url + "/info").body["gc"]
-    row = predicted_row(LABEL, spec, twin, summary, cpu_s, rate, work,
-                        schedule(rate, SECONDS, SEED), outside)
+    row = sweep.predicted_row(LABEL, spec, twin, summary, cpu_s, rate, work,
+                              sweep.schedule(rate, SECONDS, SEED), outside)
     return {"kind": "gc", "scenario": "io", "path": work.path, **row, "freeze": freeze,
             "frozen": after["frozen"],
             "collections": [a - b for a, b in zip(after["collections"],
