@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -243,7 +244,10 @@ def test_the_run_queue_wait_is_counted_for_threads_that_share_a_core():
                                stdout=subprocess.PIPE)
     spinners = []
     try:
-        sleeper.stdout.readline()  # asleep from here on
+        sleeper.stdout.readline()
+        wchan = Path(f"/proc/{sleeper.pid}/wchan")
+        # in the sleep itself, not still on its way there (then it would queue for CPU 0)
+        wait_for(lambda: wchan.read_text() == "hrtimer_nanosleep", 20, "the sleeper asleep")
         slept = sampler.waited_s([sleeper.pid])
         spin = "import time\nend = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
         spinners = [subprocess.Popen([*on_cpu0, spin]) for _ in range(2)]
