@@ -30,6 +30,8 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
         row["rate_rps"] / row["capacity_rps"])
     assert observing.DELAY_S * 1000 < row["predicted_p50_ms"] <= row["predicted_p99_ms"]
     assert observing.DELAY_S * 1000 < row["p50_ms"] <= row["p99_ms"]
+    # two workers: /info answers from either, so the run's collections are not read
+    assert row["full_collections"] is None and row["full_ms"] is None
 
 
 @pytest.mark.integration

@@ -50,8 +50,8 @@ def table(rows: list[dict]) -> str:
     """Measured beside predicted, one row per open run."""
     lines = ["| worker | ρ | offered / achieved /s | answered | p50 ms measured / predicted "
              "| ratio | p99 ms measured / predicted | ratio | band | split | send lag p99 ms "
-             "| run queue ms |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
+             "| run queue ms | full GC ms |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|"]
     for row in rows:
         lost = row["failed"] + row["timed_out"] + row["dropped"]
         answered = f"{row['answered']}" + (f" (+{lost} not)" if lost else "")
@@ -63,7 +63,8 @@ def table(rows: list[dict]) -> str:
             f"| {_ratio(row['predicted_p50_ms'], row['p50_ms'])} "
             f"| {_ms(row['p99_ms'])} / {row['predicted_p99_ms']:.1f} "
             f"| {_ratio(row['predicted_p99_ms'], row['p99_ms'])} | {verdict(row)} | {split} "
-            f"| {_ms(row['send_lag_p99_ms'], 2)} | {_ms(row.get('run_queue_ms'))} |")
+            f"| {_ms(row['send_lag_p99_ms'], 2)} | {_ms(row.get('run_queue_ms'))} "
+            f"| {_ms(row.get('full_ms'))} |")
     return "\n".join(lines)
 
 
@@ -166,7 +167,9 @@ def section(results: Results) -> str:
         "first, less its CPU), and predicts p50 and p99 at the same rate. *run queue ms*: "
         "the time the workers' threads spent runnable but waiting for a core, per answer "
         "(`schedstat`), which the twin gives none of: it puts only the thread that holds "
-        "the GIL or loop on a core.",
+        "the GIL or loop on a core. *full GC ms*: how long full garbage collections held "
+        "the worker during the run (`/info`'s `gc`; the twin has no collector; —: not read, "
+        "where two workers serve or the sample predates it).",
     ]
     for scenario in dict.fromkeys(map(_scenario, rows)):
         mine = [row for row in rows if _scenario(row) == scenario]

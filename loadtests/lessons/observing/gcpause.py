@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...load.client import get
 from ...servers import launch
 from . import opentraffic as sweep
 
@@ -41,16 +40,16 @@ def measure(freeze: bool, rate: float = RATE) -> dict:
     with launch(spec) as server:
         url = server.url + work.path
         outside, _ = sweep.floor_and_ceiling(server, url, twin, work, SEED)
-        before = get(server.url + "/info").body["gc"]
+        before = sweep.gc_of(server, spec)
         summary, cpu_s = sweep.measured(server, url, rate, SECONDS, SEED, "--time", "elapsed")
-        after = get(server.url + "/info").body["gc"]
+        after = sweep.gc_of(server, spec)
     row = sweep.predicted_row(LABEL, spec, twin, summary, cpu_s, rate, work,
                               sweep.schedule(rate, SECONDS, SEED), outside)
     return {"kind": "gc", "scenario": "io", "path": work.path, **row, "freeze": freeze,
             "frozen": after["frozen"],
             "collections": [a - b for a, b in zip(after["collections"],
                                                   before["collections"], strict=True)],
-            "full_ms": after["total_ms"][2] - before["total_ms"][2],
+            **sweep.full_collections(before, after),
             "elapsed_max_ms": summary["fields_ms"]["elapsed"]["max"]}
 
 

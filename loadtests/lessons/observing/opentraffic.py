@@ -29,6 +29,7 @@ from webapp.work.primes import MIXED_PRIME
 from ...harness.cpu import CpuMeter
 from ...harness.machine import usable_cores
 from ...load.arrivals import poisson
+from ...load.client import get
 from ...load.openloop import command
 from ...model import goal
 from ...model.simulate import Twin, Work, open_loop
@@ -163,11 +164,33 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
         outside, ceiling = floor_and_ceiling(server, url, twin, work, seed)
         for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
             # (a rate capped twice runs once)
+            before = gc_of(server, spec)
             summary, cpu_s = measured(server, url, rate, duration, seed)
             rows.append({"scenario": scenario, "path": work.path,
                          **predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                                         schedule(rate, duration, seed), outside)})
+                                         schedule(rate, duration, seed), outside),
+                         **full_collections(before, gc_of(server, spec))})
     return rows
+
+
+def gc_of(server, spec: ServerSpec) -> dict | None:
+    """The worker's garbage collections so far (``/info``'s ``gc``) where one process
+    serves; None with more (``/info`` answers from any one of them)."""
+    return get(server.url + "/info").body.get("gc") if spec.workers == 1 else None
+
+
+def full_collections(before: dict | None, after: dict | None) -> dict:
+    """The full (generation-2) collections between two readings of :func:`gc_of`, and the
+    milliseconds they held the worker (None: not read).
+
+    >>> full_collections({"collections": [5, 1, 0], "total_ms": [1.0, 0.5, 0.0]},
+    ...                  {"collections": [9, 2, 1], "total_ms": [2.0, 0.9, 22.5]})
+    {'full_collections': 1, 'full_ms': 22.5}
+    """
+    if before is None or after is None:
+        return {"full_collections": None, "full_ms": None}
+    return {"full_collections": after["collections"][2] - before["collections"][2],
+            "full_ms": after["total_ms"][2] - before["total_ms"][2]}
 
 
 def twin_of(spec: ServerSpec) -> Twin:
