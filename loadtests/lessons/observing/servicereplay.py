@@ -19,15 +19,7 @@ import tempfile
 from pathlib import Path
 
 from ...servers import launch
-from .opentraffic import (
-    MODELS,
-    WORKLOADS,
-    floor_and_ceiling,
-    measured,
-    predicted_row,
-    schedule,
-    twin_of,
-)
+from . import opentraffic as sweep
 
 #: (model, scenario, offered load): where the sweeps' p99 fell short most often, on /prime
 #: and on /mixed (whose Python runs after its wait: the replay times that turn), and asyncio
@@ -47,23 +39,23 @@ def observe() -> list[dict]:
 def measure(label: str, scenario: str, rho: float) -> dict:
     """One open run of ``scenario`` at ``rho`` with each request's CPU recorded, and the
     twin's three predictions of it."""
-    spec, work = dict(MODELS)[label], WORKLOADS[scenario]
-    twin = twin_of(spec)
+    spec, work = dict(sweep.MODELS)[label], sweep.WORKLOADS[scenario]
+    twin = sweep.twin_of(spec)
     with launch(spec) as server, tempfile.TemporaryDirectory(prefix="lab-replay-") as folder:
         url = server.url + work.path
-        outside, ceiling = floor_and_ceiling(server, url, twin, work, SEED)
+        outside, ceiling = sweep.floor_and_ceiling(server, url, twin, work, SEED)
         rate = rho * ceiling
         ends = Path(folder) / "ends.jsonl"
-        summary, cpu_s = measured(server, url, rate, SECONDS, SEED, "--time", "cpu",
-                                  "--records", str(ends))
+        summary, cpu_s = sweep.measured(server, url, rate, SECONDS, SEED, "--time", "cpu",
+                                        "--records", str(ends))
         cpus = [json.loads(line).get("cpu", 0.0) for line in ends.read_text().splitlines()]
     scale = cpu_s / (statistics.fmean(cpus) or cpu_s)
     ordered = tuple(cpu * scale for cpu in cpus)  # in due order: the twin's arrival order
     shuffled = list(ordered)
     random.Random(SEED).shuffle(shuffled)
-    dues = schedule(rate, SECONDS, SEED)
-    rows = {way: predicted_row(label, spec, twin, summary, cpu_s, rate, work, dues, outside,
-                               sequence)
+    dues = sweep.schedule(rate, SECONDS, SEED)
+    rows = {way: sweep.predicted_row(label, spec, twin, summary, cpu_s, rate, work, dues,
+                                     outside, sequence)
             for way, sequence in zip(WAYS, ((), tuple(shuffled), ordered), strict=True)}
     row = rows["mean S"]
     check = summary["fields_ms"]["cpu"]
