@@ -72,6 +72,7 @@ def test_the_plan_tries_one_process_up_to_the_cores():
 
 
 @pytest.mark.integration
+@pytest.mark.timing  # the plan advised is the first whose measured p99 meets the goal
 def test_a_blocked_asyncio_loop_is_named_and_the_goal_is_met_with_a_slot_a_worker(tmp_path):
     """A Starlette app of the lab's own (examples/blocking_async.py) at 15/s with p99 ≤ 600
     ms: ``/orders/42`` sleeps 0.1 s with ``time.sleep`` inside ``async def`` (the loop is
@@ -79,8 +80,9 @@ def test_a_blocked_asyncio_loop_is_named_and_the_goal_is_met_with_a_slot_a_worke
     names the first, with the fix in the app's terms; each asyncio worker then counts as
     one slot, so one or two workers cannot meet the goal (15/s × 0.1 s: 1.5 in progress)
     and the configuration advised does, measured with open traffic at 15/s and past it.
-    (Not a timing claim: a bound six times a request's 100 ms, at a quarter of what five
-    sleeping workers answer.)"""
+    (A bound six times a request's 100 ms, at a quarter of what five sleeping workers
+    answer; still a measured p99, so it runs in the timing pass: among seven lanes on two
+    cores gunicorn's run once missed it and uvicorn's, measured next, was advised.)"""
     app = "examples.blocking_async:app"
     done = run_advise("--app", app, "--path", "/orders/42", "--path", "/fixed/42",
                       "--rate", "15", "--p99", "600", "--quick", "--out", str(tmp_path))
@@ -94,7 +96,7 @@ def test_a_blocked_asyncio_loop_is_named_and_the_goal_is_met_with_a_slot_a_worke
                  "`run_in_threadpool`", "`asyncio.to_thread`", "one slot"):
         assert said in rec["reasons"], said
     assert "GET /fixed/42 took" not in rec["reasons"]
-    assert rec["worker_class"] == "asgi" and rec["workers"] >= 2, rec
+    assert rec["worker_class"] == "asgi" and rec["workers"] >= 2, _measured(advice)
     assert rec["meets"] and rec["headroom"]["measured_rps"] >= 15, rec
     assert advice["goal"]["text"] == "p99 ≤ 600 ms at 15 requests/s"
     assert rec["command"].startswith(f"gunicorn -k asgi -w {rec['workers']}")
@@ -145,6 +147,12 @@ def test_a_goal_is_asked_whole(capsys, argv, said):
 
 
 #: The waiting example's mix: three GETs to a POST, which needs its body and a token.
+def _measured(advice: dict) -> str:
+    """Each measured candidate's runs, for a failure's message."""
+    return json.dumps([{"label": row["label"], "runs": row["measured"]["runs"]}
+                       for row in advice["candidates"] if row["measured"]], indent=1)
+
+
 MIX = ("--path", "/orders/42=3", "--path", "POST /orders=1", "--header",
        "Authorization: Bearer t0ken")
 
@@ -200,8 +208,9 @@ errorlog = "{log}"  # and logs where it reads
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("p99", "status", "verdict"), [(400, 0, "meets"),
-                                                        (50, 1, "does not meet")])
+@pytest.mark.parametrize(("p99", "status", "verdict"), [
+    # met is a measured p99: the timing pass (among seven lanes on two cores, 467 ms once)
+    pytest.param(400, 0, "meets", marks=pytest.mark.timing), (50, 1, "does not meet")])
 def test_check_measures_a_config_in_use_and_exits_by_the_goal(tmp_path, p99, status, verdict):
     """A team's gunicorn.conf.py, checked against a goal at 40/s on the waiting example
     (100 ms asleep), its mix with a POST: p99 ≤ 400 ms is met (exit 0; every POST answered
@@ -212,12 +221,14 @@ def test_check_measures_a_config_in_use_and_exits_by_the_goal(tmp_path, p99, sta
     app = "examples.waiting:app"
     done = run_advise("--check", str(conf), "--app", app, *_order(tmp_path),
                       "--rate", "40", "--p99", str(p99), "--out", str(tmp_path / "out"))
-    assert done.returncode == status, done.stderr + done.stdout
+    check = tmp_path / "out" / "check.json"
+    assert done.returncode == status, done.stderr + done.stdout + (
+        check.read_text() if check.exists() else "")
     line = done.stdout.strip()
     assert line.startswith(f"check: {conf} (gthread -w1 --threads 8) {verdict} "
                            f"p99 ≤ {p99} ms at 40 requests/s on this machine: p99 ")
     assert "\n" not in line
-    result = json.loads((tmp_path / "out" / "check.json").read_text())
+    result = json.loads(check.read_text())
     assert result["meets"] is (status == 0) and result["runs"][0]["rate"] == 40
     run = result["runs"][0]
     assert run["good"] == run["scheduled"] > 100  # each POST with its body and token
