@@ -32,6 +32,7 @@ from ...load.arrivals import poisson
 from ...load.client import get
 from ...load.openloop import command
 from ...model import goal
+from ...model.atsplit import at_split
 from ...model.simulate import Twin, Work, open_loop
 from ...servers import ServerSpec, launch
 from ...services.postgres import PostgresServer
@@ -93,8 +94,6 @@ PROFILE = (40.0, 2.0)
 #: The floor: (rate, seconds) of ``/health`` at which the time a request spends outside the
 #: server is measured (its mean latency less the server's CPU for it: nothing queues).
 FLOOR = (50.0, 2.0)
-#: Seeds per prediction: its percentiles are their medians.
-SEEDS = 5
 
 
 def capacity(twin: Twin, cpu_s: float, delay_s: float) -> float:
@@ -256,14 +255,14 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
     fed = dataclasses.replace(twin, shares=split if kept else None, keepalive=kept)
     # the run as measured: its own schedule replayed (the generator's seed: another
     # Poisson schedule at the same rate moves p99 by half near the knee), from an empty
-    # server (past it the queue grows for as long as the run lasts); the median of SEEDS
-    # runs (with connections kept, the few opened first decide where the requests go)
+    # server (past it the queue grows for as long as the run lasts); the median of five
+    # runs, with connections kept the five whose split is nearest the run's (model.atsplit)
     if len(dues) != summary["scheduled"]:
         raise ValueError(f"the generator scheduled {summary['scheduled']} requests, the "
                          f"twin's replay {len(dues)}: not the run's schedule")
     request = dataclasses.replace(work.work(cpu_s, outside), sequence=sequence)
-    predicted = [open_loop(fed, request, rate, arrivals=dues, warmup=0, seed=seed)
-                 for seed in range(1, SEEDS + 1)]
+    predicted = at_split(lambda seed: open_loop(fed, request, rate, arrivals=dues, warmup=0,
+                                                seed=seed), split if kept else None)
     measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, work.delay_s)
     return {
         "label": label, "model": spec.model, "delay_s": work.delay_s, "cores": twin.cores,
