@@ -27,7 +27,10 @@ on gevent and geventhttpclient (Locust's FastHttpUser's client):
 * at most ``max_in_flight`` requests are out at once; a request due when that many are
   out is not sent, and is counted as dropped. Every request scheduled is counted once:
   answered (by status), failed (a connection error), timed out, or dropped (the counts and
-  histograms: :mod:`.outcomes`).
+  histograms: :mod:`.outcomes`);
+* the summary's ``host``: the machine's CPU time its hypervisor stole during the run (all
+  CPUs) and the generator's involuntary context switches, what a late send can be laid to
+  that is not the generator's own work.
 
 :func:`closed` runs the closed loop beside it (N users, each sending when answered), with the
 same client and histograms: the comparison the stall test makes.
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import gevent
 import gevent.pool
+import psutil
 from geventhttpclient import URL
 
 from ..harness.procs import run_main
@@ -183,10 +187,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _host() -> tuple[float, int]:
+    """The machine's CPU time stolen by its hypervisor so far (seconds, every CPU), and this
+    process's involuntary context switches (a runnable generator put off a core)."""
+    return psutil.cpu_times().steal, psutil.Process().num_ctx_switches().involuntary
+
+
+def _lost(before: tuple[float, int], after: tuple[float, int]) -> dict:
+    """What the run lost to the machine, beside its send lag: steal (ms, every CPU) and the
+    generator's involuntary switches.
+
+    >>> _lost((1.0, 3), (1.25, 10))
+    {'steal_ms': 250.0, 'involuntary_switches': 7}
+    """
+    return {"steal_ms": round((after[0] - before[0]) * 1000, 1),
+            "involuntary_switches": after[1] - before[1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     gevent.config.libev_backend = "select"  # before the hub exists: microsecond timers
     over_s = None if args.over is None else args.over / 1000
+    before = _host()
     if args.closed:
         run = closed(args.url, args.closed, args.duration, timeout=args.timeout, by=args.by,
                      over_s=over_s, traffic=args.traffic, times=tuple(args.times))
@@ -196,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                         timeout=args.timeout, by=args.by, over_s=over_s,
                         phases=args.phases, retries=args.retries, traffic=args.traffic,
                         times=tuple(args.times))
-    summary = run.summary()
+    summary = run.summary() | {"host": _lost(before, _host())}
     if args.records:
         Path(args.records).write_text("".join(json.dumps(end) + "\n" for end in run.records()))
     if args.json:
