@@ -157,7 +157,7 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
     rows = []
     with contextlib.ExitStack() as stack:
         if work.database:
-            spec = _on_a_database(stack, spec)
+            spec = on_a_database(stack, spec)
         server = stack.enter_context(launch(spec))
         url = server.url + work.path
         outside, ceiling = floor_and_ceiling(server, url, twin, work, seed)
@@ -232,7 +232,7 @@ def outside_s(server, seed: int) -> float:
     return max(0.0, summary["latency_ms"]["mean"] / 1000 - cpu_s)
 
 
-def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
+def on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
     """A PostgreSQL of the run's own, stopped with ``stack``; ``spec`` reaching it through
     psycopg 3's pool of one connection per thread."""
     db = stack.enter_context(PostgresServer())
