@@ -78,6 +78,30 @@ def test_each_requests_own_cpu_is_recorded_and_replayed_three_ways(monkeypatch):
 
 
 @pytest.mark.integration
+def test_one_gthread_worker_is_run_at_the_busier_of_twos_rate_beside_its_twin(monkeypatch):
+    """The worker pair on /prime (2 s at ρ 0.3): gthread -w2, then gthread -w1 at the rate
+    the busier of the two answered; every request answered, each run predicted, and the
+    table and its reading say both."""
+    from loadtests.lessons.observing import workerpair
+
+    monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
+    monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
+    monkeypatch.setattr(workerpair, "SECONDS", 2.0)
+    two, one = workerpair.measure("cpu", 0.3)
+    assert (two["label"], one["label"]) == ("gthread -w2 --threads 4", "gthread -w1 --threads 4")
+    assert one["rate_rps"] == pytest.approx(two["shares"][0] * two["rate_rps"])
+    assert two["shares"][0] >= 0.5 and one["shares"] == [1.0]
+    for row in (two, one):
+        assert row["kind"] == "pair" and row["answered"] == row["scheduled"] > 0
+        assert 0 < row["predicted_p50_ms"] <= row["predicted_p99_ms"]
+        assert row["run_queue_ms"] >= 0
+    lines = workerpair.lines([two, one])
+    assert lines[1].startswith("One worker against two") and lines[5].startswith("| `/prime/")
+    assert lines[-1].startswith("On `/prime/")
+    assert "the twin stood with two workers, p50 " in lines[-1]
+
+
+@pytest.mark.integration
 def test_a_fresh_workers_collections_are_read_beside_its_run(monkeypatch):
     """The gc-pause run on a fresh gevent -w1 with GC_FREEZE=1 (2 s at 100/s on /io): the
     worker froze the app's objects, the collections during the run come back by

@@ -138,13 +138,15 @@ def _path(row: dict) -> str:
 def _per_request_lines(results: Results) -> list[str]:
     """Where each model's time went at a low load (:mod:`.observing.requestpath`), each
     request's own CPU replayed (:mod:`.observing.servicereplay`), and a fresh worker's
-    garbage collections (:mod:`.observing.gcpause`)."""
-    from .observing import gcpause, requestpath, servicereplay
+    garbage collections (:mod:`.observing.gcpause`), and one gthread worker against two
+    (:mod:`.observing.workerpair`)."""
+    from .observing import gcpause, requestpath, servicereplay, workerpair
 
     rows = results.extra("opentraffic")
     return (requestpath.lines([row for row in rows if row.get("kind") == "path"])
             + servicereplay.lines([row for row in rows if row.get("kind") == "replay"])
-            + gcpause.lines([row for row in rows if row.get("kind") == "gc"]))
+            + gcpause.lines([row for row in rows if row.get("kind") == "gc"])
+            + workerpair.lines([row for row in rows if row.get("kind") == "pair"]))
 
 
 def section(results: Results) -> str:
@@ -264,6 +266,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "GC_FREEZE off and on in turn, each run's garbage collections "
                              "beside its p99 and the twin's (about 50 s; default: on with the "
                              "full preset's sweep)")
+    parser.add_argument("--worker-pair", action=argparse.BooleanOptionalAction, default=None,
+                        help="also run gthread -w2 --threads 4 and then one such worker at "
+                             "the busier worker's rate, three rounds on /prime at ρ 0.6 and "
+                             "in PostgreSQL at 0.7, each beside its twin (about 4 minutes; "
+                             "default: on with the full preset's sweep)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
@@ -272,19 +279,20 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def _observe(args: argparse.Namespace) -> list[dict] | None:
     whole = getattr(args, "whole_preset", True)
     sweep = whole if args.open_traffic is None else args.open_traffic
-    path, replay, pause = (args.preset == "full" and sweep if chosen is None else chosen
-                           for chosen in (args.request_path, args.service_replay,
-                                          args.gc_pause))
-    if not (sweep or path or replay or pause):
+    path, replay, pause, pair = (args.preset == "full" and sweep if chosen is None else chosen
+                                 for chosen in (args.request_path, args.service_replay,
+                                                args.gc_pause, args.worker_pair))
+    if not (sweep or path or replay or pause or pair):
         return None
-    from .observing import gcpause, opentraffic, requestpath, servicereplay
+    from .observing import gcpause, opentraffic, requestpath, servicereplay, workerpair
 
     rows = (opentraffic.observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
                                 SCENARIOS[args.preset], stalls=args.preset == "full")
             if sweep else [])
     return (rows + (requestpath.observe() if path else [])
             + (servicereplay.observe() if replay else [])
-            + (gcpause.observe() if pause else []))
+            + (gcpause.observe() if pause else [])
+            + (workerpair.observe() if pair else []))
 
 
 LESSON = Lesson(

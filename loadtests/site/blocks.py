@@ -34,14 +34,15 @@ from ..servers import ROOT
 DOCS = ROOT / "docs"
 SAMPLES_DIR = DOCS / "sample"
 #: The samples a lesson page may show, in this order: the newest and smallest first.
-SAMPLES = ("quick", "open", "replay", "overload", "atonce", "slowwatch", "database", "convoy",
-           "servers", "hosts", "full")
+SAMPLES = ("quick", "open", "replay", "pair", "overload", "atonce", "slowwatch", "database",
+           "convoy", "servers", "hosts", "full")
 #: Where the generic lesson charts go (a lesson with no chart of its own).
 CHARTS_DIR = DOCS / "lessons" / "charts"
 TITLES = {"quick": "The quick matrix (`make demo`)",
           "open": "The open-traffic sweep (`--full --lesson opentraffic`)",
           "replay": "Each request's own CPU, replayed, and a fresh worker's collections "
                     "(`--no-cells --service-replay --gc-pause`)",
+          "pair": "One gthread worker against two (`--no-cells --worker-pair`)",
           "overload": "The overload burst (`make lesson L=overload`)",
           "atonce": "Connections opened at once (`--no-cells --at-once`)",
           "slowwatch": "The slow-client watch",
