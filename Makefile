@@ -44,7 +44,7 @@ lesson: $(STAMP) os-packages  ## one lesson live, its cells and observation: mak
 	@test -n "$(L)" || { echo 'usage: make lesson L=<lesson> [ARGS=--full]  (the lessons: docs/teaching.md)' >&2; exit 2; }
 	$(BIN)/python -m loadtests.matrix --lesson $(L) $(ARGS)
 
-matrix: $(STAMP) os-packages  ## the full matrix: every cell twice (about 36 min)
+matrix: $(STAMP) os-packages  ## the full matrix: every cell twice and every lesson's observations (over an hour)
 	$(BIN)/python -m loadtests.matrix --full
 
 hosts: $(STAMP) os-packages  ## the multi-host scenarios in network namespaces, each cut with each broker (root; about 7 min)
