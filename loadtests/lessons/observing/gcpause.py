@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...servers import launch
 from . import opentraffic as sweep
 
 #: The model and rate: one gevent worker on /io, about where the quick preset's open cell
@@ -37,14 +36,13 @@ def measure(freeze: bool, rate: float = RATE) -> dict:
     spec, work = dict(sweep.MODELS)[LABEL], sweep.WORKLOADS["io"]
     spec = dataclasses.replace(spec, env=(*spec.env, ("GC_FREEZE", "1" if freeze else "0")))
     twin = sweep.twin_of(spec)
-    with launch(spec) as server:
-        url = server.url + work.path
-        outside, _ = sweep.floor_and_ceiling(server, url, twin, work, SEED)
-        before = sweep.gc_of(server, spec)
-        summary, cpu_s = sweep.measured(server, url, rate, SECONDS, SEED, "--time", "elapsed")
-        after = sweep.gc_of(server, spec)
+    with sweep.serving(spec, work, twin, SEED) as served:
+        before = sweep.gc_of(served.server, spec)
+        summary, cpu_s = sweep.measured(served.server, served.url, rate, SECONDS, SEED,
+                                        "--time", "elapsed")
+        after = sweep.gc_of(served.server, spec)
     row = sweep.predicted_row(LABEL, spec, twin, summary, cpu_s, rate, work,
-                              sweep.schedule(rate, SECONDS, SEED), outside)
+                              sweep.schedule(rate, SECONDS, SEED), served.outside_s)
     return {"kind": "gc", "scenario": "io", "path": work.path, **row, "freeze": freeze,
             "frozen": after["frozen"],
             "collections": [a - b for a, b in zip(after["collections"],

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import statistics
 import subprocess
+from collections.abc import Iterator
 
 from webapp.work.primes import MIXED_PRIME
 
@@ -155,21 +156,47 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
     """One model's rows in a scenario: a fresh server, its profile, then an open run per ρ."""
     work, twin = WORKLOADS[scenario], twin_of(spec)
     rows = []
-    with contextlib.ExitStack() as stack:
-        if work.database:
-            spec = on_a_database(stack, spec)
-        server = stack.enter_context(launch(spec))
-        url = server.url + work.path
-        outside, ceiling = floor_and_ceiling(server, url, twin, work, seed)
-        for rate in dict.fromkeys(min(MAX_RATE, rho * ceiling) for rho in rhos):
+    with serving(spec, work, twin, seed) as served:
+        spec, server, url = served.spec, served.server, served.url
+        for rate in dict.fromkeys(min(MAX_RATE, rho * served.capacity_rps) for rho in rhos):
             # (a rate capped twice runs once)
             before = gc_of(server, spec)
             summary, cpu_s = measured(server, url, rate, duration, seed)
             rows.append({"scenario": scenario, "path": work.path,
                          **predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                                         schedule(rate, duration, seed), outside),
+                                         schedule(rate, duration, seed), served.outside_s),
                          **full_collections(before, gc_of(server, spec))})
     return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A fresh server ready for open runs on one workload (:func:`serving`)."""
+
+    #: The spec it serves with (a database's URL in its environment, where it has one).
+    spec: ServerSpec
+    server: object
+    url: str
+    #: Seconds a request spends outside the server (:func:`outside_s`).
+    outside_s: float
+    #: Requests a second it can answer on the workload (:func:`capacity`).
+    capacity_rps: float
+
+
+@contextlib.contextmanager
+def serving(spec: ServerSpec, work: Workload, twin: Twin, seed: int) -> Iterator[Served]:
+    """A fresh server for ``work`` (with a PostgreSQL of its own where ``work`` needs one),
+    and before its open runs the seconds a request spends outside it (:func:`outside_s`)
+    and its capacity from the profile's CPU per request; stopped, and its database with
+    it, on leaving."""
+    with contextlib.ExitStack() as stack:
+        if work.database:
+            spec = _on_a_database(stack, spec)
+        server = stack.enter_context(launch(spec))
+        url = server.url + work.path
+        outside = outside_s(server, seed)
+        _, profiled_cpu = measured(server, url, *PROFILE, seed)
+        yield Served(spec, server, url, outside, capacity(twin, profiled_cpu, work.delay_s))
 
 
 def gc_of(server, spec: ServerSpec) -> dict | None:
@@ -198,15 +225,6 @@ def twin_of(spec: ServerSpec) -> Twin:
                    connections=spec.worker_connections, cores=usable_cores())
 
 
-def floor_and_ceiling(server, url: str, twin: Twin, work: Workload,
-                      seed: int) -> tuple[float, float]:
-    """Before a server's open runs: the seconds a request spends outside it
-    (:func:`outside_s`), and its capacity on ``work`` from the profile's CPU per request."""
-    outside = outside_s(server, seed)
-    _, profiled_cpu = measured(server, url, *PROFILE, seed)
-    return outside, capacity(twin, profiled_cpu, work.delay_s)
-
-
 def measured(server, url: str, rate: float, seconds: float, seed: int,
              *flags: str) -> tuple[dict, float]:
     """One open run on ``url`` with the server's CPU metered: the generator's summary, with
@@ -232,7 +250,7 @@ def outside_s(server, seed: int) -> float:
     return max(0.0, summary["latency_ms"]["mean"] / 1000 - cpu_s)
 
 
-def on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
+def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
     """A PostgreSQL of the run's own, stopped with ``stack``; ``spec`` reaching it through
     psycopg 3's pool of one connection per thread."""
     db = stack.enter_context(PostgresServer())

@@ -23,16 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...servers import ServerSpec, launch
+from ...servers import ServerSpec
 from ...timeline.data import Timeline
 from .opentraffic import (
     FLOOR,
     MODELS,
     WORKLOADS,
-    floor_and_ceiling,
     measured,
     predicted_row,
     schedule,
+    serving,
     twin_of,
 )
 
@@ -52,18 +52,16 @@ def measure(label: str, spec: ServerSpec) -> dict:
     with tempfile.TemporaryDirectory(prefix="lab-path-") as folder:
         traced = dataclasses.replace(spec, env=(*spec.env, ("TRACE", "1"),
                                                 ("TRACE_DIR", folder)))
-        with launch(traced) as server:
-            url = server.url + work.path
-            outside, ceiling = floor_and_ceiling(server, url, twin, work, SEED)
-            rate = RHO * ceiling
+        with serving(traced, work, twin, SEED) as served:
+            rate = RHO * served.capacity_rps
             started = time.monotonic_ns()  # the tracer's clock: the earlier runs' spans before
-            summary, cpu_s = measured(server, url, rate, SECONDS, SEED,
+            summary, cpu_s = measured(served.server, served.url, rate, SECONDS, SEED,
                                       "--time", "elapsed", "--time", "cpu")
         # the spans are written as each worker exits
         spans = [span.seconds * 1000 for span in Timeline.load(Path(folder)).spans
                  if span.start_ns >= started]
     row = predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                        schedule(rate, SECONDS, SEED), outside)
+                        schedule(rate, SECONDS, SEED), served.outside_s)
     check, check_cpu = summary["fields_ms"]["elapsed"], summary["fields_ms"]["cpu"]
     return {"kind": "path", "scenario": "cpu", "path": work.path, **row,
             "spans": len(spans), "lag_mean_ms": summary["send_lag_ms"]["mean"],

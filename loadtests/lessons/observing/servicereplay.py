@@ -18,7 +18,6 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from ...servers import launch
 from . import opentraffic as sweep
 
 #: (model, scenario, offered load): where the sweeps' p99 fell short most often, on /prime
@@ -41,13 +40,12 @@ def measure(label: str, scenario: str, rho: float) -> dict:
     twin's three predictions of it."""
     spec, work = dict(sweep.MODELS)[label], sweep.WORKLOADS[scenario]
     twin = sweep.twin_of(spec)
-    with launch(spec) as server, tempfile.TemporaryDirectory(prefix="lab-replay-") as folder:
-        url = server.url + work.path
-        outside, ceiling = sweep.floor_and_ceiling(server, url, twin, work, SEED)
-        rate = rho * ceiling
+    with (sweep.serving(spec, work, twin, SEED) as served,
+          tempfile.TemporaryDirectory(prefix="lab-replay-") as folder):
+        rate = rho * served.capacity_rps
         ends = Path(folder) / "ends.jsonl"
-        summary, cpu_s = sweep.measured(server, url, rate, SECONDS, SEED, "--time", "cpu",
-                                        "--records", str(ends))
+        summary, cpu_s = sweep.measured(served.server, served.url, rate, SECONDS, SEED,
+                                        "--time", "cpu", "--records", str(ends))
         cpus = [json.loads(line).get("cpu", 0.0) for line in ends.read_text().splitlines()]
     scale = cpu_s / (statistics.fmean(cpus) or cpu_s)
     ordered = tuple(cpu * scale for cpu in cpus)  # in due order: the twin's arrival order
@@ -55,7 +53,7 @@ def measure(label: str, scenario: str, rho: float) -> dict:
     random.Random(SEED).shuffle(shuffled)
     dues = sweep.schedule(rate, SECONDS, SEED)
     rows = {way: sweep.predicted_row(label, spec, twin, summary, cpu_s, rate, work, dues,
-                                     outside, sequence)
+                                     served.outside_s, sequence)
             for way, sequence in zip(WAYS, ((), tuple(shuffled), ordered), strict=True)}
     row = rows["mean S"]
     check = summary["fields_ms"]["cpu"]

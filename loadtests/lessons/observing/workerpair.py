@@ -11,10 +11,8 @@ queue per answer. In PostgreSQL too (``/db``), where the sweep's tail runs long.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
-from ...servers import launch
 from . import opentraffic as sweep
 
 #: (scenario, offered load of gthread -w2): CPU work below the knee, where the sweep's
@@ -45,16 +43,11 @@ def measure(scenario: str, rho: float, number: int = 0) -> list[dict]:
 def _run(spec, label: str, scenario: str, rate_of, number: int) -> dict:
     """One fresh server's floor and capacity, then one open run at ``rate_of(capacity)``."""
     work, twin = sweep.WORKLOADS[scenario], sweep.twin_of(spec)
-    with contextlib.ExitStack() as stack:
-        if work.database:
-            spec = sweep.on_a_database(stack, spec)
-        server = stack.enter_context(launch(spec))
-        url = server.url + work.path
-        outside, ceiling = sweep.floor_and_ceiling(server, url, twin, work, SEED)
-        rate = rate_of(ceiling)
-        summary, cpu_s = sweep.measured(server, url, rate, SECONDS, SEED)
-    row = sweep.predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                              sweep.schedule(rate, SECONDS, SEED), outside)
+    with sweep.serving(spec, work, twin, SEED) as served:
+        rate = rate_of(served.capacity_rps)
+        summary, cpu_s = sweep.measured(served.server, served.url, rate, SECONDS, SEED)
+    row = sweep.predicted_row(label, served.spec, twin, summary, cpu_s, rate, work,
+                              sweep.schedule(rate, SECONDS, SEED), served.outside_s)
     return {"kind": "pair", "scenario": scenario, "path": work.path, "round": number + 1,
             **row}
 
@@ -92,7 +85,7 @@ def _reading(rows: list[dict]) -> list[str]:
         mine = [row for row in rows if row["path"].startswith(path)]
         ranges = []
         for workers in (2, 1):
-            ours = [row for row in mine if f"-w{workers} " in row["label"]]
+            ours = [row for row in mine if len(row["shares"]) == workers]
             ranges.append(f"with {'two workers' if workers == 2 else 'one'}, " + ", ".join(
                 f"{at} {min(_ratio(r, at) for r in ours):.2f}–"
                 f"{max(_ratio(r, at) for r in ours):.2f}" for at in ("p50", "p99")))
