@@ -77,54 +77,9 @@ def _runs(results: Results) -> list[dict]:
     return [row for row in results.extra("opentraffic") if "kind" not in row]
 
 
-def stall_table(results: Results) -> list[str]:
-    """The stall met by the open load and by the closed one: lines of the section."""
-    rows = [row for row in results.extra("opentraffic") if row.get("kind") == "stall"]
-    if not rows:
-        return []
-    over, stalled = rows[0]["over_ms"], rows[0]["stall_s"]
-    lines = ["", f"The stall a closed loop hides: a gevent worker on `/health` stopped for "
-             f"{stalled:g} s (SIGSTOP, then SIGCONT) in the middle of a run, met once by the "
-             "open load and once by a closed loop of users:", "",
-             f"| load | answered | slower than {over:g} ms | p50 ms | p99 ms | max ms |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for row in rows:
-        lines.append(f"| {row['mode']}, {row['load']} | {row['answered']} | {row['over']} | "
-                     f"{_ms(row['p50_ms'])} | {_ms(row['p99_ms'])} | {_ms(row['max_ms'])} |")
-    lines += ["", "Every request due during the stall waits for its end, counted from when "
-              "it was due; the closed loop's users stop sending while they wait, so it counts "
-              "at most one slow request per user."]
-    return lines
-
-
-def _versus(results: Results) -> list[dict]:
-    return [row for row in results.extra("opentraffic") if row.get("kind") == "versus"]
-
-
-#: The percentiles open against closed sets side by side (the summary's names).
-VERSUS_AT = ("p50", "p90", "p99", "p99.9", "max")
-
-
-def versus_table(results: Results) -> list[str]:
-    """The closed loop and the open load at its throughput: lines of the section."""
-    rows = _versus(results)
-    if not rows:
-        return []
-    closed, opened = rows
-    lines = ["", f"Open against closed at the same throughput: {closed['label']} on "
-             f"`{closed['path']}`, first a closed loop of {closed['load']} (no think time), "
-             f"then open arrivals at the rate that loop achieved:", "",
-             "| load | answered | rate /s | " + " | ".join(f"{p} ms" for p in VERSUS_AT) + " |",
-             "|---|---:|---:|" + "---:|" * len(VERSUS_AT)]
-    for row in rows:
-        lines.append(f"| {row['mode']}, {row['load']} | {row['answered']} | "
-                     f"{row['achieved_rps']:.1f} | "
-                     + " | ".join(_ms(row["latency_ms"].get(p)) for p in VERSUS_AT) + " |")
-    ratio = opened["latency_ms"]["p99"] / closed["latency_ms"]["p99"]
-    return [*lines, "", f"The same server at the same throughput: the open load's p99 is "
-                    f"{ratio:.1f} times the closed loop's. The closed loop's users can hold "
-                    "no more requests than there are users, so its queue is bounded; the "
-                    "open load's queue is whatever the arrivals make it."]
+def _kind(results: Results, kind: str) -> list[dict]:
+    """The observation's rows of one kind (open against closed, the stall, ...)."""
+    return [row for row in results.extra("opentraffic") if row.get("kind") == kind]
 
 
 def _scenario(row: dict) -> str:
@@ -142,11 +97,10 @@ def _per_request_lines(results: Results) -> list[str]:
     (:mod:`.observing.workerpair`)."""
     from .observing import gcpause, requestpath, servicereplay, workerpair
 
-    rows = results.extra("opentraffic")
-    return (requestpath.lines([row for row in rows if row.get("kind") == "path"])
-            + servicereplay.lines([row for row in rows if row.get("kind") == "replay"])
-            + gcpause.lines([row for row in rows if row.get("kind") == "gc"])
-            + workerpair.lines([row for row in rows if row.get("kind") == "pair"]))
+    return (requestpath.lines(_kind(results, "path"))
+            + servicereplay.lines(_kind(results, "replay"))
+            + gcpause.lines(_kind(results, "gc"))
+            + workerpair.lines(_kind(results, "pair")))
 
 
 def section(results: Results) -> str:
@@ -181,36 +135,21 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
-    return "\n".join(lines + per_request + versus_table(results) + stall_table(results))
+    from .observing import openclosed
+
+    return "\n".join(lines + per_request + openclosed.versus_lines(_kind(results, "versus"))
+                     + openclosed.stall_lines(_kind(results, "stall")))
 
 
 def chart(results: Results, out: Path) -> list[str]:
     rows = _runs(results)
     names = [name for scenario in dict.fromkeys(map(_scenario, rows))
              if (name := _chart([r for r in rows if _scenario(r) == scenario], scenario, out))]
-    return names + ([_versus_chart(versus, out)] if (versus := _versus(results)) else [])
+    if not (versus := _kind(results, "versus")):
+        return names
+    from .observing import openclosed
 
-
-def _versus_chart(rows: list[dict], out: Path) -> str:
-    """The closed loop's percentiles beside the open load's at its throughput."""
-    from matplotlib.ticker import ScalarFormatter
-
-    from ..matrix.charts import figure, save
-
-    fig, ax = figure(6)
-    for row in rows:
-        rate = f" ({row['achieved_rps']:.1f}/s)" if row["mode"] == "closed" else ""
-        ax.plot(range(len(VERSUS_AT)), [row["latency_ms"][p] for p in VERSUS_AT], marker="o",
-                label=f"{row['mode']}, {row['load']}{rate}")
-    ax.set_xticks(range(len(VERSUS_AT)), VERSUS_AT)
-    ax.set_yscale("log")
-    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-        axis(ScalarFormatter())
-    ax.set_ylabel("latency from due, ms")
-    ax.set_title(f"{rows[0]['label']} on {rows[0]['path'].split('?')[0]}: open against "
-                 "closed at the same throughput")
-    ax.legend(fontsize=8)
-    return save(fig, out, "opentraffic-versus.png")
+    return [*names, openclosed.versus_chart(versus, out)]
 
 
 def _chart(rows: list[dict], scenario: str, out: Path) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import openload
 from . import opentraffic as sweep
 
 #: The model and rate: one gevent worker on /io, about where the quick preset's open cell
@@ -38,11 +39,11 @@ def measure(freeze: bool, rate: float = RATE) -> dict:
     twin = sweep.twin_of(spec)
     with sweep.serving(spec, work, twin, SEED) as served:
         before = sweep.gc_of(served.server, spec)
-        summary, cpu_s = sweep.measured(served.server, served.url, rate, SECONDS, SEED,
+        summary, cpu_s = openload.measured(served.server, served.url, rate, SECONDS, SEED,
                                         "--time", "elapsed")
         after = sweep.gc_of(served.server, spec)
     row = sweep.predicted_row(LABEL, spec, twin, summary, cpu_s, rate, work,
-                              sweep.schedule(rate, SECONDS, SEED), served.outside_s)
+                              openload.schedule(rate, SECONDS, SEED), served.outside_s)
     return {"kind": "gc", "scenario": "io", "path": work.path, **row, "freeze": freeze,
             "frozen": after["frozen"],
             "collections": [a - b for a, b in zip(after["collections"],

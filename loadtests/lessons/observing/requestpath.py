@@ -25,16 +25,8 @@ from pathlib import Path
 
 from ...servers import ServerSpec
 from ...timeline.data import Timeline
-from .opentraffic import (
-    FLOOR,
-    MODELS,
-    WORKLOADS,
-    measured,
-    predicted_row,
-    schedule,
-    serving,
-    twin_of,
-)
+from .openload import measured, schedule
+from .opentraffic import FLOOR, MODELS, WORKLOADS, predicted_row, serving, twin_of
 
 #: The offered load (a share of each model's capacity), the seconds of arrivals, the seed.
 RHO, SECONDS, SEED = 0.2, 8.0, 3

@@ -18,6 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from . import openload
 from . import opentraffic as sweep
 
 #: (model, scenario, offered load): where the sweeps' p99 fell short most often, on /prime
@@ -44,14 +45,14 @@ def measure(label: str, scenario: str, rho: float) -> dict:
           tempfile.TemporaryDirectory(prefix="lab-replay-") as folder):
         rate = rho * served.capacity_rps
         ends = Path(folder) / "ends.jsonl"
-        summary, cpu_s = sweep.measured(served.server, served.url, rate, SECONDS, SEED,
+        summary, cpu_s = openload.measured(served.server, served.url, rate, SECONDS, SEED,
                                         "--time", "cpu", "--records", str(ends))
         cpus = [json.loads(line).get("cpu", 0.0) for line in ends.read_text().splitlines()]
     scale = cpu_s / (statistics.fmean(cpus) or cpu_s)
     ordered = tuple(cpu * scale for cpu in cpus)  # in due order: the twin's arrival order
     shuffled = list(ordered)
     random.Random(SEED).shuffle(shuffled)
-    dues = sweep.schedule(rate, SECONDS, SEED)
+    dues = openload.schedule(rate, SECONDS, SEED)
     rows = {way: sweep.predicted_row(label, spec, twin, summary, cpu_s, rate, work, dues,
                                      served.outside_s, sequence)
             for way, sequence in zip(WAYS, ((), tuple(shuffled), ordered), strict=True)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import openload
 from . import opentraffic as sweep
 
 #: (scenario, offered load of gthread -w2): CPU work below the knee, where the sweep's
@@ -45,9 +46,9 @@ def _run(spec, label: str, scenario: str, rate_of, number: int) -> dict:
     work, twin = sweep.WORKLOADS[scenario], sweep.twin_of(spec)
     with sweep.serving(spec, work, twin, SEED) as served:
         rate = rate_of(served.capacity_rps)
-        summary, cpu_s = sweep.measured(served.server, served.url, rate, SECONDS, SEED)
+        summary, cpu_s = openload.measured(served.server, served.url, rate, SECONDS, SEED)
     row = sweep.predicted_row(label, served.spec, twin, summary, cpu_s, rate, work,
-                              sweep.schedule(rate, SECONDS, SEED), served.outside_s)
+                              openload.schedule(rate, SECONDS, SEED), served.outside_s)
     return {"kind": "pair", "scenario": scenario, "path": work.path, "round": number + 1,
             **row}
 
