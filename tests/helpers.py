@@ -303,19 +303,22 @@ def _command(pid: int) -> str:
 
 
 #: The longest test files, longest first, with their seconds in make test's parallel pass (2-vCPU
-#: CI machine, 2026-12-06, summed from ``--durations``). That pass hands out whole files
-#: (``--dist loadfile``) in collection order (``--no-loadscope-reorder``): started first, none
-#: of them starts last and runs alone while the other workers idle (``test_try.py``, once
-#: last, ran to 310 s of a pass whose files add up to 270 s a worker). ``tests/test_harness.py``
-#: checks the names.
-LONGEST = {"test_try.py": 231, "test_hosts.py": 210, "test_reliability.py": 130,
-           "test_advise_goal.py": 110,
-           "test_slowclients.py": 107, "test_brokers.py": 70, "test_offload_celery.py": 64,
-           "test_advise_db.py": 60,
-           "test_try_services.py": 49, "test_servers.py": 43, "test_timeline.py": 42,
-           "test_db.py": 41, "test_teaching.py": 39, "test_matrix.py": 35,
-           "test_advise.py": 26, "test_registry.py": 24, "test_endpoints.py": 24,
-           "test_overload.py": 22, "test_fuzz.py": 20}
+#: CI machine, 2026-12-07, each test's wall from ``LAB_TEST_CPU``, summed per file). That pass
+#: hands out whole files (``--dist loadfile``) in collection order (``--no-loadscope-reorder``),
+#: each to the worker that is free first: started longest first, none of them starts last and
+#: runs alone while the other workers idle (``test_try.py``, once last, ran to 310 s of a pass
+#: whose files add up to 270 s a worker; with 19 files listed, ``test_opentraffic.py``, 52 s,
+#: started at 253 s and ended the pass at 305 s, where longest-first of these 26 ends every
+#: worker by 288 s). ``tests/test_harness.py`` checks the names.
+LONGEST = {"test_hosts.py": 226, "test_try.py": 224, "test_reliability.py": 156,
+           "test_brokers.py": 117, "test_slowclients.py": 117, "test_registry.py": 100,
+           "test_advise_db.py": 99, "test_offload_celery.py": 91, "test_advise_goal.py": 79,
+           "test_db.py": 79, "test_timeline.py": 66, "test_try_services.py": 58,
+           "test_servers.py": 55, "test_opentraffic.py": 52, "test_docs.py": 51,
+           "test_advise_python.py": 49, "test_teaching.py": 49, "test_matrix.py": 46,
+           "test_endpoints.py": 44, "test_fuzz.py": 37, "test_advise.py": 32,
+           "test_simulate.py": 27, "test_overload.py": 26, "test_gunicorn_conf.py": 22,
+           "test_openloop.py": 18, "test_offload_dirty.py": 16}
 
 
 #: Seconds from the broker ready again to the first right answer: the issue's bound.
