@@ -24,11 +24,13 @@ PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
 # pip compiles each installed module's bytecode one file at a time (about 30 s of the 59 s
 # bootstrap on 2 cores); --no-compile, then compileall on every core, writes the same .pyc
 # files in about 13 s (a file that does not compile is left to import time, as pip leaves it).
+# The packages' own test folders (a sixth of their modules, never imported here) are left
+# out: 8.3 s against 11.1 with them (2026-12-07); one that is imported compiles then.
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
-	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') > /dev/null || true
+	$(BIN)/python -m compileall -q -j 0 -x '/tests?/' $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') > /dev/null || true
 	touch $(STAMP)
 
 os-packages:  ## redis-server, nginx: installed when missing (root with apt-get), else one line says how

@@ -16,7 +16,9 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
     """The database cell (gthread -w2 on /db, a PostgreSQL of its own): the floor and the
     profile, then one open run at ρ 0.5 for 2 s: every request scheduled is answered, by
     both workers (the pid split sums to 1), and the twin's p50 sits above the delay, as a
-    request that waits DELAY_S in PostgreSQL must."""
+    request that waits DELAY_S in PostgreSQL must. The twin waits what the profile's
+    answers took in the database (their ``wall``), which ``pg_sleep`` makes no shorter than
+    the delay, and the capacity is counted with that wait."""
     monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
     monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
     [model] = observing.WORKLOADS["db"].runs()
@@ -28,7 +30,11 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
     assert row["cpu_ms"] > 0 and row["outside_ms"] > 0  # /health's latency past its CPU
     assert row["utilisation"] == pytest.approx(
         row["rate_rps"] / row["capacity_rps"])
-    assert observing.DELAY_S * 1000 < row["predicted_p50_ms"] <= row["predicted_p99_ms"]
+    assert observing.DELAY_S * 1000 < row["wait_ms"] < row["p50_ms"]
+    assert row["capacity_rps"] == pytest.approx(observing.capacity(
+        observing.twin_of(observing.WORKLOADS["db"].runs()[0][1]), row["cpu_ms"] / 1000,
+        row["wait_ms"] / 1000))
+    assert row["wait_ms"] < row["predicted_p50_ms"] <= row["predicted_p99_ms"]
     assert observing.DELAY_S * 1000 < row["p50_ms"] <= row["p99_ms"]
     # two workers: /info answers from either, so the run's collections are not read
     assert row["full_collections"] is None and row["full_ms"] is None

@@ -134,11 +134,29 @@ def section(results: Results) -> str:
         inside = sum(verdict(row) == "in" for row in judged)
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
-                  f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."]
+                  f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99).",
+                  *_waited(mine)]
     from .observing import openclosed
 
     return "\n".join(lines + per_request + openclosed.versus_lines(_kind(results, "versus"))
                      + openclosed.stall_lines(_kind(results, "stall")))
+
+
+def _waited(rows: list[dict]) -> list[str]:
+    """Where the twin waited what the server measured, not the delay asked for: a line.
+
+    >>> _waited([{"delay_s": 0.02, "wait_ms": 20.9},
+    ...          {"delay_s": 0.02, "wait_ms": 21.2}])[1].split("): ")[1]
+    '20.9–21.2 ms, against 20 asked for.'
+    """
+    waits = [row["wait_ms"] for row in rows
+             if row.get("wait_ms") is not None and row["wait_ms"] != row["delay_s"] * 1000]
+    if not waits:
+        return []
+    return ["", "The twin waited what the requests took in the database at the profile's "
+            "rate, where nothing queues (the median of the answers' own `wall`): "
+            f"{min(waits):.1f}–{max(waits):.1f} ms, against "
+            f"{rows[0]['delay_s'] * 1000:g} asked for."]
 
 
 def chart(results: Results, out: Path) -> list[str]:

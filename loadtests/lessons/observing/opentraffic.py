@@ -62,6 +62,11 @@ class Workload:
     #: Whether its Python runs after the wait (``/mixed``: sleep, then the check): the
     #: twin then gives it a turn at the GIL or loop before the wait and one after.
     computes_after: bool = False
+    #: The field of its JSON answer that times each request's own wait, in seconds, where
+    #: the wait is not what the app asked for (``/db``'s ``wall``: ``pg_sleep`` and the round
+    #: trip, the backend's wake-up, the pool's checkout): the twin waits its median at the
+    #: profile's rate, where nothing queues, instead of ``delay_s``.
+    timed: str | None = None
 
     def work(self, cpu_s: float, outside_s: float = 0.0) -> Work:
         """One request as the twin sees it, ``cpu_s`` of Python in all, ``outside_s`` on
@@ -81,7 +86,7 @@ WORKLOADS = {"io": Workload(f"/io?delay={DELAY_S:g}", DELAY_S),
              "cpu": Workload(f"/prime/{MIXED_PRIME}", 0.0),
              "mixed": Workload(f"/mixed?delay={DELAY_S:g}", DELAY_S, computes_after=True),
              "db": Workload(f"/db?ms={DELAY_S * 1000:g}", DELAY_S,
-                            models=("gthread -w2 --threads 4",), database=True)}
+                            models=("gthread -w2 --threads 4",), database=True, timed="wall")}
 #: The highest rate offered (a second): where the generator, on the same two cores, still
 #: takes a small share of one (its send lag is reported with every row).
 MAX_RATE = 400.0
@@ -115,7 +120,8 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
             summary, cpu_s = measured(server, url, rate, duration, seed)
             rows.append({"scenario": scenario, "path": work.path,
                          **predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                                         schedule(rate, duration, seed), served.outside_s),
+                                         schedule(rate, duration, seed), served.outside_s,
+                                         wait_s=served.wait_s),
                          **full_collections(before, gc_of(server, spec))})
     return rows
 
@@ -132,22 +138,29 @@ class Served:
     outside_s: float
     #: Requests a second it can answer on the workload (:func:`capacity`).
     capacity_rps: float
+    #: The seconds each request waits, as measured at the profile's rate, where the
+    #: workload times it (:attr:`Workload.timed`); None: its ``delay_s``.
+    wait_s: float | None = None
 
 
 @contextlib.contextmanager
 def serving(spec: ServerSpec, work: Workload, twin: Twin, seed: int) -> Iterator[Served]:
     """A fresh server for ``work`` (with a PostgreSQL of its own where ``work`` needs one),
     and before its open runs the seconds a request spends outside it (:func:`outside_s`)
-    and its capacity from the profile's CPU per request; stopped, and its database with
-    it, on leaving."""
+    and its capacity from the profile's CPU per request (and its wait, where the workload
+    times it); stopped, and its database with it, on leaving."""
     with contextlib.ExitStack() as stack:
         if work.database:
             spec = _on_a_database(stack, spec)
         server = stack.enter_context(launch(spec))
         url = server.url + work.path
         outside = outside_s(server, seed)
-        _, profiled_cpu = measured(server, url, *PROFILE, seed)
-        yield Served(spec, server, url, outside, capacity(twin, profiled_cpu, work.delay_s))
+        timed = ("--time", work.timed) if work.timed else ()
+        profile, profiled_cpu = measured(server, url, *PROFILE, seed, *timed)
+        # the median: a fresh pool's first checkouts open their connections
+        wait = profile["fields_ms"][work.timed]["p50"] / 1000 if work.timed else None
+        yield Served(spec, server, url, outside,
+                     capacity(twin, profiled_cpu, work.delay_s if wait is None else wait), wait)
 
 
 def gc_of(server, spec: ServerSpec) -> dict | None:
@@ -195,9 +208,12 @@ def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
 
 def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
                   rate: float, work: Workload, dues: list[float],
-                  outside: float = 0.0, sequence: tuple[float, ...] = ()) -> dict:
+                  outside: float = 0.0, sequence: tuple[float, ...] = (),
+                  wait_s: float | None = None) -> dict:
     """What one open run measured, the twin's prediction beside it (``sequence``: each
-    request's own Python, in arrival order, instead of ``cpu_s`` for all)."""
+    request's own Python, in arrival order, instead of ``cpu_s`` for all; ``wait_s``: the
+    wait measured (:attr:`Served.wait_s`) instead of the workload's ``delay_s``)."""
+    taken = work if wait_s is None else dataclasses.replace(work, delay_s=wait_s)
     split = shares(summary, twin.processes)
     # a sync worker answers one request a connection and closes it: every request waits
     # in the one accept queue; the others keep the connections they accepted, which the
@@ -212,12 +228,13 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
     if len(dues) != summary["scheduled"]:
         raise ValueError(f"the generator scheduled {summary['scheduled']} requests, the "
                          f"twin's replay {len(dues)}: not the run's schedule")
-    request = dataclasses.replace(work.work(cpu_s, outside), sequence=sequence)
+    request = dataclasses.replace(taken.work(cpu_s, outside), sequence=sequence)
     predicted = at_split(lambda seed: open_loop(fed, request, rate, arrivals=dues, warmup=0,
                                                 seed=seed), split if kept else None)
-    measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, work.delay_s)
+    measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, taken.delay_s)
     return {
-        "label": label, "model": spec.model, "delay_s": work.delay_s, "cores": twin.cores,
+        "label": label, "model": spec.model, "delay_s": work.delay_s,
+        "wait_ms": taken.delay_s * 1000, "cores": twin.cores,
         "cpu_ms": cpu_s * 1000, "outside_ms": outside * 1000, "capacity_rps": ceiling,
         "offered_rps": summary["offered_rps"], "achieved_rps": summary["achieved_rps"],
         "rate_rps": rate, "utilisation": rate / ceiling,

@@ -48,7 +48,8 @@ def _run(spec, label: str, scenario: str, rate_of, number: int) -> dict:
         rate = rate_of(served.capacity_rps)
         summary, cpu_s = openload.measured(served.server, served.url, rate, SECONDS, SEED)
     row = sweep.predicted_row(label, served.spec, twin, summary, cpu_s, rate, work,
-                              openload.schedule(rate, SECONDS, SEED), served.outside_s)
+                              openload.schedule(rate, SECONDS, SEED), served.outside_s,
+                              wait_s=served.wait_s)
     return {"kind": "pair", "scenario": scenario, "path": work.path, "round": number + 1,
             **row}
 
