@@ -143,20 +143,30 @@ def section(results: Results) -> str:
 
 
 def _waited(rows: list[dict]) -> list[str]:
-    """Where the twin waited what the server measured, not the delay asked for: a line.
+    """Where the twin waited what the server measured, not the delay asked for: a line,
+    with the ratios the twin would have stood at below :data:`JUDGED_BELOW` fed the delay.
 
-    >>> _waited([{"delay_s": 0.02, "wait_ms": 20.9},
-    ...          {"delay_s": 0.02, "wait_ms": 21.2}])[1].split("): ")[1]
-    '20.9–21.2 ms, against 20 asked for.'
+    >>> print(_waited([{"delay_s": 0.02, "wait_ms": 20.9, "utilisation": 0.5, "p50_ms": 22,
+    ...                 "p99_ms": 40, "asked_p50_ms": 21, "asked_p99_ms": 30}])[1][-71:])
+    20 ms asked for instead, it stood at p50 0.95 and p99 0.75 of measured.
     """
     waits = [row["wait_ms"] for row in rows
              if row.get("wait_ms") is not None and row["wait_ms"] != row["delay_s"] * 1000]
     if not waits:
         return []
-    return ["", "The twin waited what the requests took in the database at the profile's "
-            "rate, where nothing queues (the median of the answers' own `wall`): "
-            f"{min(waits):.1f}–{max(waits):.1f} ms, against "
-            f"{rows[0]['delay_s'] * 1000:g} asked for."]
+    asked = rows[0]["delay_s"] * 1000
+    line = ("The twin waited what the requests took in the database at the profile's rate, "
+            "where nothing queues (the median of the answers' own `wall`): "
+            f"{min(waits):.1f}–{max(waits):.1f} ms, against {asked:g} asked for.")
+    judged = [row for row in rows if row["utilisation"] < JUDGED_BELOW
+              and row.get("asked_p99_ms") and row["p50_ms"] and row["p99_ms"]]
+    if judged:
+        from .observing.requestpath import span_of
+
+        line += (f" Fed the {asked:g} ms asked for instead, it stood at p50 "
+                 f"{span_of([row['asked_p50_ms'] / row['p50_ms'] for row in judged])} and p99 "
+                 f"{span_of([row['asked_p99_ms'] / row['p99_ms'] for row in judged])} of measured.")
+    return ["", line]
 
 
 def chart(results: Results, out: Path) -> list[str]:

@@ -228,9 +228,13 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
     if len(dues) != summary["scheduled"]:
         raise ValueError(f"the generator scheduled {summary['scheduled']} requests, the "
                          f"twin's replay {len(dues)}: not the run's schedule")
-    request = dataclasses.replace(taken.work(cpu_s, outside), sequence=sequence)
-    predicted = at_split(lambda seed: open_loop(fed, request, rate, arrivals=dues, warmup=0,
-                                                seed=seed), split if kept else None)
+    def predict(workload: Workload) -> dict[str, float]:
+        request = dataclasses.replace(workload.work(cpu_s, outside), sequence=sequence)
+        return _predicted(fed, request, rate, dues, split if kept else None)
+
+    said = predict(taken)
+    # beside a wait measured, what the twin says of the delay asked for
+    asked = predict(work) if taken is not work else {}
     measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, taken.delay_s)
     return {
         "label": label, "model": spec.model, "delay_s": work.delay_s,
@@ -246,11 +250,21 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
         "max_ms": measured.get("max"), "mean_ms": measured.get("mean"),
         "send_lag_p99_ms": summary["send_lag_ms"].get("p99"),
         "run_queue_ms": summary.get("run_queue_ms"),
-        "predicted_p50_ms": statistics.median(o.percentile(50) for o in predicted) * 1000,
-        "predicted_p99_ms": statistics.median(o.percentile(99) for o in predicted) * 1000,
-        "predicted_mean_ms": statistics.median(o.mean for o in predicted) * 1000,
-        "predicted_rps": statistics.median(o.throughput for o in predicted),
+        **{f"predicted_{name}": value for name, value in said.items()},
+        "asked_p50_ms": asked.get("p50_ms"), "asked_p99_ms": asked.get("p99_ms"),
     }
+
+
+def _predicted(twin: Twin, request: Work, rate: float, dues: list[float],
+               split: tuple[float, ...] | None) -> dict[str, float]:
+    """The twin's p50, p99 and mean (ms) and throughput: the medians of its runs of the
+    schedule (with connections kept, the runs nearest ``split``: :mod:`loadtests.model.atsplit`)."""
+    runs = at_split(lambda seed: open_loop(twin, request, rate, arrivals=dues, warmup=0,
+                                           seed=seed), split)
+    return {"p50_ms": statistics.median(o.percentile(50) for o in runs) * 1000,
+            "p99_ms": statistics.median(o.percentile(99) for o in runs) * 1000,
+            "mean_ms": statistics.median(o.mean for o in runs) * 1000,
+            "rps": statistics.median(o.throughput for o in runs)}
 
 
 def observe(rhos: tuple[float, ...], duration: float, scenarios: tuple[str, ...] = ("io",),

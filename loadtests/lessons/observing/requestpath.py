@@ -107,22 +107,22 @@ def lines(rows: list[dict]) -> list[str]:
             "response's close; and the view's own, around the check, read from its answer), "
             "beside the server's CPU per request (S). Means add up: the parts are the mean "
             "latency's.", "", *table(rows), "",
-            f"The app's span is {_span(app_over_s)} of S: the server's CPU per request holds "
+            f"The app's span is {span_of(app_over_s)} of S: the server's CPU per request holds "
             "what happens in the app. Outside it each request spent the generator's send lag "
-            f"({_span(lag, ' ms')}) and the way in and back ({_span(way, ' ms')}: "
+            f"({span_of(lag, ' ms')}) and the way in and back ({span_of(way, ' ms')}: "
             "connecting, accepting, parsing, the loopback, the answer's return, and any wait "
             "in the queue). The twin adds to each latency the time a request spends outside "
             "the server, measured on the same server beforehand (`/health` at "
             f"{FLOOR[0]:g}/s: its mean latency less the server's CPU per request, "
-            f"{_span(outside, ' ms')}), and puts its waits in the queue; its mean then stood "
-            f"at {_span(ratios)} of the measured one. The check's CPU for one number also "
+            f"{span_of(outside, ' ms')}), and puts its waits in the queue; its mean then stood "
+            f"at {span_of(ratios)} of the measured one. The check's CPU for one number also "
             "spreads from request to request (its p50 against its p99), where the twin gives "
             f"every request the mean; its median less its mean: {min(skew):+.2f} to "
             f"{max(skew):+.2f} ms. Where it is above, the twin's p50, near the mean, falls "
             "further short than its mean does."]
 
 
-def _span(values: list[float], unit: str = "") -> str:
+def span_of(values: list[float], unit: str = "") -> str:
     """The least and the most of ``values``, as "a–b" (one number when they agree)."""
     low, high = f"{min(values):.2f}{unit}", f"{max(values):.2f}{unit}"
     return low if low == high else f"{min(values):.2f}–{high}"
