@@ -134,12 +134,29 @@ def section(results: Results) -> str:
         inside = sum(verdict(row) == "in" for row in judged)
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
-                  f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99).",
-                  *_waited(mine)]
+                  f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."
+                  + _outside(judged), *_waited(mine)]
     from .observing import openclosed
 
     return "\n".join(lines + per_request + openclosed.versus_lines(_kind(results, "versus"))
                      + openclosed.stall_lines(_kind(results, "stall")))
+
+
+def _outside(judged: list[dict]) -> str:
+    """The judged runs outside the band, each by its model, ρ and ratios: a sentence, or ""
+    when there are none.
+
+    >>> _outside([{"label": "sync -w2", "utilisation": 0.53, "p50_ms": 20.0, "p99_ms": 60.0,
+    ...            "predicted_p50_ms": 18.0, "predicted_p99_ms": 39.0}])
+    ' Outside it: sync -w2 at ρ 0.53 (p50 0.90, p99 0.65).'
+    """
+    out = [row for row in judged if verdict(row) != "in"]
+    if not out:
+        return ""
+    return " Outside it: " + "; ".join(
+        f"{row['label']} at ρ {row['utilisation']:.2f} (p50 "
+        f"{_ratio(row['predicted_p50_ms'], row['p50_ms'])}, p99 "
+        f"{_ratio(row['predicted_p99_ms'], row['p99_ms'])})" for row in out) + "."
 
 
 def _waited(rows: list[dict]) -> list[str]:
