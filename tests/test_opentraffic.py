@@ -38,6 +38,7 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
     # beside it, the twin fed the delay asked for: no slower at the median
     assert observing.DELAY_S * 1000 < row["asked_p50_ms"] <= row["predicted_p50_ms"]
     assert observing.DELAY_S * 1000 < row["p50_ms"] <= row["p99_ms"]
+    assert row["steal_ms"] >= 0  # the hypervisor's share of the run, kept with the row
     # two workers: /info answers from either, so the run's collections are not read
     assert row["full_collections"] is None and row["full_ms"] is None
 

@@ -125,7 +125,9 @@ def section(results: Results) -> str:
         "(`schedstat`), which the twin gives none of: it puts only the thread that holds "
         "the GIL or loop on a core. *full GC ms*: how long full garbage collections held "
         "the worker during the run (`/info`'s `gc`; the twin has no collector; —: not read, "
-        "where two workers serve or the sample predates it).",
+        "where two workers serve or the sample predates it). Under each table, the runs "
+        "outside the band, with the CPU time the hypervisor stole from the machine during "
+        "each (psutil's `steal`, every CPU; none where the sample predates it).",
     ]
     for scenario in dict.fromkeys(map(_scenario, rows)):
         mine = [row for row in rows if _scenario(row) == scenario]
@@ -143,12 +145,13 @@ def section(results: Results) -> str:
 
 
 def _outside(judged: list[dict]) -> str:
-    """The judged runs outside the band, each by its model, ρ and ratios: a sentence, or ""
-    when there are none.
+    """The judged runs outside the band, each by its model, ρ and ratios (and the CPU time
+    the hypervisor stole during the run, where the row has it): a sentence, or "" when
+    there are none.
 
     >>> _outside([{"label": "sync -w2", "utilisation": 0.53, "p50_ms": 20.0, "p99_ms": 60.0,
-    ...            "predicted_p50_ms": 18.0, "predicted_p99_ms": 39.0}])
-    ' Outside it: sync -w2 at ρ 0.53 (p50 0.90, p99 0.65).'
+    ...            "predicted_p50_ms": 18.0, "predicted_p99_ms": 39.0, "steal_ms": 0.0}])
+    ' Outside it: sync -w2 at ρ 0.53 (p50 0.90, p99 0.65; steal 0 ms).'
     """
     out = [row for row in judged if verdict(row) != "in"]
     if not out:
@@ -156,7 +159,9 @@ def _outside(judged: list[dict]) -> str:
     return " Outside it: " + "; ".join(
         f"{row['label']} at ρ {row['utilisation']:.2f} (p50 "
         f"{_ratio(row['predicted_p50_ms'], row['p50_ms'])}, p99 "
-        f"{_ratio(row['predicted_p99_ms'], row['p99_ms'])})" for row in out) + "."
+        f"{_ratio(row['predicted_p99_ms'], row['p99_ms'])}"
+        + ("" if row.get("steal_ms") is None else f"; steal {row['steal_ms']:g} ms") + ")"
+        for row in out) + "."
 
 
 def _waited(rows: list[dict]) -> list[str]:

@@ -250,6 +250,8 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
         "max_ms": measured.get("max"), "mean_ms": measured.get("mean"),
         "send_lag_p99_ms": summary["send_lag_ms"].get("p99"),
         "run_queue_ms": summary.get("run_queue_ms"),
+        # what the hypervisor took from every CPU during the run (the generator's summary)
+        "steal_ms": summary.get("host", {}).get("steal_ms"),
         **{f"predicted_{name}": value for name, value in said.items()},
         "asked_p50_ms": asked.get("p50_ms"), "asked_p99_ms": asked.get("p99_ms"),
     }
