@@ -18,7 +18,9 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
     both workers (the pid split sums to 1), and the twin's p50 sits above the delay, as a
     request that waits DELAY_S in PostgreSQL must. The twin waits what the profile's
     answers took in the database (their ``wall``), which ``pg_sleep`` makes no shorter than
-    the delay, and the capacity is counted with that wait."""
+    the delay, and the capacity is counted with that wait. (Not compared with the run's
+    own latency: the profile is another moment, and in make test's first pass its median
+    once measured 28.7 ms where the run's p50 was 24.4.)"""
     monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
     monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
     [model] = observing.WORKLOADS["db"].runs()
@@ -30,7 +32,7 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
     assert row["cpu_ms"] > 0 and row["outside_ms"] > 0  # /health's latency past its CPU
     assert row["utilisation"] == pytest.approx(
         row["rate_rps"] / row["capacity_rps"])
-    assert observing.DELAY_S * 1000 < row["wait_ms"] < row["p50_ms"]
+    assert row["wait_ms"] > observing.DELAY_S * 1000  # pg_sleep is never short
     assert row["capacity_rps"] == pytest.approx(observing.capacity(
         observing.twin_of(observing.WORKLOADS["db"].runs()[0][1]), row["cpu_ms"] / 1000,
         row["wait_ms"] / 1000))
