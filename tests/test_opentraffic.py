@@ -37,8 +37,8 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
         observing.twin_of(observing.WORKLOADS["db"].runs()[0][1]), row["cpu_ms"] / 1000,
         row["wait_ms"] / 1000))
     assert row["wait_ms"] < row["predicted_p50_ms"] <= row["predicted_p99_ms"]
-    # beside it, the twin fed the delay asked for: no slower at the median
-    assert observing.DELAY_S * 1000 < row["asked_p50_ms"] <= row["predicted_p50_ms"]
+    # beside it, the twin fed the delay asked for (its runs' split drawn anew: not compared)
+    assert observing.DELAY_S * 1000 < row["asked_p50_ms"] <= row["asked_p99_ms"]
     assert observing.DELAY_S * 1000 < row["p50_ms"] <= row["p99_ms"]
     assert row["steal_ms"] >= 0  # the hypervisor's share of the run, kept with the row
     # two workers: /info answers from either, so the run's collections are not read
