@@ -43,8 +43,7 @@ def measure(freeze: bool, rate: float = RATE) -> dict:
                                         "--time", "elapsed")
         after = sweep.gc_of(served.server, spec)
     row = sweep.predicted_row(LABEL, spec, twin, summary, cpu_s, rate, work,
-                              openload.schedule(rate, SECONDS, SEED), served.outside_s,
-                              wait_s=served.wait_s)
+                              openload.schedule(rate, SECONDS, SEED), served)
     return {"kind": "gc", "scenario": "io", "path": work.path, **row, "freeze": freeze,
             "frozen": after["frozen"],
             "collections": [a - b for a, b in zip(after["collections"],

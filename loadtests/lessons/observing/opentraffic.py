@@ -120,8 +120,7 @@ def run_one(label: str, spec: ServerSpec, rhos: tuple[float, ...], duration: flo
             summary, cpu_s = measured(server, url, rate, duration, seed)
             rows.append({"scenario": scenario, "path": work.path,
                          **predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                                         schedule(rate, duration, seed), served.outside_s,
-                                         wait_s=served.wait_s),
+                                         schedule(rate, duration, seed), served),
                          **full_collections(before, gc_of(server, spec))})
     return rows
 
@@ -207,13 +206,15 @@ def _on_a_database(stack: contextlib.ExitStack, spec: ServerSpec) -> ServerSpec:
 
 
 def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s: float,
-                  rate: float, work: Workload, dues: list[float],
-                  outside: float = 0.0, sequence: tuple[float, ...] = (),
-                  wait_s: float | None = None) -> dict:
-    """What one open run measured, the twin's prediction beside it (``sequence``: each
-    request's own Python, in arrival order, instead of ``cpu_s`` for all; ``wait_s``: the
-    wait measured (:attr:`Served.wait_s`) instead of the workload's ``delay_s``)."""
-    taken = work if wait_s is None else dataclasses.replace(work, delay_s=wait_s)
+                  rate: float, work: Workload, dues: list[float], served: Served,
+                  sequence: tuple[float, ...] = ()) -> dict:
+    """What one open run on ``served`` measured, the twin's prediction beside it, fed what
+    the server's profile measured: the time outside it, and the wait where the workload
+    times it (``sequence``: each request's own Python, in arrival order, instead of
+    ``cpu_s`` for all)."""
+    outside = served.outside_s
+    taken = (work if served.wait_s is None
+             else dataclasses.replace(work, delay_s=served.wait_s))
     split = shares(summary, twin.processes)
     # a sync worker answers one request a connection and closes it: every request waits
     # in the one accept queue; the others keep the connections they accepted, which the

@@ -53,7 +53,7 @@ def measure(label: str, spec: ServerSpec) -> dict:
         spans = [span.seconds * 1000 for span in Timeline.load(Path(folder)).spans
                  if span.start_ns >= started]
     row = predicted_row(label, spec, twin, summary, cpu_s, rate, work,
-                        schedule(rate, SECONDS, SEED), served.outside_s, wait_s=served.wait_s)
+                        schedule(rate, SECONDS, SEED), served)
     check, check_cpu = summary["fields_ms"]["elapsed"], summary["fields_ms"]["cpu"]
     return {"kind": "path", "scenario": "cpu", "path": work.path, **row,
             "spans": len(spans), "lag_mean_ms": summary["send_lag_ms"]["mean"],

@@ -54,7 +54,7 @@ def measure(label: str, scenario: str, rho: float) -> dict:
     random.Random(SEED).shuffle(shuffled)
     dues = openload.schedule(rate, SECONDS, SEED)
     rows = {way: sweep.predicted_row(label, spec, twin, summary, cpu_s, rate, work, dues,
-                                     served.outside_s, sequence, served.wait_s)
+                                     served, sequence)
             for way, sequence in zip(WAYS, ((), tuple(shuffled), ordered), strict=True)}
     row = rows["mean S"]
     check = summary["fields_ms"]["cpu"]

@@ -48,8 +48,7 @@ def _run(spec, label: str, scenario: str, rate_of, number: int) -> dict:
         rate = rate_of(served.capacity_rps)
         summary, cpu_s = openload.measured(served.server, served.url, rate, SECONDS, SEED)
     row = sweep.predicted_row(label, served.spec, twin, summary, cpu_s, rate, work,
-                              openload.schedule(rate, SECONDS, SEED), served.outside_s,
-                              wait_s=served.wait_s)
+                              openload.schedule(rate, SECONDS, SEED), served)
     return {"kind": "pair", "scenario": scenario, "path": work.path, "round": number + 1,
             **row}
 
