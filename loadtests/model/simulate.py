@@ -41,11 +41,9 @@ from dataclasses import dataclass
 
 import simpy
 
-from .gil import Gil
 from .work import Work
+from .worker import Server
 
-#: The slice a core gives each of more runnable processes than cores.
-SLICE_S = 0.003
 #: The worker models, as the lab names them: whether the GIL is handed over mid-request.
 PREEMPTS = {"sync": False, "gthread": True, "gevent": False, "asgi": False}
 #: The times a request's threads let the GIL go for a moment and take it back, before its
@@ -129,105 +127,10 @@ class Outcome:
         return statistics.fmean(self.latencies)
 
 
-class _Server:
-    """The twin's resources in one SimPy environment, and one request's path through them."""
-
-    def __init__(self, env: simpy.Environment, twin: Twin, work: Work, rng: random.Random):
-        self.env, self.twin, self.work, self.rng = env, twin, work, rng
-        self.cores = simpy.Resource(env, twin.cores)
-        self.gils = [Gil(env) if twin.preempts else simpy.Resource(env, 1)
-                     for _ in range(twin.processes)]
-        # a slot is a process number in a store: one store for all (a shared accept
-        # queue), or one per process (connections that stay where they were accepted)
-        self.slots = [simpy.Store(env) for _ in range(twin.processes if twin.per_process else 1)]
-        # in turn, a slot of each process: the one queue hands them out in this order, and
-        # all of one process's first would load it alone until its slots ran out (gevent
-        # -w2 and 50 users: every request on one worker, half the rate)
-        for _ in range(twin.slots):
-            for process in range(twin.processes):
-                self.slots[process if twin.per_process else 0].put(process)
-        #: the client's idle keep-alive connections, by process: the last answered on top
-        self.idle: list[int] = []
-        #: requests answered per process
-        self.answered = [0] * twin.processes
-        #: requests begun: the next one's place in :attr:`Work.sequence`
-        self.drawn = 0
-
-    def _connection(self) -> int:
-        """The process whose slots this request waits for (with :attr:`Twin.per_process`)."""
-        if self.twin.keepalive and self.idle:
-            return self.idle.pop()
-        weights = self.twin.shares or (1,) * self.twin.processes
-        return self.rng.choices(range(self.twin.processes), weights)[0]
-
-    def request(self, connection: int | None = None) -> Generator:
-        """One request, from its arrival to its answer (``connection``: the process whose
-        slots it waits for, its user's own; else as :meth:`_connection` draws it)."""
-        number, self.drawn = self.drawn, self.drawn + 1
-        cpu, wait, after = self.work.draw(self.rng, number)
-        if connection is None:
-            connection = self._connection() if self.twin.per_process else 0
-        queue = self.slots[connection]
-        process = yield queue.get()
-        gil = self.gils[process]
-        if self.twin.preempts:
-            yield from self._threaded(gil, cpu, wait, after)
-        else:
-            with gil.request() as held:
-                yield held
-                yield from self._on_cores(cpu)
-                if wait and not self.work.yields:
-                    yield self.env.timeout(wait)
-            if wait and self.work.yields:
-                yield self.env.timeout(wait)
-            if after:
-                with gil.request() as held:
-                    yield held
-                    yield from self._on_cores(after)
-        yield queue.put(process)
-        self.answered[process] += 1
-        if self.twin.keepalive:
-            self.idle.append(connection)
-
-    def _threaded(self, gil: Gil, cpu: float, wait: float, after: float) -> Generator:
-        """A request on a thread: the GIL taken back after each short release, its Python
-        handed over whenever another thread has waited a switch interval (:mod:`.gil`)."""
-        before, behind = self.twin.releases
-        for _ in range(before):
-            yield from gil.hop()
-        if cpu or (after and not before):  # a turn at the GIL even for no CPU (/mixed)
-            yield from gil.run(cpu, self._on_cores)
-        if wait and not self.work.yields:  # a C call that keeps the GIL while it waits
-            yield from gil.take()
-            yield self.env.timeout(wait)
-            gil.release()
-        elif wait:
-            yield self.env.timeout(wait)
-        if after:
-            yield from gil.run(after, self._on_cores)
-        for _ in range(behind):
-            yield from gil.hop()
-
-    def _on_cores(self, cpu: float, stop: simpy.Event | None = None) -> Generator:
-        """``cpu`` s on a core, in slices when the cores are shared; cut short when
-        ``stop`` fires while it runs. Returns the CPU left to run."""
-        while cpu > 0:
-            run = min(cpu, SLICE_S) if self.twin.processes > self.twin.cores else cpu
-            with self.cores.request() as core:
-                yield core
-                began, done = self.env.now, self.env.timeout(run)
-                yield done if stop is None else done | stop
-                # the whole slice, not now - began: that difference drifts by rounding
-                cpu -= run if done.processed else self.env.now - began
-            if stop is not None and stop.triggered:
-                break
-        return max(cpu, 0.0)
-
-
 def _simulate(twin: Twin, work: Work, seed: int, start: Callable) -> Outcome:
     env = simpy.Environment()
     rng = random.Random(seed)
-    server = _Server(env, twin, work, rng)
+    server = Server(env, twin, work, rng)
     latencies: list[float] = []
     window = start(env, server, rng, latencies)
     env.run()
