@@ -5,6 +5,7 @@ Each run is seeded: the same numbers every time, on any machine."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -77,6 +78,31 @@ def test_python_after_the_wait_queues_at_the_loop_a_second_time():
                       requests=20_000).mean
     assert before - wait - cpu == pytest.approx(queued, rel=0.05)
     assert after - wait - cpu > 2 * queued
+
+
+def test_an_event_loop_runs_a_step_behind_what_its_iteration_began_with():
+    """gunicorn's asgi worker, 10 ms of waiting and then 20 ms of Python a request: A at 0,
+    C at 5 ms, B at 12 ms, while A's Python runs (10-30 ms) and C's timer expires (15 ms).
+    At a lock, first come first served, B is read at 30 ms, its wait ends at 40 and its
+    Python waits for C's (30-50): answered at 70 ms. On the loop, B's socket and C's timer
+    are noted together at 30 ms; C's Python runs in the next iteration, B's second step
+    beside it: B's view starts at 50, its Python runs 60-80 (``loadtests/model/loop.py``)."""
+    work, dues = Work(0.0, 0.01, after_s=0.02), [0.0, 0.005, 0.012]
+    lock = dataclasses.replace(Twin.of("asgi"), hops=None)
+    at_lock = open_loop(lock, work, 1.0, arrivals=dues, warmup=0).latencies
+    on_loop = open_loop(Twin.of("asgi"), work, 1.0, arrivals=dues, warmup=0).latencies
+    assert at_lock == pytest.approx([0.03, 0.045, 0.07 - 0.012])  # A, C, B as answered
+    assert on_loop == pytest.approx([0.03, 0.045, 0.08 - 0.012])
+
+
+def test_one_step_a_request_on_the_loop_is_served_as_at_a_lock():
+    """Where each request's Python is one step (``/prime``), the loop serves them in the
+    order they came, as a lock does: the same latencies, request by request (M/M/1's)."""
+    work, lock = Work(0.01, exponential=True), dataclasses.replace(Twin.of("asgi"), hops=None)
+    on_loop = open_loop(Twin.of("asgi"), work, 70.0, requests=5000)
+    assert on_loop.latencies == pytest.approx(open_loop(lock, work, 70.0,
+                                                        requests=5000).latencies)
+    assert on_loop.mean == pytest.approx(1 / (100 - 70), rel=0.1)
 
 
 def test_a_replayed_schedule_is_served_as_it_was_due():

@@ -134,7 +134,7 @@ class Candidate:
         slots = self.slots
         twin = Twin.of(self.model, workers=self.workers, threads=self.threads,
                        connections=1000 if slots == math.inf else int(slots) // self.workers,
-                       cores=cores)
+                       cores=cores, server=self.server)
         return dataclasses.replace(twin, keepalive=self.model != "sync" and self.workers > 1)
 
     def command(self, app: str, chdir: str | None) -> str:

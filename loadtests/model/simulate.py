@@ -53,6 +53,12 @@ PREEMPTS = {"sync": False, "gthread": True, "gevent": False, "asgi": False}
 #: headers and then the body, two ``sendto``\ s). Each costs a switch interval while
 #: another thread computes (:mod:`.gil`).
 RELEASES = {"gthread": (3, 1)}
+#: The steps a request takes through an event loop's ready queue, by (server, model): after
+#: its socket's callback before its view runs, and after a timer's callback before the code
+#: that awaited it runs (:mod:`.loop`; read in gunicorn 27's ``gunicorn/asgi/protocol.py``:
+#: the connection's task, then the request's). Elsewhere a process's Python is one lock,
+#: taken in turn (sync, gevent's hub, and the servers whose loops are not read here).
+HOPS = {("gunicorn", "asgi"): (2, 1)}
 
 
 @dataclass(frozen=True)
@@ -75,22 +81,28 @@ class Twin:
     keepalive: bool = False
     #: A request's short GIL releases before its Python and after it (:data:`RELEASES`).
     releases: tuple[int, int] = (0, 0)
+    #: Each process an event loop (:mod:`.loop`), and a request's steps through it after
+    #: its socket's callback and after a timer's (:data:`HOPS`); None: one lock.
+    hops: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, model: str, *, workers: int = 1, threads: int = 1, connections: int = 1000,
            cores: int = 2, shares: tuple[float, ...] | None = None,
-           keepalive: bool = False) -> Twin:
-        """The twin of gunicorn's ``-k model -w workers --threads threads``.
+           keepalive: bool = False, server: str = "gunicorn") -> Twin:
+        """The twin of ``-k model -w workers --threads threads`` on ``server`` (gunicorn's
+        unless said).
 
         >>> twin = Twin.of("gthread", workers=2, threads=4)
-        >>> twin.processes, twin.slots, twin.preempts, twin.releases
-        (2, 4, True, (3, 1))
+        >>> twin.processes, twin.slots, twin.preempts, twin.releases, twin.hops
+        (2, 4, True, (3, 1), None)
+        >>> Twin.of("asgi").hops, Twin.of("asgi", server="uvicorn").hops
+        ((2, 1), None)
         """
         if model not in PREEMPTS:
             raise ValueError(f"model must be one of {', '.join(PREEMPTS)}, got {model!r}")
         slots = {"sync": 1, "gthread": threads}.get(model, connections)
         return cls(workers, slots, cores, PREEMPTS[model], shares, keepalive,
-                   RELEASES.get(model, (0, 0)))
+                   RELEASES.get(model, (0, 0)), HOPS.get((server, model)))
 
     @property
     def per_process(self) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from .gil import Gil
+from .loop import Loop
 from .work import Work
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class Server:
         self.cores = simpy.Resource(env, twin.cores)
         self.gils = [Gil(env) if twin.preempts else simpy.Resource(env, 1)
                      for _ in range(twin.processes)]
+        self.loops = [Loop(env) for _ in range(twin.processes)] if twin.hops else []
         # a slot is a process number in a store: one store for all (a shared accept
         # queue), or one per process (connections that stay where they were accepted)
         self.slots = [simpy.Store(env) for _ in range(twin.processes if twin.per_process else 1)]
@@ -65,7 +67,9 @@ class Server:
         queue = self.slots[connection]
         process = yield queue.get()
         gil = self.gils[process]
-        if self.twin.preempts:
+        if self.loops:
+            yield from self._looped(self.loops[process], cpu, wait, after)
+        elif self.twin.preempts:
             yield from self._threaded(gil, cpu, wait, after)
         else:
             with gil.request() as held:
@@ -83,6 +87,22 @@ class Server:
         self.answered[process] += 1
         if self.twin.keepalive:
             self.idle.append(connection)
+
+    def _looped(self, loop: Loop, cpu: float, wait: float, after: float) -> Generator:
+        """A request on an event loop: its view's steps after the socket's callback, and
+        after the timer's that ends a wait that yields (:attr:`Twin.hops`); a wait that
+        does not yield holds the loop, and the Python after it runs in the same step."""
+        arriving, waking = self.twin.hops
+        turn = yield from loop.steps(loop.readable(), arriving)
+        yield from self._on_cores(cpu)
+        if wait and self.work.yields:
+            turn.done()
+            yield self.env.timeout(wait)
+            turn = yield from loop.steps(loop.expired(), waking)
+        elif wait:
+            yield self.env.timeout(wait)
+        yield from self._on_cores(after)
+        turn.done()
 
     def _threaded(self, gil: Gil, cpu: float, wait: float, after: float) -> Generator:
         """A request on a thread: the GIL taken back after each short release, its Python

@@ -142,7 +142,8 @@ def _row(case: Case, held: list[int], summary: dict, server_cpu_s: float) -> dic
     answered = summary["requests"]
     cpu_s = server_cpu_s / max(1, answered)
     twin = Twin.of(case.spec.model, workers=case.spec.workers, threads=case.spec.threads,
-                   connections=case.spec.worker_connections, cores=usable_cores())
+                   connections=case.spec.worker_connections, cores=usable_cores(),
+                   server=case.spec.server)
     work = Work(cpu_s, case.delay_s)
     spread = goal.capacity(twin, work)
     bound = min(spread, case.connections / (case.delay_s + cpu_s))

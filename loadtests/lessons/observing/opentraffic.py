@@ -185,7 +185,8 @@ def full_collections(before: dict | None, after: dict | None) -> dict:
 def twin_of(spec: ServerSpec) -> Twin:
     """The twin of ``spec``'s worker model on this machine's usable cores."""
     return Twin.of(spec.model, workers=spec.workers, threads=spec.threads,
-                   connections=spec.worker_connections, cores=usable_cores())
+                   connections=spec.worker_connections, cores=usable_cores(),
+                   server=spec.server)
 
 
 def outside_s(server, seed: int) -> float:
