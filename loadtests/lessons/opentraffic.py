@@ -16,10 +16,8 @@ from pathlib import Path
 
 from ..harness.argtypes import positive
 from .base import Lesson, Observation, Results
+from .observing.band import BAND, JUDGED_BELOW, outside, ratio, verdict, waited
 
-#: The twin's band: predicted ÷ measured, for p50 and p99, below :data:`JUDGED_BELOW`.
-BAND = (0.8, 1.25)
-JUDGED_BELOW = 0.8
 #: Offered loads (shares of each model's capacity) and seconds per run, per preset.
 RHOS = {"quick": (0.5,), "full": (0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)}
 SECONDS = {"quick": 6.0, "full": 10.0}
@@ -30,20 +28,6 @@ SCENARIOS = {"quick": ("io",), "full": ("io", "cpu", "mixed", "db")}
 DOES = {"io": "waits {delay}", "cpu": "runs a dozen milliseconds of pure Python",
         "mixed": "waits {delay}, then runs a dozen milliseconds of pure Python",
         "db": "waits {delay} in PostgreSQL, `pg_sleep` on a pooled psycopg 3 connection"}
-
-
-def verdict(row: dict) -> str:
-    """Whether the prediction fell in the band ("in", "out"), or is not judged there."""
-    if row["utilisation"] >= JUDGED_BELOW:
-        return f"not judged (ρ ≥ {JUDGED_BELOW:g})"
-    if row["p50_ms"] is None or row["p99_ms"] is None:
-        return "out (nothing answered)"
-    ratios = (row["predicted_p50_ms"] / row["p50_ms"], row["predicted_p99_ms"] / row["p99_ms"])
-    return "in" if all(BAND[0] <= r <= BAND[1] for r in ratios) else "out"
-
-
-def _ratio(predicted: float, measured: float | None) -> str:
-    return "—" if not measured else f"{predicted / measured:.2f}"
 
 
 def table(rows: list[dict]) -> str:
@@ -60,9 +44,9 @@ def table(rows: list[dict]) -> str:
             f"| {row['label']} | {row['utilisation']:.2f} | {row['rate_rps']:.0f} / "
             f"{row['achieved_rps']:.0f} | {answered} "
             f"| {_ms(row['p50_ms'])} / {row['predicted_p50_ms']:.1f} "
-            f"| {_ratio(row['predicted_p50_ms'], row['p50_ms'])} "
+            f"| {ratio(row['predicted_p50_ms'], row['p50_ms'])} "
             f"| {_ms(row['p99_ms'])} / {row['predicted_p99_ms']:.1f} "
-            f"| {_ratio(row['predicted_p99_ms'], row['p99_ms'])} | {verdict(row)} | {split} "
+            f"| {ratio(row['predicted_p99_ms'], row['p99_ms'])} | {verdict(row)} | {split} "
             f"| {_ms(row['send_lag_p99_ms'], 2)} | {_ms(row.get('run_queue_ms'))} "
             f"| {_ms(row.get('full_ms'))} |")
     return "\n".join(lines)
@@ -137,58 +121,11 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."
-                  + _outside(judged), *_waited(mine)]
+                  + outside(judged), *waited(mine)]
     from .observing import openclosed
 
     return "\n".join(lines + per_request + openclosed.versus_lines(_kind(results, "versus"))
                      + openclosed.stall_lines(_kind(results, "stall")))
-
-
-def _outside(judged: list[dict]) -> str:
-    """The judged runs outside the band, each by its model, ρ and ratios (and the CPU time
-    the hypervisor stole during the run, where the row has it): a sentence, or "" when
-    there are none.
-
-    >>> _outside([{"label": "sync -w2", "utilisation": 0.53, "p50_ms": 20.0, "p99_ms": 60.0,
-    ...            "predicted_p50_ms": 18.0, "predicted_p99_ms": 39.0, "steal_ms": 0.0}])
-    ' Outside it: sync -w2 at ρ 0.53 (p50 0.90, p99 0.65; steal 0 ms).'
-    """
-    out = [row for row in judged if verdict(row) != "in"]
-    if not out:
-        return ""
-    return " Outside it: " + "; ".join(
-        f"{row['label']} at ρ {row['utilisation']:.2f} (p50 "
-        f"{_ratio(row['predicted_p50_ms'], row['p50_ms'])}, p99 "
-        f"{_ratio(row['predicted_p99_ms'], row['p99_ms'])}"
-        + ("" if row.get("steal_ms") is None else f"; steal {row['steal_ms']:g} ms") + ")"
-        for row in out) + "."
-
-
-def _waited(rows: list[dict]) -> list[str]:
-    """Where the twin waited what the server measured, not the delay asked for: a line,
-    with the ratios the twin would have stood at below :data:`JUDGED_BELOW` fed the delay.
-
-    >>> print(_waited([{"delay_s": 0.02, "wait_ms": 20.9, "utilisation": 0.5, "p50_ms": 22,
-    ...                 "p99_ms": 40, "asked_p50_ms": 21, "asked_p99_ms": 30}])[1][-71:])
-    20 ms asked for instead, it stood at p50 0.95 and p99 0.75 of measured.
-    """
-    waits = [row["wait_ms"] for row in rows
-             if row.get("wait_ms") is not None and row["wait_ms"] != row["delay_s"] * 1000]
-    if not waits:
-        return []
-    asked = rows[0]["delay_s"] * 1000
-    line = ("The twin waited what the requests took in the database at the profile's rate, "
-            "where nothing queues (the median of the answers' own `wall`): "
-            f"{min(waits):.1f}–{max(waits):.1f} ms, against {asked:g} asked for.")
-    judged = [row for row in rows if row["utilisation"] < JUDGED_BELOW
-              and row.get("asked_p99_ms") and row["p50_ms"] and row["p99_ms"]]
-    if judged:
-        from .observing.requestpath import span_of
-
-        line += (f" Fed the {asked:g} ms asked for instead, it stood at p50 "
-                 f"{span_of([row['asked_p50_ms'] / row['p50_ms'] for row in judged])} and p99 "
-                 f"{span_of([row['asked_p99_ms'] / row['p99_ms'] for row in judged])} of measured.")
-    return ["", line]
 
 
 def chart(results: Results, out: Path) -> list[str]:

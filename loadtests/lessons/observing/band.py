@@ -1,0 +1,68 @@
+"""The band the open-traffic twin is held to, and the lines under each sweep table: the
+runs outside it, and where the twin would have stood fed otherwise."""
+
+from __future__ import annotations
+
+#: The twin's band: predicted ÷ measured, for p50 and p99, below :data:`JUDGED_BELOW`.
+BAND = (0.8, 1.25)
+JUDGED_BELOW = 0.8
+
+def verdict(row: dict) -> str:
+    """Whether the prediction fell in the band ("in", "out"), or is not judged there."""
+    if row["utilisation"] >= JUDGED_BELOW:
+        return f"not judged (ρ ≥ {JUDGED_BELOW:g})"
+    if row["p50_ms"] is None or row["p99_ms"] is None:
+        return "out (nothing answered)"
+    ratios = (row["predicted_p50_ms"] / row["p50_ms"], row["predicted_p99_ms"] / row["p99_ms"])
+    return "in" if all(BAND[0] <= r <= BAND[1] for r in ratios) else "out"
+
+
+def ratio(predicted: float, measured: float | None) -> str:
+    return "—" if not measured else f"{predicted / measured:.2f}"
+
+
+def outside(judged: list[dict]) -> str:
+    """The judged runs outside the band, each by its model, ρ and ratios (and the CPU time
+    the hypervisor stole during the run, where the row has it): a sentence, or "" when
+    there are none.
+
+    >>> outside([{"label": "sync -w2", "utilisation": 0.53, "p50_ms": 20.0, "p99_ms": 60.0,
+    ...            "predicted_p50_ms": 18.0, "predicted_p99_ms": 39.0, "steal_ms": 0.0}])
+    ' Outside it: sync -w2 at ρ 0.53 (p50 0.90, p99 0.65; steal 0 ms).'
+    """
+    out = [row for row in judged if verdict(row) != "in"]
+    if not out:
+        return ""
+    return " Outside it: " + "; ".join(
+        f"{row['label']} at ρ {row['utilisation']:.2f} (p50 "
+        f"{ratio(row['predicted_p50_ms'], row['p50_ms'])}, p99 "
+        f"{ratio(row['predicted_p99_ms'], row['p99_ms'])}"
+        + ("" if row.get("steal_ms") is None else f"; steal {row['steal_ms']:g} ms") + ")"
+        for row in out) + "."
+
+
+def waited(rows: list[dict]) -> list[str]:
+    """Where the twin waited what the server measured, not the delay asked for: a line,
+    with the ratios the twin would have stood at below :data:`JUDGED_BELOW` fed the delay.
+
+    >>> print(waited([{"delay_s": 0.02, "wait_ms": 20.9, "utilisation": 0.5, "p50_ms": 22,
+    ...                 "p99_ms": 40, "asked_p50_ms": 21, "asked_p99_ms": 30}])[1][-71:])
+    20 ms asked for instead, it stood at p50 0.95 and p99 0.75 of measured.
+    """
+    waits = [row["wait_ms"] for row in rows
+             if row.get("wait_ms") is not None and row["wait_ms"] != row["delay_s"] * 1000]
+    if not waits:
+        return []
+    asked = rows[0]["delay_s"] * 1000
+    line = ("The twin waited what the requests took in the database at the profile's rate, "
+            "where nothing queues (the median of the answers' own `wall`): "
+            f"{min(waits):.1f}–{max(waits):.1f} ms, against {asked:g} asked for.")
+    judged = [row for row in rows if row["utilisation"] < JUDGED_BELOW
+              and row.get("asked_p99_ms") and row["p50_ms"] and row["p99_ms"]]
+    if judged:
+        from .requestpath import span_of
+
+        line += (f" Fed the {asked:g} ms asked for instead, it stood at p50 "
+                 f"{span_of([row['asked_p50_ms'] / row['p50_ms'] for row in judged])} and p99 "
+                 f"{span_of([row['asked_p99_ms'] / row['p99_ms'] for row in judged])} of measured.")
+    return ["", line]
