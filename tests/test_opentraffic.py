@@ -41,6 +41,7 @@ def test_an_open_run_counts_every_request_and_is_predicted_from_what_it_measured
     assert observing.DELAY_S * 1000 < row["asked_p50_ms"] <= row["asked_p99_ms"]
     assert observing.DELAY_S * 1000 < row["p50_ms"] <= row["p99_ms"]
     assert row["steal_ms"] >= 0  # the hypervisor's share of the run, kept with the row
+    assert row["lock_p50_ms"] is None  # threads: a GIL, no event loop to set a lock beside
     # two workers: /info answers from either, so the run's collections are not read
     assert row["full_collections"] is None and row["full_ms"] is None
 
@@ -70,22 +71,24 @@ def test_a_traced_run_splits_each_mean_and_traces_every_request(monkeypatch):
 
 @pytest.mark.integration
 def test_each_requests_own_cpu_is_recorded_and_replayed_three_ways(monkeypatch):
-    """The service replay on sync -w2 (3 s at ρ 0.4 on /prime): every request's CPU comes
+    """The service replay on asgi -w1 (3 s at ρ 0.4 on /mixed): every request's CPU comes
     back from its answer, and the twin predicts the run at the mean S, shuffled and in
-    order, each with its p50 below its p99."""
+    order, each with its p50 below its p99; on its event loop, and beside it with a lock in
+    the loop's place."""
     from loadtests.lessons.observing import servicereplay
 
     monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
     monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
     monkeypatch.setattr(servicereplay, "SECONDS", 3.0)
-    row = servicereplay.measure("sync -w2", "cpu", 0.4)
+    row = servicereplay.measure("asgi -w1", "mixed", 0.4)
     assert row["kind"] == "replay" and row["answered"] == row["scheduled"] > 0
     assert 0 < row["check_cpu_p50_ms"] <= row["check_cpu_p99_ms"] <= row["check_cpu_max_ms"]
     assert set(row["replayed"]) == set(servicereplay.WAYS)
     assert all(0 < way["p50_ms"] <= way["p99_ms"] for way in row["replayed"].values())
     assert row["replayed"]["mean S"]["p99_ms"] == row["predicted_p99_ms"]
+    assert 0 < row["lock_p50_ms"] <= row["lock_p99_ms"]
     lines = servicereplay.lines([row])
-    assert lines[1].startswith("Each request's own CPU") and lines[5].startswith("| sync -w2")
+    assert lines[1].startswith("Each request's own CPU") and lines[5].startswith("| asgi -w1")
 
 
 @pytest.mark.integration

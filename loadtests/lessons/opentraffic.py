@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..harness.argtypes import positive
 from .base import Lesson, Observation, Results
-from .observing.band import BAND, JUDGED_BELOW, outside, ratio, verdict, waited
+from .observing.band import BAND, JUDGED_BELOW, locked, outside, ratio, verdict, waited
 
 #: Offered loads (shares of each model's capacity) and seconds per run, per preset.
 RHOS = {"quick": (0.5,), "full": (0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1)}
@@ -121,7 +121,7 @@ def section(results: Results) -> str:
         lines += ["", f"`{_path(mine[0])}` (each request {does}):", "", table(mine), "",
                   f"{inside} of {len(judged)} runs below ρ {JUDGED_BELOW:g} fell in the band "
                   f"({BAND[0]:g}–{BAND[1]:g} of measured, for both p50 and p99)."
-                  + outside(judged), *waited(mine)]
+                  + outside(judged), *waited(mine), *locked(mine)]
     from .observing import openclosed
 
     return "\n".join(lines + per_request + openclosed.versus_lines(_kind(results, "versus"))

@@ -66,3 +66,33 @@ def waited(rows: list[dict]) -> list[str]:
                  f"{span_of([row['asked_p50_ms'] / row['p50_ms'] for row in judged])} and p99 "
                  f"{span_of([row['asked_p99_ms'] / row['p99_ms'] for row in judged])} of measured.")
     return ["", line]
+
+
+def locked(rows: list[dict]) -> list[str]:
+    """Where the twin ran an event loop (``loadtests/model/loop.py``): a line per model, with
+    the ratios it stood at below :data:`JUDGED_BELOW` with a lock in the loop's place, beside
+    the loop's own (none where the sample predates the loop).
+
+    >>> print(locked([{"label": "asgi -w1", "utilisation": 0.5, "p50_ms": 50, "p99_ms": 100,
+    ...                "predicted_p50_ms": 50, "predicted_p99_ms": 90, "lock_p50_ms": 40,
+    ...                "lock_p99_ms": 70}])[1][-88:])
+    p50 0.80 and p99 0.70 of measured below ρ 0.8, against the loop's p50 1.00 and p99 0.90.
+    """
+    from .requestpath import span_of
+
+    out = []
+    for label in dict.fromkeys(row["label"] for row in rows if row.get("lock_p99_ms")):
+        judged = [row for row in rows if row["label"] == label and row.get("lock_p99_ms")
+                  and row["utilisation"] < JUDGED_BELOW and row["p50_ms"] and row["p99_ms"]]
+        if not judged:
+            continue
+
+        def at(key: str, of: str, judged: list[dict] = judged) -> str:
+            return span_of([row[f"{key}_{of}_ms"] / row[f"{of}_ms"] for row in judged])
+
+        out += ["", f"{label}'s twin runs its event loop as asyncio does, each step after the "
+                    "iteration it was scheduled in (`loadtests/model/loop.py`); with a lock in "
+                    f"its place, first come first served, it stood at p50 {at('lock', 'p50')} "
+                    f"and p99 {at('lock', 'p99')} of measured below ρ {JUDGED_BELOW:g}, against "
+                    f"the loop's p50 {at('predicted', 'p50')} and p99 {at('predicted', 'p99')}."]
+    return out

@@ -230,13 +230,16 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
     if len(dues) != summary["scheduled"]:
         raise ValueError(f"the generator scheduled {summary['scheduled']} requests, the "
                          f"twin's replay {len(dues)}: not the run's schedule")
-    def predict(workload: Workload) -> dict[str, float]:
+    def predict(workload: Workload, twin: Twin = fed) -> dict[str, float]:
         request = dataclasses.replace(workload.work(cpu_s, outside), sequence=sequence)
-        return _predicted(fed, request, rate, dues, split if kept else None)
+        return _predicted(twin, request, rate, dues, split if kept else None)
 
     said = predict(taken)
     # beside a wait measured, what the twin says of the delay asked for
     asked = predict(work) if taken is not work else {}
+    # beside an event loop, what it says with a lock in the loop's place (first come, first
+    # served): what the loop's iterations account for, run by run
+    locked = predict(taken, dataclasses.replace(fed, hops=None)) if fed.hops else {}
     measured, ceiling = summary["latency_ms"], capacity(twin, cpu_s, taken.delay_s)
     return {
         "label": label, "model": spec.model, "delay_s": work.delay_s,
@@ -256,6 +259,7 @@ def predicted_row(label: str, spec: ServerSpec, twin: Twin, summary: dict, cpu_s
         "steal_ms": summary.get("host", {}).get("steal_ms"),
         **{f"predicted_{name}": value for name, value in said.items()},
         "asked_p50_ms": asked.get("p50_ms"), "asked_p99_ms": asked.get("p99_ms"),
+        "lock_p50_ms": locked.get("p50_ms"), "lock_p99_ms": locked.get("p99_ms"),
     }
 
 
