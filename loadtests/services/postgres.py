@@ -22,8 +22,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psycopg
-
 from ..servers import free_port
 from .daemon import INSTALL, Daemon, Missing, ServiceError, as_user, give_to
 
@@ -113,22 +111,31 @@ class PostgresServer(Daemon):
             raise ServiceError(f"initdb failed ({done.returncode}): "
                                f"{(done.stderr or done.stdout).strip()[-2000:]}")
 
+    def _connect(self, url: str, **options):
+        """A psycopg connection to ``url`` (psycopg imported here, when a cluster is used:
+        every command that names the lab's services would otherwise pay its import)."""
+        import psycopg
+
+        return psycopg.connect(url, **options)
+
     def admin_url(self) -> str:
         return f"postgresql://{ADMIN}@127.0.0.1:{self.port}/postgres"
 
     def is_ready(self) -> bool:
         """Our postmaster answers (not another server on the port: it names its folder)."""
+        import psycopg
+
         try:
-            with psycopg.connect(self.admin_url(), connect_timeout=1) as conn:
+            with self._connect(self.admin_url(), connect_timeout=1) as conn:
                 return conn.execute("SHOW data_directory").fetchone()[0] == str(self.data)
         except psycopg.Error:
             return False
 
     def _seed(self) -> None:
-        with psycopg.connect(self.admin_url(), autocommit=True) as conn:
+        with self._connect(self.admin_url(), autocommit=True) as conn:
             conn.execute(f"CREATE ROLE {USER} LOGIN")
             conn.execute(f"CREATE DATABASE {DATABASE} OWNER {USER}")
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with self._connect(self.url, autocommit=True) as conn:
             conn.execute(f"CREATE TABLE {TABLE} (id integer PRIMARY KEY, name text NOT NULL, "
                          "price numeric(10, 2) NOT NULL)")
             conn.execute(f"INSERT INTO {TABLE} SELECT i, 'item ' || i, (i % 1000) / 10.0 "
@@ -136,7 +143,7 @@ class PostgresServer(Daemon):
 
     def connections(self, user: str = USER) -> int:
         """Client backends of ``user`` connected now (the superuser's query not counted)."""
-        with psycopg.connect(self.admin_url(), connect_timeout=2) as conn:
+        with self._connect(self.admin_url(), connect_timeout=2) as conn:
             return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
                                 "AND backend_type = 'client backend'", (user,)).fetchone()[0]
 

@@ -3,10 +3,13 @@ no persistence."""
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING
 
 from ..servers import free_port
 from .daemon import Daemon, require
+
+if TYPE_CHECKING:
+    import redis
 
 
 class RedisServer(Daemon):
@@ -31,10 +34,16 @@ class RedisServer(Daemon):
                 "--protected-mode", protected, "--loglevel", "warning"]
 
     def client(self) -> redis.Redis:
+        """A client of this server (redis-py imported here, when a server is used: every
+        command that names the lab's services would otherwise pay its import)."""
+        import redis
+
         return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=2)
 
     def is_ready(self) -> bool:
         """Our redis-server answers (not another one on the same port: it names its pid)."""
+        import redis
+
         try:
             with self.client() as client:
                 return client.info("server")["process_id"] == self.proc.pid

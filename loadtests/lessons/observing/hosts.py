@@ -15,24 +15,30 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ...cluster import balancing, brokercut, scaleout, workercut
-from ...cluster.network import unavailable
-from ...cluster.stack import BROKERS
 
-#: Each run by name (its logs' folder): the worker cut three ways (workercut.RUNS) and the
-#: broker cut, each with each broker.
-SCENARIOS = {
-    "scaleout": scaleout.run,
-    **{f"workercut-{cut:g}s-{kind}": functools.partial(workercut.run, cut_s=cut, busy=busy,
-                                                      broker=kind)
-       for kind in BROKERS for cut, busy in workercut.RUNS},
-    **{f"brokercut-{kind}": functools.partial(brokercut.run, broker=kind) for kind in BROKERS},
-    "balancing": balancing.run,
-}
+def scenarios() -> dict:
+    """Each run by name (its logs' folder): the worker cut three ways (workercut.RUNS) and
+    the broker cut, each with each broker. (The cluster's modules are imported here, when a
+    run is asked for: they import Celery, redis and psycopg, a fifth of a second that every
+    command naming the lessons would otherwise pay at its start.)"""
+    from ...cluster import balancing, brokercut, scaleout, workercut
+    from ...cluster.stack import BROKERS
+
+    return {
+        "scaleout": scaleout.run,
+        **{f"workercut-{cut:g}s-{kind}": functools.partial(workercut.run, cut_s=cut,
+                                                          busy=busy, broker=kind)
+           for kind in BROKERS for cut, busy in workercut.RUNS},
+        **{f"brokercut-{kind}": functools.partial(brokercut.run, broker=kind)
+           for kind in BROKERS},
+        "balancing": balancing.run,
+    }
 
 
 def watch(log_dir: Path | None = None, only: tuple[str, ...] = ()) -> list[dict]:
     """Each scenario's row (its counts and times), or one row saying why none ran."""
+    from ...cluster.network import unavailable
+
     if why := unavailable():
         if os.environ.get("CI") == "true":
             print(f"hosts: {why} (CI=true: nothing may be skipped)", file=sys.stderr)
@@ -41,7 +47,7 @@ def watch(log_dir: Path | None = None, only: tuple[str, ...] = ()) -> list[dict]
         return [{"skipped": why}]
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="lab-hosts-"))
     rows = []
-    for name, run in SCENARIOS.items():
+    for name, run in scenarios().items():
         if not only or name in only or name.split("-")[0] in only:
             print(f"hosts: {name} (logs in {log_dir / name})", file=sys.stderr)
             rows.append(run(log_dir / name))
