@@ -14,7 +14,10 @@ queue itself. The twin is built from what the lab knows of a worker model:
   interval (5 ms) after another began to wait, and each short release a request makes
   (:data:`RELEASES`) waits that long to take it back while another thread computes;
   gevent's and asyncio's greenlets and tasks run until they wait (no preemption), and so
-  does sync's one request;
+  does sync's one request. Where a process's loop is known step by step (gunicorn's asgi
+  worker: :data:`HOPS`), it is an event loop (:mod:`.loop`): a request waits for an
+  iteration at each step it takes, behind whatever was ready when that iteration began;
+  elsewhere the GIL or loop is a lock, taken first come, first served;
 * **the cores**, shared by the processes that have Python to run, in slices (the kernel's
   scheduler shares a core among more runnable processes than cores);
 * **waiting** that yields (sleep, I/O, a driver that cooperates) frees the GIL or loop;
