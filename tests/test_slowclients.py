@@ -174,11 +174,17 @@ def test_asgi_slow_headers_can_take_every_file_descriptor(header_timeout):
     spec = ServerSpec("asgi", max_open_files=FILES,
                       env=(("HEADER_TIMEOUT", str(header_timeout)),))
     with GunicornServer(spec) as server:
+        began = time.monotonic()
         with SlowClients("127.0.0.1", server.port, FILES + 20) as slow:
             if header_timeout:
                 reply = get(server.url + "/health", timeout=10 * header_timeout)
-                assert reply.status == 200  # once the first slow headers got their 408
-                assert sum(c.reply.startswith(b"HTTP/1.1 408 ") for c in slow.connections) > 0
+                assert reply.status == 200  # once the first slow headers got their 408:
+                assert time.monotonic() - began >= 0.9 * header_timeout  # not before
+                # read by the slow clients' own thread, which may not have run since (make
+                # test's first pass once checked before it had: no 408 read yet)
+                wait_for(lambda: any(c.reply.startswith(b"HTTP/1.1 408 ")
+                                     for c in slow.connections),
+                         10, "a slow header's 408, read by its client")
             else:
                 assert health_fails(server.url, within=3)
                 assert slow.open_count() == FILES + 20  # nothing ended them
