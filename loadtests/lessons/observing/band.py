@@ -53,15 +53,15 @@ def waited(rows: list[dict]) -> list[str]:
              if row.get("wait_ms") is not None and row["wait_ms"] != row["delay_s"] * 1000]
     if not waits:
         return []
+    from .requestpath import span_of
+
     asked = rows[0]["delay_s"] * 1000
     line = ("The twin waited what the requests took in the database at the profile's rate, "
             "where nothing queues (the median of the answers' own `wall`): "
-            f"{min(waits):.1f}–{max(waits):.1f} ms, against {asked:g} asked for.")
+            f"{span_of(waits, ' ms', digits=1)}, against {asked:g} asked for.")
     judged = [row for row in rows if row["utilisation"] < JUDGED_BELOW
               and row.get("asked_p99_ms") and row["p50_ms"] and row["p99_ms"]]
     if judged:
-        from .requestpath import span_of
-
         line += (f" Fed the {asked:g} ms asked for instead, it stood at p50 "
                  f"{span_of([row['asked_p50_ms'] / row['p50_ms'] for row in judged])} and p99 "
                  f"{span_of([row['asked_p99_ms'] / row['p99_ms'] for row in judged])} of measured.")

@@ -122,7 +122,7 @@ def lines(rows: list[dict]) -> list[str]:
             "further short than its mean does."]
 
 
-def span_of(values: list[float], unit: str = "") -> str:
+def span_of(values: list[float], unit: str = "", digits: int = 2) -> str:
     """The least and the most of ``values``, as "a–b" (one number when they agree)."""
-    low, high = f"{min(values):.2f}{unit}", f"{max(values):.2f}{unit}"
-    return low if low == high else f"{min(values):.2f}–{high}"
+    low, high = f"{min(values):.{digits}f}{unit}", f"{max(values):.{digits}f}{unit}"
+    return low if low == high else f"{min(values):.{digits}f}–{high}"
