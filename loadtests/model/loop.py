@@ -47,7 +47,6 @@ class Loop:
         #: readable sockets and expired timers, noted at the next iteration's start
         self.io: list[Turn] = []
         self.timers: list[Turn] = []
-        self.iterations = 0
         self._idle: simpy.Event | None = None
         env.process(self._run())
 
@@ -77,7 +76,6 @@ class Loop:
                 yield self._idle
             batch = self.ready + self.io + self.timers
             self.ready, self.io, self.timers = [], [], []
-            self.iterations += 1
             for turn in batch:
                 turn.go.succeed()
                 yield turn.finished

@@ -59,12 +59,10 @@ def waited(rows: list[dict]) -> list[str]:
     line = ("The twin waited what the requests took in the database at the profile's rate, "
             "where nothing queues (the median of the answers' own `wall`): "
             f"{span_of(waits, ' ms', digits=1)}, against {asked:g} asked for.")
-    judged = [row for row in rows if row["utilisation"] < JUDGED_BELOW
-              and row.get("asked_p99_ms") and row["p50_ms"] and row["p99_ms"]]
-    if judged:
+    if judged := _judged(rows, "asked"):
         line += (f" Fed the {asked:g} ms asked for instead, it stood at p50 "
-                 f"{span_of([row['asked_p50_ms'] / row['p50_ms'] for row in judged])} and p99 "
-                 f"{span_of([row['asked_p99_ms'] / row['p99_ms'] for row in judged])} of measured.")
+                 f"{_span(judged, 'asked', 'p50')} and p99 {_span(judged, 'asked', 'p99')} "
+                 "of measured.")
     return ["", line]
 
 
@@ -78,21 +76,29 @@ def locked(rows: list[dict]) -> list[str]:
     ...                "lock_p99_ms": 70}])[1][-88:])
     p50 0.80 and p99 0.70 of measured below ρ 0.8, against the loop's p50 1.00 and p99 0.90.
     """
-    from .requestpath import span_of
-
     out = []
     for label in dict.fromkeys(row["label"] for row in rows if row.get("lock_p99_ms")):
-        judged = [row for row in rows if row["label"] == label and row.get("lock_p99_ms")
-                  and row["utilisation"] < JUDGED_BELOW and row["p50_ms"] and row["p99_ms"]]
-        if not judged:
+        if not (judged := _judged([row for row in rows if row["label"] == label], "lock")):
             continue
-
-        def at(key: str, of: str, judged: list[dict] = judged) -> str:
-            return span_of([row[f"{key}_{of}_ms"] / row[f"{of}_ms"] for row in judged])
-
         out += ["", f"{label}'s twin runs its event loop as asyncio does, each step after the "
                     "iteration it was scheduled in (`loadtests/model/loop.py`); with a lock in "
-                    f"its place, first come first served, it stood at p50 {at('lock', 'p50')} "
-                    f"and p99 {at('lock', 'p99')} of measured below ρ {JUDGED_BELOW:g}, against "
-                    f"the loop's p50 {at('predicted', 'p50')} and p99 {at('predicted', 'p99')}."]
+                    f"its place, first come first served, it stood at p50 "
+                    f"{_span(judged, 'lock', 'p50')} and p99 {_span(judged, 'lock', 'p99')} of "
+                    f"measured below ρ {JUDGED_BELOW:g}, against the loop's p50 "
+                    f"{_span(judged, 'predicted', 'p50')} and p99 "
+                    f"{_span(judged, 'predicted', 'p99')}."]
     return out
+
+
+def _judged(rows: list[dict], key: str) -> list[dict]:
+    """The rows below :data:`JUDGED_BELOW` that answered and carry the twin's ``key``
+    prediction (``asked``, ``lock``)."""
+    return [row for row in rows if row.get(f"{key}_p99_ms") and row["p50_ms"]
+            and row["p99_ms"] and row["utilisation"] < JUDGED_BELOW]
+
+
+def _span(rows: list[dict], key: str, at: str) -> str:
+    """The ``key`` prediction's ratios to measured at ``at`` (p50, p99), as "a–b"."""
+    from .requestpath import span_of
+
+    return span_of([row[f"{key}_{at}_ms"] / row[f"{at}_ms"] for row in rows])
