@@ -95,6 +95,31 @@ def cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
+#: A run held to one core is taken again when the hypervisor took this much of that core
+#: while it ran (ms; /proc/stat counts steal in 10 ms ticks, so one tick passes): a claim
+#: made "on one core" was not measured on one then. The generator's send lag at 1,000/s
+#: failed a CI run with 310 ms stolen in its 3 s (p99 2.16 ms), its gaps' fit beside it.
+STOLEN_MS = 20
+#: The most runs :func:`on_its_core` takes before it fails.
+STOLEN_RUNS = 3
+
+
+def on_its_core(measure, core: int):
+    """``measure()``'s result from a run in which the hypervisor took less than
+    :data:`STOLEN_MS` of ``core``: taken again, up to :data:`STOLEN_RUNS` runs, while it
+    took more; fails, with each run's steal, when it took more every time. Only steal
+    retakes a run: what the run measured is judged by its caller, once."""
+    stolen = []
+    for _ in range(STOLEN_RUNS):
+        before = psutil.cpu_times(percpu=True)[core].steal
+        result = measure()
+        stolen.append(round((psutil.cpu_times(percpu=True)[core].steal - before) * 1000))
+        if stolen[-1] < STOLEN_MS:
+            return result
+    pytest.fail(f"the hypervisor took {stolen} ms of core {core} in {STOLEN_RUNS} runs: "
+                "none was measured on a core of its own")
+
+
 def health_during(server, path: str, busy_pid: int, deadline_s: float = 20.0
                   ) -> tuple[list[Reply], float]:
     """Start ``path``; once ``busy_pid`` visibly computes, send /health until ``path`` answers.

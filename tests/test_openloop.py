@@ -21,7 +21,7 @@ import pytest
 from loadtests.load import arrivals, openloop
 from loadtests.servers import GunicornServer, ServerSpec, free_port
 
-from .helpers import Stub, silent_listener
+from .helpers import Stub, on_its_core, silent_listener
 
 
 @pytest.mark.integration
@@ -32,9 +32,11 @@ def test_the_schedule_arrives_at_its_rate_with_exponential_gaps():
     and their gaps fit an exponential at 200/s (Kolmogorov-Smirnov). The generator has a
     core of its own, as for its send-lag claim below: beside another timing test it once
     lost its core long enough to send in bunches (D 0.052 at gaps of 0.74 ms, p 0.008,
-    where the schedule itself fits at D 0.014)."""
+    where the schedule itself fits at D 0.014); and a run in which the hypervisor took its
+    core is taken again (:func:`on_its_core`: a CI run's sends bunched at D 0.10 beside
+    310 ms stolen)."""
     rate = 200.0
-    _, times = _generate(rate, 5.0, cores=({0}, {1}))
+    _, times = on_its_core(lambda: _generate(rate, 5.0, cores=({0}, {1})), 0)
     from scipy import stats  # here: a second's import that every xdist worker's collection paid
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
@@ -83,8 +85,9 @@ def test_a_route_is_refused_one_line_each(capsys):
 @pytest.mark.two_cores
 def test_the_generator_sends_1000_a_second_on_one_core_within_2_ms_of_due():
     """At 1,000 arrivals a second, the generator held to one core (the stub on the other)
-    still sends 99 % of them within 2 ms of their due time, and the stub sees the rate."""
-    summary, _ = _generate(1000.0, 3.0, cores=({0}, {1}))
+    still sends 99 % of them within 2 ms of their due time, and the stub sees the rate. A
+    run in which the hypervisor took that core is taken again (:func:`on_its_core`)."""
+    summary, _ = on_its_core(lambda: _generate(1000.0, 3.0, cores=({0}, {1})), 0)
     assert summary["send_lag_ms"]["p99"] < 2, (summary["send_lag_ms"], summary["host"])
 
 

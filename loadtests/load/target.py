@@ -5,11 +5,9 @@ the answer's fields read as it ends."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import gevent
-import gevent.socket
 from geventhttpclient import URL, HTTPClient
 from geventhttpclient.response import HTTPParseError
 
@@ -58,13 +56,16 @@ class Target:
         # read nowhere else: 0 leaves the one retry a client makes on a stale keep-alive
         # connection.
         self.client._connection_pool.size = 0
-        # The pool resolves the address for each connection it opens, through gevent's
-        # threaded resolver, whose first call starts its thread: about 6 ms in which the hub
-        # ran nothing, so the first few sends of every run were 2-8 ms late (measured at
-        # 1,000/s on one core; the rest of the run's lag: p99 0.4-1.4 ms). Resolved once
-        # here, before the schedule starts.
-        url = URL(url)
-        gevent.socket.getaddrinfo(url.host, url.port, 0, socket.SOCK_STREAM)
+        # The pool resolves the address for each connection it opens (``_resolve``),
+        # through gevent's threaded resolver: its first call starts a thread (about 6 ms in
+        # which the hub ran nothing: the first sends of every run 2-8 ms late), and a burst
+        # of new connections grows its pool of threads, each new thread contending with the
+        # hub for the GIL (seven started at once mid-run, sends up to 17 ms late: p99 6.2
+        # ms at 1,000/s on one core, where the runs without a new thread stay at 0.4-1.1).
+        # Resolved once here, before the schedule starts, and that answer kept.
+        pool = self.client._connection_pool
+        addresses = pool._resolve()
+        pool._resolve = lambda: addresses
 
     def send(self, run: Run, due: float) -> None:
         """One request: its send lag from ``due``, then its outcome and its latency from
