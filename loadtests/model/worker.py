@@ -31,9 +31,10 @@ class Server:
     def __init__(self, env: simpy.Environment, twin: Twin, work: Work, rng: random.Random):
         self.env, self.twin, self.work, self.rng = env, twin, work, rng
         self.cores = simpy.Resource(env, twin.cores)
-        self.gils = [Gil(env) if twin.preempts else simpy.Resource(env, 1)
-                     for _ in range(twin.processes)]
+        # each process's one GIL, or its event loop (a loop's steps are its lock)
         self.loops = [Loop(env) for _ in range(twin.processes)] if twin.hops else []
+        self.gils = [] if self.loops else [Gil(env) if twin.preempts else simpy.Resource(env, 1)
+                                           for _ in range(twin.processes)]
         # a slot is a process number in a store: one store for all (a shared accept
         # queue), or one per process (connections that stay where they were accepted)
         self.slots = [simpy.Store(env) for _ in range(twin.processes if twin.per_process else 1)]
@@ -66,12 +67,12 @@ class Server:
             connection = self._connection() if self.twin.per_process else 0
         queue = self.slots[connection]
         process = yield queue.get()
-        gil = self.gils[process]
         if self.loops:
             yield from self._looped(self.loops[process], cpu, wait, after)
         elif self.twin.preempts:
-            yield from self._threaded(gil, cpu, wait, after)
+            yield from self._threaded(self.gils[process], cpu, wait, after)
         else:
+            gil = self.gils[process]
             with gil.request() as held:
                 yield held
                 yield from self._on_cores(cpu)
