@@ -17,6 +17,16 @@ def verdict(row: dict) -> str:
     return "in" if all(BAND[0] <= r <= BAND[1] for r in ratios) else "out"
 
 
+def span_of(values: list[float], unit: str = "", digits: int = 2) -> str:
+    """The least and the most of ``values``, as "a–b" (one number when they agree).
+
+    >>> span_of([0.91, 1.08]), span_of([21.0, 21.04], " ms", 1)
+    ('0.91–1.08', '21.0 ms')
+    """
+    low, high = f"{min(values):.{digits}f}{unit}", f"{max(values):.{digits}f}{unit}"
+    return low if low == high else f"{min(values):.{digits}f}–{high}"
+
+
 def ratio(predicted: float, measured: float | None) -> str:
     return "—" if not measured else f"{predicted / measured:.2f}"
 
@@ -53,8 +63,6 @@ def waited(rows: list[dict]) -> list[str]:
              if row.get("wait_ms") is not None and row["wait_ms"] != row["delay_s"] * 1000]
     if not waits:
         return []
-    from .requestpath import span_of
-
     asked = rows[0]["delay_s"] * 1000
     line = ("The twin waited what the requests took in the database at the profile's rate, "
             "where nothing queues (the median of the answers' own `wall`): "
@@ -99,6 +107,4 @@ def _judged(rows: list[dict], key: str) -> list[dict]:
 
 def _span(rows: list[dict], key: str, at: str) -> str:
     """The ``key`` prediction's ratios to measured at ``at`` (p50, p99), as "a–b"."""
-    from .requestpath import span_of
-
     return span_of([row[f"{key}_{at}_ms"] / row[f"{at}_ms"] for row in rows])

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ...servers import ServerSpec
 from ...timeline.data import Timeline
+from .band import span_of
 from .openload import measured, schedule
 from .opentraffic import FLOOR, MODELS, WORKLOADS, predicted_row, serving, twin_of
 
@@ -120,9 +121,3 @@ def lines(rows: list[dict]) -> list[str]:
             f"every request the mean; its median less its mean: {min(skew):+.2f} to "
             f"{max(skew):+.2f} ms. Where it is above, the twin's p50, near the mean, falls "
             "further short than its mean does."]
-
-
-def span_of(values: list[float], unit: str = "", digits: int = 2) -> str:
-    """The least and the most of ``values``, as "a–b" (one number when they agree)."""
-    low, high = f"{min(values):.{digits}f}{unit}", f"{max(values):.{digits}f}{unit}"
-    return low if low == high else f"{min(values):.{digits}f}–{high}"
