@@ -20,6 +20,7 @@ import dataclasses
 
 from . import openload
 from . import opentraffic as sweep
+from .band import span_of
 
 #: The model and rate: one gevent worker on /io, about where the quick preset's open cell
 #: runs it; seconds of arrivals per run, the runs per setting, and the schedule's seed.
@@ -85,7 +86,7 @@ def _said(rows: list[dict]) -> str:
         full = [row["full_ms"] for row in mine if row["collections"][2]]
         ratios = [row["predicted_p99_ms"] / row["p99_ms"] for row in mine]
         met = (f"{len(full)} of {len(mine)} runs met a full collection"
-               + (f" ({min(full):.1f}–{max(full):.1f} ms)" if full else ""))
+               + (f" ({span_of(full, ' ms', 1)})" if full else ""))
         said.append(f"GC_FREEZE={int(freeze)}: {met}; the twin's p99 stood at "
-                    f"{min(ratios):.2f}–{max(ratios):.2f} of measured.")
+                    f"{span_of(ratios)} of measured.")
     return " ".join(said)

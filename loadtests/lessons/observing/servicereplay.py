@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import openload
 from . import opentraffic as sweep
+from .band import span_of
 
 #: (model, scenario, offered load): where the sweeps' p99 fell short most often, on /prime
 #: and on /mixed (whose Python runs after its wait: the replay times that turn), asyncio on
@@ -90,7 +91,7 @@ def lines(rows: list[dict]) -> list[str]:
                    + " | ".join(f"{r:.2f}" for r in ratios) + " |")
     p99 = {way: [row["replayed"][way]["p99_ms"] / row["p99_ms"] for row in rows]
            for way in WAYS}
-    said = "; ".join(f"{way}, {min(v):.2f}–{max(v):.2f}" for way, v in p99.items())
+    said = "; ".join(f"{way}, {span_of(v)}" for way, v in p99.items())
     return [*out, "", f"The twin's p99 against the measured one: {said}. Where the order "
             "brings it closer than the shuffle does, the shortfall at the mean S is the "
             "machine's slow spells, which queue requests behind each other; the sweep cannot "

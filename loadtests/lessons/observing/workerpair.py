@@ -15,6 +15,7 @@ import dataclasses
 
 from . import openload
 from . import opentraffic as sweep
+from .band import span_of
 
 #: (scenario, offered load of gthread -w2): CPU work below the knee, where the sweep's
 #: gthread rows miss, and the database cell where its p99 runs short.
@@ -88,7 +89,6 @@ def _reading(rows: list[dict]) -> list[str]:
         for workers in (2, 1):
             ours = [row for row in mine if len(row["shares"]) == workers]
             ranges.append(f"with {'two workers' if workers == 2 else 'one'}, " + ", ".join(
-                f"{at} {min(_ratio(r, at) for r in ours):.2f}–"
-                f"{max(_ratio(r, at) for r in ours):.2f}" for at in ("p50", "p99")))
+                f"{at} {span_of([_ratio(r, at) for r in ours])}" for at in ("p50", "p99")))
         said.append(f"On `{path}` the twin stood {'; '.join(ranges)}.")
     return [" ".join(said)]
