@@ -95,29 +95,33 @@ def cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
-#: A run held to one core is taken again when the hypervisor took this much of that core
-#: while it ran (ms; /proc/stat counts steal in 10 ms ticks, so one tick passes): a claim
-#: made "on one core" was not measured on one then. The generator's send lag at 1,000/s
-#: failed a CI run with 310 ms stolen in its 3 s (p99 2.16 ms), its gaps' fit beside it.
+#: A run held to one core that fails its claim is taken again when the hypervisor took this
+#: much of that core while it ran (ms; /proc/stat counts steal in 10 ms ticks, so one tick
+#: passes), or when the machine woke the process late: a claim made "on one core" was not
+#: measured on one then. The generator's send lag at 1,000/s failed a CI run with 310 ms
+#: stolen in its 3 s (p99 2.16 ms), its gaps' fit beside it; by hand it failed with no tick
+#: of steal, where its sleeps ended 3-4 ms past their due time with 0.1-0.3 ms of its CPU
+#: in them (plain ``time.sleep`` on the VM overslept as much, now and then: a wake the
+#: host gave late).
 STOLEN_MS = 20
-#: The most runs :func:`on_its_core` takes before it fails.
+#: The most runs :func:`on_its_core` takes.
 STOLEN_RUNS = 3
 
 
-def on_its_core(measure, core: int):
-    """``measure()``'s result from a run in which the hypervisor took less than
-    :data:`STOLEN_MS` of ``core``: taken again, up to :data:`STOLEN_RUNS` runs, while it
-    took more; fails, with each run's steal, when it took more every time. Only steal
-    retakes a run: what the run measured is judged by its caller, once."""
-    stolen = []
+def on_its_core(measure, core: int, holds, late=lambda result: 0):
+    """``measure()``'s result to judge a claim on one core by: taken again, up to
+    :data:`STOLEN_RUNS` runs, while the claim fails (``holds(result)`` is false) in a run
+    the machine disturbed -- the hypervisor took :data:`STOLEN_MS` or more of ``core``, or
+    the measured process counted wakes the machine gave it late (``late(result)``). A run
+    that holds is returned, disturbed or not (a disturbance only adds lateness); so is one
+    that fails undisturbed, and the last: the caller's assertion then fails on it."""
     for _ in range(STOLEN_RUNS):
         before = psutil.cpu_times(percpu=True)[core].steal
         result = measure()
-        stolen.append(round((psutil.cpu_times(percpu=True)[core].steal - before) * 1000))
-        if stolen[-1] < STOLEN_MS:
+        stolen = (psutil.cpu_times(percpu=True)[core].steal - before) * 1000
+        if holds(result) or (stolen < STOLEN_MS and not late(result)):
             return result
-    pytest.fail(f"the hypervisor took {stolen} ms of core {core} in {STOLEN_RUNS} runs: "
-                "none was measured on a core of its own")
+    return result
 
 
 def health_during(server, path: str, busy_pid: int, deadline_s: float = 20.0

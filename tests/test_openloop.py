@@ -32,16 +32,14 @@ def test_the_schedule_arrives_at_its_rate_with_exponential_gaps():
     and their gaps fit an exponential at 200/s (Kolmogorov-Smirnov). The generator has a
     core of its own, as for its send-lag claim below: beside another timing test it once
     lost its core long enough to send in bunches (D 0.052 at gaps of 0.74 ms, p 0.008,
-    where the schedule itself fits at D 0.014); and a run in which the hypervisor took its
-    core is taken again (:func:`on_its_core`: a CI run's sends bunched at D 0.10 beside
-    310 ms stolen)."""
+    where the schedule itself fits at D 0.014); and a run that fails the fit while the
+    hypervisor took that core, or the machine woke the generator late, is taken again
+    (:func:`on_its_core`: a CI run's sends bunched at D 0.10 beside 310 ms stolen)."""
     rate = 200.0
-    _, times = on_its_core(lambda: _generate(rate, 5.0, cores=({0}, {1})), 0)
-    from scipy import stats  # here: a second's import that every xdist worker's collection paid
-
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    fit = stats.kstest(gaps, "expon", args=(0, 1 / rate))
-    assert fit.pvalue > 0.01, fit
+    summary, times = on_its_core(lambda: _generate(rate, 5.0, cores=({0}, {1})), 0,
+                                 lambda run: _fit(run[1], rate).pvalue > 0.01, _late)
+    fit = _fit(times, rate)
+    assert fit.pvalue > 0.01, (fit, summary["host"])
     # (its send lag is the next test's claim, made with a core of its own: here, beside
     # another timing test on the other core, p99 once reached 3.35 ms while the fit held)
 
@@ -86,8 +84,10 @@ def test_a_route_is_refused_one_line_each(capsys):
 def test_the_generator_sends_1000_a_second_on_one_core_within_2_ms_of_due():
     """At 1,000 arrivals a second, the generator held to one core (the stub on the other)
     still sends 99 % of them within 2 ms of their due time, and the stub sees the rate. A
-    run in which the hypervisor took that core is taken again (:func:`on_its_core`)."""
-    summary, _ = on_its_core(lambda: _generate(1000.0, 3.0, cores=({0}, {1})), 0)
+    run that misses it while the hypervisor took that core, or the machine woke the
+    generator late, is taken again (:func:`on_its_core`)."""
+    summary, _ = on_its_core(lambda: _generate(1000.0, 3.0, cores=({0}, {1})), 0,
+                             lambda run: run[0]["send_lag_ms"]["p99"] < 2, _late)
     assert summary["send_lag_ms"]["p99"] < 2, (summary["send_lag_ms"], summary["host"])
 
 
@@ -116,6 +116,21 @@ def test_the_answers_own_times_are_kept_beside_the_latency(tmp_path):
     printed = openloop.report(summary, server.url)
     assert "answers' elapsed (ms): p50 " in printed and "answers' nothing (ms): no answers" \
         in printed
+
+
+def _fit(times: list[float], rate: float):
+    """The Kolmogorov-Smirnov fit of the gaps between ``times`` to an exponential at
+    ``rate``."""
+    from scipy import stats  # here: a second's import that every xdist worker's collection paid
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    return stats.kstest(gaps, "expon", args=(0, 1 / rate))
+
+
+def _late(generated: tuple[dict, list[float]]) -> int:
+    """The generator's late wakes in a run (``host.late_wakes``): its sleeps until a due
+    time that ended past it while the machine ran something else, or nothing."""
+    return generated[0]["host"]["late_wakes"]
 
 
 def _generate(rate: float, duration: float, *, cores: tuple[set[int], set[int]] | None = None

@@ -29,8 +29,10 @@ on gevent and geventhttpclient (Locust's FastHttpUser's client):
   answered (by status), failed (a connection error), timed out, or dropped (the counts and
   histograms: :mod:`.outcomes`);
 * the summary's ``host``: the machine's CPU time its hypervisor stole during the run (all
-  CPUs) and the generator's involuntary context switches, what a late send can be laid to
-  that is not the generator's own work.
+  CPUs), the generator's involuntary context switches, and its late wakes (a sleep until a
+  due time that ended more than 2 ms past it, less the generator's own CPU meanwhile: the
+  machine did not run it when its timer fired), what a late send can be laid to that is
+  not the generator's own work.
 
 :func:`closed` runs the closed loop beside it (N users, each sending when answered), with the
 same client and histograms: the comparison the stall test makes.
@@ -85,7 +87,9 @@ def open_loop(url: str, rate: float, duration: float, *, kind: str = "poisson",
         for offset in dues:
             due = start + offset
             if (wait := due - time.perf_counter()) > 0:
+                own = time.thread_time()
                 gevent.sleep(wait)
+                run.woke(time.perf_counter() - due, time.thread_time() - own)
             if pool.full():
                 run.count(due, "dropped", 0.0)
                 continue
@@ -218,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                         timeout=args.timeout, by=args.by, over_s=over_s,
                         phases=args.phases, retries=args.retries, traffic=args.traffic,
                         times=tuple(args.times))
-    summary = run.summary() | {"host": _lost(before, _host())}
+    summary = run.summary() | {"host": _lost(before, _host()) | {"late_wakes": run.late_wakes}}
     if args.records:
         Path(args.records).write_text("".join(json.dumps(end) + "\n" for end in run.records()))
     if args.json:

@@ -37,6 +37,9 @@ from hdrh.histogram import HdrHistogram
 LOWEST_US, HIGHEST_US, DIGITS = 1, 600_000_000, 3
 #: The percentiles every run reports.
 PERCENTILES = (50, 90, 99, 99.9)
+#: A sleep until a due time that ends this many seconds past it, the generator's own CPU
+#: meanwhile left out, is a late wake (the send lag's bound at 1,000/s on one core).
+LATE_WAKE_S = 0.002
 
 
 def histogram() -> HdrHistogram:
@@ -92,6 +95,21 @@ class Run:
     events: list[End] = field(default_factory=list)
     #: Times a request that timed out is sent again (``--retries``).
     retries: int = 0
+    #: The schedule's sleeps that ended more than :data:`LATE_WAKE_S` past their due time,
+    #: less the generator's own CPU meanwhile (:meth:`woke`).
+    late_wakes: int = 0
+
+    def woke(self, late: float, own: float) -> None:
+        """A sleep until a due time ended ``late`` seconds past it, ``own`` of them the
+        generator's own CPU (answers read meanwhile): the rest, past :data:`LATE_WAKE_S`,
+        is a wake the machine gave late (its hypervisor, or another task on the core).
+
+        >>> run = Run("open", 2, 1.0)
+        >>> run.woke(0.0031, 0.0005), run.woke(0.0031, 0.0015), run.late_wakes
+        (None, None, 1)
+        """
+        if late - own > LATE_WAKE_S:
+            self.late_wakes += 1
 
     def count(self, due: float, outcome: int | str, latency: float,
               attempt_s: float | None = None, attempts: int = 1,
