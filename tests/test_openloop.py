@@ -83,10 +83,14 @@ def test_a_route_is_refused_one_line_each(capsys):
 @pytest.mark.two_cores
 def test_the_generator_sends_1000_a_second_on_one_core_within_2_ms_of_due():
     """At 1,000 arrivals a second, the generator held to one core (the stub on the other)
-    still sends 99 % of them within 2 ms of their due time, and the stub sees the rate. A
-    run that misses it while the hypervisor took that core, or the machine woke the
-    generator late, is taken again (:func:`on_its_core`)."""
-    summary, _ = on_its_core(lambda: _generate(1000.0, 3.0, cores=({0}, {1})), 0,
+    still sends 99 % of them within 2 ms of their due time, and the stub sees the rate:
+    9,000 sends, for a p99 that a few stalls do not decide (the send lag's max reaches 5-9
+    ms now and then, with no steal and no late wake: its thread then inside gevent's loop,
+    by a sampling thread; in 3 s runs 2 of 29 by hand read p99 2.3 and 2.7 ms, in eight
+    9 s runs p99 stayed at 0.55-0.86 ms while their max reached 5-7 ms). A run that
+    misses it while the hypervisor took that core, or the machine woke the generator
+    late, is taken again (:func:`on_its_core`)."""
+    summary, _ = on_its_core(lambda: _generate(1000.0, 9.0, cores=({0}, {1})), 0,
                              lambda run: run[0]["send_lag_ms"]["p99"] < 2, _late)
     assert summary["send_lag_ms"]["p99"] < 2, (summary["send_lag_ms"], summary["host"])
 
