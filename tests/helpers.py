@@ -108,7 +108,7 @@ STOLEN_MS = 20
 STOLEN_RUNS = 3
 
 
-def on_its_core(measure, core: int, holds, late=lambda result: 0):
+def on_its_core(measure, core: int, holds, late):
     """``measure()``'s result to judge a claim on one core by: taken again, up to
     :data:`STOLEN_RUNS` runs, while the claim fails (``holds(result)`` is false) in a run
     the machine disturbed -- the hypervisor took :data:`STOLEN_MS` or more of ``core``, or
