@@ -4,6 +4,8 @@ accounted for, the twin fed what the run measured, and the band applied as state
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from loadtests.lessons import opentraffic
@@ -94,25 +96,35 @@ def test_each_requests_own_cpu_is_recorded_and_replayed_three_ways(monkeypatch):
 @pytest.mark.integration
 def test_one_gthread_worker_is_run_at_the_busier_of_twos_rate_beside_its_twin(monkeypatch):
     """The worker pair on /prime (2 s at ρ 0.3): gthread -w2, then gthread -w1 at the rate
-    the busier of the two answered; every request answered, each run predicted, and the
-    table and its reading say both."""
+    the busier of the two answered, then gthread -w2 at the first's rate with each worker
+    on a core of its own (PIN_CORES=1, read from the workers while they served); every
+    request answered, each run predicted, and the table and its reading say all three."""
+    from loadtests.harness.machine import usable_cores
     from loadtests.lessons.observing import workerpair
 
     monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
     monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
     monkeypatch.setattr(workerpair, "SECONDS", 2.0)
-    two, one = workerpair.measure("cpu", 0.3)
-    assert (two["label"], one["label"]) == ("gthread -w2 --threads 4", "gthread -w1 --threads 4")
+    two, one, pinned = workerpair.measure("cpu", 0.3)
+    assert [row["label"] for row in (two, one, pinned)] == [
+        "gthread -w2 --threads 4", "gthread -w1 --threads 4", "gthread -w2 --threads 4 pinned"]
     assert one["rate_rps"] == pytest.approx(two["shares"][0] * two["rate_rps"])
-    assert two["shares"][0] >= 0.5 and one["shares"] == [1.0]
-    for row in (two, one):
+    assert pinned["rate_rps"] == two["rate_rps"]
+    assert two["shares"][0] >= 0.5 and one["shares"] == [1.0] and len(pinned["shares"]) == 2
+    everywhere = sorted(os.sched_getaffinity(0))
+    assert two["worker_cores"] == [everywhere] * 2 and one["worker_cores"] == [everywhere]
+    assert sorted(pinned["worker_cores"]) == [[core] for core in everywhere[:2]]
+    for row in (two, one, pinned):
         assert row["kind"] == "pair" and row["answered"] == row["scheduled"] > 0
         assert 0 < row["predicted_p50_ms"] <= row["predicted_p99_ms"]
-        assert row["run_queue_ms"] >= 0
-    lines = workerpair.lines([two, one])
+        assert row["run_queue_ms"] >= 0 and row["cores"] == usable_cores()
+    lines = workerpair.lines([two, one, pinned])
     assert lines[1].startswith("One worker against two") and lines[5].startswith("| `/prime/")
-    assert lines[-1].startswith("On `/prime/")
+    assert lines[7].startswith("| `/prime/")
+    assert " | 1 | gthread -w2 --threads 4 pinned | " in lines[7]
+    assert lines[-1].startswith("Below ρ 0.8: On `/prime/")
     assert "the twin stood with two workers, p50 " in lines[-1]
+    assert "; with two pinned to a core each, p50 " in lines[-1]
 
 
 @pytest.mark.integration
