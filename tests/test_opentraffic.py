@@ -120,6 +120,8 @@ def test_one_gthread_worker_is_run_at_the_busier_of_twos_rate_beside_its_twin(mo
         assert row["run_queue_ms"] >= 0 and row["cores"] == usable_cores()
     lines = workerpair.lines([two, one, pinned])
     assert lines[1].startswith("One worker against two") and lines[5].startswith("| `/prime/")
+    assert "then, on `/prime/" in lines[1] and "(`PIN_CORES=1`, *pinned*)" in lines[1]
+    assert "pinned" not in workerpair.lines([two, one])[1]  # an older sample's pairs
     assert lines[7].startswith("| `/prime/")
     assert " | 1 | gthread -w2 --threads 4 pinned | " in lines[7]
     assert lines[-1].startswith("Below ρ 0.8: On `/prime/")

@@ -193,10 +193,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "beside its p99 and the twin's (about 50 s; default: on with the "
                              "full preset's sweep)")
     parser.add_argument("--worker-pair", action=argparse.BooleanOptionalAction, default=None,
-                        help="also run gthread -w2 --threads 4 and then one such worker at "
-                             "the busier worker's rate, three rounds on /prime at ρ 0.6 and "
-                             "in PostgreSQL at 0.7, each beside its twin (about 4 minutes; "
-                             "default: on with the full preset's sweep)")
+                        help="also run gthread -w2 --threads 4, then one such worker at "
+                             "the busier worker's rate, then the two again pinned to a core "
+                             "each (PIN_CORES=1): three rounds on /prime at ρ 0.6, /mixed at "
+                             "0.75 and /io at 0.8, and in PostgreSQL at 0.7 (not pinned), each "
+                             "beside its twin (about 9 minutes; default: on with the full "
+                             "preset's sweep)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")

@@ -82,11 +82,14 @@ def lines(rows: list[dict]) -> list[str]:
     blank line first)."""
     if not rows:
         return []
+    pinned = [row["path"].split("?")[0] for row in rows if row["label"] == PINNED]
+    then = (f"then, on {', '.join(f'`{path}`' for path in dict.fromkeys(pinned))}, gthread "
+            "-w2 at the first run's rate again with each worker pinned to a core of its own "
+            "(`PIN_CORES=1`, *pinned*), " if pinned else "")
     out = ["", "One worker against two: each round runs gthread -w2 --threads 4, then gthread "
            "-w1 --threads 4 at the rate the busier of the two workers answered (the same load "
-           "on one worker, the other gone from the cores), then, except on `/db`, gthread -w2 "
-           "at the first run's rate again with each worker pinned to a core of its own "
-           "(`PIN_CORES=1`, *pinned*), each beside its twin. Predicted ÷ measured:", "",
+           f"on one worker, the other gone from the cores), {then}each beside its twin. "
+           "Predicted ÷ measured:", "",
            "| path | round | worker | rate /s | ρ | split | run queue ms | p50 ms | p99 ms | "
            "mean ms | p50 | p99 | mean |",
            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
