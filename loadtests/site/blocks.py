@@ -71,12 +71,14 @@ def sample(name: str) -> Results:
 
 
 def provenance(name: str) -> str:
-    """One line: which sample, made by what, when, where."""
-    info, machine = manifest()[name], sample(name).machine
+    """One line: which sample, made by what, when, where, and how long it ran."""
+    info, results = manifest()[name], sample(name)
+    machine = results.machine
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     return (f"*Sample `{name}` (`docs/sample/{name}/results.json`): `{info['command']}`, "
             f"{info['date']}, on {info['machine']} ({machine['cpu_count']} cores, "
-            f"Python {machine['python']}; {versions}).*")
+            f"Python {machine['python']}; {versions}); it ran "
+            f"{results.data['elapsed_s'] / 60:.0f} min.*")
 
 
 def _demoted(section: str) -> str:
