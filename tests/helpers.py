@@ -104,23 +104,37 @@ def cpu_seconds(pid: int) -> float:
 #: in them (plain ``time.sleep`` on the VM overslept as much, now and then: a wake the
 #: host gave late).
 STOLEN_MS = 20
-#: The most runs :func:`on_its_core` takes.
+#: The most runs :func:`retaken` takes.
 STOLEN_RUNS = 3
 
 
-def on_its_core(measure, core: int, holds, late):
-    """``measure()``'s result to judge a claim on one core by: taken again, up to
-    :data:`STOLEN_RUNS` runs, while the claim fails (``holds(result)`` is false) in a run
-    the machine disturbed -- the hypervisor took :data:`STOLEN_MS` or more of ``core``, or
-    the measured process counted wakes the machine gave it late (``late(result)``). A run
-    that holds is returned, disturbed or not (a disturbance only adds lateness); so is one
-    that fails undisturbed, and the last: the caller's assertion then fails on it."""
+def retaken(measure, holds, disturbed):
+    """``measure()``'s result to judge a claim by: taken again, up to :data:`STOLEN_RUNS`
+    runs, while the claim fails (``holds(result)`` is false) in a run the machine disturbed
+    (``disturbed(result)``, the caller's measure of it). A run that holds is returned,
+    disturbed or not (a disturbance only takes from the run); so is one that fails
+    undisturbed, and the last: the caller's assertion then fails on it."""
     for _ in range(STOLEN_RUNS):
-        before = psutil.cpu_times(percpu=True)[core].steal
         result = measure()
-        stolen = (psutil.cpu_times(percpu=True)[core].steal - before) * 1000
-        if holds(result) or (stolen < STOLEN_MS and not late(result)):
+        if holds(result) or not disturbed(result):
             return result
+    return result
+
+
+def on_its_core(measure, core: int, holds, late):
+    """:func:`retaken` for a claim on one core: the run was disturbed when the hypervisor
+    took :data:`STOLEN_MS` or more of ``core`` while it ran, or the measured process counted
+    wakes the machine gave it late (``late(result)``)."""
+    def stolen_ms() -> float:
+        return psutil.cpu_times(percpu=True)[core].steal * 1000
+
+    def measured():
+        before = stolen_ms()
+        result = measure()
+        return result, stolen_ms() - before
+
+    result, _ = retaken(measured, lambda run: holds(run[0]),
+                        lambda run: run[1] >= STOLEN_MS or late(run[0]))
     return result
 
 

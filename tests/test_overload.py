@@ -19,6 +19,8 @@ from loadtests.load.client import get, get_many
 from loadtests.servers import GunicornServer, ServerSpec
 from webapp.work.primes import MIXED_PRIME
 
+from .helpers import retaken
+
 pytestmark = pytest.mark.integration
 
 #: A dozen milliseconds of pure Python a request: one process answers about 80 a second.
@@ -126,6 +128,22 @@ SHEDDING = {
 }
 
 
+#: A burst the machine disturbed: its server's threads waited for a core this much longer,
+#: per second, than while its capacity was measured (its neighbour's load grew between the
+#: two), or the hypervisor took this much of the machine's CPU per second of the burst. By
+#: hand, gevent's burst alone waited 0-2 ms a second in both phases; beside one CPU hog
+#: from the start, 18-44 ms in both; with two hogs started after the capacity, 35-79 ms
+#: more in the burst, where the bounded server still kept 0.94-1.01 of its capacity. Once,
+#: in make test's timing pass, it kept 0.75 (the other lane's test unknown).
+STARVED_PER_S = 0.02
+
+
+def _starved(row: dict) -> bool:
+    waited, stolen = row["waited_per_s"], row["stolen_per_s"]
+    return (waited["burst"] - waited["capacity"] >= STARVED_PER_S
+            or stolen["burst"] >= STARVED_PER_S)
+
+
 @pytest.mark.timing  # goodput against the capacity each server measured in the same run
 @pytest.mark.parametrize("model", SHEDDING)
 def test_a_bounded_queue_keeps_the_goodput_through_a_burst_that_melts_the_default(model):
@@ -136,7 +154,8 @@ def test_a_bounded_queue_keeps_the_goodput_through_a_burst_that_melts_the_defaul
     bounded -- ``BACKLOG`` for sync, ``--worker-connections`` and ``BACKLOG`` for gthread
     and gevent, nginx's ``limit_conn`` in front of asgi, which has no such limit -- each
     admitted request is in time and the goodput stays at 0.8 or more (by hand: 0.97, 1.04
-    and 0.96; sync 0.30 and 1.04)."""
+    and 0.96; sync 0.30 and 1.04). A run that misses is taken again, at most three, only
+    where the machine took the server's core during the burst (:data:`STARVED_PER_S`)."""
     import dataclasses
 
     from loadtests.lessons.observing.overload import run_one
@@ -151,10 +170,19 @@ def test_a_bounded_queue_keeps_the_goodput_through_a_burst_that_melts_the_defaul
         server, limit = runs[name]
         return run_one(name, server, (1.0, 4.0, 1.0), path=path, bound=limit)
 
-    with ThreadPoolExecutor(1 if model == "gevent" else len(runs)) as pool:
-        rows = dict(zip(runs, pool.map(burst, runs), strict=True))
-    share = {name: row["goodput_rps"][1] / row["capacity_rps"] for name, row in rows.items()}
-    assert share["bounded"] >= 0.8 > share["default"], (share, rows)
+    def measure() -> dict[str, dict]:
+        with ThreadPoolExecutor(1 if model == "gevent" else len(runs)) as pool:
+            return dict(zip(runs, pool.map(burst, runs), strict=True))
+
+    def share(rows: dict[str, dict]) -> dict[str, float]:
+        return {name: row["goodput_rps"][1] / row["capacity_rps"] for name, row in rows.items()}
+
+    def holds(rows: dict[str, dict]) -> bool:
+        shares = share(rows)
+        return shares["bounded"] >= 0.8 > shares["default"]
+
+    rows = retaken(measure, holds, lambda rows: any(map(_starved, rows.values())))
+    assert holds(rows), (share(rows), rows)
     for row in rows.values():
         assert row["unaccounted"] == 0 and row["workers_replaced"] == 0, row
     backlog = dict(bound.spec.env).get("BACKLOG")

@@ -28,6 +28,8 @@ import statistics
 import subprocess
 import time
 
+import psutil
+
 from webapp.work.primes import MIXED_PRIME
 
 from ...harness.procs import rss_mb
@@ -38,6 +40,7 @@ from ...model import burst as twin
 from ...model import overload as fluid
 from ...servers import ServerSpec, launch
 from ...services.nginx import NginxProxy
+from ...timeline.sampler import waited_s
 from .shedding import DEADLINE_S, Bound, shedders
 
 #: The request every model serves: CPU work, no waiting.
@@ -110,13 +113,37 @@ def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
         url = server.url + path
         if bound and bound.front is not None:
             url = front.enter_context(NginxProxy(server.port, **dict(bound.front))).url + path
+        before = set(server.worker_pids())
+        waiting = _Waiting(list(before))
         mu = capacity(url)
         phases = [(share * mu, s) for share, s in zip(SHAPE, seconds, strict=True)]
-        before = set(server.worker_pids())
+        waiting.lap("capacity")
         summary, samples = burst(server, url, phases, seed, retries)
+        waiting.lap("burst")
         replaced = len(before - set(server.worker_pids()))
         server.stop(0.5, graceful=False)  # a melted server's backlog is no one's any more
-    return row(label, spec, mu, phases, summary, samples, replaced, path, bound)
+    return {**row(label, spec, mu, phases, summary, samples, replaced, path, bound),
+            "waited_per_s": waiting.waited, "stolen_per_s": waiting.stolen}
+
+
+class _Waiting:
+    """Per second of each phase, how long the workers' threads were runnable but waited for
+    a core (``schedstat``: a replaced worker's wait is not counted), and how much CPU time
+    the hypervisor took from the machine (psutil's ``steal``, every CPU): what the machine
+    took from the server, beside what its own load did."""
+
+    def __init__(self, pids: list[int]):
+        self.pids, self.waited, self.stolen = pids, {}, {}
+        self.at, self.marks = time.monotonic(), self._marks()
+
+    def _marks(self) -> tuple[float, float]:
+        return waited_s(self.pids), psutil.cpu_times().steal
+
+    def lap(self, name: str) -> None:
+        at, marks = time.monotonic(), self._marks()
+        self.waited[name], self.stolen[name] = (
+            (now - then) / (at - self.at) for now, then in zip(marks, self.marks, strict=True))
+        self.at, self.marks = at, marks
 
 
 def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float]],
