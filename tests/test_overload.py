@@ -132,16 +132,23 @@ SHEDDING = {
 #: per second, than while its capacity was measured (its neighbour's load grew between the
 #: two), or the hypervisor took this much of the machine's CPU per second of the burst. By
 #: hand, gevent's burst alone waited 0-2 ms a second in both phases; beside one CPU hog
-#: from the start, 18-44 ms in both; with two hogs started after the capacity, 35-79 ms
-#: more in the burst, where the bounded server still kept 0.94-1.01 of its capacity. Once,
-#: in make test's timing pass, it kept 0.75 (the other lane's test unknown).
+#: from the start, 18-44 ms in both; with two to six hogs started after the capacity,
+#: 35-79 ms more in the burst, where the bounded server still kept 0.94-1.02 of its
+#: capacity. Once, in make test's timing pass, it kept 0.75 (what the machine did then is
+#: not known: these were added after it).
 STARVED_PER_S = 0.02
+#: Or the same request took this much more CPU in the burst than in the capacity's loop:
+#: the VM ran slower between the two (its speed moves from minute to minute; by hand the
+#: bounded gevent server's answers said 13.3 and 13.1 ms).
+SLOWER = 1.1
 
 
 def _starved(row: dict) -> bool:
-    waited, stolen = row["waited_per_s"], row["stolen_per_s"]
+    waited, stolen, cpu = row["waited_per_s"], row["stolen_per_s"], row["cpu_ms"]
     return (waited["burst"] - waited["capacity"] >= STARVED_PER_S
-            or stolen["burst"] >= STARVED_PER_S)
+            or stolen["burst"] >= STARVED_PER_S
+            or bool(cpu["capacity"] and cpu["burst"]
+                    and cpu["burst"] >= SLOWER * cpu["capacity"]))
 
 
 @pytest.mark.timing  # goodput against the capacity each server measured in the same run
@@ -155,7 +162,8 @@ def test_a_bounded_queue_keeps_the_goodput_through_a_burst_that_melts_the_defaul
     and gevent, nginx's ``limit_conn`` in front of asgi, which has no such limit -- each
     admitted request is in time and the goodput stays at 0.8 or more (by hand: 0.97, 1.04
     and 0.96; sync 0.30 and 1.04). A run that misses is taken again, at most three, only
-    where the machine took the server's core during the burst (:data:`STARVED_PER_S`)."""
+    where the machine took from the server during the burst what it had not while the
+    capacity was measured (:func:`_starved`)."""
     import dataclasses
 
     from loadtests.lessons.observing.overload import run_one

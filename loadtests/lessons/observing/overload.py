@@ -60,12 +60,20 @@ CAPACITY_LOOP = (4, 2.0)
 SAMPLE_S = 0.25
 
 
-def capacity(url: str) -> float:
-    """Requests a second the server answers when a few users keep it just busy."""
+def capacity(url: str) -> tuple[float, float | None]:
+    """Requests a second the server answers when a few users keep it just busy, and the
+    mean CPU milliseconds its answers say each took (None where they say none)."""
     users, seconds = CAPACITY_LOOP
-    done = subprocess.run(command(url, "--closed", str(users), "--duration", f"{seconds:g}"),
+    done = subprocess.run(command(url, "--closed", str(users), "--duration", f"{seconds:g}",
+                                  "--time", "cpu"),
                           capture_output=True, text=True, timeout=seconds + 60, check=True)
-    return json.loads(done.stdout)["achieved_rps"]
+    summary = json.loads(done.stdout)
+    return summary["achieved_rps"], cpu_ms(summary)
+
+
+def cpu_ms(summary: dict) -> float | None:
+    """The mean CPU milliseconds a run's answers say each took (their ``cpu``), or None."""
+    return summary.get("fields_ms", {}).get("cpu", {}).get("mean")
 
 
 def sample(server) -> dict:
@@ -83,7 +91,7 @@ def burst(server, url: str, phases: list[tuple[float, float]], seed: int,
     seconds, its deadlines and a minute)."""
     flags = [f for rate, seconds in phases for f in ("--phase", f"{rate:.1f}:{seconds:g}")]
     argv = command(url, "--timeout", f"{DEADLINE_S:g}", "--seed", str(seed),
-                   "--retries", str(retries), *flags)
+                   "--retries", str(retries), "--time", "cpu", *flags)
     limit = time.monotonic() + sum(s for _, s in phases) + DEADLINE_S * (retries + 1) + 60
     samples = []
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as running:
@@ -115,15 +123,18 @@ def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
             url = front.enter_context(NginxProxy(server.port, **dict(bound.front))).url + path
         before = set(server.worker_pids())
         waiting = _Waiting(list(before))
-        mu = capacity(url)
+        mu, cpu = capacity(url)
         phases = [(share * mu, s) for share, s in zip(SHAPE, seconds, strict=True)]
         waiting.lap("capacity")
         summary, samples = burst(server, url, phases, seed, retries)
         waiting.lap("burst")
         replaced = len(before - set(server.worker_pids()))
         server.stop(0.5, graceful=False)  # a melted server's backlog is no one's any more
+    # what the machine did to the server between its capacity and its burst: its threads'
+    # wait for a core, the hypervisor's steal, and the CPU the same request took
     return {**row(label, spec, mu, phases, summary, samples, replaced, path, bound),
-            "waited_per_s": waiting.waited, "stolen_per_s": waiting.stolen}
+            "waited_per_s": waiting.waited, "stolen_per_s": waiting.stolen,
+            "cpu_ms": {"capacity": cpu, "burst": cpu_ms(summary)}}
 
 
 class _Waiting:
