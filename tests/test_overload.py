@@ -144,9 +144,10 @@ SLOWER = 1.1
 
 
 def _starved(row: dict) -> bool:
-    waited, stolen, cpu = row["waited_per_s"], row["stolen_per_s"], row["cpu_ms"]
+    waited, cpu = row["waited_per_s"], row["cpu_ms"]
+    stolen_per_s = row["steal_ms"] / 1000 / sum(seconds for _, seconds in row["phases"])
     return (waited["burst"] - waited["capacity"] >= STARVED_PER_S
-            or stolen["burst"] >= STARVED_PER_S
+            or stolen_per_s >= STARVED_PER_S
             or bool(cpu["capacity"] and cpu["burst"]
                     and cpu["burst"] >= SLOWER * cpu["capacity"]))
 

@@ -28,8 +28,6 @@ import statistics
 import subprocess
 import time
 
-import psutil
-
 from webapp.work.primes import MIXED_PRIME
 
 from ...harness.procs import rss_mb
@@ -131,30 +129,26 @@ def run_one(label: str, spec: ServerSpec, seconds: tuple[float, float, float],
         replaced = len(before - set(server.worker_pids()))
         server.stop(0.5, graceful=False)  # a melted server's backlog is no one's any more
     # what the machine did to the server between its capacity and its burst: its threads'
-    # wait for a core, the hypervisor's steal, and the CPU the same request took
+    # wait for a core, the hypervisor's steal (the generator's own account of its run), and
+    # the CPU the same request took
     return {**row(label, spec, mu, phases, summary, samples, replaced, path, bound),
-            "waited_per_s": waiting.waited, "stolen_per_s": waiting.stolen,
+            "waited_per_s": waiting.waited, "steal_ms": summary["host"]["steal_ms"],
             "cpu_ms": {"capacity": cpu, "burst": cpu_ms(summary)}}
 
 
 class _Waiting:
     """Per second of each phase, how long the workers' threads were runnable but waited for
-    a core (``schedstat``: a replaced worker's wait is not counted), and how much CPU time
-    the hypervisor took from the machine (psutil's ``steal``, every CPU): what the machine
-    took from the server, beside what its own load did."""
+    a core (``schedstat``; a replaced worker's wait is not counted): what something else on
+    the machine took from the server, beside what its own load did."""
 
     def __init__(self, pids: list[int]):
-        self.pids, self.waited, self.stolen = pids, {}, {}
-        self.at, self.marks = time.monotonic(), self._marks()
-
-    def _marks(self) -> tuple[float, float]:
-        return waited_s(self.pids), psutil.cpu_times().steal
+        self.pids, self.waited = pids, {}
+        self.at, self.mark = time.monotonic(), waited_s(pids)
 
     def lap(self, name: str) -> None:
-        at, marks = time.monotonic(), self._marks()
-        self.waited[name], self.stolen[name] = (
-            (now - then) / (at - self.at) for now, then in zip(marks, self.marks, strict=True))
-        self.at, self.marks = at, marks
+        at, mark = time.monotonic(), waited_s(self.pids)
+        self.waited[name] = (mark - self.mark) / (at - self.at)
+        self.at, self.mark = at, mark
 
 
 def row(label: str, spec: ServerSpec, mu: float, phases: list[tuple[float, float]],
