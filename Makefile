@@ -13,11 +13,12 @@ ROUNDS ?= 5
 #: make docs-serve's port (gunicorn's is 8000).
 DOCS_PORT ?= 8765
 DOCS_OUT := docs/_build/html
-#: The tests' pytest, with bytecode caches written even where PYTHONDONTWRITEBYTECODE is
-#: set: otherwise each of the passes' eight pytest processes rewrites every test module's
+#: The tests' Python and pytest, with bytecode caches written even where PYTHONDONTWRITEBYTECODE is
+#: set: otherwise each of the passes' pytest processes rewrites every test module's
 #: assertions and every server and command the tests start compiles the lab's modules anew
 #: (collecting the tests: 4.1 CPU-seconds without the caches, 2.1 with them).
-PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest
+TESTS_PYTHON := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python
+PYTEST := $(TESTS_PYTHON) -m pytest
 
 .PHONY: demo test slow stress serve probe lesson matrix hosts advise lint docs docs-pages docs-serve clean os-packages
 
@@ -52,9 +53,9 @@ matrix: $(STAMP) os-packages  ## the full matrix: every cell twice and every les
 hosts: $(STAMP) os-packages  ## the multi-host scenarios in network namespaces, each cut with each broker (root; about 7 min)
 	$(BIN)/python -m loadtests.matrix --no-cells --hosts
 
-test: $(STAMP) os-packages  ## every test but make slow's: those that time nothing in parallel, the timing tests two at a time, the two-core ones alone
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not timing and not slow"
-	$(PYTEST) -n 2 --dist worksteal -m "timing and not two_cores and not slow"
+test: $(STAMP) os-packages  ## every test but make slow's: those that time nothing in parallel, the timing tests two at a time (the in-process ones beside them at nice 19), the two-core ones alone
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not timing and not inprocess and not slow"
+	$(TESTS_PYTHON) scripts/beside.py -n 2 --dist worksteal -m "timing and not two_cores and not slow"
 	$(PYTEST) -m "timing and two_cores and not slow"
 
 slow: $(STAMP) os-packages  ## the tests make test leaves out for its budget (the advisor on the CPU example, alone on both cores: about 60 s)

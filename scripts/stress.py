@@ -30,14 +30,10 @@ import psutil  # noqa: E402
 
 from loadtests.harness.procs import run_main, stop_tree, tree  # noqa: E402
 
-#: The hog. Under Linux's autogroup scheduling (sched(7)) a process's nice value ranks it
-#: only within its session's group, and every server the tests start has a session of its
-#: own: the hog's group gets the niceness too (measured: at nice 19 alone, the hog still
-#: took its share, and hashing threads read 0.8 cores of CPU per second of wall time).
-HOG = """import contextlib, os
-os.nice({nice})
-with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
-    group.write("{nice}")
+#: The hog, niced with its session's autogroup (``lower_priority``: a nice value alone
+#: ranks a process only within its session's group).
+HOG = """from loadtests.harness.procs import lower_priority
+lower_priority({nice})
 while True:
     pass
 """
@@ -46,7 +42,8 @@ PASSES = (("timing and not two_cores", 0), ("timing and two_cores", 19))
 
 
 def _beside_hog(marks: str, nice: int, pytest_args: list[str]) -> int:
-    hog = subprocess.Popen([sys.executable, "-c", HOG.format(nice=nice)], start_new_session=True)
+    hog = subprocess.Popen([sys.executable, "-c", HOG.format(nice=nice)], cwd=ROOT,
+                           start_new_session=True)
     tests = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-m", marks, *pytest_args],
                              cwd=ROOT, start_new_session=True)
     started: dict[int, psutil.Process] = {}  # every process the tests start, as they start

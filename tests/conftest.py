@@ -8,6 +8,7 @@ import resource
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import pytest
 
@@ -56,6 +57,21 @@ def pytest_runtest_protocol(item):
         with open(path, "a") as handle:
             handle.write(f"{own:.2f}\t{reaped:.2f}\t{time.monotonic() - started:.2f}\t"
                          f"{item.nodeid}\t{_worker or '-'}\t{time.time():.1f}\n")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test marked ``inprocess`` runs at nice 19 beside the timing tests (``make test``'s
+    second pass): a process it started would leave that nice behind (a server's session is
+    an autogroup of its own) and take the timing tests' CPU. It fails if it starts one."""
+    if item.get_closest_marker("inprocess") is None:
+        return (yield)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError(f"{item.nodeid} is marked inprocess but starts a process")
+
+    with mock.patch("subprocess.Popen._execute_child", refuse), mock.patch("os.fork", refuse):
+        return (yield)
 
 
 def _cpu_seconds() -> tuple[float, float]:

@@ -346,22 +346,23 @@ def _command(pid: int) -> str:
 
 
 #: The longest test files, longest first, with their seconds in make test's parallel pass (2-vCPU
-#: CI machine, 2026-12-07, each test's wall from ``LAB_TEST_CPU``, summed per file). That pass
+#: CI machine, 2026-12-07, each test's wall from ``LAB_TEST_CPU``, summed per file; the files
+#: marked ``inprocess`` run beside the timing tests instead). That pass
 #: hands out whole files (``--dist loadfile``) in collection order (``--no-loadscope-reorder``),
 #: each to the worker that is free first: started longest first, none of them starts last and
 #: runs alone while the other workers idle (``test_try.py``, once last, ran to 310 s of a pass
 #: whose files add up to 270 s a worker; with 19 files listed, ``test_opentraffic.py``, 52 s,
 #: started at 253 s and ended the pass at 305 s, where longest-first of these 26 ends every
 #: worker by 288 s). ``tests/test_harness.py`` checks the names.
-LONGEST = {"test_hosts.py": 226, "test_try.py": 224, "test_reliability.py": 156,
-           "test_brokers.py": 117, "test_slowclients.py": 117, "test_registry.py": 100,
-           "test_advise_db.py": 99, "test_offload_celery.py": 91, "test_advise_goal.py": 79,
-           "test_db.py": 79, "test_timeline.py": 66, "test_try_services.py": 58,
-           "test_servers.py": 55, "test_opentraffic.py": 52, "test_docs.py": 51,
-           "test_advise_python.py": 49, "test_teaching.py": 49, "test_matrix.py": 46,
-           "test_endpoints.py": 44, "test_fuzz.py": 37, "test_advise.py": 32,
-           "test_simulate.py": 27, "test_overload.py": 26, "test_gunicorn_conf.py": 22,
-           "test_openloop.py": 18, "test_offload_dirty.py": 16}
+LONGEST = {"test_hosts.py": 235, "test_try.py": 217, "test_reliability.py": 136,
+           "test_brokers.py": 135, "test_slowclients.py": 121, "test_advise_db.py": 107,
+           "test_advise_goal.py": 84, "test_opentraffic.py": 80, "test_offload_celery.py": 79,
+           "test_db.py": 56, "test_try_services.py": 50, "test_timeline.py": 49,
+           "test_advise_python.py": 46, "test_servers.py": 46, "test_docs.py": 45,
+           "test_teaching.py": 36, "test_matrix.py": 33, "test_endpoints.py": 31,
+           "test_overload.py": 27, "test_advise.py": 26, "test_openloop.py": 19,
+           "test_gunicorn_conf.py": 19, "test_offload_dirty.py": 18, "test_slowwatch.py": 11,
+           "test_wrk.py": 10, "test_fuzz.py": 7}
 
 
 #: Seconds from the broker ready again to the first right answer: the issue's bound.

@@ -23,6 +23,7 @@ WAITING = (0.103, 0.002)
 SHORT_CPU = (0.01, 0.01)
 
 
+@pytest.mark.inprocess
 def test_the_leanest_configuration_that_meets_the_goal_comes_first():
     """A waiting app (R = 103 ms) at 100/s: a sync worker holds one request (10/s each),
     but one gthread or gevent process holds them all, so the plan starts with one process;
@@ -40,6 +41,7 @@ def test_the_leanest_configuration_that_meets_the_goal_comes_first():
         assert p.meets == (p.forecast.p99_s <= goal.p99_s)
 
 
+@pytest.mark.inprocess
 def test_a_p50_bound_is_part_of_the_goal():
     profile = Profile(*WAITING, MEMORY)
     loose, tight = Goal(50, p99_s=0.5), Goal(50, p99_s=0.5, p50_s=0.1)  # R alone is 103 ms
@@ -47,6 +49,7 @@ def test_a_p50_bound_is_part_of_the_goal():
     assert not any(p.meets for p in plan(profile, tight, cores=1, kind="wsgi"))
 
 
+@pytest.mark.inprocess
 def test_more_cores_or_more_hosts_are_predicted_where_these_cannot_meet_it():
     """10 ms of CPU a request: 2 cores answer at most 200/s, so 300/s is met nowhere here;
     the twin finds it on 4 cores, or on 2 hosts like this one behind nginx."""
@@ -60,6 +63,7 @@ def test_more_cores_or_more_hosts_are_predicted_where_these_cannot_meet_it():
     assert text.startswith("Predicted, not measured: 4 cores would meet it, or 2 hosts")
 
 
+@pytest.mark.inprocess
 def test_a_goal_a_lone_request_misses_is_met_nowhere_and_says_so():
     profile, goal = Profile(*SHORT_CPU, MEMORY), Goal(10, p99_s=0.005)
     where = elsewhere(profile, goal, cores=2, kind="wsgi")
@@ -67,6 +71,7 @@ def test_a_goal_a_lone_request_misses_is_met_nowhere_and_says_so():
     assert "a lone request already takes 10 ms" in elsewhere_text(where, goal, 2)
 
 
+@pytest.mark.inprocess
 def test_the_plan_tries_one_process_up_to_the_cores():
     assert workers_to_try(1) == [1] and workers_to_try(8) == [1, 2, 4, 8]
 

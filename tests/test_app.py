@@ -8,6 +8,8 @@ from webapp import create_app
 from webapp.params import DEFAULT_DELAY, MAX_DELAY, MAX_N
 from webapp.work.primes import FIXTURE, SHORT_PRIME
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 
 def _json_error(response, status):
     assert response.status_code == status

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import statistics
 
+import pytest
+
 from loadtests.model.atsplit import at_split, distance
 from loadtests.model.simulate import Twin, Work, open_loop
+
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
 
 #: gthread -w2 --threads 4 on a 20 ms wait at 150/s (ρ 0.4), connections kept: the open
 #: sample's gthread /io run, 3 s of it.

@@ -11,6 +11,8 @@ from loadtests.matrix.cells import Cell, Database, Fleet
 from loadtests.matrix.cells import cell as make_cell
 from loadtests.servers import ServerSpec
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 S = ServerSpec
 
 

@@ -5,10 +5,14 @@ skips the requests whose client has gone, and a bounded queue."""
 
 from __future__ import annotations
 
+import pytest
+
 from loadtests.lessons.observing.overload import goodput
 from loadtests.load.outcomes import Run, recovery_s
 from loadtests.model import overload as fluid
 from loadtests.model.burst import Burst, simulate
+
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
 
 #: μ = 50/s offered half of it for 5 s, three times it for 10 s, half again for 60 s.
 PHASES = ((25.0, 5.0), (150.0, 10.0), (25.0, 60.0))

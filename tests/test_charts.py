@@ -8,6 +8,8 @@ import pytest
 
 from loadtests.matrix.charts import ChartOverflow, bars, cells, figure, names_only, save
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 
 def test_a_text_past_the_figure_warns_and_both_files_are_written(tmp_path):
     fig, ax = figure(2, 1.5)

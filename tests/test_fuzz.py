@@ -49,6 +49,7 @@ def _check(response) -> None:
 FAST = settings(max_examples=300, deadline=None)
 
 
+@pytest.mark.inprocess
 @FAST
 @given(raw=RAW)
 def test_prime_path_never_5xx(raw):
@@ -57,6 +58,7 @@ def test_prime_path_never_5xx(raw):
     _check(client.get("/prime/" + quote(raw, safe="")))
 
 
+@pytest.mark.inprocess
 @FAST
 @given(raw=RAW)
 def test_io_delay_never_5xx(raw):
@@ -64,6 +66,7 @@ def test_io_delay_never_5xx(raw):
         _check(client.get("/io", query_string={"delay": raw}))
 
 
+@pytest.mark.inprocess
 @settings(max_examples=250, deadline=None)
 @given(path=st.lists(RAW, min_size=1, max_size=4).filter(lambda parts: parts[0] != ""))
 def test_any_path_never_5xx(path):
@@ -72,6 +75,7 @@ def test_any_path_never_5xx(path):
         _check(client.get("/" + "/".join(quote(p, safe="") for p in path)))
 
 
+@pytest.mark.inprocess
 @settings(max_examples=250, deadline=None)
 @given(endpoint=st.sampled_from(["/health", "/info", "/io", "/prime/7"]),
        params=st.dictionaries(RAW, RAW, max_size=4),

@@ -9,6 +9,8 @@ import simpy
 
 from loadtests.model.gil import SWITCH_S, Gil
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 
 def _cores(env: simpy.Environment):
     """Cores enough for every thread: a computation ends when done or asked to stop."""

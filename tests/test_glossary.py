@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from loadtests.site.glossary import GLOSSARY, TERMS, linked
+
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
 
 PAGE = GLOSSARY.parent / "lessons" / "example.md"
 

@@ -4,6 +4,8 @@ import pytest
 
 from loadtests.model.queueing import batch_wall, cpu_bound_rps, cpu_parallelism, io_bound_rps
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 
 @pytest.mark.parametrize(
     ("jobs", "parallel", "expected"),

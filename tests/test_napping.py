@@ -35,6 +35,7 @@ def _accounts_for_its_naps(run, naps: list[float]) -> None:
     assert whole - sum(naps) - own == pytest.approx(0, abs=0.005)  # and none of it counted
 
 
+@pytest.mark.inprocess
 def test_a_napping_check_counts_its_own_cpu_not_its_naps(monkeypatch):
     """While a check naps, its thread runs other work (gevent's greenlets): not the check's."""
     naps = []
@@ -48,6 +49,7 @@ def test_a_napping_check_counts_its_own_cpu_not_its_naps(monkeypatch):
     _accounts_for_its_naps(lambda: napping_on_this_thread(SHORT_PRIME), naps)
 
 
+@pytest.mark.inprocess
 def test_a_napping_coroutine_counts_its_own_cpu_not_the_loops(monkeypatch):
     naps = []
 

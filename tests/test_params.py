@@ -4,6 +4,8 @@ import pytest
 
 from webapp.params import DEFAULT_DELAY, MAX_DELAY, MAX_N, BadParam, parse_delay, parse_n
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),

@@ -14,6 +14,8 @@ import pytest
 
 from webapp.work.primes import FIXTURE, MEDIUM_PRIME, QUICK_PRIME, SLOW_PRIME, is_prime
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 #: Fixture numbers below this are run through is_prime here (the rest take a second or more).
 QUICK_BELOW = 10**15
 #: The first 13 primes as Miller-Rabin bases: no strong pseudoprime to all of them below

@@ -11,6 +11,8 @@ from loadtests.matrix.cells import Scenario, cell
 from loadtests.matrix.report import render_markdown, write_report
 from loadtests.servers import ROOT
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 SAMPLES = ROOT / "docs" / "sample"
 PEER_SCENARIOS = ("peerio", "peercpu", "peerbeat", "peerhealth", "peerslow")
 

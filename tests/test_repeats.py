@@ -10,6 +10,8 @@ from loadtests.matrix.repeats import aggregate, spread, verdict
 from loadtests.matrix.report import render_markdown
 from loadtests.servers import ROOT
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 BAND = (0.85, 1.05)
 
 

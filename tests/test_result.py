@@ -22,6 +22,8 @@ from loadtests.matrix.result import (
 )
 from loadtests.servers import ROOT
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 SAMPLES = ROOT / "docs" / "sample"
 
 

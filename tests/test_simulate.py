@@ -13,6 +13,8 @@ import pytest
 from loadtests.model import queueing
 from loadtests.model.simulate import Twin, Work, closed_loop, open_loop
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 
 def test_sync_on_pure_waiting_is_m_m_c_and_waits_as_erlang_c_says():
     """sync -w3 on exponential waits of 0.1 s at 24 requests a second (ρ = 0.8): three

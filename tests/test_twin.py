@@ -8,6 +8,8 @@ import pytest
 
 from loadtests.matrix.twin import modelled, predict, section
 
+pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
+
 SETTINGS = {"delay_s": 0.1, "fidelity_band": [0.85, 1.05]}
 
 
