@@ -13,10 +13,11 @@ ROUNDS ?= 5
 #: make docs-serve's port (gunicorn's is 8000).
 DOCS_PORT ?= 8765
 DOCS_OUT := docs/_build/html
-#: The tests' Python and pytest, with bytecode caches written even where PYTHONDONTWRITEBYTECODE is
-#: set: otherwise each of the passes' pytest processes rewrites every test module's
-#: assertions and every server and command the tests start compiles the lab's modules anew
-#: (collecting the tests: 4.1 CPU-seconds without the caches, 2.1 with them).
+#: The tests' Python and pytest, with bytecode caches written even where
+#: PYTHONDONTWRITEBYTECODE is set: otherwise each of the passes' pytest processes rewrites
+#: every test module's assertions and every server and command the tests start compiles
+#: the lab's modules anew (collecting the tests: 4.1 CPU-seconds without the caches, 2.1
+#: with them).
 TESTS_PYTHON := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python
 PYTEST := $(TESTS_PYTHON) -m pytest
 
