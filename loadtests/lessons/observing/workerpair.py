@@ -82,7 +82,7 @@ def lines(rows: list[dict]) -> list[str]:
     blank line first)."""
     if not rows:
         return []
-    pinned = [row["path"].split("?")[0] for row in rows if row["label"] == PINNED]
+    pinned = [_route(row) for row in rows if row["label"] == PINNED]
     then = (f"then, on {', '.join(f'`{path}`' for path in dict.fromkeys(pinned))}, gthread "
             "-w2 at the first run's rate again with each worker pinned to a core of its own "
             "(`PIN_CORES=1`, *pinned*), " if pinned else "")
@@ -95,13 +95,18 @@ def lines(rows: list[dict]) -> list[str]:
            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         split = " / ".join(f"{share:.2f}" for share in row["shares"])
-        out.append(f"| `{row['path'].split('?')[0]}` | {row['round']} | {row['label']} | "
+        out.append(f"| `{_route(row)}` | {row['round']} | {row['label']} | "
                    f"{row['rate_rps']:.1f} | {row['utilisation']:.2f} | {split} | "
                    f"{row['run_queue_ms']:.1f} | "
                    f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['mean_ms']:.1f} | "
                    + " | ".join(f"{_ratio(row, at):.2f}" for at in ("p50", "p99", "mean"))
                    + " |")
     return [*out, "", *_reading(rows)]
+
+
+def _route(row: dict) -> str:
+    """The row's path without its query: what the table and the reading name."""
+    return row["path"].split("?")[0]
 
 
 def _ratio(row: dict, at: str) -> float:
@@ -112,8 +117,8 @@ def _reading(rows: list[dict]) -> list[str]:
     """Per path, the ratios' range with two workers, with one, and with two pinned: the
     runs below ρ :data:`~.band.JUDGED_BELOW`, as the sweep judges its own."""
     said = []
-    for path in dict.fromkeys(row["path"].split("?")[0] for row in rows):
-        mine = [row for row in rows if row["path"].startswith(path)]
+    for path in dict.fromkeys(map(_route, rows)):
+        mine = [row for row in rows if _route(row) == path]
         ranges = []
         for label in dict.fromkeys(row["label"] for row in mine):
             ours = [row for row in mine
