@@ -200,3 +200,35 @@ def test_open_against_closed_sets_the_percentiles_side_by_side():
     assert "| closed, 2 users | 900 | 90.0 | 21.0 | 22.0 | 30.0 | 40.0 | 45.0 |" in text
     assert "| open, 90.0/s | 899 | 90.0 | 210.0 |" in text
     assert "the open load's p99 is 10.0 times the closed loop's" in text
+
+
+@pytest.mark.timing
+def test_a_wake_up_pays_for_the_gil_and_a_short_release_mostly_does_not():
+    """What the twin charges a gthread request rests on: while another thread computes, a
+    3 ms sleep's wake-up waits for the GIL (a switch interval) nearly every time, and a
+    ``send`` or a ``recv`` of bytes already there, 0.1 ms after the thread took the GIL,
+    at most half as often: CPython takes the GIL back before the waiter it signalled wakes.
+    (A busy machine only slows that waiter further; the wake-up's wait cannot shrink.)"""
+    from loadtests.lessons.observing import gilhop
+
+    rows = {(row["step"], row["gap_ms"]): row for row in gilhop.observe(trials=60)}
+    assert rows["wake", 0]["paid_share"] >= 0.9
+    assert rows["wake", 0]["p50_ms"] >= 0.8 * 5  # a switch interval (5 ms), less its ends
+    for step in ("send", "recv"):
+        assert rows[step, 0.1]["paid_share"] <= 0.5, rows[step, 0.1]
+
+
+@pytest.mark.inprocess
+def test_the_gil_steps_render_as_a_table_and_the_reading_gives_their_ranges():
+    from loadtests.lessons.observing import gilhop
+
+    rows = [{"kind": "gilhop", "step": step, "gap_ms": gap, "trials": 200, "p50_ms": p50,
+             "p90_ms": p50, "max_ms": 5.3, "paid_share": paid}
+            for step, gap, p50, paid in (("send", 0.0, 0.01, 0.14), ("recv", 0.0, 0.01, 0.2),
+                                         ("send", 0.1, 0.02, 0.03), ("recv", 0.1, 0.02, 0.07),
+                                         ("wake", 0.0, 5.25, 1.0))]
+    text = "\n".join(gilhop.lines(rows))
+    assert "| `send` of a 200-byte answer | 0.1 | 0.020 | 0.020 | 5.3 | 0.03 |" in text
+    assert "0.14–0.20 of the trials right after the hand-over, 0.03–0.07 after 0.1 ms" in text
+    assert "A wake-up paid in 1.00 (p50 5.2 ms)" in text
+    assert gilhop.lines([]) == []
