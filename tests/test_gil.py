@@ -47,8 +47,8 @@ def test_two_computing_threads_take_turns_a_switch_interval_each():
     assert (first["t"], second["t"]) == pytest.approx((35.0, 40.0))
 
 
-def test_a_short_release_waits_a_whole_interval_behind_a_computing_thread():
-    """A thread back from a ``recv`` 12 ms into another's 50 ms of Python takes the GIL at
+def test_a_wake_up_waits_a_whole_interval_behind_a_computing_thread():
+    """A thread woken from a wait 12 ms into another's 50 ms of Python takes the GIL at
     17 ms, a whole interval after it asked (not at 15, the end of the other's slice), and
     the computing thread loses nothing by it: it ends at 50 ms."""
     env = simpy.Environment()
@@ -60,8 +60,8 @@ def test_a_short_release_waits_a_whole_interval_behind_a_computing_thread():
     assert computing["t"] == pytest.approx(50.0)
 
 
-def test_each_release_behind_a_computing_thread_costs_an_interval_the_convoy():
-    """Four short releases in a row beside 100 ms of Python take 4 intervals (20 ms); with
+def test_each_wake_up_behind_a_computing_thread_costs_an_interval_the_convoy():
+    """Four wake-ups in a row beside 100 ms of Python take 4 intervals (20 ms); with
     the GIL free they take no time."""
     env = simpy.Environment()
     gil, on_cores = Gil(env), _cores(env)

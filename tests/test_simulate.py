@@ -11,6 +11,7 @@ import math
 import pytest
 
 from loadtests.model import queueing
+from loadtests.model.gil import SWITCH_S
 from loadtests.model.simulate import Twin, Work, closed_loop, open_loop
 
 pytestmark = pytest.mark.inprocess  # no process: make test runs it beside the timing tests
@@ -203,3 +204,41 @@ def test_a_measured_run_replays_each_requests_own_python_in_arrival_order():
     after = open_loop(one, Work(0.0, 0.1, after_s=0.05, sequence=(0.01, 0.02)), 1.0,
                       arrivals=[0, 1], warmup=0)
     assert after.latencies == pytest.approx([0.11, 0.12])
+
+
+def _latencies_ms(twin: Twin, python_s: tuple[float, ...], dues: list[float]) -> list[float]:
+    """Each request's latency (ms, in the order answered): the n-th due at ``dues[n]`` with
+    ``python_s[n]`` of Python and no wait."""
+    run = open_loop(twin, Work(cpu_s=0.0, sequence=python_s), 1.0, arrivals=dues, warmup=0)
+    return [round(latency * 1000, 6) for latency in run.latencies]
+
+
+def test_a_gthread_request_pays_a_hand_over_at_each_wake_up_and_none_at_its_reads():
+    """Beside 100 ms of Python on one thread, a request with none, due at 1 ms on gthread
+    --threads 2, waits a switch interval for the main thread's wake-up (to 6 ms) and one
+    for its idle thread's (to 11 ms): 10 ms, where a hand-over at each read and write too
+    would take 20 or more. The computing request loses nothing by them (100 ms)."""
+    twin = Twin.of("gthread", threads=2)
+    assert _latencies_ms(twin, (0.1, 0.0), [0.0, 0.001]) == pytest.approx(
+        [2 * SWITCH_S * 1000, 100.0])
+
+
+def test_a_thread_woken_for_its_request_runs_its_python_with_that_wake_up():
+    """Due at 1 ms beside the 100 ms, 20 ms of Python take the GIL at the idle thread's
+    wake-up (11 ms) and run at once, in turns of a switch interval with the other request:
+    11-16, 21-26, 31-36, 41-46 ms, answered in 45 ms (a second wait for the GIL before
+    its Python would end later); the 100 ms end at 120."""
+    twin = Twin.of("gthread", threads=2)
+    assert _latencies_ms(twin, (0.1, 0.02), [0.0, 0.001]) == pytest.approx([45.0, 120.0])
+    again = dataclasses.replace(twin, wakes=(1, 2, 1))
+    assert _latencies_ms(again, (0.1, 0.02), [0.0, 0.001])[0] > 45.0 + SWITCH_S * 1000 / 2
+
+
+def test_a_busy_thread_goes_on_to_its_next_request_without_a_wake_up():
+    """On gthread --threads 2, beside 100 ms of Python, a request with none due at 2 ms
+    waits for a thread: it takes the one the 20 ms request (due at 1 ms) frees, and is
+    answered at that instant, though the 100 ms still compute: that thread was busy, not
+    asleep, and needs no hand-over."""
+    twin = Twin.of("gthread", threads=2)
+    first, second, _ = _latencies_ms(twin, (0.1, 0.02, 0.0), [0.0, 0.001, 0.002])
+    assert 0.002 * 1000 + second == pytest.approx(0.001 * 1000 + first)

@@ -145,11 +145,12 @@ def convoy(trial: Trial, profile: Profile) -> str:
             or profile.cpu_s < FREEZE_S or m.db is not None):
         return ""
     return (f" Its processes ran {m.busiest_pct:.0f} % of a core at most: the GIL's convoy. "
-            "Each request thread lets go of the GIL several times a request (reading it, "
-            "sending the answer, handing the connection back to gthread's poller, which must "
-            "take the GIL too) and takes it back only after the computing thread's switch "
-            "interval (5 ms) or its burst, a wait the model's queue does not count (the "
-            "lab's convoy lesson measures it); more threads lengthen the queue it waits in. "
+            "Each request's threads are woken several times a request (gthread's main thread "
+            "before the request and after its answer, the request's thread when it was idle, "
+            "and after each wait in the view) and each time take the GIL back only after the "
+            "computing thread's switch interval (5 ms) or its burst, a wait the model's "
+            "queue does not count (the lab's convoy lesson measures it); more threads "
+            "lengthen the queue it waits in. "
             "A shorter SWITCH_INTERVAL shrinks it; gevent has none (one thread), and granian's "
             "WSGI threads fewer (its sockets are read and written by Rust threads, outside "
             "the GIL: the lab's servers lesson).")

@@ -4,10 +4,12 @@ Each ``/mixed`` request sleeps (the wait, ``--delay``) then computes ``MIXED_PRI
 13 ms of pure Python). A worker's requests in progress cycle between the sleep and its one
 GIL: a closed queueing network, whose throughput mean value analysis gives exactly for a
 FIFO server (``closed_rps``) -- below the asymptotes near the knee, where requests that
-wake together queue. gthread falls short even of that: each time a request thread lets go
-of the GIL for a moment (reading the request, sending the answer, handing the connection
-back to the poller) it waits to take it back behind a computing thread, up to a switch
-interval -- the convoy effect (Beazley; CPython bpo-7946). The timelines show where each
+wake together queue. gthread falls short even of that: each time one of a request's
+threads is woken (from its sleep; the worker's main thread before the request and after
+its answer, to hand the connection back to the poller) it waits to take the GIL back
+behind a computing thread, up to a switch interval -- the convoy effect (Beazley; CPython
+bpo-7946). Its reads and writes, short releases, mostly take it back at once (measured in
+:mod:`.observing.gilhop`). The timelines show where each
 request's time went: asleep, on a CPU, waiting for a core, waiting for the GIL; and on an
 event loop, the batches a frozen loop makes of the requests that arrive while it computes.
 """
@@ -139,12 +141,14 @@ def _share(value: float | None) -> str:
 def _finding(results: Results, rows: list[dict]) -> str:
     delay = results.settings["delay_s"]
     slow, fast = results.row(DEFAULT), results.row(FAST)
-    text = ("Below the closed bound is the convoy: a request thread lets go of the GIL for a "
-            "moment many times a request -- to read the request, to send the answer, to hand "
-            "its connection back to gthread's poller (the main thread, which must take the "
-            "GIL too) -- and each time takes it back only after the computing thread's "
+    text = ("Below the closed bound is the convoy: a request's threads are woken several "
+            "times a request -- from its sleep; gthread's main thread before the request, to "
+            "hand it to a thread, and after the answer, to hand the connection back to the "
+            "poller -- and each time take the GIL back only after the computing thread's "
             "switch interval (5 ms by default) or its burst, whichever ends first: the *GIL* "
-            "column, several times the queue a FIFO server would make.")
+            "column, several times the queue a FIFO server would make. (Its reads and "
+            "writes, short releases, mostly take the GIL back at once: the open-traffic "
+            "lesson measures both.)")
     split_slow, split_fast = (phases(r, delay) if r else None for r in (slow, fast))
     if split_slow and split_fast and slow.get("fidelity") and fast.get("fidelity"):
         text += (f" A switch interval of 0.5 ms cut a request's GIL wait to "
@@ -158,8 +162,8 @@ def _finding(results: Results, rows: list[dict]) -> str:
                      "of the GIL)")
         text += (f": {fast['rps']:.1f} rps (fidelity {fast['fidelity']:.2f}) against "
                  f"{slow['rps']:.1f} ({slow['fidelity']:.2f}).")
-    return text + (" More threads do not hide it: they lengthen the queue each short "
-                   "release waits in. Greenlets do not have it -- one thread, no GIL "
+    return text + (" More threads do not hide it: they lengthen the queue each wake-up "
+                   "waits in. Greenlets do not have it -- one thread, no GIL "
                    "handoffs -- but freeze their loop for each request's CPU.")
 
 

@@ -4,11 +4,14 @@ after a thread began to wait for it (``Python/ceval_gil.h``, since 3.2).
 A thread that wants the GIL while another holds it waits on a condition with a timeout of
 the switch interval (``sys.getswitchinterval()``, 5 ms). If the wait times out and no
 other thread took the GIL meanwhile, it sets a drop request; the holder drops the GIL at
-its next check, and a waiter takes it. A thread that lets the GIL go for a moment (a
-``recv``, a ``send``, a queue's lock) therefore waits a whole interval to take it back
-while another thread computes, not the rest of the other's slice: the convoy (CPython
-bpo-7946). The holder that is asked to drop waits its turn again, its own interval
-counted from then, so computing threads alternate every interval.
+its next check, and a waiter takes it. A thread woken from a wait (``epoll_wait``, a
+queue, a ``sleep``) therefore waits a whole interval to take the GIL back while another
+thread computes, not the rest of the other's slice: the convoy (CPython bpo-7946). A
+thread that lets the GIL go for only a moment (a ``send``, the ``recv`` of bytes already
+there) mostly takes it back at once, before the waiter it signalled has woken: the twin
+charges a wake-up, not a short release (measured: ``loadtests/lessons/observing/gilhop.py``).
+The holder that is asked to drop waits its turn again, its own interval counted from
+then, so computing threads alternate every interval.
 
 The waiters are served in the order they came (a condition variable's signal wakes one;
 the order is the kernel's, first come is the model's).
@@ -61,8 +64,8 @@ class Gil:
             self.held = False
 
     def hop(self) -> Generator:
-        """Take the GIL and let it go at once: a thread back from a short release (a
-        ``recv``, a ``send``, a wake-up), as few instructions as the model counts."""
+        """Take the GIL and let it go at once: a thread woken from a wait that runs as
+        few instructions as the model counts before it waits again."""
         yield from self.take()
         self.release()
 

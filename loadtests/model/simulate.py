@@ -11,8 +11,8 @@ queue itself. The twin is built from what the lab knows of a worker model:
   connections at once and the first worker to wake takes most of them);
 * **one GIL or event loop per process**: a process runs one request's Python at a time.
   gthread's threads hand the GIL over as CPython does (:mod:`.gil`): on request, a switch
-  interval (5 ms) after another began to wait, and each short release a request makes
-  (:data:`RELEASES`) waits that long to take it back while another thread computes;
+  interval (5 ms) after another began to wait, and each of a request's wake-ups
+  (:data:`WAKES`) waits that long to take it back while another thread computes;
   gevent's and asyncio's greenlets and tasks run until they wait (no preemption), and so
   does sync's one request. Where a process's loop is known step by step (gunicorn's asgi
   worker: :data:`HOPS`), it is an event loop (:mod:`.loop`): a request waits for an
@@ -49,13 +49,17 @@ from .worker import Server
 
 #: The worker models, as the lab names them: whether the GIL is handed over mid-request.
 PREEMPTS = {"sync": False, "gthread": True, "gevent": False, "asgi": False}
-#: The times a request's threads let the GIL go for a moment and take it back, before its
-#: Python and after it, where the model preempts (counted with ``strace -f`` on a gthread
-#: worker serving ``/prime``: its main thread wakes from ``epoll_wait``, a pool thread
-#: wakes from the queue and ``recv``s the request; after the view, gunicorn sends the
-#: headers and then the body, two ``sendto``\ s). Each costs a switch interval while
-#: another thread computes (:mod:`.gil`).
-RELEASES = {"gthread": (3, 1)}
+#: A request's wake-ups, where the model preempts: threads back from a wait that take the
+#: GIL again, each a switch interval behind a computing thread (:mod:`.gil`). Read in
+#: gunicorn 27's ``gunicorn/workers/gthread.py``: (the worker's main thread, woken by
+#: ``epoll_wait`` when the request's connection is readable, before it hands the request
+#: to the pool; the pool thread, woken from the pool's queue when it was idle; the main
+#: thread again, woken through its pipe by the request's done-callback after the thread is
+#: free, to put the kept-alive connection back in its poller). A short release -- the
+#: ``recv`` of a request already there, the ``sendto``\ s of its answer -- costs no
+#: hand-over: CPython takes the GIL back at once if it is free (measured:
+#: :mod:`loadtests.lessons.observing.gilhop`).
+WAKES = {"gthread": (1, 1, 1)}
 #: The steps a request takes through an event loop's ready queue, by (server, model): after
 #: its socket's callback before its view runs, and after a timer's callback before the code
 #: that awaited it runs (:mod:`.loop`; read in gunicorn 27's ``gunicorn/asgi/protocol.py``:
@@ -82,8 +86,9 @@ class Twin:
     #: geventhttpclient's), or on a new one that a process takes at random (by ``shares``
     #: when given, else evenly) when none is idle.
     keepalive: bool = False
-    #: A request's short GIL releases before its Python and after it (:data:`RELEASES`).
-    releases: tuple[int, int] = (0, 0)
+    #: A request's wake-ups (:data:`WAKES`): the main thread's before it has a slot, its
+    #: slot's thread's on taking it when idle, the main thread's after it frees the slot.
+    wakes: tuple[int, int, int] = (0, 0, 0)
     #: Each process an event loop (:mod:`.loop`), and a request's steps through it after
     #: its socket's callback and after a timer's (:data:`HOPS`); None: one lock.
     hops: tuple[int, int] | None = None
@@ -96,8 +101,8 @@ class Twin:
         unless said).
 
         >>> twin = Twin.of("gthread", workers=2, threads=4)
-        >>> twin.processes, twin.slots, twin.preempts, twin.releases, twin.hops
-        (2, 4, True, (3, 1), None)
+        >>> twin.processes, twin.slots, twin.preempts, twin.wakes, twin.hops
+        (2, 4, True, (1, 1, 1), None)
         >>> Twin.of("asgi").hops, Twin.of("asgi", server="uvicorn").hops
         ((2, 1), None)
         """
@@ -105,7 +110,7 @@ class Twin:
             raise ValueError(f"model must be one of {', '.join(PREEMPTS)}, got {model!r}")
         slots = {"sync": 1, "gthread": threads}.get(model, connections)
         return cls(workers, slots, cores, PREEMPTS[model], shares, keepalive,
-                   RELEASES.get(model, (0, 0)), HOPS.get((server, model)))
+                   WAKES.get(model, (0, 0, 0)), HOPS.get((server, model)))
 
     @property
     def per_process(self) -> bool:

@@ -66,28 +66,49 @@ class Server:
         if connection is None:
             connection = self._connection() if self.twin.per_process else 0
         queue = self.slots[connection]
+        main, taken, freed = self.twin.wakes if self.gils and self.twin.preempts else (0, 0, 0)
+        # the main thread that hands the request on: its process's, where that is known
+        # before a slot is (connections kept by a process, or one process); else the slot's
+        known = self.twin.per_process or self.twin.processes == 1
+        if main and known:
+            yield from self._woken(self.gils[connection], main)
+        idle = bool(queue.items)  # a thread waits for the request: it is woken
         process = yield queue.get()
+        if main and not known:
+            yield from self._woken(self.gils[process], main)
         if self.loops:
             yield from self._looped(self.loops[process], cpu, wait, after)
         elif self.twin.preempts:
-            yield from self._threaded(self.gils[process], cpu, wait, after)
+            yield from self._threaded(self.gils[process], cpu, wait, after, taken * idle)
         else:
-            gil = self.gils[process]
-            with gil.request() as held:
-                yield held
-                yield from self._on_cores(cpu)
-                if wait and not self.work.yields:
-                    yield self.env.timeout(wait)
-            if wait and self.work.yields:
-                yield self.env.timeout(wait)
-            if after:
-                with gil.request() as held:
-                    yield held
-                    yield from self._on_cores(after)
+            yield from self._locked(self.gils[process], cpu, wait, after)
         yield queue.put(process)
         self.answered[process] += 1
         if self.twin.keepalive:
             self.idle.append(connection)
+        if freed:  # after the answer: it delays the others, not this request
+            self.env.process(self._woken(self.gils[process], freed))
+
+    def _woken(self, gil: Gil, times: int) -> Generator:
+        """A thread's wake-ups: each takes the GIL and lets it go (:meth:`.Gil.hop`)."""
+        for _ in range(times):
+            yield from gil.hop()
+
+    def _locked(self, gil: simpy.Resource, cpu: float, wait: float,
+                after: float) -> Generator:
+        """A request whose Python runs until it waits (sync, gevent's greenlets): the GIL or
+        loop a lock, taken in turn; held through a wait that does not yield."""
+        with gil.request() as held:
+            yield held
+            yield from self._on_cores(cpu)
+            if wait and not self.work.yields:
+                yield self.env.timeout(wait)
+        if wait and self.work.yields:
+            yield self.env.timeout(wait)
+        if after:
+            with gil.request() as held:
+                yield held
+                yield from self._on_cores(after)
 
     def _looped(self, loop: Loop, cpu: float, wait: float, after: float) -> Generator:
         """A request on an event loop: its view's steps after the socket's callback, and
@@ -105,13 +126,15 @@ class Server:
         yield from self._on_cores(after)
         turn.done()
 
-    def _threaded(self, gil: Gil, cpu: float, wait: float, after: float) -> Generator:
-        """A request on a thread: the GIL taken back after each short release, its Python
-        handed over whenever another thread has waited a switch interval (:mod:`.gil`)."""
-        before, behind = self.twin.releases
-        for _ in range(before):
-            yield from gil.hop()
-        if cpu or (after and not before):  # a turn at the GIL even for no CPU (/mixed)
+    def _threaded(self, gil: Gil, cpu: float, wait: float, after: float,
+                  woken: int) -> Generator:
+        """A request on a thread: woken ``woken`` times as it takes its slot (an idle
+        thread: the wake-up takes the GIL, and the request's Python runs with it), its
+        Python handed over whenever another thread has waited a switch interval
+        (:mod:`.gil`). A thread that was busy goes on from its last request: it pays no
+        wake-up."""
+        yield from self._woken(gil, woken - bool(cpu))  # (the last one is the run's take)
+        if cpu:
             yield from gil.run(cpu, self._on_cores)
         if wait and not self.work.yields:  # a C call that keeps the GIL while it waits
             yield from gil.take()
@@ -121,8 +144,6 @@ class Server:
             yield self.env.timeout(wait)
         if after:
             yield from gil.run(after, self._on_cores)
-        for _ in range(behind):
-            yield from gil.hop()
 
     def _on_cores(self, cpu: float, stop: simpy.Event | None = None) -> Generator:
         """``cpu`` s on a core, in slices when the cores are shared; cut short when
