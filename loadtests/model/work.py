@@ -20,7 +20,8 @@ class Work:
     yields: bool = True
     #: Python after the wait (fixed), in a turn of its own at the GIL or loop; the request
     #: then takes a turn before its wait too, however short ``cpu_s`` (it is read and
-    #: dispatched there): it queues twice.
+    #: dispatched there): it queues twice. (On gthread that first turn is the wake-up of an
+    #: idle thread; a thread that was busy goes on with the GIL from its last request.)
     after_s: float = 0.0
     #: Seconds each request spends outside the server, holding nothing there: the client's
     #: send and read, the connection, the loopback (measured as a cheap request's latency

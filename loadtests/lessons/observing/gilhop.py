@@ -63,36 +63,35 @@ def computing() -> Iterator[None]:
         thread.join(timeout=5)
 
 
-def _step(step: str, near: socket.socket, far: socket.socket) -> tuple[Callable, Callable]:
-    """One step: (what runs untimed before the nap, what is timed after it). A ``send``'s
-    bytes are read back before the next trial's nap; a ``recv``'s are sent before its nap,
-    so that each ``recv`` finds its request already there."""
+def _step(step: str, near: socket.socket,
+          far: socket.socket) -> tuple[Callable, Callable, Callable]:
+    """One step: (what runs untimed before the nap, what is timed after it, what runs
+    untimed after). A ``send``'s bytes are read back after it; a ``recv``'s are sent before
+    its nap, so that each ``recv`` finds its request already there."""
     def nothing():
         return None
 
-    def drained():
-        far.recv(65536)
-
     if step == "send":
-        return drained, lambda: near.send(PAYLOAD)
+        return nothing, lambda: near.send(PAYLOAD), lambda: far.recv(len(PAYLOAD))
     if step == "recv":
-        return lambda: near.sendall(PAYLOAD), lambda: far.recv(len(PAYLOAD))
-    return nothing, lambda: time.sleep(NAP_S)
+        return lambda: near.sendall(PAYLOAD), lambda: far.recv(len(PAYLOAD)), nothing
+    return nothing, lambda: time.sleep(NAP_S), nothing
 
 
-def _timed(steps: tuple[Callable, Callable], gap: float, trials: int) -> list[float]:
+def _timed(steps: tuple[Callable, Callable, Callable], gap: float,
+           trials: int) -> list[float]:
     """Each trial's step in seconds, timed after a nap and ``gap`` s of Python: the
     computing thread held the GIL during the nap and now waits to take it back."""
-    prepare, act = steps
+    before, act, after = steps
     seconds = []
-    for number in range(trials):
-        if number or prepare.__name__ != "drained":  # (nothing to read before the first)
-            prepare()
+    for _ in range(trials):
+        before()
         time.sleep(NAP_S)
         _python(gap)
         began = time.perf_counter()
         act()
         seconds.append(time.perf_counter() - began)
+        after()
     return seconds
 
 
