@@ -232,3 +232,48 @@ def test_the_gil_steps_render_as_a_table_and_the_reading_gives_their_ranges():
     assert "0.14–0.20 of the trials right after the hand-over, 0.03–0.07 after 0.1 ms" in text
     assert "A wake-up paid in 1.00 (p50 5.2 ms)" in text
     assert gilhop.lines([]) == []
+
+
+@pytest.mark.integration
+def test_one_worker_is_traced_with_four_threads_then_eight_at_one_rate(monkeypatch):
+    """The thread gaps (1 s at ρ 0.5, one round): gthread -w1 with four threads, then
+    eight at the first's rate, traced: every request answered and traced, the spans held
+    no more threads than the worker has, and the view's own time (a 20 ms sleep and the
+    check) inside the app's span."""
+    from loadtests.lessons.observing import threadgaps
+
+    monkeypatch.setattr(observing, "PROFILE", (40.0, 1.0))
+    monkeypatch.setattr(observing, "FLOOR", (50.0, 1.0))
+    monkeypatch.setattr(threadgaps, "SECONDS", 1.0)
+    monkeypatch.setattr(threadgaps, "RHO", 0.5)
+    monkeypatch.setattr(threadgaps, "ROUNDS", 1)
+    four, eight = threadgaps.observe()
+    assert (four["threads"], eight["threads"]) == (4, 8)
+    assert eight["rate_rps"] == four["rate_rps"] > 0
+    for row in (four, eight):
+        assert row["kind"] == "gaps" and row["answered"] == row["scheduled"] == row["spans"]
+        assert 0 < row["in_app_mean"] <= row["threads"] and 0 <= row["all_in_app"] <= 1
+        assert observing.DELAY_S * 1000 < row["view_mean_ms"] < row["app_mean_ms"]
+        assert row["outside_app_ms"] > 0 and row["gaps"] >= row["near_gaps"]
+    text = "\n".join(threadgaps.lines([four, eight]))
+    assert "| 1 | gthread -w1 --threads 4 | " in text and "| 1 | gthread -w1 --threads 8 | " in text
+    assert "At the same rate, with 4 threads the twin's p50 stood at " in text
+
+
+@pytest.mark.inprocess
+def test_the_thread_gaps_say_what_they_found_only_where_four_threads_fell_short():
+    from loadtests.lessons.observing import threadgaps
+
+    def row(threads, measured_p50, predicted_p50):
+        return {"round": 1, "threads": threads, "label": f"gthread -w1 --threads {threads}",
+                "rate_rps": 60.0, "p50_ms": measured_p50, "predicted_p50_ms": predicted_p50,
+                "p99_ms": 200.0, "predicted_p99_ms": 150.0, "view_mean_ms": 48.0,
+                "in_app_mean": 3.0, "all_in_app": 0.47, "outside_app_ms": 35.5,
+                "gap_p50_ms": 1.4, "gap_p90_ms": 17.3, "gap_mean_ms": 5.5}
+
+    short = "\n".join(threadgaps.lines([row(4, 91.5, 66.5), row(8, 66.6, 69.3)]))
+    assert "| 1 | gthread -w1 --threads 4 | 60.0 | 91.5 / 66.5 | 0.73 | 0.75 |" in short
+    assert "With 8 threads the twin's p50 holds; with 4 it falls short" in short
+    held = "\n".join(threadgaps.lines([row(4, 66.0, 64.0), row(8, 66.6, 69.3)]))
+    assert "falls short" not in held and "with 4 threads the twin's p50 stood at 0.97" in held
+    assert threadgaps.lines([]) == []

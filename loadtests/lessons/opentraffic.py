@@ -78,15 +78,17 @@ def _per_request_lines(results: Results) -> list[str]:
     """Where each model's time went at a low load (:mod:`.observing.requestpath`), each
     request's own CPU replayed (:mod:`.observing.servicereplay`), and a fresh worker's
     garbage collections (:mod:`.observing.gcpause`), what a thread pays to take the GIL
-    back (:mod:`.observing.gilhop`), and one gthread worker against two
-    (:mod:`.observing.workerpair`)."""
-    from .observing import gcpause, gilhop, requestpath, servicereplay, workerpair
+    back (:mod:`.observing.gilhop`), one gthread worker against two
+    (:mod:`.observing.workerpair`), and one worker's four threads against eight
+    (:mod:`.observing.threadgaps`)."""
+    from .observing import gcpause, gilhop, requestpath, servicereplay, threadgaps, workerpair
 
     return (requestpath.lines(_kind(results, "path"))
             + servicereplay.lines(_kind(results, "replay"))
             + gcpause.lines(_kind(results, "gc"))
             + gilhop.lines(_kind(results, "gilhop"))
-            + workerpair.lines(_kind(results, "pair")))
+            + workerpair.lines(_kind(results, "pair"))
+            + threadgaps.lines(_kind(results, "gaps")))
 
 
 def section(results: Results) -> str:
@@ -199,10 +201,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the busier worker's rate, then the two again pinned to a core "
                              "each (PIN_CORES=1): three rounds on /prime at ρ 0.6, /mixed at "
                              "0.75 and /io at 0.8, and in PostgreSQL at 0.7 (not pinned), each "
-                             "beside its twin; and first, what a thread pays to take the GIL "
+                             "beside its twin; first, what a thread pays to take the GIL "
                              "back after a short release and after a wait, while another "
-                             "computes (about 9 minutes; default: on with the full preset's "
-                             "sweep)")
+                             "computes; last, gthread -w1 on /mixed with 4 then 8 threads at "
+                             "one rate, traced (about 10 minutes; default: on with the full "
+                             "preset's sweep)")
     parser.add_argument("--open-seconds", type=positive(float), default=None,
                         help="seconds of arrivals per open run (default: "
                              + ", ".join(f"{s:g} {p}" for p, s in SECONDS.items()) + ")")
@@ -216,7 +219,15 @@ def _observe(args: argparse.Namespace) -> list[dict] | None:
                                                 args.gc_pause, args.worker_pair))
     if not (sweep or path or replay or pause or pair):
         return None
-    from .observing import gcpause, gilhop, opentraffic, requestpath, servicereplay, workerpair
+    from .observing import (
+        gcpause,
+        gilhop,
+        opentraffic,
+        requestpath,
+        servicereplay,
+        threadgaps,
+        workerpair,
+    )
 
     rows = (opentraffic.observe(RHOS[args.preset], args.open_seconds or SECONDS[args.preset],
                                 SCENARIOS[args.preset], stalls=args.preset == "full")
@@ -224,7 +235,8 @@ def _observe(args: argparse.Namespace) -> list[dict] | None:
     return (rows + (requestpath.observe() if path else [])
             + (servicereplay.observe() if replay else [])
             + (gcpause.observe() if pause else [])
-            + (gilhop.observe() + workerpair.observe() if pair else []))
+            + (gilhop.observe() + workerpair.observe() + threadgaps.observe()
+               if pair else []))
 
 
 LESSON = Lesson(
