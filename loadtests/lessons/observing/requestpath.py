@@ -21,13 +21,16 @@ import dataclasses
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
+from ...model.simulate import Twin
 from ...servers import ServerSpec
-from ...timeline.data import Timeline
+from ...timeline.data import Span, Timeline
 from .band import span_of
 from .openload import measured, schedule
-from .opentraffic import FLOOR, MODELS, WORKLOADS, predicted_row, serving, twin_of
+from .opentraffic import FLOOR, MODELS, WORKLOADS, Served, Workload, predicted_row, serving, twin_of
 
 #: The offered load (a share of each model's capacity), the seconds of arrivals, the seed.
 RHO, SECONDS, SEED = 0.2, 8.0, 3
@@ -38,21 +41,42 @@ def observe() -> list[dict]:
     return [measure(label, spec) for label, spec in MODELS]
 
 
+class Traced(NamedTuple):
+    """One traced open run (:func:`traced_run`)."""
+
+    served: Served
+    rate: float
+    summary: dict
+    cpu_s: float
+    #: The app's spans of the run: one per request (``webapp/instrument/trace.py``).
+    spans: list[Span]
+
+
+def traced_run(spec: ServerSpec, work: Workload, twin: Twin, rate_of: Callable[[float], float],
+               seconds: float, seed: int, *flags: str) -> Traced:
+    """A fresh server for ``work``, traced (``TRACE=1``), and one open run on it at
+    ``rate_of(its capacity)`` with the generator's ``flags``: the run, and the app's spans
+    of it."""
+    with tempfile.TemporaryDirectory(prefix="lab-trace-") as folder:
+        traced = dataclasses.replace(spec, env=(*spec.env, ("TRACE", "1"),
+                                                ("TRACE_DIR", folder)))
+        with serving(traced, work, twin, seed) as served:
+            rate = rate_of(served.capacity_rps)
+            started = time.monotonic_ns()  # the tracer's clock: the earlier runs' spans before
+            summary, cpu_s = measured(served.server, served.url, rate, seconds, seed, *flags)
+        # the spans are written as each worker exits
+        spans = [span for span in Timeline.load(Path(folder)).spans if span.start_ns >= started]
+    return Traced(served, rate, summary, cpu_s, spans)
+
+
 def measure(label: str, spec: ServerSpec) -> dict:
     """One model's open run at :data:`RHO`, traced: its row of the sweep (the twin's
     prediction beside it), and the parts of its mean latency."""
     work, twin = WORKLOADS["cpu"], twin_of(spec)
-    with tempfile.TemporaryDirectory(prefix="lab-path-") as folder:
-        traced = dataclasses.replace(spec, env=(*spec.env, ("TRACE", "1"),
-                                                ("TRACE_DIR", folder)))
-        with serving(traced, work, twin, SEED) as served:
-            rate = RHO * served.capacity_rps
-            started = time.monotonic_ns()  # the tracer's clock: the earlier runs' spans before
-            summary, cpu_s = measured(served.server, served.url, rate, SECONDS, SEED,
-                                      "--time", "elapsed", "--time", "cpu")
-        # the spans are written as each worker exits
-        spans = [span.seconds * 1000 for span in Timeline.load(Path(folder)).spans
-                 if span.start_ns >= started]
+    served, rate, summary, cpu_s, traced = traced_run(
+        spec, work, twin, lambda capacity: RHO * capacity, SECONDS, SEED,
+        "--time", "elapsed", "--time", "cpu")
+    spans = [span.seconds * 1000 for span in traced]
     row = predicted_row(label, spec, twin, summary, cpu_s, rate, work,
                         schedule(rate, SECONDS, SEED), served)
     check, check_cpu = summary["fields_ms"]["elapsed"], summary["fields_ms"]["cpu"]

@@ -13,18 +13,15 @@ which the twin gives a busy thread none of.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import statistics
-import tempfile
-import time
-from pathlib import Path
 
 from ...servers import ServerSpec
-from ...timeline.data import Span, Timeline
+from ...timeline.data import Span
 from .band import BAND, span_of
-from .openload import measured, schedule
-from .opentraffic import WORKLOADS, predicted_row, serving, twin_of
+from .openload import schedule
+from .opentraffic import WORKLOADS, predicted_row, twin_of
+from .requestpath import traced_run
 
 #: The offered load (a share of four threads' capacity), the seconds, the rounds, the seed.
 RHO, SECONDS, ROUNDS, SEED = 0.78, 10.0, 2, 5
@@ -50,16 +47,10 @@ def measure(threads: int, rate: float | None = None, number: int = 0) -> dict:
     """gthread -w1 --threads ``threads`` on ``/mixed``, traced, at ``rate`` (None:
     :data:`RHO` of its own capacity): its row of the sweep, and what its spans held."""
     spec, work = ServerSpec("gthread", threads=threads), WORKLOADS["mixed"]
-    twin = twin_of(spec)
-    with tempfile.TemporaryDirectory(prefix="lab-gaps-") as folder:
-        traced = dataclasses.replace(spec, env=(*spec.env, ("TRACE", "1"),
-                                                ("TRACE_DIR", folder)))
-        with serving(traced, work, twin, SEED) as served:
-            rate = RHO * served.capacity_rps if rate is None else rate
-            started = time.monotonic_ns()
-            summary, cpu_s = measured(served.server, served.url, rate, SECONDS, SEED,
-                                      "--time", "elapsed")
-        spans = [s for s in Timeline.load(Path(folder)).spans if s.start_ns >= started]
+    twin, asked = twin_of(spec), rate
+    served, rate, summary, cpu_s, spans = traced_run(
+        spec, work, twin, lambda capacity: RHO * capacity if asked is None else asked,
+        SECONDS, SEED, "--time", "elapsed")
     row = predicted_row(f"gthread -w1 --threads {threads}", spec, twin, summary, cpu_s, rate,
                         work, schedule(rate, SECONDS, SEED), served)
     app = statistics.fmean(s.seconds for s in spans) * 1000 if spans else 0.0
